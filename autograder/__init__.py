@@ -1,0 +1,1 @@
+"""The course's trusted grading side: intake, sandboxed library checks, nbgrader glue, feedback, export."""

@@ -1,0 +1,18 @@
+"""Imported by the first cell of every lecture: the reference deepkit on the path, tidy printing and figures.
+
+Lectures never depend on a student's progress, so they use ``solutions/lib`` (the reference), not ``lib``.
+"""
+import sys
+import warnings
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "solutions" / "lib"))
+
+np.set_printoptions(precision=6, suppress=True, linewidth=110)
+matplotlib.rcParams.update({"figure.dpi": 90, "figure.figsize": (8, 3.2), "axes.grid": True,
+                            "grid.alpha": 0.3})
+warnings.filterwarnings("ignore", category=UserWarning, module="torch")
