@@ -1,0 +1,85 @@
+"""Trusted comparison of a probe's outputs (student) with the reference's outputs on the same inputs.
+
+Reasons name the output, the kind of mismatch (missing, shape, dtype, non-finite, value, gradient) and the
+worst element's index, never the hidden input values or the expected numbers themselves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from autograder.spec import Part
+
+_TINY = 1e-300
+
+
+def rel_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Norm-ratio relative error (the same measure as deepkit.gradcheck.rel_error, kept here so the trusted
+    side never imports a module a student could have shadowed)."""
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    return float(np.linalg.norm(a - b) / max(denom, _TINY)) if denom > 0 else 0.0
+
+
+@dataclass
+class CaseResult:
+    """One seeded case of one part: the fraction of credit and why."""
+
+    fraction: float
+    reason: str
+
+
+def compare_case(part: Part, student: dict, reference: dict, inputs: dict) -> CaseResult:
+    """Compare one case's outputs; ``student`` is untrusted (any types, missing keys)."""
+    if part.compare is not None:
+        frac, reason = part.compare(student, reference, inputs)
+        return CaseResult(float(min(max(frac, 0.0), 1.0)), reason)
+    for key, ref in reference.items():
+        ref = np.asarray(ref)
+        if key not in student:
+            return CaseResult(0.0, f"output {key!r} is missing")
+        got = student[key]
+        if not isinstance(got, np.ndarray):
+            try:
+                got = np.asarray(got, dtype=np.float64)
+            except (TypeError, ValueError):
+                return CaseResult(0.0, f"{key}: expected a numeric array, got {type(got).__name__}")
+        if got.dtype.kind not in "biuf":
+            return CaseResult(0.0, f"{key}: expected real numbers, got dtype {got.dtype}")
+        if got.shape != ref.shape:
+            return CaseResult(0.0, f"{key}: shape {got.shape}, expected {ref.shape}")
+        got = got.astype(np.float64, copy=False)
+        if not np.all(np.isfinite(got)):
+            bad = np.unravel_index(int(np.argmax(~np.isfinite(got))), got.shape) if got.ndim else ()
+            return CaseResult(0.0, f"{key}: contains NaN or infinity (first at index {tuple(map(int, bad))})")
+        reff = ref.astype(np.float64, copy=False)
+        if key in part.grads:
+            err = rel_error(got, reff)
+            if err > part.grad_tol:
+                return CaseResult(0.0, f"{key}: gradient relative error {err:.2e} > {part.grad_tol:.0e}"
+                                       f"{_worst(got, reff)}")
+        elif not np.allclose(got, reff, rtol=part.rtol, atol=part.atol):
+            return CaseResult(0.0, f"{key}: values differ (rtol {part.rtol:.0e}, atol {part.atol:.0e})"
+                                   f"{_worst(got, reff)}")
+    return CaseResult(1.0, "ok")
+
+
+def _worst(got: np.ndarray, ref: np.ndarray) -> str:
+    if got.ndim == 0:
+        return ""
+    diff = np.abs(got - ref)
+    idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), got.shape))
+    rel = diff[idx] / max(abs(ref[idx]), 1e-12)
+    return f"; worst element at index {idx} is off by {rel:.1%} of its expected size"
+
+
+def part_score(part: Part, cases: list[CaseResult]) -> tuple[float, str]:
+    """Points for a part from its cases: points * mean fraction, rounded down to 0.5; reason of first failure."""
+    if not cases:
+        return 0.0, "no result"
+    frac = sum(c.fraction for c in cases) / len(cases)
+    score = np.floor(part.points * frac * 2 + 1e-9) / 2
+    failed = [c.reason for c in cases if c.fraction < 1.0]
+    n_ok = sum(c.fraction >= 1.0 for c in cases)
+    reason = "all checks passed" if not failed else f"{n_ok}/{len(cases)} cases passed; {failed[0]}"
+    return float(score), reason
