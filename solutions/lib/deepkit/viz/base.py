@@ -74,7 +74,8 @@ class Explorer:
 
     def draw(self, **overrides) -> Figure:
         """Render with the current control values (or overrides) and return the Figure (for scripts/tests)."""
-        fig = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
+        fig = Figure(figsize=self.figsize, dpi=self.dpi)  # no layout engine: it would triple the draw time
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.88, wspace=0.3, hspace=0.45)
         FigureCanvasAgg(fig)
         self._note = self.render(fig, **{**self.values(), **overrides})
         return fig
