@@ -8,15 +8,22 @@ PORT ?= 8888
 
 .PHONY: venv lab build check-build test test-fast chromium grade bench site clean
 
+## make venv: .venv with the pinned requirements (reinstalled when requirements.txt changes)
 venv: $(STAMP)
 $(STAMP): requirements.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if [ ! -x $(PY) ]; then \
+	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { \
+	    echo "error: the pinned requirements need Python 3.11; run e.g. make PYTHON=python3.11 venv" >&2; exit 1; }; \
+	  $(PYTHON) -m venv $(VENV) || { echo "error: cannot create $(VENV) (Debian: apt-get install python3-venv)" >&2; exit 1; }; \
+	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@rm -f $(VENV)/.installed-*; touch $@
 
-## make lab: open the course in JupyterLab on the landing page
+## make lab: open the course in JupyterLab on the landing page (LAB_ARGS=--no-browser on a server)
+LAB_ARGS ?=
 lab: venv
-	$(VENV)/bin/jupyter lab --port=$(PORT) START_HERE.ipynb
+	$(VENV)/bin/jupyter lab --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS) START_HERE.ipynb
 
 ## make build: regenerate lib/deepkit stubs and exercises/ from solutions/
 build: venv
@@ -33,11 +40,16 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 ## make test: the whole suite (installs what it needs, chromium included)
+# pytest's exit code 5 means "no tests collected": it fails the target like any other non-zero code.
+PYTEST = $(PY) -m pytest -q -p no:cacheprovider
 test: venv chromium
-	$(PY) -m pytest -q -p no:cacheprovider
+	@$(PYTEST) $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc = 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$rc
 
+## make test-fast: everything except the slow notebook runs and the browser test
 test-fast: venv
-	$(PY) -m pytest -q -p no:cacheprovider -m "not slow and not browser"
+	@$(PYTEST) -m "not slow and not browser" $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc = 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$rc
 
 ## make grade: autograde every submission in autograder/submitted/ (see README, instructor guide)
 grade: venv

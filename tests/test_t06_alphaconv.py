@@ -89,7 +89,7 @@ def test_l1_penalty_is_constant_with_exactly_zero_gradient(seed, lam, T):
     c = 5 * np.random.default_rng(seed).normal(size=(4, 3))
     value, dc = ac.l1_alpha_penalty(c, lam, T)
     assert value == pytest.approx(lam * 3)
-    assert np.max(np.abs(dc)) <= 1e-15 * max(lam, 1.0)
+    assert np.max(np.abs(dc)) <= 1e-14 * max(lam, 1.0)  # zero up to rounding
     # the same by torch autograd: the gradient of lam * sum|softmax(c)| vanishes
     tc = torch.tensor(c, requires_grad=True)
     (lam * torch.softmax(tc / T, dim=0).abs().sum()).backward()

@@ -74,7 +74,7 @@ def _render(fig, penalty, lam, temperature):
     axes[2].minorticks_off()
     axes[2].set_title("objective")
     axes[2].legend(fontsize=8)
-    same = np.abs(runs["none"]["alpha"] - runs[penalty]["alpha"]).max() < 1e-12
+    same = np.abs(runs["none"]["alpha"] - runs[penalty]["alpha"]).max() < 1e-4
     final = runs[penalty]["alpha"][-1]
     return (f"final alpha with {penalty}: [{', '.join(f'{a:.2f}' for a in final)}]"
             + ("  (the same as without a penalty, up to rounding)" if same and penalty != "none" else ""))
