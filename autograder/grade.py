@@ -1,0 +1,274 @@
+"""Autograding a class: stage -> library sandbox -> notebook sandbox -> gradebook (trusted, serial writes).
+
+Jobs run in parallel threads (each one waits on its sandbox subprocesses); every gradebook write happens in
+the calling thread. Each submission ends with ``autograded/<student>/<a>/autograder.json`` (scores and
+reasons for every grade cell) and its autograded notebook for the formgrader.
+"""
+from __future__ import annotations
+
+import json
+import queue
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+
+from autograder.course import Course, Limits
+from autograder.intake import Intake, stage
+from autograder.libgrade import LibResult, PartResult, grade_library
+from autograder.nbrun import NbResult, run_notebook, template
+
+UID_BASE = 61000
+
+
+@dataclass
+class CellScore:
+    name: str
+    points: float | None     # None: waits for manual grading
+    max_points: float
+    reason: str
+    kind: str                # "library", "manual", "notebook"
+
+
+@dataclass
+class Outcome:
+    student: str
+    assignment: str
+    cells: dict[str, CellScore] = field(default_factory=dict)
+    notebook_status: str = ""
+    notebook_reason: str = ""
+    intake: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    lib_seconds: float = 0.0
+    nb_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    graded_at: str = ""
+
+    @property
+    def auto_total(self) -> float:
+        return float(sum(c.points or 0.0 for c in self.cells.values()))
+
+    @property
+    def max_total(self) -> float:
+        return float(sum(c.max_points for c in self.cells.values()))
+
+    def summary(self) -> str:
+        lost = [f"{c.name} {c.points:g}/{c.max_points:g}: {c.reason}" for c in self.cells.values()
+                if c.points is not None and c.points < c.max_points]
+        pending = [c.name for c in self.cells.values() if c.points is None]
+        parts = [f"{self.auto_total:g}/{self.max_total:g}"]
+        if lost:
+            parts.append("lost: " + "; ".join(lost))
+        if pending:
+            parts.append("manual grading pending: " + ", ".join(pending))
+        if self.notebook_status not in ("ok", ""):
+            parts.append("notebook: " + self.notebook_reason)
+        return " | ".join(parts)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d.update(total=self.auto_total, max=self.max_total, reason=self.summary())
+        return d
+
+
+# ------------------------------------------------------------------------------------------- one submission
+def grade_one(course: Course, student: str, assignment: str, limits: Limits, slot: int = 0,
+              notebook: bool = True) -> tuple[Outcome, Intake, LibResult, NbResult | None]:
+    """Stage and sandbox-grade one submission (no gradebook writes; safe to call from worker threads)."""
+    t0 = time.monotonic()
+    topic = course.topic(assignment)
+    base = course.staging / assignment / student
+    logs = base / "logs"
+    intake = stage(course, topic, assignment, course.submitted / student / assignment, base / "sub")
+    logs.mkdir(parents=True, exist_ok=True)
+    lib = grade_library(course, topic, base / "sub", base / "run", limits, uid=UID_BASE + 2 * slot,
+                        log=logs / "library.log", missing=intake.missing)
+    nbres = None
+    if notebook:
+        nbres = run_notebook(course, assignment, base / "sub", limits, uid=UID_BASE + 2 * slot + 1,
+                             log=logs / "notebook.log")
+        (logs / "nbgrader.log").write_text(nbres.log_tail or "")
+    out = Outcome(student, assignment, notebook_status=nbres.status if nbres else "skipped",
+                  notebook_reason=(nbres.reason if nbres else "notebook not run (library only)")
+                  if (nbres is None or nbres.status != "ok" or intake.notebook) else "",
+                  intake={"taken": intake.taken, "ignored": intake.ignored, "missing": intake.missing,
+                          "notes": intake.notes, "notebook": intake.notebook_reason or "ok"},
+                  lib_seconds=lib.seconds, nb_seconds=nbres.seconds if nbres else 0.0, notes=list(lib.notes))
+    if not intake.notebook:
+        out.notebook_status, out.notebook_reason = "missing", intake.notebook_reason
+    for p in lib.parts.values():
+        out.cells[p.name] = CellScore(p.name, p.points, p.max_points, p.reason, "library")
+    out.seconds = time.monotonic() - t0
+    out.graded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return out, intake, lib, nbres
+
+
+# ------------------------------------------------------------------------------------ trusted gradebook side
+def _staged_notebook(course: Course, student: str, assignment: str) -> nbformat.NotebookNode | None:
+    p = course.staging / assignment / student / "sub" / f"{assignment}.ipynb"
+    try:
+        return nbformat.read(str(p), as_version=4)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def ensure_assignment(course: Course, assignment: str) -> None:
+    """Make sure the real gradebook knows the assignment (``make clean`` removes it)."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from autograder.nbrun import generate_gradebook
+    course.work.mkdir(parents=True, exist_ok=True)
+    try:
+        with Gradebook(course.db_url) as gb:
+            gb.find_assignment(assignment)
+            return
+    except MissingEntry:
+        pass
+    generate_gradebook(course, assignment, course.db_url)
+
+
+def record(course: Course, out: Outcome, intake: Intake, nbres: NbResult | None) -> Outcome:
+    """Write the outcome into nbgrader's gradebook; manual scores and comments are never touched.
+
+    Library parts: auto_score = sandbox score. Manually graded cells: 0 if unanswered or deleted, else left
+    for the grader. Other autograded cells (not sandboxed parts): nbgrader's rule on the run notebook.
+    """
+    import warnings
+    from nbgrader.api import Gradebook
+    from nbgrader.utils import determine_grade, parse_utc
+
+    with warnings.catch_warnings():  # nbgrader's own SQLAlchemy autoflush warnings
+        warnings.simplefilter("ignore")
+        return _record(course, out, intake, nbres, Gradebook, determine_grade, parse_utc)
+
+
+def _record(course, out, intake, nbres, Gradebook, determine_grade, parse_utc) -> Outcome:
+
+    student, assignment = out.student, out.assignment
+    staged = _staged_notebook(course, student, assignment) if intake.notebook else None
+    ran = nbres.notebook if nbres and nbres.status in ("ok", "errors") else None
+    by_id = lambda nb: {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells} if nb else {}
+    staged_cells, ran_cells = by_id(staged), by_id(ran)
+    with Gradebook(course.db_url) as gb:
+        gb.update_or_create_student(student)
+        kwargs = {}
+        if intake.timestamp:
+            try:
+                kwargs["timestamp"] = parse_utc(intake.timestamp)
+            except Exception:  # noqa: BLE001 - a malformed timestamp.txt
+                pass
+        sub = gb.update_or_create_submission(assignment, student, **kwargs)
+        for snb in sub.notebooks:
+            source = {c.name: c for c in snb.notebook.source_cells}
+            for grade in snb.grades:
+                name, cell = grade.name, grade.cell
+                maxp = float(cell.max_score)
+                if name in out.cells:  # a sandboxed library part
+                    cs = out.cells[name]
+                    grade.auto_score = cs.points
+                    grade.needs_manual_grade = False
+                    continue
+                mine = staged_cells.get(name)
+                if cell.cell_type == "markdown" or name in {c.name for c in snb.notebook.solution_cells}:
+                    src = source.get(name)
+                    if mine is None:
+                        cs = CellScore(name, 0.0, maxp, "the answer cell is missing from the notebook", "manual")
+                    elif src is not None and mine.source.strip() == src.source.strip():
+                        cs = CellScore(name, 0.0, maxp, "no response", "manual")
+                    else:
+                        cs = CellScore(name, None, maxp, "waits for manual grading", "manual")
+                    grade.auto_score = cs.points
+                    grade.needs_manual_grade = cs.points is None and grade.manual_score is None
+                else:
+                    rc = ran_cells.get(name)
+                    if rc is None:
+                        cs = CellScore(name, 0.0, maxp, nbres.reason if nbres else "the notebook did not run",
+                                       "notebook")
+                    else:
+                        auto, _ = determine_grade(rc)
+                        auto = 0.0 if auto is None else float(min(max(auto, 0.0), maxp))
+                        cs = CellScore(name, auto, maxp, "cell ran without errors" if auto == maxp
+                                       else "the cell raised an error or printed to stderr", "notebook")
+                    grade.auto_score = cs.points
+                    grade.needs_manual_grade = False
+                if grade.manual_score is not None:
+                    cs.reason += f" (manual score {grade.manual_score:g} given by the grader stands)"
+                out.cells[name] = cs
+            for comment in snb.comments:
+                if comment.name in out.cells and out.cells[comment.name].kind == "library":
+                    comment.auto_comment = out.cells[comment.name].reason
+        gb.db.commit()
+    _write_outputs(course, out, nbres)
+    return out
+
+
+def _write_outputs(course: Course, out: Outcome, nbres: NbResult | None) -> None:
+    dest = course.autograded / out.student / out.assignment
+    dest.mkdir(parents=True, exist_ok=True)
+    if nbres is not None and nbres.notebook is not None:
+        nb = nbres.notebook
+        for c in nb.cells:
+            gid = c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if gid in out.cells and out.cells[gid].kind == "library" and c.get("cell_type") == "code":
+                cs = out.cells[gid]
+                c.setdefault("outputs", []).append(nbformat.v4.new_output(
+                    "stream", name="stdout",
+                    text=f"[autograder] sandboxed check of your lib: {cs.points:g}/{cs.max_points:g} - {cs.reason}\n"))
+        nbformat.write(nb, str(dest / f"{out.assignment}.ipynb"))
+    (dest / "autograder.json").write_text(json.dumps(out.to_json(), indent=1))
+
+
+def load_outcome(course: Course, student: str, assignment: str) -> dict | None:
+    p = course.autograded / student / assignment / "autograder.json"
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+# -------------------------------------------------------------------------------------------------- a batch
+def grade_batch(course: Course, pairs: list[tuple[str, str]], limits: Limits, jobs: int = 1,
+                notebook: bool = True, progress: bool = True) -> list[Outcome]:
+    """Grade (student, assignment) pairs with ``jobs`` parallel workers; gradebook writes stay serial here."""
+    from tqdm import tqdm
+    for a in sorted({a for _, a in pairs}):
+        ensure_assignment(course, a)
+        if notebook:
+            template(course, a, limits.cell_timeout)
+        from autograder.libgrade import reference_cases
+        reference_cases(course, course.topic(a))
+    slots: queue.Queue = queue.Queue()
+    for i in range(max(1, jobs)):
+        slots.put(i)
+
+    def work(pair):
+        slot = slots.get()
+        try:
+            return grade_one(course, pair[0], pair[1], limits, slot, notebook)
+        finally:
+            slots.put(slot)
+
+    outcomes = []
+    bar = tqdm(total=len(pairs), file=sys.stderr, disable=not progress, unit="submission")
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futs = {pool.submit(work, p): p for p in pairs}
+        for fut in as_completed(futs):
+            student, assignment = futs[fut]
+            try:
+                out, intake, lib, nbres = fut.result()
+                record(course, out, intake, nbres)
+            except Exception as exc:  # noqa: BLE001 - the batch continues; the submission still gets a reason
+                out = Outcome(student, assignment, notes=[f"grading failed: {type(exc).__name__}: {exc}"])
+                try:
+                    topic = course.topic(assignment)
+                    for p in topic.parts:
+                        out.cells[p.name] = CellScore(p.name, 0.0, float(p.points),
+                                                      f"internal grading error ({type(exc).__name__})", "library")
+                    _write_outputs(course, out, None)
+                except Exception:  # noqa: BLE001
+                    pass
+            outcomes.append(out)
+            bar.set_postfix_str(f"{student}: {out.auto_total:g}/{out.max_total:g}", refresh=False)
+            bar.update()
+    bar.close()
+    return sorted(outcomes, key=lambda o: (o.assignment, o.student))

@@ -1,0 +1,201 @@
+"""Grade a staged submission's library: probes run in the sandbox on the student's deepkit, the trusted parent
+computes the reference outputs in-process and compares (``autograder.compare``)."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from autograder import jail
+from autograder.compare import CaseResult, compare_case, part_score
+from autograder.course import Course, Limits
+from autograder.local import make_cases, run_probe
+from autograder.spec import Topic
+
+RUNNER = Path(__file__).resolve().parent / "_probe_runner.py"
+_REF_LOCK = threading.Lock()
+_REF_CACHE: dict = {}
+
+
+@dataclass
+class PartResult:
+    name: str
+    points: float
+    max_points: float
+    reason: str
+    description: str = ""
+
+
+@dataclass
+class LibResult:
+    parts: dict[str, PartResult]
+    seconds: float = 0.0
+    isolated: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def reference_package(course: Course):
+    """The reference deepkit, imported as ``deepkit`` from ``course.ref_lib`` (trusted process only)."""
+    import importlib
+    ref = str(course.ref_lib)
+    mod = sys.modules.get("deepkit")
+    if mod is not None and Path(mod.__file__).resolve().parent.parent != course.ref_lib.resolve():
+        for name in [n for n in sys.modules if n == "deepkit" or n.startswith("deepkit.")]:
+            del sys.modules[name]
+    if ref in sys.path:
+        sys.path.remove(ref)
+    sys.path.insert(0, ref)
+    return importlib.import_module("deepkit")
+
+
+def reference_cases(course: Course, topic: Topic) -> dict[str, list[tuple[dict, dict]]]:
+    """Part name -> [(inputs, reference outputs)], computed once per process and topic."""
+    key = (str(course.root), topic.number)
+    with _REF_LOCK:
+        if key not in _REF_CACHE:
+            probes = course.load_probes(topic)
+            ref = reference_package(course)
+            out = {}
+            for part in topic.parts:
+                out[part.name] = [(inp, run_probe(probes, part, ref, inp)) for inp in make_cases(part)]
+            _REF_CACHE[key] = out
+        return _REF_CACHE[key]
+
+
+def modules_used(course: Course, topic: Topic) -> dict[str, list[str]]:
+    """Part name -> the topic modules its probe touches (``dk.<module>.`` in the probe's source)."""
+    import ast
+    import re
+    src = course.probe_source(topic)
+    funcs = {n.name: ast.get_source_segment(src, n) or "" for n in ast.parse(src).body
+             if isinstance(n, ast.FunctionDef)}
+    out = {}
+    for part in topic.parts:
+        names = set(re.findall(r"\bdk\.(\w+)", funcs.get(part.probe, "")))
+        out[part.name] = [m for m in topic.modules if m in names] or list(topic.modules)
+    return out
+
+
+def _kind(v) -> str:
+    if isinstance(v, np.ndarray):
+        return "array"
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, (bool, int, float, np.generic)):
+        return "scalar"
+    raise TypeError(f"unsupported hidden input type {type(v).__name__}")
+
+
+def prepare_run(course: Course, topic: Topic, run_dir: Path) -> None:
+    """Write the run folder the sandbox reads: plan.json, inputs.npz, probes.py, runner.py."""
+    cases = reference_cases(course, topic)
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    arrays, parts = {}, []
+    for part in topic.parts:
+        kinds = []
+        for c, (inp, _) in enumerate(cases[part.name]):
+            kinds.append({k: _kind(v) for k, v in inp.items()})
+            for k, v in inp.items():
+                arrays[f"{part.name}|{c}|{k}"] = np.asarray(v)
+        parts.append({"name": part.name, "probe": part.probe, "timeout": part.timeout, "types": kinds})
+    np.savez(run_dir / "inputs.npz", **arrays)
+    (run_dir / "plan.json").write_text(json.dumps({"modules": list(topic.modules), "parts": parts}))
+    (run_dir / "probes.py").write_text(course.probe_source(topic), encoding="utf-8")
+    shutil.copy(RUNNER, run_dir / "runner.py")
+    for p in [run_dir, *run_dir.iterdir()]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+def sandbox_env() -> dict[str, str]:
+    return {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp",
+            "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/mpl"}
+
+
+def grade_library(course: Course, topic: Topic, sub_dir: Path, run_dir: Path, limits: Limits,
+                  uid: int = 0, log: Path | None = None, missing: dict[str, str] | None = None) -> LibResult:
+    """Run the topic's probes on the staged ``sub_dir/lib/deepkit`` in the sandbox and score every part.
+
+    ``missing``: module -> reason for topic modules the intake could not take (shown as the parts' reason).
+    """
+    prepare_run(course, topic, run_dir)
+    wall = limits.lib_wall or (sum(p.timeout for p in topic.parts) + 15)
+    j = jail.Jail(argv=[sys.executable, "-I", "/box/run/runner.py", "/box/run", "/box/sub"],
+                  binds={"/box/sub": str(sub_dir), "/box/run": str(run_dir)}, wall=wall, cpu=wall,
+                  memory=limits.memory, nproc=limits.nproc, fsize=limits.fsize, scratch=limits.scratch,
+                  uid=uid, env=sandbox_env(), max_result=limits.max_result, log=log)
+    res = jail.run(j)
+    parts, modules, import_error, done = {}, {}, None, False
+    for frame in res.frames:
+        try:
+            with np.load(io.BytesIO(frame), allow_pickle=False) as z:
+                meta = json.loads(str(z["__meta__"]))
+                arrays = {k: z[k] for k in z.files if k != "__meta__"}
+        except Exception:  # noqa: BLE001 - garbage from the student's process
+            continue
+        if not isinstance(meta, dict):
+            continue
+        kind = meta.get("kind")
+        if kind == "import":
+            import_error = str(meta.get("error", "cannot import deepkit"))[:300]
+        elif kind == "modules" and isinstance(meta.get("modules"), dict):
+            modules = {str(k): str(v)[:300] for k, v in meta["modules"].items()}
+        elif kind == "part" and isinstance(meta.get("cases"), list):
+            parts[str(meta.get("name"))] = (meta["cases"], arrays)
+        elif kind == "done":
+            done = True
+    if res.overflow:
+        ending = f"the sandbox sent back more than {limits.max_result // 2**20} MB"
+    elif res.timed_out:
+        ending = f"the whole library check timed out after {wall:.0f} s (infinite loop or far too slow?)"
+    elif not done:
+        ending = (f"the sandbox ended early (exit status {res.returncode}: os._exit, a crash, or a memory / "
+                  "process / CPU limit)")
+    else:
+        ending = ""
+    cases_ref = reference_cases(course, topic)
+    used = modules_used(course, topic)
+    results = {}
+    for part in topic.parts:
+        bad = [m for m in used[part.name] if missing and m in missing]
+        bad_module = (", ".join(f"lib/deepkit/{m}.py" for m in bad) + f": {missing[bad[0]]}") if bad else None
+        got = parts.get(part.name)
+        if got is None:
+            if import_error:
+                reason = f"cannot import your deepkit: {import_error}"
+            elif bad_module:
+                reason = bad_module
+            else:
+                reason = ending or "no result from the sandbox"
+            results[part.name] = PartResult(part.name, 0.0, float(part.points), reason, part.description)
+            continue
+        case_meta, arrays = got
+        cases = []
+        for c, (inp, expected) in enumerate(cases_ref[part.name]):
+            m = case_meta[c] if c < len(case_meta) and isinstance(case_meta[c], dict) else None
+            if m is None:
+                cases.append(CaseResult(0.0, "no result"))
+            elif not m.get("ok"):
+                err = str(m.get("error", "failed"))[:300]
+                if bad_module and ("has no module" in err or "ModuleNotFound" in err or "Import" in err):
+                    err = bad_module
+                cases.append(CaseResult(0.0, err))
+            else:
+                student = {k.split("|", 1)[1]: v for k, v in arrays.items() if k.split("|", 1)[0] == str(c)}
+                try:
+                    cases.append(compare_case(part, student, expected, inp))
+                except Exception as exc:  # noqa: BLE001 - a custom compare choking on odd output
+                    cases.append(CaseResult(0.0, f"output could not be compared ({type(exc).__name__})"))
+        score, reason = part_score(part, cases)
+        results[part.name] = PartResult(part.name, score, float(part.points), reason, part.description)
+    notes = [] if res.isolated else ["sandbox ran WITHOUT namespaces (not permitted here): limits only"]
+    return LibResult(results, res.seconds, res.isolated, notes)

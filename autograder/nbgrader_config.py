@@ -1,0 +1,43 @@
+"""nbgrader configuration of the course (nbgrader 0.9.6).
+
+nbgrader reads this file when it runs with ``autograder/`` as the working directory (or with
+``JUPYTER_CONFIG_PATH`` pointing here); its ``--config=`` option is ignored. Paths are absolute, derived from this
+file, so the tools work from any cwd.
+
+Layout: the repository root is the course directory; ``solutions/NN_x/`` are the source assignments,
+``exercises/NN_x/`` the release; submissions, autograded copies, feedback and the gradebook live under
+``autograder/`` (git-ignored, created at run time).
+"""
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+_ROOT = _HERE.parent
+
+c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads the file)
+
+c.CourseDirectory.course_id = "deepkit-course"
+c.CourseDirectory.root = str(_ROOT)
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.submitted_directory = "autograder/submitted"
+c.CourseDirectory.autograded_directory = "autograder/autograded"
+c.CourseDirectory.feedback_directory = "autograder/feedback"
+# Each assignment folder holds exactly one notebook (NN_x.ipynb); the deepkit library is not part of it.
+c.CourseDirectory.notebook_id = "*"
+c.CourseDirectory.db_url = f"sqlite:///{_HERE / 'gradebook.db'}"
+
+# Generating the release: keep the marker syntax of docs/CONVENTIONS.md, no per-cell checksum drift.
+c.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
+c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
+c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
+c.ClearOutput.remove_metadata_fields = ["collapsed", "scrolled", "execution"]
+# Assignments need not be registered in the gradebook before generate_assignment.
+c.GenerateAssignment.create_assignment = True
+
+# Executing notebooks (autograde, validate): one cell may take at most 120 s.
+c.ExecutePreprocessor.timeout = 120
+c.ExecutePreprocessor.kernel_name = "python3"
+c.Execute.timeout = 120
+c.Execute.kernel_name = "python3"

@@ -1,0 +1,54 @@
+"""Shared pytest setup: headless plotting, and the notebook run-time table (printed at the end of the session
+and written to bench/results/notebook_times.json)."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMES_JSON = ROOT / "bench" / "results" / "notebook_times.json"
+
+# Headless everywhere: this process and every kernel it starts (kernels inherit the environment). The inline
+# backend is what Jupyter uses; it renders to PNG without a display and without "cannot show" warnings.
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # no debugger warning on stderr in kernels
+
+# notebook (path relative to the repository) -> {"seconds": float, "outcome": str}
+NOTEBOOK_TIMES: dict[str, dict] = {}
+
+
+@pytest.fixture(scope="session")
+def record_notebook_time():
+    """``record_notebook_time(notebook, seconds, outcome)``: used by tests/test_notebooks.py per notebook."""
+    def record(notebook: str, seconds: float, outcome: str) -> None:
+        NOTEBOOK_TIMES[notebook] = {"seconds": round(seconds, 2), "outcome": outcome}
+    return record
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not NOTEBOOK_TIMES:
+        return
+    tr = terminalreporter
+    tr.section("notebook run times")
+    width = max(len(k) for k in NOTEBOOK_TIMES)
+    for name, rec in sorted(NOTEBOOK_TIMES.items(), key=lambda kv: -kv[1]["seconds"]):
+        tr.write_line(f"{name:<{width}}  {rec['seconds']:7.2f} s  {rec['outcome']}")
+    tr.write_line(f"{'total':<{width}}  {sum(r['seconds'] for r in NOTEBOOK_TIMES.values()):7.2f} s")
+    # Merge with earlier runs so running one file does not erase the other notebooks' numbers.
+    data = {"machine": {}, "notebooks": {}}
+    if TIMES_JSON.is_file():
+        try:
+            data = json.loads(TIMES_JSON.read_text())
+        except ValueError:
+            pass
+    data["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
+    data.setdefault("notebooks", {}).update(NOTEBOOK_TIMES)
+    data["notebooks"] = {k: data["notebooks"][k] for k in sorted(data["notebooks"])
+                         if (ROOT / k).is_file()}  # drop notebooks that no longer exist
+    TIMES_JSON.parent.mkdir(parents=True, exist_ok=True)
+    TIMES_JSON.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    tr.write_line(f"written to {TIMES_JSON.relative_to(ROOT)}")
