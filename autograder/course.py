@@ -25,6 +25,7 @@ class Limits:
     """Resource limits of one sandbox run (seconds, bytes, processes)."""
 
     lib_wall: float | None = None     # wall seconds of the library sandbox; None: sum of the parts' timeouts + 15
+    part_timeout: float | None = None  # caps every part's own timeout (tests use a few seconds)
     nb_wall: float = 600.0            # wall seconds of the whole notebook run (nbgrader + kernel)
     cell_timeout: float = 120.0       # nbgrader's per-cell timeout
     memory: int = 2 * 1024 ** 3       # RLIMIT_AS of each process (bytes)

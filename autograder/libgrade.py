@@ -92,7 +92,7 @@ def _kind(v) -> str:
     raise TypeError(f"unsupported hidden input type {type(v).__name__}")
 
 
-def prepare_run(course: Course, topic: Topic, run_dir: Path) -> None:
+def prepare_run(course: Course, topic: Topic, run_dir: Path, part_timeout: float | None = None) -> None:
     """Write the run folder the sandbox reads: plan.json, inputs.npz, probes.py, runner.py."""
     cases = reference_cases(course, topic)
     if run_dir.exists():
@@ -105,7 +105,8 @@ def prepare_run(course: Course, topic: Topic, run_dir: Path) -> None:
             kinds.append({k: _kind(v) for k, v in inp.items()})
             for k, v in inp.items():
                 arrays[f"{part.name}|{c}|{k}"] = np.asarray(v)
-        parts.append({"name": part.name, "probe": part.probe, "timeout": part.timeout, "types": kinds})
+        timeout = min(part.timeout, part_timeout) if part_timeout else part.timeout
+        parts.append({"name": part.name, "probe": part.probe, "timeout": timeout, "types": kinds})
     np.savez(run_dir / "inputs.npz", **arrays)
     (run_dir / "plan.json").write_text(json.dumps({"modules": list(topic.modules), "parts": parts}))
     (run_dir / "probes.py").write_text(course.probe_source(topic), encoding="utf-8")
@@ -127,8 +128,8 @@ def grade_library(course: Course, topic: Topic, sub_dir: Path, run_dir: Path, li
 
     ``missing``: module -> reason for topic modules the intake could not take (shown as the parts' reason).
     """
-    prepare_run(course, topic, run_dir)
-    wall = limits.lib_wall or (sum(p.timeout for p in topic.parts) + 15)
+    prepare_run(course, topic, run_dir, limits.part_timeout)
+    wall = limits.lib_wall or (sum(min(p.timeout, limits.part_timeout or p.timeout) for p in topic.parts) + 15)
     j = jail.Jail(argv=[sys.executable, "-I", "/box/run/runner.py", "/box/run", "/box/sub"],
                   binds={"/box/sub": str(sub_dir), "/box/run": str(run_dir)}, wall=wall, cpu=wall,
                   memory=limits.memory, nproc=limits.nproc, fsize=limits.fsize, scratch=limits.scratch,
@@ -196,6 +197,8 @@ def grade_library(course: Course, topic: Topic, sub_dir: Path, run_dir: Path, li
                 except Exception as exc:  # noqa: BLE001 - a custom compare choking on odd output
                     cases.append(CaseResult(0.0, f"output could not be compared ({type(exc).__name__})"))
         score, reason = part_score(part, cases)
+        if bad_module and all(c.reason == bad_module for c in cases):
+            reason = bad_module
         results[part.name] = PartResult(part.name, score, float(part.points), reason, part.description)
     notes = [] if res.isolated else ["sandbox ran WITHOUT namespaces (not permitted here): limits only"]
     return LibResult(results, res.seconds, res.isolated, notes)

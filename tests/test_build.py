@@ -147,6 +147,12 @@ def test_grade_cells_match_autograder_parts(topic):
         assert cells[name] == points, f"{name}: cell has {cells[name]} points, part has {points}"
 
 
+@pytest.mark.parametrize("topic", TOPICS)
+def test_landing_page_links_every_topic(topic):
+    text = (ROOT / "START_HERE.ipynb").read_text(encoding="utf-8")
+    assert f"(lectures/{topic}.ipynb)" in text and f"(exercises/{topic}/{topic}.ipynb)" in text
+
+
 # ------------------------------------------------------------------- the tools on a throw-away topic (99_toy)
 TOY_MODULE = '''\
 """A toy exercise module."""

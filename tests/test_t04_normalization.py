@@ -132,7 +132,8 @@ def test_fold_batchnorm_matches_torch_fusion_and_eval_outputs():
     with torch.no_grad():
         want = bn(lin(T(x))).numpy()
     np.testing.assert_allclose(x @ wf + bf, want, rtol=1e-10, atol=1e-12)
-    p = {"mode": "eval", "eps": 1e-3, "running_mean": bn.running_mean.numpy(), "running_var": bn.running_var.numpy()}
+    p = {"mode": "eval", "eps": 1e-3, "running_mean": bn.running_mean.numpy(),
+         "running_var": bn.running_var.numpy()}
     out, _ = nm.batchnorm_forward(x @ w + b, bn.weight.detach().numpy(), bn.bias.detach().numpy(), p)
     np.testing.assert_allclose(x @ wf + bf, out, rtol=1e-10, atol=1e-12)
 
@@ -146,7 +147,8 @@ def _fresh(mode="train"):
 @pytest.mark.parametrize("backward", ["batchnorm_backward", "batchnorm_backward_alt"])
 def test_batchnorm_gradcheck(mode, backward):
     rng = np.random.default_rng(4)
-    x, gamma, beta, dout = rng.normal(size=(5, 3)), rng.normal(size=3), rng.normal(size=3), rng.normal(size=(5, 3))
+    x, dout = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    gamma, beta = rng.normal(size=3), rng.normal(size=3)
     _, cache = nm.batchnorm_forward(x, gamma, beta, _fresh(mode))
     dx, dg, db = getattr(nm, backward)(dout, cache)
     assert check_gradient(lambda v: nm.batchnorm_forward(v, gamma, beta, _fresh(mode))[0], x, dx, dout)
@@ -328,3 +330,27 @@ def test_known_wrong_implementations_lose_exactly_their_parts(fake, lost):
     for part in topic.parts:
         want = 0.0 if part.name in lost else part.points
         assert scores[part.name][0] == want, (part.name, scores[part.name])
+
+
+# ---------------------------------------------------------------- widget
+def test_widget_trains_redraws_and_shows_the_bn_effect():
+    import matplotlib
+    matplotlib.use("Agg")
+    from deepkit.viz import batchnorm as vb
+
+    none, bn = vb.train_run("none", 16, steps=20), vb.train_run("batch", 16, steps=20)
+    assert none.hist.shape == (3, 6, len(vb.BINS) - 1) and none.pct.shape == (3, 6, 5)
+    # tiny weights: without BN the last layer's activations collapse to ~0, with BN they spread out
+    assert np.abs(none.pct[0, -1]).max() < 0.01 < np.abs(bn.pct[0, -1, [1, 3]]).min()
+    assert bn.losses[-5:].mean() < bn.losses[:5].mean() - 0.2
+    ln = vb.train_run("layer", 4, steps=20)
+    np.testing.assert_array_equal(ln.acc_train, ln.acc_eval)  # LN: train mode == eval mode
+    with pytest.raises(ValueError, match="norm must be one of"):
+        vb.train_run("group", 4)
+
+    e = vb.explorer(steps=20)
+    png, redraws = e.image.value, e.redraws
+    e.controls["step"].value = 10
+    e.controls["layer"].value = 2
+    assert e.redraws == redraws + 2 and e.image.value != png
+    assert "layer 2" in e.status.value and "train mode" in e.status.value

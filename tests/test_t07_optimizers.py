@@ -334,10 +334,16 @@ def test_sgd_ignoring_weight_decay_loses_points():
 
 
 def test_explorer_redraws_on_control_change():
+    import time
+
     from deepkit.viz.optimizers import explorer
     ex = explorer()
-    n = ex.redraws
+    n, png = ex.redraws, ex.image.value
+    c0 = time.process_time()
     ex.controls["surface"].value = "rosenbrock"
     ex.controls["lr_scale"].value = 2.0
-    assert ex.redraws == n + 2 and ex.image.value[:4] == b"\x89PNG"
-    assert ex.last_ms < 1000  # 2 shared cores; the lecture reports the real number (~100 ms)
+    cpu_ms = (time.process_time() - c0) * 1e3 / 2
+    assert ex.redraws == n + 2 and ex.image.value[:4] == b"\x89PNG" and ex.image.value != png
+    assert "final loss" in ex.status.value
+    # CPU time, not wall time (the machine is shared): ~130-250 ms per redraw measured under load
+    assert cpu_ms < 600, cpu_ms

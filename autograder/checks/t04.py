@@ -1,6 +1,5 @@
 """Hidden checks for topic 04: batch normalization (train, running statistics + eval, two backward passes),
 spatial batch normalization, layer normalization and folding BN into the preceding affine layer."""
-import numpy as np
 
 from autograder.spec import Part, Topic
 

@@ -64,7 +64,7 @@ class Explorer:
             w.observe(self._changed, names="value")
         head = [W.HTML(f"<b>{title}</b>")] if title else []
         box = W.Box(list(self.controls.values()),
-                    layout=W.Layout(display="flex", flex_flow="row wrap", gap="4px 16px"))
+                    layout=W.Layout(display="flex", flex_flow="row wrap", grid_gap="4px 16px"))
         self.widget = W.VBox(head + [box, self.image, self.status])
         self.widget.add_class("deepkit-explorer")
         self.update()

@@ -83,9 +83,9 @@ def trajectory(name: str, surface: str, start: tuple, steps: int, noise: float, 
 @lru_cache(maxsize=None)
 def _grid(surface: str):
     s = surfaces.get(surface)
-    X, Y, Z = s.grid(90)
+    X, Y, Z = s.grid(70)
     if s.log_levels:
-        levels = np.logspace(np.log10(max(Z.min(), 1e-3)), np.log10(Z.max()), 16)
+        levels = np.logspace(np.log10(max(Z.min(), 1e-2)), np.log10(Z.max()), 18)
     else:
         levels = np.linspace(Z.min(), Z.max(), 16)
     return X, Y, Z, levels
@@ -101,9 +101,11 @@ def render(fig, surface: str = "beale", start: int = 0, show: tuple = NAMES, ste
     """Draw paths (left) and loss curves (right) for the chosen settings; returns the status line."""
     s = surfaces.get(surface)
     x0 = STARTS[surface][start]
+    fig.set_layout_engine("none")  # fixed margins: constrained layout costs ~60 ms per redraw
     ax, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.11, top=0.93, wspace=0.18)
     X, Y, Z, levels = _grid(surface)
-    ax.contour(X, Y, Z, levels=levels, cmap="Greys", linewidths=0.6, alpha=0.7)
+    ax.contour(X, Y, Z, levels=levels, cmap="viridis", linewidths=0.7, alpha=0.55)
     if s.minimum is not None:
         ax.plot(*s.minimum, marker="*", ms=12, color="gold", mec="k", zorder=5)
     ax.plot(*x0, "ko", ms=5, zorder=5)

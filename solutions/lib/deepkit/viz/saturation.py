@@ -7,7 +7,8 @@ layer is a fixed random matrix (the mean over the batch of a random linear loss)
 
 Panels: histograms of pre-activations z and activations a for the first, middle and last layer; the fraction
 of saturated units per layer (local slope f'(z) below 5% of the activation's peak slope) and of dead units
-(saturated for every input in the batch); the mean |dL/dW| per layer on a log scale.
+(saturated for every input in the batch); log10 of the mean |dL/dz| (the backpropagated gradient at each
+layer's pre-activations) and of the mean |dL/dW| per layer.
 All random draws are made once, so a redraw only runs the network (~10 ms) and matplotlib.
 """
 from __future__ import annotations
@@ -124,18 +125,20 @@ def explorer(width: int = 100, batch: int = 256, max_depth: int = 20, seed: int 
         ax.set_title("saturated / dead fraction", fontsize=10)
         ax.legend(fontsize=7, loc="upper left")
         ax = axes[3]
-        gw = np.where(res["grad_w"] > 0, res["grad_w"], np.nan)
-        ax.plot(layers, np.log10(gw), "o-", ms=3)  # log10 on a linear axis: no slow mathtext tick labels
+        with np.errstate(divide="ignore"):  # log10 on a linear axis: no slow mathtext tick labels
+            ax.plot(layers, np.log10(res["grad_z"]), "o-", ms=3, label="dL/dz")
+            ax.plot(layers, np.log10(res["grad_w"]), "--", color="tab:green", label="dL/dW")
         ax.yaxis.set_major_locator(MaxNLocator(5))
-        ax.set_title("log10 mean |dL/dW| per layer", fontsize=10)
+        ax.set_title("log10 mean |gradient| per layer", fontsize=10)
+        ax.legend(fontsize=7, loc="lower right")
         for ax in axes[2:]:
             ax.set_xlabel("layer", fontsize=8)
             ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
             ax.tick_params(labelsize=7)
-        g = res["grad_w"]
-        ratio = f"{g[0] / g[-1]:.2g}" if g[-1] > 0 else "inf (last layer gets no gradient)"
+        g = res["grad_z"]
+        ratio = f"{g[0] / g[-1]:.2g}" if g[-1] > 0 else "undefined (no gradient reaches the last layer)"
         return (f"last layer: {res['saturated'][-1]:.0%} saturated, {res['dead'][-1]:.0%} dead; "
-                f"|dL/dW| layer 1 / layer {depth} = {ratio}")
+                f"mean |dL/dz| layer 1 / layer {depth} = {ratio}")
 
     names = list(net.activations)
     controls = {

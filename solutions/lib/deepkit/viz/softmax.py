@@ -27,7 +27,6 @@ def explorer(scores: tuple | np.ndarray = DEFAULT_SCORES, label: int = 0) -> Exp
     if not 0 <= int(label) < C:
         raise ValueError(f"label must be in [0, {C}), got {label}")
     grid = np.linspace(-6.0, 10.0, 161)
-    names = [f"class {k}" for k in range(C)]
 
     def render(fig: Figure, true_score: float, temperature: float, shift: float, label: int) -> str:
         z = base.copy()
@@ -40,13 +39,15 @@ def explorer(scores: tuple | np.ndarray = DEFAULT_SCORES, label: int = 0) -> Exp
         fig.set_layout_engine("none")  # fixed margins: constrained layout would double the redraw time
         ax1, ax2, ax3 = fig.subplots(1, 3, gridspec_kw=dict(left=0.05, right=0.99, bottom=0.17, top=0.9,
                                                               wspace=0.22))
-        ax1.bar(range(C), z, color=colors)
-        ax1.set_title(f"scores z (shift c = {shift:+.0f})", fontsize=10)
-        ax1.set_xticks(range(C), names, fontsize=7)
+        ax1.bar(range(C), z - shift, color=colors)  # bars without c: a shift of 800 would hide the differences
+        ax1.set_title(f"scores z, each plus c = {shift:+.0f}", fontsize=10)
+        ax1.set_xticks(range(C))
+        ax1.set_xlabel("class (red: the true one)", fontsize=9)
         ax2.bar(range(C), p, color=colors)
         ax2.set_ylim(0, 1)
         ax2.set_title(f"softmax(z / T), T = {temperature:.2g}", fontsize=10)
-        ax2.set_xticks(range(C), names, fontsize=7)
+        ax2.set_xticks(range(C))
+        ax2.set_xlabel("class (red: the true one)", fontsize=9)
         # loss of the true class as its score moves (other scores fixed, same T and shift)
         zz = np.repeat((base + shift)[None, :], grid.size, axis=0)
         zz[:, label] = grid + shift

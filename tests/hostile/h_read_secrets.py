@@ -1,0 +1,32 @@
+"""On import, tries to read the reference solutions, the gradebook and other students' staging folders by
+absolute and relative paths; if anything is readable it makes every part fail loudly. In the sandbox nothing
+is there, so the correct code keeps full marks."""
+from tests.hostile import LAYERS, LOSSES, append
+
+NOTEBOOK = False
+EXPECT = {"full": LAYERS + LOSSES + ["two_layer_loss"], "zero": [], "reason": {}}
+
+
+def build(sub):
+    append(sub, "layers", """
+import glob as _glob
+import os as _os
+
+_FOUND = []
+for _pat in ("/work/*/solutions/lib/deepkit/*.py", "/work/*/autograder/gradebook.db",
+             "/work/*/autograder/checks/*.py", "/work/*/autograder/staging/*/*/sub/*",
+             "/root/*", "/home/*/*", "../../../../solutions/lib/deepkit/*.py", "../../*/*/sub/*",
+             "/proc/1/root/work/*", "/proc/*/cwd/*.db", __import__("os").path.expanduser("~/*")):
+    for _p in _glob.glob(_pat):
+        try:
+            with open(_p, "rb") as _f:
+                _f.read(10)
+            _FOUND.append(_p)
+        except OSError:
+            pass
+if _FOUND:
+    def affine_forward(*a, **k):
+        raise RuntimeError("SECRET FILES READABLE: " + " ".join(_FOUND[:5]))
+
+    relu_forward = affine_forward
+""")

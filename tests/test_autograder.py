@@ -1,0 +1,289 @@
+"""The grading path end to end on fixture submissions built at test time (reference modules, release stubs,
+the release notebook): full marks, zero, a classic bug, the hostile corpus, regrading, export and feedback.
+
+Everything runs in a temporary work folder (its own gradebook); the repository's autograder/ is untouched.
+Topics are picked up from autograder/checks/; the attack corpus (tests/hostile/) is built on topic 01.
+"""
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import re
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder.course import Course, Limits
+from autograder.grade import grade_batch, load_outcome
+from autograder.local import make_cases
+from tests.hostile import CASES, LAYERS, LOSSES
+from tests.refs import REF_LIB, ROOT
+
+A01 = "01_softmax"
+TOPIC01 = ("01", A01)
+LIMITS = Limits(part_timeout=3, lib_wall=25, cell_timeout=20, nb_wall=90)
+HOST_TARGETS = [Path("/work/main/HACKED.txt"), Path("/work/main/autograder/HACKED.txt"),
+                Path("/tmp/HACKED-by-student.txt")]
+
+pytestmark = pytest.mark.skipif(not (ROOT / "solutions" / A01 / f"{A01}.ipynb").is_file()
+                                or not (ROOT / "autograder" / "checks" / "t01.py").is_file(),
+                                reason="topic 01 is not written yet")
+
+
+# ------------------------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """Release stubs (lib/deepkit) and the release notebook, generated from solutions/ by tools.build."""
+    from tools.build import build_exercises, build_lib
+    out = tmp_path_factory.mktemp("built")
+    build_lib(ROOT, out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_exercises(ROOT, out, only=[A01])
+    return out
+
+
+def make_submission(built: Path, dest: Path, topic_modules=("layers", "losses", "nets"), reference=True) -> Path:
+    """What ``python -m autograder submit 01`` packs: the release notebook + lib/deepkit/*.py (stubs, with the
+    topic's modules replaced by the reference when ``reference``)."""
+    (dest / "lib" / "deepkit").mkdir(parents=True)
+    shutil.copy(built / "exercises" / A01 / f"{A01}.ipynb", dest / f"{A01}.ipynb")
+    for p in (built / "lib" / "deepkit").glob("*.py"):
+        shutil.copy(p, dest / "lib" / "deepkit" / p.name)
+    if reference:
+        for m in topic_modules:
+            shutil.copy(REF_LIB / "deepkit" / f"{m}.py", dest / "lib" / "deepkit" / f"{m}.py")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def graded(built, tmp_path_factory):
+    """One course work folder; batch 1 (notebooks run): reference, stubs and the notebook attacks; batch 2
+    (library only): the library attacks and the classic bug. Returns (course, outcomes by student)."""
+    work = tmp_path_factory.mktemp("work")
+    course = Course(root=ROOT, work=work)
+    sub = lambda s: course.submitted / s / A01
+    make_submission(built, sub("ref"))
+    make_submission(built, sub("stub"), reference=False)
+    make_submission(built, sub("bwd_wrong"))
+    p = sub("bwd_wrong") / "lib" / "deepkit" / "layers.py"
+    p.write_text(p.read_text() + "\n\n_ok_backward = affine_backward\n\n\ndef affine_backward(dout, cache):\n"
+                 "    dx, dw, db = _ok_backward(dout, cache)\n    return dx, 2.0 * dw, db\n")
+    cases = {}
+    for name in CASES:
+        mod = importlib.import_module(f"tests.hostile.{name}")
+        make_submission(built, sub(name))
+        mod.build(sub(name))
+        cases[name] = mod
+    for t in HOST_TARGETS:
+        t.unlink(missing_ok=True)
+    first = [("ref", A01), ("stub", A01)] + [(n, A01) for n, m in cases.items() if m.NOTEBOOK]
+    outs = {o.student: o for o in grade_batch(course, first, LIMITS, jobs=2, progress=False)}
+    ref_before = load_outcome(course, "ref", A01)
+    second = [("bwd_wrong", A01)] + [(n, A01) for n, m in cases.items() if not m.NOTEBOOK]
+    outs.update({o.student: o for o in grade_batch(course, second, LIMITS, jobs=2, notebook=False,
+                                                   progress=False)})
+    return course, outs, cases, ref_before
+
+
+def _scores(outcome) -> dict[str, float]:
+    return {n: c.points for n, c in outcome.cells.items()}
+
+
+# ----------------------------------------------------------------------------------------------- the basics
+def test_reference_submission_gets_full_marks(graded):
+    course, outs, _, _ = graded
+    o = outs["ref"]
+    topic = course.topic(A01)
+    for p in topic.parts:
+        assert o.cells[p.name].points == p.points, (p.name, o.cells[p.name].reason)
+    assert o.notebook_status == "ok", o.notebook_reason
+    assert (course.autograded / "ref" / A01 / f"{A01}.ipynb").is_file()
+
+
+def test_stub_submission_scores_zero(graded):
+    course, outs, _, _ = graded
+    o = outs["stub"]
+    for p in course.topic(A01).parts:
+        assert o.cells[p.name].points == 0, p.name
+        assert "NotImplementedError" in o.cells[p.name].reason
+    assert o.notebook_status == "errors"
+
+
+def test_forward_right_backward_wrong_loses_exactly_the_backward_points(graded):
+    course, outs, _, _ = graded
+    s, ref = _scores(outs["bwd_wrong"]), _scores(outs["ref"])
+    lost = {n for n in ref if s[n] != ref[n]}
+    assert lost == {"affine_backward", "two_layer_loss"}, lost  # the net backpropagates through affine
+    assert s["affine_backward"] == 0 and "dw: gradient relative error" in outs["bwd_wrong"].cells[
+        "affine_backward"].reason
+
+
+def test_gradebook_holds_the_sandbox_scores(graded):
+    from nbgrader.api import Gradebook
+    course, outs, _, _ = graded
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Gradebook(course.db_url) as gb:
+            for student in ("ref", "stub", "bwd_wrong"):
+                sub = gb.find_submission(A01, student)
+                grades = {g.name: g.auto_score for nb in sub.notebooks for g in nb.grades}
+                for p in course.topic(A01).parts:
+                    assert grades[p.name] == outs[student].cells[p.name].points, (student, p.name)
+
+
+# ---------------------------------------------------------------------------------------- the hostile corpus
+@pytest.mark.parametrize("name", CASES)
+def test_hostile_submission(graded, name):
+    course, outs, cases, _ = graded
+    o, expect = outs[name], cases[name].EXPECT
+    parts = {p.name: p.points for p in course.topic(A01).parts}
+    assert set(o.cells) >= set(parts), "every part has a score"
+    for part in expect["full"]:
+        assert o.cells[part].points == parts[part], (part, o.cells[part].reason)
+    for part in expect["zero"]:
+        assert o.cells[part].points == 0, (part, o.cells[part].reason)
+    for part, text in expect["reason"].items():
+        assert text in o.cells[part].reason, (part, o.cells[part].reason)
+    for c in o.cells.values():
+        assert c.reason, c.name
+    assert o.seconds < 150, "bounded time"
+
+
+def test_no_other_student_changed_and_nothing_written_outside(graded):
+    course, outs, _, ref_before = graded
+    after = load_outcome(course, "ref", A01)
+    assert {k: v["points"] for k, v in after["cells"].items()} == \
+        {k: v["points"] for k, v in ref_before["cells"].items()}
+    for t in HOST_TARGETS:
+        assert not t.exists(), t
+    staged = course.staging / A01 / "h_write_outside" / "sub" / "lib" / "deepkit"
+    assert not (staged / "HACKED.txt").exists()
+    assert "hacked" not in (staged / "layers.py").read_text()
+    assert not (course.submitted / "h_write_outside" / A01 / "lib" / "deepkit" / "HACKED.txt").exists()
+
+
+def test_intake_lists_ignored_files(graded):
+    course, outs, _, _ = graded
+    ignored = " ".join(outs["h_planted_numpy"].intake["ignored"])
+    assert "lib/numpy.py" in ignored and "numpy.py" in ignored
+    staged = course.staging / A01 / "h_planted_numpy" / "sub"
+    assert not (staged / "lib" / "numpy.py").exists() and not (staged / "lib" / "deepkit" / "numpy.py").exists()
+    assert "planted" not in (staged / "lib" / "deepkit" / "__init__.py").read_text()
+    assert outs["h_non_utf8"].notebook_status == "missing"
+    assert "UTF-8" in outs["h_non_utf8"].notebook_reason
+
+
+# ------------------------------------------------------------------------------ regrade, export, feedback
+def test_regrade_is_idempotent_and_keeps_manual_grades(graded):
+    from nbgrader.api import Gradebook
+    course, outs, _, _ = graded
+    manual = [c for c in outs["ref"].cells.values() if c.kind == "manual"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Gradebook(course.db_url) as gb:
+            sub = gb.find_submission(A01, "ref")
+            snb = sub.notebooks[0]
+            g_part = next(g for g in snb.grades if g.name == "softmax")
+            g_part.manual_score = 0.5  # the grader overrides an autograded part
+            for g in snb.grades:
+                if manual and g.name == manual[0].name:
+                    g.manual_score = g.max_score
+            for cm in snb.comments:
+                cm.manual_comment = "nice work"
+            gb.db.commit()
+    again = grade_batch(course, [("ref", A01)], LIMITS, jobs=1, notebook=False, progress=False)[0]
+    assert _scores(again) == _scores(outs["ref"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Gradebook(course.db_url) as gb:
+            snb = gb.find_submission(A01, "ref").notebooks[0]
+            grades = {g.name: g for g in snb.grades}
+            assert grades["softmax"].manual_score == 0.5 and grades["softmax"].score == 0.5
+            assert grades["softmax"].auto_score == 1
+            if manual:
+                assert grades[manual[0].name].manual_score == grades[manual[0].name].max_score
+            assert all(cm.manual_comment == "nice work" for cm in snb.comments)
+
+
+def test_export_csv(graded, tmp_path):
+    from autograder.feedback import export_csv
+    course, outs, _, _ = graded
+    out = export_csv(course, [("ref", A01), ("stub", A01), ("bwd_wrong", A01)], tmp_path / "g.csv")
+    rows = {r["student"]: r for r in csv.DictReader(open(out))}
+    parts = [p.name for p in course.topic(A01).parts]
+    assert set(parts) <= set(rows["ref"])
+    assert rows["stub"]["total"] == "0" and all(rows["stub"][p] == "0" for p in parts)
+    assert float(rows["bwd_wrong"]["affine_backward"]) == 0 and rows["bwd_wrong"]["affine_forward"] == "1"
+    assert "affine_backward" in rows["bwd_wrong"]["reason"]
+    assert float(rows["bwd_wrong"]["total"]) == sum(
+        float(rows["bwd_wrong"][p]) for p in rows["bwd_wrong"] if p not in ("student", "assignment", "total",
+                                                                             "max", "reason") and rows["bwd_wrong"][p])
+
+
+def _hidden_values(course) -> list[str]:
+    """Printed forms of hidden input values (6+ significant digits) that must never reach a student."""
+    vals = []
+    for p in course.topic(A01).parts:
+        for inp in make_cases(p):
+            for v in inp.values():
+                if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+                    vals += [f"{x:.6f}"[:8] for x in v.ravel()[:5] if abs(x) > 1e-3]
+    return vals
+
+
+def _reference_only_lines() -> list[str]:
+    from tools.build import solution_regions
+    lines = []
+    for m in ("layers", "losses", "nets"):
+        src = (REF_LIB / "deepkit" / f"{m}.py").read_text().splitlines()
+        for r in solution_regions(src):
+            lines += [ln.strip() for ln in src[r.begin + 1:r.end] if len(ln.strip()) > 25]
+    return lines
+
+
+def test_feedback_leaks_nothing(graded):
+    from autograder.feedback import write_feedback
+    course, outs, _, _ = graded
+    pages = write_feedback(course, [(s, A01) for s in outs])
+    assert len(pages) == len(outs)
+    secret_lines, values = _reference_only_lines(), _hidden_values(course)
+    assert secret_lines and values
+    for page in pages:
+        text = page.read_text()
+        assert "BEGIN HIDDEN" not in text and "hidden_check(" not in text
+        assert not [ln for ln in secret_lines if ln in text], page
+        assert not [v for v in values if v in text], page
+        probe_src = (ROOT / "autograder" / "probes" / "p01.py").read_text()
+        assert not [ln.strip() for ln in probe_src.splitlines() if len(ln.strip()) > 30 and ln.strip() in text]
+    ref = (course.feedback / "bwd_wrong" / A01 / "feedback.html").read_text()
+    assert "affine_backward" in ref and "gradient relative error" in ref and "worst element at index" in ref
+
+
+# -------------------------------------------------------------------------------------- collect and submit
+def test_submit_zip_round_trips_through_lms_collect(built, tmp_path):
+    import zipfile
+    from autograder.intake import collect, submit
+    root = tmp_path / "learner"
+    shutil.copytree(built, root)
+    shutil.copy(REF_LIB / "deepkit" / "layers.py", root / "lib" / "deepkit" / "layers.py")
+    learner = Course(root=root, work=root / "autograder")
+    z = submit(learner, A01, tmp_path / "mine.zip")
+    lms = tmp_path / "lms.zip"
+    with zipfile.ZipFile(lms, "w") as out:
+        out.write(z, "alice_attempt_2026-11-20_mine.zip")
+        out.writestr("bob/01_softmax/01_softmax.ipynb", (built / "exercises" / A01 / f"{A01}.ipynb").read_text())
+        out.writestr("../evil.txt", "x")
+    course = Course(root=ROOT, work=tmp_path / "work")
+    got, notes = collect(course, lms, A01)
+    assert sorted(got) == ["alice", "bob"]
+    assert (course.submitted / "alice" / A01 / "lib" / "deepkit" / "layers.py").is_file()
+    assert (course.submitted / "alice" / A01 / f"{A01}.ipynb").is_file()
+    assert (course.submitted / "bob" / A01 / f"{A01}.ipynb").is_file()
+    assert any("unsafe" in n for n in notes) and not (tmp_path / "evil.txt").exists()
