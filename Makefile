@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 PORT ?= 8888
 
-.PHONY: venv lab build check-build test test-fast chromium grade bench site clean
+.PHONY: venv lab build check-build test test-fast chromium grade release collect feedback export bench site clean
 
 ## make venv: .venv with the pinned requirements (reinstalled when requirements.txt changes)
 venv: $(STAMP)
@@ -16,7 +16,7 @@ $(STAMP): requirements.txt
 	    echo "error: the pinned requirements need Python 3.11; run e.g. make PYTHON=python3.11 venv" >&2; exit 1; }; \
 	  $(PYTHON) -m venv $(VENV) || { echo "error: cannot create $(VENV) (Debian: apt-get install python3-venv)" >&2; exit 1; }; \
 	fi
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check $(PIP_ARGS) -r requirements.txt
 	@rm -f $(VENV)/.installed-*; touch $@
 
 ## make lab: open the course in JupyterLab on the landing page (LAB_ARGS=--no-browser on a server)
@@ -51,9 +51,24 @@ test-fast: venv
 	@$(PYTEST) -m "not slow and not browser" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc = 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$rc
 
-## make grade: autograde every submission in autograder/submitted/ (see README, instructor guide)
+## make grade: autograde every submission in autograder/submitted/ (sandboxed, parallel), then feedback + CSV
 grade: venv
 	$(PY) -m autograder autograde --all
+	$(PY) -m autograder feedback --all
+	$(PY) -m autograder export --all
+
+## make release / collect FROM=<folder or LMS zip> A=NN / feedback / export: the other grading steps
+release: venv
+	$(PY) -m autograder release
+
+collect: venv
+	$(PY) -m autograder collect "$(FROM)" --assignment $(A)
+
+feedback: venv
+	$(PY) -m autograder feedback --all
+
+export: venv
+	$(PY) -m autograder export --all
 
 ## make bench: reference deepkit vs torch ratios, notebook times, grading throughput
 bench: venv

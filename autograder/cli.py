@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
     p.add_argument("--work", help="folder for submitted/, autograded/, feedback/, gradebook.db "
                                   "(default: autograder/)")
+    p.add_argument("--root", help="the course folder (default: this repository)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def select(sp, default_all=False):
@@ -181,5 +182,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    course = Course(work=Path(a.work)) if a.work else Course()
+    root = Path(a.root) if a.root else Course().root
+    course = Course(root=root, work=Path(a.work) if a.work else None)
     return int(a.fn(course, a) or 0)

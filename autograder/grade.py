@@ -92,14 +92,16 @@ def grade_one(course: Course, student: str, assignment: str, limits: Limits, slo
         nbres = run_notebook(course, assignment, base / "sub", limits, uid=UID_BASE + 2 * slot + 1,
                              log=logs / "notebook.log")
         (logs / "nbgrader.log").write_text(nbres.log_tail or "")
-    out = Outcome(student, assignment, notebook_status=nbres.status if nbres else "skipped",
-                  notebook_reason=(nbres.reason if nbres else "notebook not run (library only)")
-                  if (nbres is None or nbres.status != "ok" or intake.notebook) else "",
+    out = Outcome(student, assignment,
                   intake={"taken": intake.taken, "ignored": intake.ignored, "missing": intake.missing,
                           "notes": intake.notes, "notebook": intake.notebook_reason or "ok"},
                   lib_seconds=lib.seconds, nb_seconds=nbres.seconds if nbres else 0.0, notes=list(lib.notes))
     if not intake.notebook:
         out.notebook_status, out.notebook_reason = "missing", intake.notebook_reason
+    elif nbres is None:
+        out.notebook_status, out.notebook_reason = "skipped", "notebook not run (library only)"
+    else:
+        out.notebook_status, out.notebook_reason = nbres.status, nbres.reason
     for p in lib.parts.values():
         out.cells[p.name] = CellScore(p.name, p.points, p.max_points, p.reason, "library")
     out.seconds = time.monotonic() - t0

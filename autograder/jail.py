@@ -164,8 +164,10 @@ def _drop_privileges(cfg: dict) -> None:
     os.setuid(uid)
 
 
-def main(argv: list[str]) -> int:
-    cfg = json.loads(argv[1])
+def enter(cfg: dict) -> int | None:
+    """Isolate and fork. In the sandboxed child (PID 1 of the new namespaces, new root, limits, unprivileged
+    uid) this returns None and the caller goes on as the sandboxed process; in the launcher it waits for the
+    child (killing it at the wall deadline) and returns its exit code (124: timed out)."""
     mode = _isolate()
     deadline = time.monotonic() + float(cfg["wall"])
     pid = os.fork()
@@ -179,12 +181,17 @@ def main(argv: list[str]) -> int:
             _limits(cfg)
             _drop_privileges(cfg)
             os.chdir(cfg["cwd"])
-            os.execve(cfg["argv"][0], cfg["argv"], cfg["env"])
+            return None
         except BaseException as exc:  # noqa: BLE001 - report any setup failure and die
             try:
                 os.write(2, f"autograder sandbox: setup failed: {exc!r}\n".encode())
             finally:
                 os._exit(121)
+    for fd in cfg.get("close_in_launcher", []):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
     status = None
     while status is None:
         done, st = os.waitpid(pid, os.WNOHANG)
@@ -199,6 +206,18 @@ def main(argv: list[str]) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
+
+
+def main(argv: list[str]) -> int:
+    cfg = json.loads(argv[1])
+    rc = enter(cfg)
+    if rc is None:
+        try:
+            os.execve(cfg["argv"][0], cfg["argv"], cfg["env"])
+        except BaseException as exc:  # noqa: BLE001
+            os.write(2, f"autograder sandbox: exec failed: {exc!r}\n".encode())
+            os._exit(121)
+    return rc
 
 
 # --------------------------------------------------------------------------------------------- parent side

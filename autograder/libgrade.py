@@ -189,6 +189,9 @@ def grade_library(course: Course, topic: Topic, sub_dir: Path, run_dir: Path, li
                 err = str(m.get("error", "failed"))[:300]
                 if bad_module and ("has no module" in err or "ModuleNotFound" in err or "Import" in err):
                     err = bad_module
+                for m, why in (missing or {}).items():
+                    if f"deepkit.{m}'" in err or f"module {m!r}" in err:
+                        err = f"needs lib/deepkit/{m}.py, which was not taken: {why}"
                 cases.append(CaseResult(0.0, err))
             else:
                 student = {k.split("|", 1)[1]: v for k, v in arrays.items() if k.split("|", 1)[0] == str(c)}

@@ -41,3 +41,12 @@ c.ExecutePreprocessor.timeout = 120
 c.ExecutePreprocessor.kernel_name = "python3"
 c.Execute.timeout = 120
 c.Execute.kernel_name = "python3"
+
+# Autograding goes through `python -m autograder autograde` (see autograder/README.md): it runs nbgrader autograde
+# per submission inside a sandbox with its own generated config (same timeouts as below), scores library parts
+# outside the kernel, and writes feedback itself. If plain `nbgrader autograde` is ever run on this course, these
+# keep it bounded: interrupt a cell at its timeout and cap what a cell may print into the graded notebook.
+c.Execute.interrupt_on_timeout = True
+c.LimitOutput.max_lines = 200
+c.LimitOutput.max_traceback = 100
+# Never use `nbgrader generate_feedback` for students: it renders hidden test cells. Use `python -m autograder feedback`.

@@ -29,6 +29,76 @@ from autograder.libgrade import sandbox_env
 
 RUNNER = Path(__file__).resolve().parent / "_nb_runner.py"
 _TPL_LOCK = threading.Lock()
+_ZYGOTE_LOCK = threading.Lock()
+_ZYGOTE: list = []  # [Popen] once started; [None] if it cannot start (then every run execs a fresh sandbox)
+
+
+def _zygote():
+    """The process's fork server (autograder/_zygote.py), started on first use; None if unavailable."""
+    import os
+    import subprocess
+    with _ZYGOTE_LOCK:
+        if not _ZYGOTE or (_ZYGOTE[0] is not None and _ZYGOTE[0].poll() is not None):
+            _ZYGOTE.clear()
+            if os.environ.get("AUTOGRADER_NO_ZYGOTE"):
+                _ZYGOTE.append(None)
+                return None
+            root = str(Path(__file__).resolve().parent.parent)
+            env = dict(os.environ, PYTHONPATH=root, PYTHONDONTWRITEBYTECODE="1")
+            proc = subprocess.Popen([sys.executable, "-c", "from autograder._zygote import serve; serve()"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    cwd=root, env=env, text=True, start_new_session=True)
+            ready = proc.stdout.readline().strip() == "ready"
+            _ZYGOTE.append(proc if ready else None)
+        return _ZYGOTE[0]
+
+
+def _run_in_zygote(zyg, j: "jail.Jail", assignment: str, fifo: Path) -> "jail.JailResult | None":
+    """Like jail.run, but the sandbox is forked from the pre-loaded zygote; None if the zygote failed."""
+    import os
+    import signal
+    import time
+    if fifo.exists():
+        fifo.unlink()
+    os.mkfifo(fifo, 0o600)
+    cfg = {"argv": [], "binds": j.binds, "wall": j.wall, "cpu": j.cpu, "memory": j.memory, "nproc": j.nproc,
+           "fsize": j.fsize, "scratch": j.scratch, "uid": j.uid, "cwd": j.cwd, "env": j.env,
+           "ro_paths": jail.python_ro_paths()}
+    sink, flag = [], []
+    t0 = time.monotonic()
+    reader = threading.Thread(target=lambda: jail._reader(os.open(fifo, os.O_RDONLY), j.max_result, sink, flag),
+                              daemon=True)
+    reader.start()
+    try:
+        with _ZYGOTE_LOCK:
+            zyg.stdin.write(json.dumps({"cfg": cfg, "fifo": str(fifo), "log": str(j.log), "assignment": assignment})
+                            + "\n")
+            zyg.stdin.flush()
+            pid = json.loads(zyg.stdout.readline())["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        try:  # unblock the reader
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        return None
+    reader.join(timeout=j.wall + 10)
+    timed_out = reader.is_alive() or time.monotonic() - t0 >= j.wall - 0.5
+    while reader.is_alive() or flag:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        reader.join(timeout=5)
+        if flag:
+            break
+    fifo.unlink(missing_ok=True)
+    tail = ""
+    if j.log and j.log.is_file():
+        with open(j.log, "rb") as f:
+            f.seek(max(0, j.log.stat().st_size - 4000))
+            tail = f.read().decode("utf-8", "replace")
+    return jail.JailResult(jail._frames(sink[0] if sink else b""), 124 if timed_out else 0, timed_out,
+                           bool(flag), time.monotonic() - t0, "WITHOUT network/file isolation" not in tail, tail)
 
 
 @dataclass
@@ -57,7 +127,7 @@ def _config(root: str, db: str, cell_timeout: float) -> str:
             f"c.Execute.interrupt_on_timeout = True\n"
             f"c.Execute.startup_timeout = 120\n"
             f"c.LimitOutput.max_lines = 200\n"
-            f"c.LimitOutput.max_length = 5000\n")
+            f"c.LimitOutput.max_traceback = 100\n")
 
 
 def generate_gradebook(course: Course, assignment: str, db_url: str) -> None:
@@ -123,7 +193,10 @@ def run_notebook(course: Course, assignment: str, sub_dir: Path, limits: Limits,
                   memory=limits.nb_memory, nproc=limits.nb_nproc, fsize=limits.fsize,
                   scratch=max(limits.scratch, 512 * 1024 ** 2), uid=uid, env=env, cwd="/tmp",
                   max_result=limits.max_result, log=log)
-    res = jail.run(j)
+    zyg = _zygote()
+    res = _run_in_zygote(zyg, j, assignment, sub_dir.parent / "logs" / "result.fifo") if zyg else None
+    if res is None:
+        res = jail.run(j)
     status, nb = None, None
     if res.frames:
         try:

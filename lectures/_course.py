@@ -2,8 +2,14 @@
 
 Lectures never depend on a student's progress, so they use ``solutions/lib`` (the reference), not ``lib``.
 """
+import os
 import sys
 import warnings
+
+# One BLAS/torch thread: on a 2-core laptop (and in CI, where notebooks run side by side) oversubscribed
+# threads make small tensor ops many times slower. Must be set before numpy/torch are imported.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 from pathlib import Path
 
 import matplotlib

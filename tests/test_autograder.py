@@ -153,6 +153,8 @@ def test_hostile_submission(graded, name):
         assert text in o.cells[part].reason, (part, o.cells[part].reason)
     for c in o.cells.values():
         assert c.reason, c.name
+    if "notebook" in expect:
+        assert o.notebook_status == expect["notebook"], o.notebook_reason
     assert o.seconds < 150, "bounded time"
 
 
@@ -287,3 +289,18 @@ def test_submit_zip_round_trips_through_lms_collect(built, tmp_path):
     assert (course.submitted / "alice" / A01 / f"{A01}.ipynb").is_file()
     assert (course.submitted / "bob" / A01 / f"{A01}.ipynb").is_file()
     assert any("unsafe" in n for n in notes) and not (tmp_path / "evil.txt").exists()
+
+
+def test_check_command_reports_per_part(built, tmp_path, capsys):
+    from autograder.cli import main
+    root = tmp_path / "learner"
+    shutil.copytree(built, root)
+    for d in ("solutions", "autograder"):
+        (root / d).symlink_to(ROOT / d)
+    shutil.copy(REF_LIB / "deepkit" / "layers.py", root / "lib" / "deepkit" / "layers.py")
+    rc = main(["--root", str(root), "check", "01"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert re.search(r"ok +affine_backward +2/2 +all checks passed", out), out
+    assert re.search(r"-- +softmax +0/1 .*NotImplementedError", out), out
+    assert "total 5/13" in out

@@ -65,6 +65,7 @@ def test_given_modules_identical_in_both_trees(rel):
 
 @pytest.mark.parametrize("rel", EXERCISE_MODULES, ids=str)
 def test_stub_keeps_signatures_and_raises_naming_the_exercise(rel):
+    assert (STUB / rel).is_file(), f"lib/deepkit/{rel} missing: run make build"
     ref_src, stub_src = (REF / rel).read_text(encoding="utf-8"), (STUB / rel).read_text(encoding="utf-8")
     ref_tree, stub_tree = ast.parse(ref_src), ast.parse(stub_src)
     topic = build._module_topic(ref_tree)
@@ -300,6 +301,19 @@ def test_check_catches_leaked_reference_code_and_hidden_tests(toy, tmp_path):
     assert "lib/deepkit/toy.py: contains reference code: 'result = x * 2.0 + 0.0 * np.sum(x)'" in problems
     assert "exercises/99_toy/99_toy.ipynb: contains 'BEGIN SOLUTION'" in problems
     assert any("hidden_check call" in p for p in problems), problems
+
+
+def test_sources_without_cell_ids_build_deterministically(toy, tmp_path):
+    root = _copy(toy, tmp_path / "c")
+    src = root / "solutions" / "99_toy" / "99_toy.ipynb"
+    nb = json.loads(src.read_text())
+    nb["nbformat_minor"] = 4
+    for cell in nb["cells"]:
+        del cell["id"]
+    src.write_text(json.dumps(nb))
+    build.build(root, tmp_path / "a")
+    build.build(root, tmp_path / "b")
+    assert build.compare_trees(tmp_path / "a", tmp_path / "b") == []
 
 
 def test_build_rejects_python_files_in_assignment_folders(toy, tmp_path):

@@ -332,3 +332,27 @@ def test_known_wrong_implementations_lose_exactly_their_parts(bug):
             assert score == 0, (part.name, reason)
         else:
             assert score == part.points, (part.name, reason)
+
+
+# ----------------------------------------------------------------------------------------------- widget
+def test_saturation_simulation_and_explorer():
+    from deepkit.viz.saturation import DeepMLP, explorer
+    net = DeepMLP(width=64, batch=128, max_depth=12)
+    relu = net.simulate("relu", gain=2 ** 0.5, depth=12)
+    assert np.all(np.abs(relu["saturated"] - 0.5) < 0.12)             # ReLU's flat half
+    sig = net.simulate("sigmoid", gain=1.0, depth=12)
+    assert sig["grad_z"][0] < 1e-5 * sig["grad_z"][-1]                  # vanishing towards layer 1
+    tanh_big = net.simulate("tanh", gain=5.0, input_scale=10.0, depth=4)
+    assert tanh_big["saturated"].min() > 0.5
+    dead = net.simulate("relu", gain=0.3, depth=12)["dead"]
+    assert dead[-1] > dead[0]
+    with pytest.raises(ValueError, match="activation must be one of"):
+        net.simulate("swish")
+    with pytest.raises(ValueError, match="depth"):
+        net.simulate("relu", depth=13)
+    ex = explorer(width=32, batch=64, max_depth=6)
+    before, png = ex.redraws, ex.image.value
+    ex.controls["activation"].value = "selu"
+    assert ex.redraws == before + 1 and ex.image.value != png and "saturated" in ex.status.value
+    ex.controls["depth"].value = 1                                     # a single layer still draws
+    assert ex.redraws == before + 2

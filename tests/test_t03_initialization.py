@@ -148,12 +148,13 @@ def test_reference_full_marks():
     assert grade_module("03", dk) == {name: (pts, "all checks passed") for name, pts in FULL.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("part", ["normal", "xavier_uniform", "xavier_normal", "kaiming_normal",
                                   "kaiming_uniform", "init_mlp"])
 def test_reference_passes_1000_seeds(part):
     """The statistical checks cannot flake: the reference passes every one of 1000 independent seeds."""
     p = PARTS[part]
-    n = 1000 if part != "init_mlp" else 300
+    n = 1000 if part != "init_mlp" else 200
     fails = 0
     for s in range(n):
         inp = p.inputs(np.random.default_rng([7, s]))
@@ -164,10 +165,10 @@ def test_reference_passes_1000_seeds(part):
 
 
 def test_experiment_reference_stable():
-    """Two independent reference runs pass against each other (1000 seeds measured offline: worst log-ratio
-    0.15 +- 0.05, tolerance log 1.75 = 0.56); here 10 seeds."""
+    """Two independent reference runs pass against each other (200 seed pairs measured offline: worst log-ratio
+    0.15 +- 0.05, largest 0.34, tolerance log 1.75 = 0.56); here 4 seeds."""
     p = PARTS["experiment"]
-    for s in range(10):
+    for s in range(4):
         inp = p.inputs(np.random.default_rng([11, s]))
         a = PROBES.experiment(dk, inp)
         b = PROBES.experiment(dk, dict(inp, seed=inp["seed"] + 1))
@@ -289,7 +290,10 @@ WRONG = [
 
 @pytest.mark.parametrize("name,replace,must,may", WRONG, ids=[w[0] for w in WRONG])
 def test_wrong_variant_loses_its_points(name, replace, must, may):
-    scores = grade_module("03", _fake(**replace), ref=dk)
+    # the experiment (the slow part) only calls normal, xavier_*, kaiming_normal and their helpers: graded only
+    # where the broken function is one of those
+    parts = [p for p in FULL if p != "experiment" or p in must | may]
+    scores = grade_module("03", _fake(**replace), parts=parts, ref=dk)
     lost = {p for p, (pts, _) in scores.items() if pts < FULL[p]}
     assert must <= lost, (name, scores)
     assert lost <= must | may, (name, scores)

@@ -501,3 +501,48 @@ def test_known_wrong_implementation_loses_exactly_its_part(case):
     result = grade_module("05", WRONG[case])
     lost = {k: PARTS[k].points - v[0] for k, v in result.items() if v[0] < PARTS[k].points}
     assert lost == {part: PARTS[part].points}, result
+
+
+# ------------------------------------------------------------------------------------------------ widgets
+def test_mask_viewer_redraws_and_measures():
+    from deepkit.viz import masks
+    e = masks.explorer()
+    for kind in masks.KINDS:
+        before, img = e.redraws, e.image.value
+        e.controls["kind"].value = kind
+        assert e.redraws == before + 1 and (kind == "DropBlock" or e.image.value != img)
+        assert f"{kind}: measured drop rate" in e.status.value
+    e.controls["keep_prob"].value = 0.7
+    e.controls["block_size"].value = 3
+    m = masks.sample_masks("DropBlock", 0.7, 3, 0)
+    assert abs((m == 0).mean() - D.expected_dropblock_rate(0.7, 3, masks.SIZE)) < 0.03
+    for kind in ("dropout", "DropConnect"):       # element-wise kinds: measured close to the target
+        assert abs((masks.sample_masks(kind, 0.7, 3, 1) == 0).mean() - 0.3) < 6 * np.sqrt(0.21 / 131072)
+
+
+def test_playground_l2_shrinks_weights_and_widget_redraws():
+    from deepkit.viz import playground as pg
+    norms = [np.sqrt(sum((w ** 2).sum() for w in pg.trained_model(lam, 0.0).Ws)) for lam in (0.0, 0.1)]
+    assert norms[1] < 0.5 * norms[0]
+    e = pg.explorer(precompute=False)
+    before = e.redraws
+    e.controls["lam"].value = 0.1
+    assert e.redraws == before + 1 and "||W||" in e.status.value
+
+
+def test_mlp_backward_matches_torch():
+    """The playground's NumPy MLP (used for the tables) has correct gradients (dropout off, eval masks)."""
+    from deepkit.viz import playground as pg
+    g = rng(30)
+    net = pg.MLP([g.normal(size=(5, 4)), g.normal(size=(4, 3)), g.normal(size=(3, 2))],
+                 [g.normal(size=4), g.normal(size=3), g.normal(size=2)], linear_first=True)
+    X, dz = g.normal(size=(6, 5)), g.normal(size=(6, 2))
+    z, caches = net.forward(X)
+    dWs, dbs = net.backward(dz, caches)
+    tW = [t64(w, True) for w in net.Ws]
+    tb = [t64(b, True) for b in net.bs]
+    h = t64(X) @ tW[0] + tb[0]
+    h = torch.relu(h @ tW[1] + tb[1])
+    (((h @ tW[2]) + tb[2]) * t64(dz)).sum().backward()
+    for ours, ref in zip(dWs + dbs, tW + tb):
+        assert rel_error(ours, ref.grad.numpy()) < 1e-14

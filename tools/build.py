@@ -21,7 +21,6 @@ import ast
 import filecmp
 import json
 import logging
-import os
 import re
 import shutil
 import sys

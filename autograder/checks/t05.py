@@ -56,7 +56,7 @@ def _inverted_mask(out: np.ndarray, x: np.ndarray, p_drop: float, what: str) -> 
     ratio = out / x
     scale = 1.0 / (1.0 - p_drop)
     dropped = np.abs(ratio) < 1e-9
-    kept = np.abs(ratio - scale) < 1e-7 * scale
+    kept = np.abs(ratio - scale) < 1e-6 * scale
     if not np.all(dropped | kept):
         bad = ratio[~(dropped | kept)][0]
         return None, (f"{what}: every output must be 0 or x / (1 - p_drop) = {scale:.4g} * x (inverted "

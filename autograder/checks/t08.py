@@ -92,10 +92,10 @@ def _digits_split():
 def _digits(rng):
     X_tr, y_tr, X_val, _ = _digits_split()
     return {"X_train": X_tr, "y_train": y_tr, "X_val": X_val, "seed": int(rng.integers(0, 1000)),
-            "epochs": 8, "lr": 0.1}
+            "epochs": 10, "lr": 0.2}
 
 
-TARGET_ACCURACY = 0.85  # the reference reaches 0.88-0.96 over seeds; rounding differences cost < 1%
+TARGET_ACCURACY = 0.85  # the reference reaches 0.90-0.95 over seeds; rounding differences cost < 1%
 
 
 def _accuracy(student: dict, reference: dict, inp: dict) -> tuple[float, str]:

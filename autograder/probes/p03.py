@@ -7,7 +7,7 @@ probes return sample moments of many draws; autograder/checks/t03.py compares th
 import numpy as np
 
 #: every statistical probe looks at no fewer samples than this (6-sigma bands are then a few per cent wide).
-MIN_SAMPLES = 40_000
+MIN_SAMPLES = 20_000
 
 
 def _shape(arr) -> tuple:
@@ -66,28 +66,40 @@ def _rng(inp):
     return np.random.default_rng(int(inp["seed"]))
 
 
+#: every scheme is sampled for a dense and a conv shape (input keys and output key prefixes)
+SHAPES = ("dense", "conv")
+
+
+def _per_shape(draw, inp, prefix=""):
+    """Moments of ``draw(shape)`` for the dense and the conv shape, keys prefixed "<prefix>dense_" / "...conv_"."""
+    out = {}
+    for kind in SHAPES:
+        out.update({f"{prefix}{kind}_{k}": v for k, v in _moments(draw, _shape(inp[kind])).items()})
+    return out
+
+
 def normal(dk, inp):
     rng = _rng(inp)
-    return _moments(lambda s: dk.init.normal(s, float(inp["std"]), rng), _shape(inp["shape"]))
+    return _per_shape(lambda s: dk.init.normal(s, float(inp["std"]), rng), inp)
 
 
 def xavier_uniform(dk, inp):
     rng = _rng(inp)
-    return _moments(lambda s: dk.init.xavier_uniform(s, rng, gain=float(inp["gain"])), _shape(inp["shape"]))
+    return _per_shape(lambda s: dk.init.xavier_uniform(s, rng, gain=float(inp["gain"])), inp)
 
 
 def xavier_normal(dk, inp):
     rng = _rng(inp)
-    return _moments(lambda s: dk.init.xavier_normal(s, rng, gain=float(inp["gain"])), _shape(inp["shape"]))
+    return _per_shape(lambda s: dk.init.xavier_normal(s, rng, gain=float(inp["gain"])), inp)
 
 
 def _kaiming(fn, inp):
-    """Moments for mode="fan_in" and mode="fan_out" (keys prefixed fan_in_ / fan_out_)."""
+    """Moments for mode="fan_in" and mode="fan_out" (keys prefixed fan_in_ / fan_out_), dense and conv."""
     rng = _rng(inp)
     out = {}
     for mode in ("fan_in", "fan_out"):
         kw = dict(mode=mode, nonlinearity=str(inp["nonlinearity"]), a=float(inp["a"]))
-        out.update({f"{mode}_{k}": v for k, v in _moments(lambda s: fn(s, rng, **kw), _shape(inp["shape"])).items()})
+        out.update(_per_shape(lambda s: fn(s, rng, **kw), inp, f"{mode}_"))
     return out
 
 

@@ -5,7 +5,7 @@ import nbformat
 from tests.hostile import LAYERS, LOSSES
 
 NOTEBOOK = True
-EXPECT = {"full": LAYERS + LOSSES + ["two_layer_loss"], "zero": [], "reason": {}}
+EXPECT = {"full": LAYERS + LOSSES + ["two_layer_loss"], "zero": [], "reason": {}, "notebook": "timeout"}
 
 
 def build(sub):

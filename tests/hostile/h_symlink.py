@@ -1,11 +1,12 @@
 """layers.py is a symlink to the reference solution and lib/deepkit/viz links to /: symlinks are never
-followed, so layers.py counts as missing."""
+followed, so layers.py counts as missing (and losses.py, which imports it, cannot load either)."""
 import os
 
 from tests.hostile import LAYERS, LOSSES
 
 NOTEBOOK = False
-EXPECT = {"full": LOSSES, "zero": LAYERS, "reason": {"affine_forward": "symlink"}}
+EXPECT = {"full": [], "zero": LAYERS + LOSSES, "reason": {"affine_forward": "symlink",
+                                                   "softmax": "lib/deepkit/layers.py"}}
 
 
 def build(sub):

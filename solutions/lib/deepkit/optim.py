@@ -235,7 +235,7 @@ def adamax_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 2e-3, b
 
 OPTIMIZERS: dict[str, StepFn] = {
     "sgd": sgd_step,
-    "momentum": sgd_momentum_step,
+    "sgd_momentum": sgd_momentum_step,
     "nesterov": nesterov_step,
     "adagrad": adagrad_step,
     "adadelta": adadelta_step,

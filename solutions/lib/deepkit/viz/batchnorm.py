@@ -188,7 +188,8 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = False) -> Explo
                 ax1.stairs(h0 + i + 1, BINS, baseline=i + 1, fill=True, color="0.85")
             ax1.stairs(h + i + 1, BINS, baseline=i + 1, color=color if i == layer - 1 else "0.35",
                        lw=1.6 if i == layer - 1 else 0.7)
-        ax1.set(xlim=(-1, 1), ylim=(0.9, n_layers + 1), xticks=[-1, 0, 1], yticks=np.arange(1, n_layers + 1))
+        ax1.set(xlim=(-1, 1), ylim=(0.9, n_layers + 1), xticks=[-1, 0, 1], yticks=np.arange(1, n_layers + 1),
+                yticklabels=[str(i) for i in range(1, n_layers + 1)])
         ax1.set_ylabel("hidden layer", fontsize=9)
         ax1.set_title(f"tanh outputs per layer, step {r.ckpt[k]} (grey: layer {layer} at step 0)", fontsize=9)
         for other in NORMS:
@@ -198,12 +199,11 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = False) -> Explo
         ax2.axvline(r.ckpt[k], color="tab:red", lw=0.8, ls=":")
         ax2.set_title(f"training loss, batch size {batch_size}", fontsize=9)
         ax2.legend(fontsize=7, loc="lower left")
-        ax3.plot(r.ckpt, r.acc_train, "-", color=color, label="train mode (batch statistics)")
-        ax3.plot(r.ckpt, r.acc_eval, "--", color="k", label="eval mode (running statistics)")
+        ax3.plot(r.ckpt, r.acc_train, "-", color=color)
+        ax3.plot(r.ckpt, r.acc_eval, "--", color="k")
         ax3.axvline(r.ckpt[k], color="tab:red", lw=0.8, ls=":")
         ax3.set(ylim=(0, 1.02), yticks=[0, 0.5, 1])
-        ax3.set_title("validation accuracy", fontsize=9)
-        ax3.legend(fontsize=7, loc="upper left")
+        ax3.set_title("val. accuracy: train mode (solid) vs eval (dashed)", fontsize=9)
         for ax in (ax2, ax3):
             ax.xaxis.set_major_locator(MaxNLocator(4))  # fewer ticks: tick creation dominates a redraw
             ax.set_xlabel("SGD step", fontsize=9)

@@ -20,20 +20,20 @@ from deepkit import optim, surfaces
 from deepkit.viz.base import Explorer, dropdown, int_slider, log_slider, slider
 
 NAMES = tuple(optim.OPTIMIZERS)
-LABELS = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "Adagrad",
+LABELS = {"sgd": "SGD", "sgd_momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "Adagrad",
           "adadelta": "Adadelta", "rmsprop": "RMSProp", "adam": "Adam", "adamax": "AdaMax"}
 COLORS = dict(zip(NAMES, ("#333333", "#1f77b4", "#17becf", "#2ca02c", "#bcbd22", "#9467bd", "#d62728",
                           "#ff7f0e")))
 
 # Learning rates that give a readable picture on each surface at lr x 1 (found by a small sweep, then halved).
 BASE_LR = {
-    "beale": dict(sgd=1e-2, momentum=2e-3, nesterov=2e-3, adagrad=1.0, adadelta=5.0, rmsprop=3e-2, adam=0.1,
+    "beale": dict(sgd=1e-2, sgd_momentum=2e-3, nesterov=2e-3, adagrad=1.0, adadelta=5.0, rmsprop=3e-2, adam=0.1,
                   adamax=0.3),
-    "saddle": dict(sgd=1e-2, momentum=2e-3, nesterov=2e-3, adagrad=5e-2, adadelta=1.0, rmsprop=5e-3,
+    "saddle": dict(sgd=1e-2, sgd_momentum=2e-3, nesterov=2e-3, adagrad=5e-2, adadelta=1.0, rmsprop=5e-3,
                    adam=1e-2, adamax=1e-2),
-    "rosenbrock": dict(sgd=1e-3, momentum=1e-3, nesterov=1e-3, adagrad=1.0, adadelta=5.0, rmsprop=3e-2,
+    "rosenbrock": dict(sgd=1e-3, sgd_momentum=1e-3, nesterov=1e-3, adagrad=1.0, adadelta=5.0, rmsprop=3e-2,
                        adam=0.3, adamax=0.3),
-    "quadratic": dict(sgd=5e-2, momentum=5e-3, nesterov=5e-3, adagrad=0.5, adadelta=3.0, rmsprop=3e-2,
+    "quadratic": dict(sgd=5e-2, sgd_momentum=5e-3, nesterov=5e-3, adagrad=0.5, adadelta=3.0, rmsprop=3e-2,
                       adam=5e-2, adamax=0.1),
 }
 
@@ -50,7 +50,7 @@ def hyper(name: str, surface: str, lr_scale: float, momentum: float, beta1: floa
           rho: float) -> dict:
     """The keyword hyper-parameters the explorer passes to ``optim.OPTIMIZERS[name]``."""
     h = {"lr": BASE_LR[surface][name] * lr_scale}
-    if name in ("momentum", "nesterov"):
+    if name in ("sgd_momentum", "nesterov"):
         h["momentum"] = momentum
     elif name in ("adam", "adamax"):
         h.update(beta1=beta1, beta2=beta2)

@@ -1,0 +1,85 @@
+"""``make bench`` / ``python -m bench``: the course's numbers in one run.
+
+    python -m bench                     # layers vs torch, every lecture + solution notebook, grading throughput
+    python -m bench --no-notebooks      # notebook times read from the notebook tests' record instead
+    python -m bench --quick             # smoke run: few repeats, small shapes, no notebooks
+    python -m bench --threads default   # both libraries at their default thread counts
+
+(a) the reference deepkit (solutions/lib) vs torch CPU, float64, forward + backward of every layer (median of
+repeats, both timed in the same run); (b) notebook execution times; (c) grading throughput from
+bench/results/grading.json (written by ``python -m autograder bench``). Results go to
+bench/results/README.md (Markdown tables) and bench/results/latest.json.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=None, help="timed repeats per case (default 15, quick 3)")
+    ap.add_argument("--quick", action="store_true", help="few repeats, a subset of shapes, no notebooks")
+    ap.add_argument("--notebooks", action=argparse.BooleanOptionalAction, default=None,
+                    help="execute every lecture and solution notebook (default: on, off with --quick)")
+    ap.add_argument("--threads", choices=("1", "default"), default="1",
+                    help="1: NumPy/BLAS and torch single-threaded (default); default: both untouched")
+    ap.add_argument("--out-dir", type=Path, default=RESULTS, help="where README.md and latest.json go")
+    args = ap.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 15
+    if args.notebooks is None:
+        args.notebooks = not args.quick
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.threads == "1":
+        if "numpy" in sys.modules:  # too late for the environment variables: limit the loaded BLAS instead
+            from threadpoolctl import threadpool_limits
+            threadpool_limits(1)
+        for var in THREAD_VARS:
+            os.environ[var] = "1"
+    # Imported only now: NumPy's BLAS reads the thread variables when it loads.
+    import torch
+
+    from bench import layers, report
+    if args.threads == "1":
+        torch.set_num_threads(1)
+    meta = report.machine(args.threads, torch.get_num_threads())
+    print(f"deepkit (NumPy) vs torch {torch.__version__} on CPU, float64, forward + backward, median of "
+          f"{args.repeats}; threads: {meta['threads']}", flush=True)
+    print(report.LAYER_HEADER, flush=True)
+    results = layers.run(args.repeats, quick=args.quick, progress=lambda r: print(report.layer_line(r), flush=True))
+    goal = layers.digits_conv_goal(results)
+    print(f"goal: {goal['goal']}: {'met' if goal['met'] else 'NOT met'} (worst ratio {goal['worst_ratio']})")
+
+    from bench import notebooks
+    if args.notebooks:
+        print("\nnotebook run times (fresh kernel each, measured now):", flush=True)
+        nb_rows = notebooks.measure(progress=lambda row: print(report.notebook_line(row), flush=True))
+        nb_source = "measured in this run (tools.run_notebooks.execute, one fresh kernel per notebook)"
+    else:
+        nb_rows = notebooks.from_tests()
+        nb_source = (f"read from {notebooks.TIMES_JSON.relative_to(layers.ROOT)} (written by the notebook tests)"
+                     if nb_rows is not None else "not measured (run without --no-notebooks, or the notebook tests)")
+        print(f"\nnotebook run times: {nb_source}")
+        for row in nb_rows or []:
+            print(report.notebook_line(row))
+    grading = report.grading()
+    print("\ngrading throughput:", report.grading_text(grading))
+
+    out = report.write(args.out_dir, meta, args.repeats, results, goal, nb_rows, nb_source, grading)
+    print(f"\nwritten {out[0]} and {out[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

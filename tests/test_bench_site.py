@@ -1,0 +1,122 @@
+"""Smoke tests of ``make bench`` (python -m bench --quick) and ``make site`` (tools.site on one lecture)."""
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from bench import layers
+from tools import site
+
+ROOT = Path(__file__).resolve().parent.parent
+DEEPKIT = ROOT / "solutions" / "lib" / "deepkit"
+SITE_LECTURE = ROOT / "lectures" / "06_alphaconv.ipynb"  # one of the quickest lectures, with an explorer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def quick_bench(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out-dir", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, out
+
+
+def test_bench_quick_reports_every_available_layer(quick_bench):
+    proc, out = quick_bench
+    assert proc.stderr == ""
+    data = json.loads((out / "latest.json").read_text())
+    rows = data["layers"]
+    expected = [c for c in layers.CASES if c.quick]
+    assert [(r["layer"], r["shape"]) for r in rows] == [(c.layer, c.shape) for c in expected]
+    for r in rows:
+        if (DEEPKIT / f"{r['module']}.py").is_file():  # the reference module exists: it must be timed
+            assert r["status"] == "ok", r
+            for key in ("deepkit_ms", "torch_ms", "ratio"):
+                assert math.isfinite(r[key]) and r[key] > 0, r
+            assert r["ratio"] == pytest.approx(r["deepkit_ms"] / r["torch_ms"], rel=1e-2, abs=1e-3)
+        else:
+            assert r["status"].startswith("missing"), r
+    assert "single-threaded" in data["machine"]["threads"]
+    assert data["notebooks"]["rows"] is None or all(
+        row["notebook"].startswith(("lectures/", "solutions/")) for row in data["notebooks"]["rows"])
+    assert "notebook run times (fresh kernel each, measured now)" not in proc.stdout  # --quick: no notebooks
+
+
+def test_bench_quick_tables_have_the_columns(quick_bench):
+    proc, out = quick_bench
+    md = (out / "README.md").read_text()
+    assert "| layer | shape | deepkit ms | torch ms | ratio |" in md
+    for section in ("## Reference deepkit vs torch", "## Notebook run times", "## Grading throughput"):
+        assert section in md
+    header = proc.stdout.splitlines()[1].split()
+    assert header == ["layer", "shape", "deepkit", "ms", "torch", "ms", "ratio"]
+    ok_lines = [ln for ln in md.splitlines() if ln.startswith("| ") and re.search(r"\| [\d.]+ \|$", ln)]
+    assert len(ok_lines) >= sum(r["status"] == "ok" for r in json.loads((out / "latest.json").read_text())["layers"])
+
+
+def test_missing_module_is_reported_not_raised():
+    case = layers.Case("ghost", "1x1", "no_such_module", lambda mod, rng: (None, None))
+    r = layers.run_case(case, repeats=1)
+    assert r.status.startswith("missing") and r.ratio is None
+
+    def stub(mod, rng):
+        def ours():
+            raise NotImplementedError("Exercise 99_x: implement f in lib/deepkit/layers.py")
+        return ours, ours
+    r = layers.run_case(layers.Case("stub", "1x1", "layers", stub), repeats=1)
+    assert r.status.startswith("missing: NotImplementedError") and r.ratio is None
+
+
+def _widget_nb(png: bytes):
+    """A notebook whose one output is an explorer-like VBox(Image) view, with its saved widget state."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Lecture 09: training practice\n\ntext"),
+                nbformat.v4.new_code_cell("explorer()")]
+    nb.cells[1].outputs = [nbformat.v4.new_output(
+        "display_data", data={site.WIDGET_VIEW: {"model_id": "box", "version_major": 2, "version_minor": 0},
+                              "text/plain": "VBox(...)"})]
+    state = {"box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_img"]}},
+             "img": {"model_name": "ImageModel", "state": {"format": "png"},
+                     "buffers": [{"path": ["value"], "encoding": "base64", "data": base64.b64encode(png).decode()}]}}
+    nb.metadata["widgets"] = {site.WIDGET_STATE: {"state": state, "version_major": 2, "version_minor": 0}}
+    return nb
+
+
+def test_widget_snapshot_and_title_without_a_kernel():
+    png = b"\x89PNG\r\n\x1a\nfake"
+    nb = _widget_nb(png)
+    assert site.title_of(nb) == "training practice"
+    assert site.add_widget_snapshots(nb) == 1
+    snap = nb.cells[1].outputs[1]["data"]["text/html"]
+    assert base64.b64encode(png).decode() in snap and site.SNAPSHOT_CLASS in snap
+
+
+@pytest.mark.skipif(not SITE_LECTURE.is_file(), reason="lecture 06 not written yet")
+def test_site_renders_a_lecture_with_embedded_figures(tmp_path):
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    (shots / "lab.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    out = tmp_path / "site"
+    rows = site.build([SITE_LECTURE], out, jobs=1, screenshots=shots, progress=lambda *a: None)
+    assert rows[0]["error"] is None, rows
+    index = (out / "index.html").read_text()
+    links = re.findall(r'<a href="([^"]+\.html)">', index)
+    assert links == [f"{SITE_LECTURE.stem}.html"]
+    assert all((out / link).is_file() for link in links)
+    assert 'src="screenshots/lab.png"' in index and (out / "screenshots" / "lab.png").is_file()
+    page = (out / links[0]).read_text()
+    assert rows[0]["title"] and f"<title>{rows[0]['title']}" in page.replace("&#39;", "'")
+    assert re.search(r'<img[^>]+src="data:image/png;base64,[A-Za-z0-9+/]{100}', page)
+    assert "Traceback" not in page and "jp-OutputArea-error" not in page
+    if rows[0]["snapshots"]:  # an explorer: its state is saved in the page and its image added as a snapshot
+        assert site.WIDGET_STATE in page and site.SNAPSHOT_CLASS in page

@@ -1,0 +1,222 @@
+"""``make site`` / ``python -m tools.site``: every lecture executed and rendered to a static web page.
+
+    python -m tools.site                                  # all lectures -> site/ (2 in parallel)
+    python -m tools.site lectures/01_softmax.ipynb --out /tmp/site --jobs 1
+
+Each lecture runs in a fresh kernel (cwd = lectures/, headless, as tools/run_notebooks does) with the widget
+state stored in the notebook metadata, then nbconvert's HTMLExporter (lab template) renders it with every
+figure embedded as base64 data. Widgets: the page embeds their saved state, which the ipywidgets HTML manager
+(loaded from a CDN) shows as static controls and image; every explorer's current image is also added as a
+plain embedded snapshot, shown when the widget cannot render (offline, JavaScript off) and hidden when it can.
+site/index.html lists the topics (each lecture's first heading) and copies docs/screenshots if present.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from tools.run_notebooks import CELL_TIMEOUT, ROOT, headless
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+SNAPSHOT_CLASS = "deepkit-widget-snapshot"
+# Hide the snapshot when the HTML manager has rendered the widget (its image) in the output just above it.
+PAGE_CSS = f"""<style>
+.jp-OutputArea-child:has(img.widget-image) + .jp-OutputArea-child .{SNAPSHOT_CLASS} {{ display: none; }}
+.{SNAPSHOT_CLASS} figcaption {{ font-size: 85%; color: #666; }}
+nav.deepkit-nav {{ padding: 8px 0; font-family: sans-serif; }}
+</style>
+"""
+TITLE_PREFIX = re.compile(r"^(lecture\s+)?\d{1,2}\s*[:·.\-–—]?\s*", re.IGNORECASE)
+
+
+def lectures(root: Path = ROOT) -> list[Path]:
+    return sorted(root.glob("lectures/[0-9][0-9]_*.ipynb"))
+
+
+def title_of(nb) -> str:
+    """The lecture's first Markdown heading without its "Lecture NN:" / "NN ·" prefix."""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if line.startswith("#"):
+                return TITLE_PREFIX.sub("", line.lstrip("#").strip()) or line.lstrip("#").strip()
+    return ""
+
+
+def execute(path: Path):
+    """Run the notebook in place (a new kernel, cwd = its folder), keeping the widget state.
+
+    Returns (executed notebook, seconds, error message or None).
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    headless()
+    nb = nbformat.read(str(path), as_version=4)
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", store_widget_state=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    start, error = time.perf_counter(), None
+    try:  # the kernel process's own stderr is start-up chatter; cell output arrives through the kernel protocol
+        client.execute(stderr=subprocess.DEVNULL)
+    except CellExecutionError as exc:
+        error = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+    return nb, time.perf_counter() - start, error
+
+
+def _widget_pngs(state: dict, model_id: str, seen: set | None = None) -> list[bytes]:
+    """PNG images shown by the widget ``model_id`` and its children (Image widgets, Output widgets)."""
+    seen = set() if seen is None else seen
+    if model_id in seen or model_id not in state:
+        return []
+    seen.add(model_id)
+    model = state[model_id]
+    found: list[bytes] = []
+    if model.get("model_name") == "ImageModel":
+        for buf in model.get("buffers", []):
+            if buf.get("path") == ["value"] and buf.get("encoding") == "base64":
+                found.append(base64.b64decode(buf["data"]))
+    for out in model.get("state", {}).get("outputs", []) or []:  # Output widgets
+        png = out.get("data", {}).get("image/png")
+        if png:
+            found.append(base64.b64decode(png))
+    refs = []
+    for value in model.get("state", {}).values():
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str) and v.startswith("IPY_MODEL_"):
+                refs.append(v[len("IPY_MODEL_"):])
+    for ref in refs:
+        found += _widget_pngs(state, ref, seen)
+    return found
+
+
+def add_widget_snapshots(nb) -> int:
+    """After every widget output, add its current image(s) as an embedded snapshot. Returns how many."""
+    import nbformat
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    added = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for out in cell.get("outputs", []):
+            outputs.append(out)
+            view = out.get("data", {}).get(WIDGET_VIEW) if out.get("output_type") in ("display_data",
+                                                                                         "execute_result") else None
+            if not view:
+                continue
+            pngs = _widget_pngs(state, view.get("model_id", ""))
+            if not pngs:
+                continue
+            imgs = "".join(f'<img src="data:image/png;base64,{base64.b64encode(p).decode()}" '
+                           f'alt="snapshot of the interactive explorer" style="max-width:100%">' for p in pngs)
+            snippet = (f'<figure class="{SNAPSHOT_CLASS}">{imgs}<figcaption>A snapshot of the interactive '
+                       f'explorer: open the notebook in JupyterLab to move its controls.</figcaption></figure>')
+            outputs.append(nbformat.v4.new_output("display_data", data={"text/html": snippet}))
+            added += 1
+        cell.outputs = outputs
+    return added
+
+
+def render(nb, title: str, folder: Path) -> str:
+    """The executed notebook as one self-contained HTML page (figures and Markdown images embedded)."""
+    from nbconvert import HTMLExporter
+    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title, "path": str(folder)}})
+    body = body.replace("</head>", PAGE_CSS + "</head>", 1)
+    nav = '<nav class="deepkit-nav"><a href="index.html">&larr; all lectures</a></nav>'
+    return re.sub(r"(<main[^>]*>|<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
+
+
+def build_page(path: Path, out_dir: Path) -> dict:
+    """Execute + render one lecture into out_dir/<stem>.html. Returns a summary row for the index."""
+    path = Path(path).resolve()
+    nb, seconds, error = execute(path)
+    title = title_of(nb) or path.stem
+    snapshots = add_widget_snapshots(nb)
+    page = out_dir / f"{path.stem}.html"
+    page.write_text(render(nb, title, path.parent), encoding="utf-8")
+    return {"stem": path.stem, "title": title, "page": page.name, "seconds": round(seconds, 1),
+            "snapshots": snapshots, "error": error}
+
+
+def index_html(rows: list[dict], screenshots: list[str]) -> str:
+    items = []
+    for r in rows:
+        number = r["stem"].split("_", 1)[0]
+        status = f' <span style="color:#b00">(failed: {html.escape(r["error"])})</span>' if r["error"] else ""
+        items.append(f'<li><a href="{html.escape(r["page"])}">{number} · {html.escape(r["title"])}</a>'
+                     f' <small>(ran in {r["seconds"]} s)</small>{status}</li>')
+    shots = ""
+    if screenshots:
+        shots = "<h2>Screenshots</h2>\n" + "\n".join(
+            f'<a href="screenshots/{html.escape(s)}"><img src="screenshots/{html.escape(s)}" alt="{html.escape(s)}" '
+            f'style="max-width:45%;margin:4px;border:1px solid #ccc"></a>' for s in screenshots)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Deep learning course: lectures</title>
+<style>body {{ font-family: sans-serif; max-width: 60em; margin: 2em auto; padding: 0 1em; line-height: 1.5; }}</style>
+</head><body>
+<h1>Deep learning course: lectures</h1>
+<p>Every lecture executed top to bottom and rendered with its figures. The widgets are static here: run the
+notebooks in JupyterLab (<code>make lab</code>) to use them.</p>
+<ol style="list-style: none; padding-left: 0">
+{chr(10).join(items)}
+</ol>
+{shots}
+</body></html>
+"""
+
+
+def build(paths: list[Path], out_dir: Path, jobs: int = 2, screenshots: Path | None = ROOT / "docs" / "screenshots",
+          progress=print) -> list[dict]:
+    """Build every page (``jobs`` lectures at a time), then index.html. Returns the index rows."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(build_page, p, out_dir) for p in paths]
+        rows = []
+        for f in futures:
+            row = f.result()
+            rows.append(row)
+            progress(f"{'FAIL' if row['error'] else 'ok  '} {row['seconds']:6.1f} s  {row['page']}  {row['title']}"
+                     + (f"  ({row['error']})" if row["error"] else ""))
+    shots: list[str] = []
+    if screenshots is not None and screenshots.is_dir():
+        dest = out_dir / "screenshots"
+        shutil.copytree(screenshots, dest, dirs_exist_ok=True)
+        shots = sorted(p.name for p in dest.iterdir()
+                       if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"))
+    rows.sort(key=lambda r: r["stem"])
+    (out_dir / "index.html").write_text(index_html(rows, shots), encoding="utf-8")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tools.site", description=__doc__.split("\n\n")[0])
+    ap.add_argument("lectures", nargs="*", type=Path, help="default: every lectures/NN_*.ipynb")
+    ap.add_argument("--out", type=Path, default=ROOT / "site", help="output folder (default: site/)")
+    ap.add_argument("--jobs", type=int, default=2, help="lectures executed at the same time (default 2)")
+    args = ap.parse_args(argv)
+    paths = args.lectures or lectures()
+    if not paths:
+        print("no lectures found", file=sys.stderr)
+        return 1
+    start = time.perf_counter()
+    rows = build(paths, args.out, args.jobs)
+    failed = [r for r in rows if r["error"]]
+    print(f"{len(rows) - len(failed)}/{len(rows)} lectures rendered into {args.out / 'index.html'} "
+          f"in {time.perf_counter() - start:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
