@@ -70,13 +70,14 @@ feedback: venv
 export: venv
 	$(PY) -m autograder export --all
 
-## make bench: reference deepkit vs torch ratios, notebook times, grading throughput
+## make bench: reference deepkit vs torch ratios, notebook times, grading throughput -> bench/results/
+## (BENCH_ARGS="--quick" for a smoke run, "--no-notebooks", "--threads default"; see python -m bench -h)
 bench: venv
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
-## make site: executed lectures rendered to HTML in site/
+## make site: every lecture executed and rendered to HTML in site/ (open site/index.html)
 site: venv
-	$(PY) -m tools.site
+	$(PY) -m tools.site $(SITE_ARGS)
 
 clean:
 	rm -rf site autograder/submitted autograder/autograded autograder/feedback autograder/staging autograder/gradebook.db

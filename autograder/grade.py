@@ -220,6 +220,10 @@ def _write_outputs(course: Course, out: Outcome, nbres: NbResult | None) -> None
                     "stream", name="stdout",
                     text=f"[autograder] sandboxed check of your lib: {cs.points:g}/{cs.max_points:g} - {cs.reason}\n"))
         nbformat.write(nb, str(dest / f"{out.assignment}.ipynb"))
+    elif nbres is not None:  # nbgrader could not run it: keep the submitted notebook for manual grading
+        staged = _staged_notebook(course, out.student, out.assignment)
+        if staged is not None:
+            nbformat.write(staged, str(dest / f"{out.assignment}.ipynb"))
     (dest / "autograder.json").write_text(json.dumps(out.to_json(), indent=1))
 
 

@@ -211,6 +211,11 @@ def run_notebook(course: Course, assignment: str, sub_dir: Path, limits: Limits,
     if res.timed_out:
         return NbResult("timeout", f"the notebook run was stopped after {limits.nb_wall:.0f} s (a cell that never "
                                    "finishes or ignores interrupts?)", nb, res.seconds, res.log_tail)
+    log_text = (status or {}).get("log", "") if isinstance(status, dict) else res.log_tail
+    if nb is None and ("CellTimeoutError" in str(log_text) or "Timeout waiting for execute reply" in str(log_text)):
+        return NbResult("timeout", f"a cell ran past the {limits.cell_timeout:.0f} s cell limit and nbgrader gave up "
+                                   "on the notebook (the library parts are graded separately)", None, res.seconds,
+                        str(log_text)[-3000:])
     if not isinstance(status, dict) or nb is None:
         return NbResult("crashed", "nbgrader could not run the notebook (see the instructor log)", nb,
                         res.seconds, (status or {}).get("log", res.log_tail) if isinstance(status, dict)

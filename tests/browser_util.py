@@ -56,11 +56,13 @@ def free_port() -> int:
 class LabServer:
     """JupyterLab in an isolated environment under ``tmp`` (see the module docstring). Use ``start()`` / ``stop()``."""
 
-    def __init__(self, tmp: Path, repo: Path = ROOT) -> None:
-        self.tmp, self.repo = Path(tmp), Path(repo)
+    def __init__(self, tmp: Path, repo: Path = ROOT, sandbox: bool = True) -> None:
+        """``sandbox=False`` serves the repository itself (what ``make lab`` does; nbgrader's formgrader needs the
+        course root inside the server root): only for pages that never save a notebook."""
+        self.tmp, self.repo, self.sandbox = Path(tmp), Path(repo), sandbox
         self.port = free_port()
         self.token = uuid.uuid4().hex
-        self.root = self.tmp / "root"
+        self.root = self.tmp / "root" if sandbox else self.repo
         self.log_path = self.tmp / "lab.log"
         self.proc: subprocess.Popen | None = None
 
@@ -115,7 +117,8 @@ class LabServer:
 
     # --- life cycle ---------------------------------------------------------------------------------------
     def start(self, timeout: float = 180.0) -> "LabServer":
-        self._make_root()
+        if self.sandbox:
+            self._make_root()
         env = self._env()
         cwd = self._nbgrader_cwd()
         jupyter = Path(sys.executable).parent / "jupyter"

@@ -7,15 +7,16 @@ import os
 import platform
 from pathlib import Path
 
+import matplotlib
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMES_JSON = ROOT / "bench" / "results" / "notebook_times.json"
 
-# Headless everywhere: this process and every kernel it starts (kernels inherit the environment). The inline
-# backend is what Jupyter uses; it renders to PNG without a display and without "cannot show" warnings.
-os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # no debugger warning on stderr in kernels
+# Headless: tests that plot in this process use Agg (no display needed). Set on matplotlib, not through the
+# environment, so Jupyter servers and kernels started by tests keep their own (inline) backend; the notebook
+# kernels of tests/test_notebooks.py get the inline backend from tools/run_notebooks.py, as in Jupyter.
+matplotlib.use("Agg")
 
 # notebook (path relative to the repository) -> {"seconds": float, "outcome": str}
 NOTEBOOK_TIMES: dict[str, dict] = {}

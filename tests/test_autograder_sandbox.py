@@ -45,7 +45,7 @@ os.write(fd, len(data).to_bytes(8, "little") + data)
 
 def _jail(argv, box: Path, wall=20.0, **kw) -> jail.JailResult:
     args = dict(argv=argv, binds={"/box/sub": str(box)}, wall=wall, cpu=wall, memory=2 * 1024 ** 3, nproc=32,
-                fsize=1 << 20, scratch=1 << 24, uid=61990,
+                fsize=1 << 20, scratch=1 << 24, uid=61990, log=box.parent / f"{box.name}.log",
                 env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"})
     args.update(kw)
     return jail.run(jail.Jail(**args))
@@ -88,3 +88,13 @@ def test_result_size_is_capped(tmp_path):
             "while True:\n    os.write(fd, blob)\n")
     r = _jail([sys.executable, "-I", "-c", code], tmp_path, wall=20.0, max_result=4 << 20)
     assert r.overflow and not r.frames
+
+
+@pytest.mark.parametrize("isolation", ["userns", "none"])
+def test_fallbacks_still_run_with_limits(tmp_path, isolation):
+    """A self-learner's laptop: a user namespace (no root), or nothing at all (a warning, limits only)."""
+    code = ("import os\nfd = int(os.environ['AUTOGRADER_FD'])\n"
+            "os.write(fd, (2).to_bytes(8, 'little') + b'ok')\nwhile True:\n    pass\n")
+    r = _jail([sys.executable, "-I", "-c", code], tmp_path, wall=3.0, uid=0, isolation=isolation)
+    assert r.frames == [b"ok"] and r.timed_out
+    assert r.isolated == (isolation == "userns"), r.log_tail

@@ -365,7 +365,7 @@ def test_capstone_targets_mlp_and_cnn_reach_95_percent_test_accuracy():
                  seed=0).train()
     assert s.check_accuracy(data["X_test"], data["y_test"]) >= 0.95
     imgs, _ = M.preprocess_split(dk.data.load_digits(images=True), mode="channel")
-    s = S.Solver(M.SmallCNN(filters=8, seed=0), imgs, "adam", {"lr": 3e-3}, batch_size=50, num_epochs=8,
+    s = S.Solver(M.SmallCNN(filters=8, seed=0), imgs, "adam", {"lr": 5e-3}, batch_size=50, num_epochs=8,
                  seed=0).train()
     assert s.check_accuracy(imgs["X_test"], imgs["y_test"]) >= 0.95
 

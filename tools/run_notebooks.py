@@ -39,26 +39,20 @@ class Run:
             return str(self.path)
 
 
-def headless() -> None:
-    """Environment for this process and every kernel it starts: no GUI backend, no debugger chatter."""
-    for key, value in HEADLESS_ENV.items():
-        os.environ[key] = value
-
-
 def execute(path: Path, timeout: int = CELL_TIMEOUT) -> Run:
     """Run ``path`` top to bottom (stopping at the first error) in a new kernel whose cwd is its folder."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    headless()
     nb = nbformat.read(str(path), as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
                             resources={"metadata": {"path": str(Path(path).parent)}})
     start = time.perf_counter()
     stopped = False
     try:
-        client.execute()
+        # the kernel gets the headless environment; this process's own environment is left alone
+        client.execute(env={**os.environ, **HEADLESS_ENV})
     except CellExecutionError:
         stopped = True
     seconds = time.perf_counter() - start

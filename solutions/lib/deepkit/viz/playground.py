@@ -1,8 +1,9 @@
 """Regularization playground (topic 05): a tiny MLP in NumPy trained with L2 and dropout, its 2-D decision
 boundary as a widget, and the small "L2 on weights / L2 on embeddings / dropout" comparison tables.
 
-The training loop uses deepkit's own ``regularizers.l2_penalty`` and ``dropout.dropout_forward/backward``, so the
-lecture's pictures come from the same code the exercise asks for. Everything is full-batch, seeded and small:
+The training loop is assembled from the reference deepkit: ``layers`` and ``losses`` (topic 01), ``optim.adam_step``
+(topic 07), and this topic's ``regularizers.l2_penalty`` and ``dropout.dropout_forward/backward``, so the
+lecture's pictures come from the same code the exercises ask for. Everything is full-batch, seeded and small:
 one 2-D model trains in ~0.1 s, the whole table grid in seconds.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ import ipywidgets as W
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from deepkit import data
+from deepkit import data, layers, losses, optim
 from deepkit.dropout import dropout_backward, dropout_forward
 from deepkit.regularizers import l2_penalty
 from deepkit.viz.base import Explorer
@@ -26,7 +27,10 @@ DROP_GRID = (0.0, 0.3, 0.5)
 # ------------------------------------------------------------------------------------------- tiny MLP
 @dataclass
 class MLP:
-    """Weights Ws[i] (fan_in, fan_out) and biases bs[i]; layer 0 is linear (an embedding) if linear_first."""
+    """Weights Ws[i] (fan_in, fan_out) and biases bs[i]; layer 0 is linear (an embedding) if linear_first.
+
+    Built from deepkit's layers (topic 01: affine, ReLU, softmax) and this topic's dropout.
+    """
 
     Ws: list
     bs: list
@@ -37,38 +41,37 @@ class MLP:
         """Scores (N, K) and the caches for ``backward``. Dropout after every hidden layer in train mode."""
         rng = np.random.default_rng(0) if rng is None else rng
         h, caches = X, []
+        last = len(self.Ws) - 1
         for i, (Wm, b) in enumerate(zip(self.Ws, self.bs)):
-            z = h @ Wm + b
-            if i == len(self.Ws) - 1:
-                caches.append((h, None, None))
-                return z, caches
-            a = z if (i == 0 and self.linear_first) else np.maximum(z, 0.0)
-            out, dcache = dropout_forward(a, p_drop, mode, rng)
-            caches.append((h, z if a is not z else None, dcache))
-            h = out
+            h, a_cache = layers.affine_forward(h, Wm, b)
+            if i == last:
+                caches.append((a_cache, None, None))
+                return h, caches
+            r_cache = None
+            if not (i == 0 and self.linear_first):
+                h, r_cache = layers.relu_forward(h)
+            h, d_cache = dropout_forward(h, p_drop, mode, rng)
+            caches.append((a_cache, r_cache, d_cache))
         raise AssertionError("unreachable")
 
     def backward(self, dscores: np.ndarray, caches: list) -> tuple[list, list]:
+        """Gradients (dWs, dbs) of the scores' upstream gradient ``dscores`` (N, K)."""
         dWs, dbs = [None] * len(self.Ws), [None] * len(self.Ws)
         dh = dscores
         for i in reversed(range(len(self.Ws))):
-            h, z, dcache = caches[i]
-            if dcache is not None:                      # hidden layer: undo dropout, then ReLU
-                dh = dropout_backward(dh, dcache)
-                if z is not None:
-                    dh = dh * (z > 0)
-            dWs[i], dbs[i] = h.T @ dh, dh.sum(axis=0)
-            dh = dh @ self.Ws[i].T
+            a_cache, r_cache, d_cache = caches[i]
+            if d_cache is not None:
+                dh = dropout_backward(dh, d_cache)
+            if r_cache is not None:
+                dh = layers.relu_backward(dh, r_cache)
+            dh, dWs[i], dbs[i] = layers.affine_backward(dh, a_cache)
         return dWs, dbs
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        z, _ = self.forward(X)
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return losses.softmax(self.forward(X)[0])
 
     def accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
-        return float(np.mean(self.predict_proba(X).argmax(axis=1) == y))
+        return float(np.mean(self.forward(X)[0].argmax(axis=1) == y))
 
 
 def train_mlp(X: np.ndarray, y: np.ndarray, hidden=(32, 32), lam_w: float = 0.0, lam_in: float = 0.0,
@@ -78,7 +81,8 @@ def train_mlp(X: np.ndarray, y: np.ndarray, hidden=(32, 32), lam_w: float = 0.0,
 
     X: (N, D) floats; y: (N,) int labels. hidden: widths of the hidden layers. The first layer is the
     "input/embedding" layer (its own penalty lam_in); with ``linear_first`` it has no ReLU (averaged word
-    embeddings of a bag-of-words input), and ``bias_first=False`` drops its bias. Returns the trained MLP.
+    embeddings of a bag-of-words input), and ``bias_first=False`` drops its bias. Biases are not penalised.
+    Returns the trained MLP.
     """
     with threadpool_limits(limits=1, user_api="blas"):   # tiny matrices: threads only add overhead
         return _train(X, y, hidden, lam_w, lam_in, p_drop, steps, lr, seed, linear_first, bias_first)
@@ -88,27 +92,17 @@ def _train(X, y, hidden, lam_w, lam_in, p_drop, steps, lr, seed, linear_first, b
     rng = np.random.default_rng(seed)
     k = int(y.max()) + 1
     sizes = (X.shape[1], *hidden, k)
-    Ws = [rng.normal(size=(a, b)) * np.sqrt(2.0 / a) for a, b in zip(sizes[:-1], sizes[1:])]
-    bs = [np.zeros(b) for b in sizes[1:]]
-    net = MLP(Ws, bs, linear_first)
-    params = Ws + bs
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    onehot = np.eye(k)[y]
-    for t in range(1, steps + 1):
-        z, caches = net.forward(X, p_drop, "train", rng)
-        z = z - z.max(axis=1, keepdims=True)
-        prob = np.exp(z)
-        prob /= prob.sum(axis=1, keepdims=True)
-        dWs, dbs = net.backward((prob - onehot) / len(y), caches)
-        for i, Wm in enumerate(Ws):
-            dWs[i] = dWs[i] + l2_penalty(Wm, lam_in if i == 0 else lam_w)[1]
-        if not bias_first:
-            dbs[0] = np.zeros_like(dbs[0])
-        for j, (p, g) in enumerate(zip(params, dWs + dbs)):        # Adam (beta1 .9, beta2 .999)
-            m[j] = 0.9 * m[j] + 0.1 * g
-            v[j] = 0.999 * v[j] + 0.001 * g * g
-            p -= lr * (m[j] / (1 - 0.9 ** t)) / (np.sqrt(v[j] / (1 - 0.999 ** t)) + 1e-8)
+    net = MLP([rng.normal(size=(a, b)) * np.sqrt(2.0 / a) for a, b in zip(sizes[:-1], sizes[1:])],
+              [np.zeros(b) for b in sizes[1:]], linear_first)
+    w_states, b_states = [{} for _ in net.Ws], [{} for _ in net.bs]
+    for _ in range(steps):
+        scores, caches = net.forward(X, p_drop, "train", rng)
+        dWs, dbs = net.backward(losses.softmax_loss(scores, y)[1], caches)
+        for i in range(len(net.Ws)):
+            dw = dWs[i] + l2_penalty(net.Ws[i], lam_in if i == 0 else lam_w)[1]
+            net.Ws[i], w_states[i] = optim.adam_step(net.Ws[i], dw, w_states[i], lr=lr)
+            if i > 0 or bias_first:
+                net.bs[i], b_states[i] = optim.adam_step(net.bs[i], dbs[i], b_states[i], lr=lr)
     return net
 
 

@@ -1,0 +1,154 @@
+"""Live training dashboard for a ``deepkit.solver.Solver`` (topic 09).
+
+Four panels redrawn every ``every`` iterations: the mini-batch loss (and its running mean), training and
+validation accuracy per epoch, the update/weight ratio of every weight matrix on a log scale with the healthy
+1e-3 line, and the standard deviation of every hidden layer's activations (vanishing or exploding activations
+show up here first). Above them: a progress bar and a Stop button.
+
+Two ways to drive it:
+
+* ``dash.run()`` trains in chunks of ``every`` steps in the current cell (``Solver.run``'s generator API),
+  redrawing after each chunk and checking the Stop button's ``value`` between chunks. Simple, and what a
+  headless notebook run uses; in a live notebook the button's click only reaches the kernel after the cell ends.
+* ``dash.start()`` schedules the same loop as an asyncio task on the kernel's event loop and returns at once:
+  between chunks the task yields (``await asyncio.sleep(0)``), so the kernel handles widget messages and the
+  Stop button stops training while it runs.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import ipywidgets as W
+import numpy as np
+
+from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
+
+from deepkit.viz.base import Explorer
+
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
+
+class Dashboard:
+    """Progress bar + Stop button + an Explorer figure following ``solver``'s history.
+
+    solver: a ``deepkit.solver.Solver`` (not yet trained, or partly trained); every: iterations per redraw.
+    Attributes for tests: ``explorer`` (redraws, last_ms, image), ``progress`` (IntProgress), ``stop_button``
+    (ToggleButton: value True means stop), ``act_std`` (layer -> list of stds at each redraw).
+    """
+
+    def __init__(self, solver: Any, every: int = 10, figsize: tuple = (9, 4.6), title: str = "training") -> None:
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.solver, self.every = solver, int(every)
+        self.act_iters: list[int] = []
+        self.act_std: dict[int, list[float]] = {}
+        self.progress = W.IntProgress(value=solver.iteration, min=0, max=solver.num_iterations,
+                                      description="iteration", style={"description_width": "initial"})
+        self.stop_button = W.ToggleButton(value=False, description="Stop", icon="stop", button_style="danger",
+                                          tooltip="stop training after the current chunk")
+        self.stop_button.add_class("deepkit-stop")
+        smooth = W.IntSlider(value=20, min=1, max=100, description="loss smoothing", continuous_update=False,
+                             style={"description_width": "initial"})
+        self.explorer = Explorer({"smooth": smooth}, self._render, figsize=figsize, title=title)
+        self.widget = W.VBox([W.HBox([self.progress, self.stop_button]), self.explorer.widget])
+        self.task: asyncio.Task | None = None
+
+    # ------------------------------------------------------------------------------------------ driving
+    def _record(self) -> None:
+        stds = getattr(self.solver.model, "act_std", None) or []
+        self.act_iters.append(self.solver.iteration)
+        for i, s in enumerate(stds, start=1):
+            self.act_std.setdefault(i, []).append(float(s))
+
+    def _after_chunk(self, iteration: int) -> bool:
+        """Record statistics, move the bar, redraw; returns True when the Stop button is down."""
+        self._record()
+        self.progress.value = min(iteration, self.progress.max)
+        self.explorer.update()
+        if self.stop_button.value:
+            self.solver.stop()
+            return True
+        return False
+
+    def run(self) -> Any:
+        """Train to the end (or until Stop) in this cell, redrawing every ``every`` iterations. Returns the solver."""
+        for it in self.solver.run(self.every):
+            if self._after_chunk(it):
+                break
+        self._finish()
+        return self.solver
+
+    async def _run_async(self) -> Any:
+        for it in self.solver.run(self.every):
+            if self._after_chunk(it):
+                break
+            await asyncio.sleep(0)          # let the kernel process widget messages (the Stop button)
+        self._finish()
+        return self.solver
+
+    def start(self) -> asyncio.Task:
+        """Train in the background on the running event loop (a live Jupyter kernel); returns the task."""
+        self.task = asyncio.get_event_loop().create_task(self._run_async())
+        return self.task
+
+    def _finish(self) -> None:
+        self.stop_button.disabled = True
+        s = self.solver
+        self.explorer.status.value = (f"<small>stopped at iteration {s.iteration} / {s.num_iterations}; best "
+                                      f"val acc {max(s.history['val_acc'], default=float('nan')):.3f}</small>")
+
+    # ----------------------------------------------------------------------------------------- drawing
+    def _render(self, fig, smooth: int) -> str:
+        h = self.solver.history
+        ax = fig.subplots(2, 2)
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.1, top=0.93, wspace=0.25, hspace=0.45)
+        loss = np.asarray(h["loss"])
+        a = ax[0, 0]
+        if loss.size:
+            a.plot(loss, lw=0.6, color="#999999")
+            k = min(int(smooth), loss.size)
+            a.plot(np.arange(k - 1, loss.size), np.convolve(loss, np.ones(k) / k, mode="valid"), color="k", lw=1.2)
+        a.set_title("mini-batch loss", fontsize=9)
+        a.set_xlabel("iteration", fontsize=8)
+        a = ax[0, 1]
+        epochs = np.arange(1, len(h["train_acc"]) + 1)
+        a.plot(epochs, h["train_acc"], "o-", ms=3, label="train")
+        a.plot(epochs, h["val_acc"], "s-", ms=3, label="val")
+        a.set_title("accuracy per epoch", fontsize=9)
+        a.set_xlabel("epoch", fontsize=8)
+        a.legend(fontsize=7, loc="lower right")
+        a = ax[1, 0]
+        for j, (name, r) in enumerate(h["ratios"].items()):
+            r = np.asarray(r)
+            if r.size:
+                a.semilogy(np.clip(r, 1e-8, None), lw=0.8, color=COLORS[j % len(COLORS)], label=name)
+        a.axhline(1e-3, color="k", ls="--", lw=0.8)
+        a.set_yscale("log")
+        a.yaxis.set_major_locator(LogLocator(numticks=4))
+        a.yaxis.set_minor_locator(NullLocator())
+        a.set_title("update / weight ratio (1e-3 dashed)", fontsize=9)
+        a.set_xlabel("iteration", fontsize=8)
+        if h["ratios"] and loss.size:
+            a.legend(fontsize=7, loc="upper right", ncol=2)
+        a = ax[1, 1]
+        for i, stds in self.act_std.items():
+            a.plot(self.act_iters[-len(stds):], stds, lw=1, color=COLORS[(i - 1) % len(COLORS)], label=f"layer {i}")
+        a.set_title("hidden activation std", fontsize=9)
+        a.set_xlabel("iteration", fontsize=8)
+        if self.act_std:
+            a.legend(fontsize=7, loc="upper right")
+        for a in ax.ravel():
+            a.tick_params(labelsize=7)
+            a.xaxis.set_major_locator(MaxNLocator(4, integer=True))
+        last = f"loss {loss[-1]:.3f}" if loss.size else "not started"
+        return f"iteration {self.solver.iteration} / {self.solver.num_iterations}, {last}"
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+        display(self.widget)
+
+
+def explorer(solver: Any, every: int = 10, **kw) -> Dashboard:
+    """A ``Dashboard`` for ``solver`` (the course's usual entry point name); call ``.run()`` or ``.start()``."""
+    return Dashboard(solver, every=every, **kw)

@@ -1,0 +1,157 @@
+"""Initialization explorer (topic 03): pick a scheme, its scale, the activation, depth and width of an MLP on a
+digits batch, and see layer by layer the standard deviation of the activations (forward) and of the gradients
+(backward), their histograms and the fraction of dead (ReLU) or saturated (tanh, sigmoid) units.
+
+Forward and backward use deepkit's own layers (``deepkit.layers`` affine/relu, ``deepkit.activations`` tanh and
+sigmoid) and the reference ``deepkit.init``; ``propagate`` is the testable core, ``explorer`` the widget.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+from deepkit import activations, init, layers
+from deepkit.viz.base import Explorer, dropdown, int_slider, log_slider
+
+SCHEMES = ("zeros", "constant", "normal", "xavier_uniform", "xavier_normal", "kaiming_normal", "kaiming_uniform")
+ACTIVATIONS = {"relu": (layers.relu_forward, layers.relu_backward),
+               "tanh": (activations.tanh_forward, activations.tanh_backward),
+               "sigmoid": (activations.sigmoid_forward, activations.sigmoid_backward)}
+BINS = 41
+
+
+@lru_cache(maxsize=1)
+def _digits(n: int = 256) -> np.ndarray:
+    """n digits images (n, 64), standardised per pixel (zero mean, unit variance where the pixel varies)."""
+    from deepkit.data import load_digits
+    X = load_digits(seed=0).X_train[:n]
+    return (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1.0)
+
+
+def _weights(scheme: str, scale: float, activation: str, shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    gain = init.calculate_gain(activation)
+    if scheme == "zeros":
+        return init.zeros(shape)
+    if scheme == "constant":
+        return init.constant(shape, scale)
+    if scheme == "normal":
+        return init.normal(shape, scale, rng)
+    if scheme.startswith("xavier"):
+        return getattr(init, scheme)(shape, rng, gain=gain)
+    return getattr(init, scheme)(shape, rng, nonlinearity=activation)
+
+
+def propagate(scheme: str, scale: float = 0.01, activation: str = "tanh", depth: int = 8, width: int = 128,
+              seed: int = 0, X: np.ndarray | None = None) -> dict:
+    """Forward a digits batch through ``depth`` hidden layers of ``width`` units (+ a 10-way linear output), then
+    backward a unit-variance random upstream gradient.
+
+    scale: std for "normal", value for "constant" (ignored by the other schemes, which use the activation's gain).
+    Returns per hidden layer (arrays of length depth): act_std, grad_std (std of dL/dh), frac (dead fraction for
+    relu: h == 0; saturated for tanh |h| > 0.99, sigmoid h < 0.01 or > 0.99), plus acts and grads (lists of the
+    arrays) for histograms.
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
+    rng = np.random.default_rng(seed)
+    X = _digits() if X is None else X
+    fwd, bwd = ACTIVATIONS[activation]
+    sizes = [X.shape[1]] + [width] * depth + [10]
+    params = [(_weights(scheme, scale, activation, (a, b), rng), np.zeros(b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    h, caches, acts = X, [], []
+    for W, b in params[:-1]:
+        z, c_aff = layers.affine_forward(h, W, b)
+        h, c_act = fwd(z)
+        caches.append((c_aff, c_act))
+        acts.append(h)
+    out, c_out = layers.affine_forward(h, *params[-1])
+    dh = layers.affine_backward(rng.normal(size=out.shape), c_out)[0]
+    grads = [None] * depth
+    for i in range(depth - 1, -1, -1):
+        grads[i] = dh
+        c_aff, c_act = caches[i]
+        dh = layers.affine_backward(bwd(dh, c_act), c_aff)[0]
+    if activation == "relu":
+        frac = [float(np.mean(a == 0)) for a in acts]
+    elif activation == "tanh":
+        frac = [float(np.mean(np.abs(a) > 0.99)) for a in acts]
+    else:
+        frac = [float(np.mean((a < 0.01) | (a > 0.99))) for a in acts]
+    return {"act_std": np.array([a.std() for a in acts]), "grad_std": np.array([g.std() for g in grads]),
+            "frac": np.array(frac), "acts": acts, "grads": grads}
+
+
+_PLAIN = FuncFormatter(lambda v, _: f"{v:.0e}")  # no mathtext: log tick labels render ~10x faster
+
+
+def _log_y(ax) -> None:
+    """Log y axis with few, plain tick labels (the default minor ticks and mathtext dominate the redraw time)."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(numticks=5))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(_PLAIN)
+    ax.tick_params(labelsize=7)
+
+
+@lru_cache(maxsize=64)
+def _cached(scheme: str, scale: float, activation: str, depth: int, width: int) -> dict:
+    return propagate(scheme, scale, activation, depth, width)
+
+
+def _hist(ax, arrays, title, lim):
+    from matplotlib import colormaps
+    cmap = colormaps["viridis"]
+    edges = np.linspace(-lim, lim, BINS)
+    n = len(arrays)
+    for i in sorted(set(np.linspace(0, n - 1, min(n, 5)).round().astype(int))):  # at most 5 layers drawn
+        counts, _ = np.histogram(np.clip(arrays[i], -lim, lim), bins=edges)
+        ax.stairs(np.maximum(counts / arrays[i].size, 1e-5), edges, color=cmap(i / max(n - 1, 1)), lw=1.2)
+    ax.set_title(f"{title}: layer 1 (dark) .. {n} (yellow)", fontsize=8)
+    _log_y(ax)
+    ax.set_ylim(1e-4, 1.05)
+
+
+def render(fig, scheme: str, scale: float, activation: str, depth: int, width: int) -> str:
+    """Draw std per layer (forward and backward) + dead/saturated fraction, and the two sets of histograms."""
+    r = _cached(scheme, scale if scheme in ("normal", "constant") else 0.0, activation, depth, width)
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    L = np.arange(1, depth + 1)
+    floor = 1e-12
+    ax1.plot(L, np.maximum(r["act_std"], floor), "o-", label="activations (forward)")
+    ax1.plot(L, np.maximum(r["grad_std"], floor), "s-", label="gradients (backward)")
+    _log_y(ax1)
+    ax1.set_xlabel("hidden layer")
+    ax1.set_title("std per layer", fontsize=9)
+    tw = ax1.twinx()
+    tw.bar(L, r["frac"], color="0.6", alpha=0.35, width=0.6)
+    tw.set_ylim(0, 1)
+    tw.set_ylabel("dead" if activation == "relu" else "saturated", fontsize=8)
+    tw.tick_params(labelsize=7)
+    ax1.set_zorder(tw.get_zorder() + 1)
+    ax1.patch.set_visible(False)
+    ax1.legend(fontsize=7, loc="lower left")
+    lim_a = 1.0 if activation != "relu" else max(3 * float(r["act_std"].max()), 1e-6)
+    _hist(ax2, r["acts"], f"activations ({activation})", lim_a)
+    _hist(ax3, r["grads"], "gradients dL/dh", max(3 * float(r["grad_std"].max()), 1e-12))
+    if activation == "sigmoid":
+        ax2.set_xlim(0, 1)
+    ratio = r["act_std"][-1] / max(r["act_std"][0], floor)
+    return (f"last/first layer activation std = {ratio:.3g}; "
+            f"{'dead' if activation == 'relu' else 'saturated'} in the last layer: {r['frac'][-1]:.0%}")
+
+
+def explorer(scheme: str = "normal", scale: float = 0.01, activation: str = "tanh", depth: int = 8,
+             width: int = 128) -> Explorer:
+    """The widget: scheme, scale (std of "normal" / value of "constant"), activation, depth, width."""
+    controls = {
+        "scheme": dropdown(list(SCHEMES), scheme, "init"),
+        "scale": log_slider(scale, 1e-3, 10.0, "scale (std / value)"),
+        "activation": dropdown(list(ACTIVATIONS), activation, "activation"),
+        "depth": int_slider(depth, 2, 12, "depth"),
+        "width": int_slider(width, 32, 256, "width", step=32),
+    }
+    return Explorer(controls, render, figsize=(11, 3.4), title="Initialization: activations and gradients per layer")

@@ -1,0 +1,153 @@
+"""Saturation explorer: how an activation, the weight scale and the depth shape a deep MLP's signals.
+
+A plain MLP (no biases, ``width`` units per layer, a fixed batch of Gaussian inputs) runs forward and backward
+with the chosen activation; weights are ``W_l = gain / sqrt(width) * N(0, 1)`` (gain 1 = LeCun normal, gain
+sqrt(2) = Kaiming for ReLU) and the inputs are ``input scale * N(0, 1)``. The upstream gradient at the last
+layer is a fixed random matrix (the mean over the batch of a random linear loss).
+
+Panels: histograms of the pre-activations z (each layer divided by its own standard deviation, which the label
+gives) and of the activations a for the first, middle and last layer; the fraction
+of saturated units per layer (local slope f'(z) below 5% of the activation's peak slope) and of dead units
+(saturated for every input in the batch); log10 of the mean |dL/dz| (the backpropagated gradient at each
+layer's pre-activations) and of the mean |dL/dW| per layer.
+All random draws are made once, so a redraw only runs the network (~10 ms) and matplotlib.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from threadpoolctl import threadpool_limits
+
+from deepkit.viz.base import Explorer, dropdown, int_slider, log_slider
+
+#: a unit is "saturated" where its local slope is below this fraction of the activation's peak slope
+SATURATION_LEVEL = 0.05
+_COLORS = ("tab:blue", "tab:orange", "tab:red")
+
+
+def _peak_slope(fwd: Callable, bwd: Callable) -> float:
+    grid = np.linspace(-6.0, 6.0, 1201)
+    return float(np.max(bwd(np.ones_like(grid), fwd(grid)[1])))
+
+
+class DeepMLP:
+    """A fixed random MLP probe: ``simulate`` runs it with any activation, gain, input scale and depth.
+
+    width: units per layer; batch: number of inputs; max_depth: the most layers ``simulate`` may use;
+    activations: name -> (forward, backward) (default ``deepkit.activations.ACTIVATIONS``); seed: the draws.
+    """
+
+    def __init__(self, width: int = 100, batch: int = 256, max_depth: int = 20, seed: int = 0,
+                 activations: dict | None = None) -> None:
+        if activations is None:
+            from deepkit.activations import ACTIVATIONS as activations
+        self.activations = dict(activations)
+        rng = np.random.default_rng(seed)
+        self.width, self.batch, self.max_depth = width, batch, max_depth
+        self.x = rng.standard_normal((batch, width))
+        self.W = rng.standard_normal((max_depth, width, width)) / np.sqrt(width)
+        self.g = rng.standard_normal((batch, width)) / batch
+        self.peak = {name: _peak_slope(*fb) for name, fb in self.activations.items()}
+
+    def simulate(self, activation: str, gain: float = 1.0, input_scale: float = 1.0, depth: int = 10) -> dict:
+        """Forward and backward through ``depth`` layers.
+
+        Returns a dict of per-layer lists/arrays: ``z`` and ``a`` (each (batch, width) per layer),
+        ``saturated`` (fraction of unit-examples with small slope), ``dead`` (fraction of units saturated for
+        the whole batch), ``grad_w`` (mean |dL/dW_l|) and ``grad_z`` (mean |dL/dz_l|), each of length depth.
+        """
+        if activation not in self.activations:
+            raise ValueError(f"activation must be one of {sorted(self.activations)}, got {activation!r}")
+        if not 1 <= int(depth) <= self.max_depth:
+            raise ValueError(f"depth must be in [1, {self.max_depth}], got {depth}")
+        fwd, bwd = self.activations[activation]
+        level = SATURATION_LEVEL * self.peak[activation]
+        h, zs, acts, caches, inputs = input_scale * self.x, [], [], [], []
+        # one BLAS thread: these matrices are small, and threads spinning on a busy machine cost 10x
+        with np.errstate(all="ignore"), threadpool_limits(1, user_api="blas"):
+            for l in range(int(depth)):
+                z = h @ (gain * self.W[l])
+                inputs.append(h)
+                h, cache = fwd(z)
+                zs.append(z), acts.append(h), caches.append(cache)
+            slopes = [bwd(np.ones_like(z), c) for z, c in zip(zs, caches)]
+            da, grad_w, grad_z = self.g, [0.0] * depth, [0.0] * depth
+            for l in reversed(range(int(depth))):
+                dz = bwd(da, caches[l])
+                grad_z[l] = float(np.mean(np.abs(dz)))
+                grad_w[l] = float(np.mean(np.abs(inputs[l].T @ dz)))
+                da = dz @ (gain * self.W[l]).T
+        flat = [s < level for s in slopes]
+        return {"z": zs, "a": acts, "saturated": np.array([f.mean() for f in flat]),
+                "dead": np.array([f.all(axis=0).mean() for f in flat]),
+                "grad_w": np.array(grad_w), "grad_z": np.array(grad_z)}
+
+
+def _hist(ax, arrays: list, labels: list, title: str) -> None:
+    finite = np.concatenate([a[np.isfinite(a)].ravel() for a in arrays])
+    lo, hi = np.percentile(finite, [0.5, 99.5]) if finite.size else (-1.0, 1.0)
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    for arr, col in zip(arrays, _COLORS):
+        counts, edges = np.histogram(arr, bins=40, range=(lo, hi))
+        ax.stairs(counts / max(arr.size, 1), edges, color=col)
+    ax.set_title(title, fontsize=10)
+    for i, (lab, col) in enumerate(zip(labels, _COLORS)):  # coloured labels: a legend costs ~15 ms per redraw
+        ax.text(0.02, 0.97 - 0.09 * i, lab, color=col, transform=ax.transAxes, ha="left", va="top", fontsize=7)
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.set_yticks([])  # the counts' scale says nothing here, and every tick costs redraw time
+    ax.tick_params(labelsize=7)
+
+
+def explorer(width: int = 100, batch: int = 256, max_depth: int = 20, seed: int = 0,
+             activations: dict | None = None) -> Explorer:
+    """An Explorer with controls: activation, weight gain, input scale and depth (see the module docstring).
+
+    ``activations`` (name -> (forward, backward)) lets you explore your own implementations.
+    """
+    net = DeepMLP(width, batch, max_depth, seed, activations)
+
+    def render(fig: Figure, activation: str, gain: float, input_scale: float, depth: int) -> str:
+        res = net.simulate(activation, gain, input_scale, depth)
+        shown = sorted({0, (depth - 1) // 2, depth - 1})
+        labels = [f"layer {l + 1}" for l in shown]
+        fig.set_layout_engine("none")  # fixed margins: constrained layout would double the redraw time
+        axes = fig.subplots(1, 4, gridspec_kw=dict(left=0.04, right=0.99, bottom=0.16, top=0.88, wspace=0.28))
+        zstd = [float(np.std(res["z"][l])) or 1.0 for l in shown]  # scales differ by decades: show shapes
+        _hist(axes[0], [res["z"][l] / sd for l, sd in zip(shown, zstd)],
+              [f"{lab}: std {sd:.2g}" for lab, sd in zip(labels, zstd)], "pre-activations z / std(z)")
+        _hist(axes[1], [res["a"][l] for l in shown],
+              [f"std {np.std(res['a'][l]):.2g}" for l in shown], f"activations {activation}(z)")
+        layers = np.arange(1, depth + 1)
+        ax = axes[2]
+        ax.stairs(res["saturated"], np.arange(depth + 1) + 0.5, fill=True, color="0.7")
+        ax.plot(layers, res["dead"], "o-", color="tab:red", ms=3)
+        ax.set_ylim(0, 1.02)
+        ax.set_yticks([0, 0.5, 1])
+        ax.set_title("saturated (grey), dead (red)", fontsize=10)
+        ax = axes[3]
+        with np.errstate(divide="ignore"):  # log10 on a linear axis: no slow mathtext tick labels
+            ax.plot(layers, np.log10(res["grad_z"]), "o-", ms=3)
+            ax.plot(layers, np.log10(res["grad_w"]), "--", color="tab:green")
+        ax.yaxis.set_major_locator(MaxNLocator(4))
+        ax.set_title("log10 mean |dL/dz| (o), |dL/dW| (--)", fontsize=10)
+        for ax in axes[2:]:
+            ax.set_xlabel("layer", fontsize=8)
+            ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+            ax.tick_params(labelsize=7)
+        g = res["grad_z"]
+        ratio = f"{g[0] / g[-1]:.2g}" if g[-1] > 0 else "undefined (no gradient reaches the last layer)"
+        return (f"last layer: {res['saturated'][-1]:.0%} saturated, {res['dead'][-1]:.0%} dead; "
+                f"mean |dL/dz| layer 1 / layer {depth} = {ratio}")
+
+    names = list(net.activations)
+    controls = {
+        "activation": dropdown(names, "tanh" if "tanh" in names else names[0], "activation"),
+        "gain": log_slider(1.0, 0.1, 10.0, "weight gain"),
+        "input_scale": log_slider(1.0, 0.1, 100.0, "input scale"),
+        "depth": int_slider(min(10, max_depth), 1, max_depth, "depth"),
+    }
+    return Explorer(controls, render, figsize=(12, 3.0), title="Saturation in a deep MLP")

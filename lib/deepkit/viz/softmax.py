@@ -1,0 +1,75 @@
+"""Softmax explorer: scores -> probabilities -> cross-entropy of the true class.
+
+Controls: the true class's score, a temperature T (probabilities are softmax(z / T)), and a constant shift c
+added to every score (softmax does not change; a naive exp overflows once a score passes ~709).
+Left: the scores; middle: the probabilities with the true class highlighted; right: the loss -log p_y as a
+function of the true class's score, with log C (the loss of a uniform guess) for reference.
+"""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from deepkit.losses import log_softmax, softmax
+from deepkit.viz.base import Explorer, int_slider, log_slider, slider
+
+DEFAULT_SCORES = (1.5, 3.0, -0.5, 0.8, 2.2)
+_EXP_MAX = np.log(np.finfo(np.float64).max)  # ~709.78: exp of anything larger is inf
+
+
+def explorer(scores: tuple | np.ndarray = DEFAULT_SCORES, label: int = 0) -> Explorer:
+    """An Explorer over the scores of one example (C,) whose true class is ``label``."""
+    base = np.asarray(scores, dtype=np.float64)
+    if base.ndim != 1 or base.size < 2:
+        raise ValueError(f"scores must be a 1-D array of shape (C,) with C >= 2, got shape {base.shape}")
+    C = base.size
+    if not 0 <= int(label) < C:
+        raise ValueError(f"label must be in [0, {C}), got {label}")
+    grid = np.linspace(-6.0, 10.0, 161)
+
+    def render(fig: Figure, true_score: float, temperature: float, shift: float, label: int) -> str:
+        z = base.copy()
+        z[label] = true_score
+        z = z + shift
+        p = softmax(z / temperature)
+        loss = -log_softmax(z / temperature)[label]
+        colors = ["tab:gray"] * C
+        colors[label] = "tab:red"
+        fig.set_layout_engine("none")  # fixed margins: constrained layout would double the redraw time
+        ax1, ax2, ax3 = fig.subplots(1, 3, gridspec_kw=dict(left=0.05, right=0.99, bottom=0.17, top=0.9,
+                                                              wspace=0.22))
+        ax1.bar(range(C), z - shift, color=colors)  # bars without c: a shift of 800 would hide the differences
+        ax1.set_title(f"scores z, each plus c = {shift:+.0f}", fontsize=10)
+        ax1.set_xticks(range(C))
+        ax1.set_xlabel("class (red: the true one)", fontsize=9)
+        ax2.bar(range(C), p, color=colors)
+        ax2.set_ylim(0, 1)
+        ax2.set_title(f"softmax(z / T), T = {temperature:.2g}", fontsize=10)
+        ax2.set_xticks(range(C))
+        ax2.set_xlabel("class (red: the true one)", fontsize=9)
+        # loss of the true class as its score moves (other scores fixed, same T and shift)
+        zz = np.repeat((base + shift)[None, :], grid.size, axis=0)
+        zz[:, label] = grid + shift
+        curve = -log_softmax(zz / temperature)[:, label]
+        ax3.plot(grid, curve, color="tab:blue")
+        ax3.axhline(np.log(C), color="k", lw=0.8, ls="--")
+        ax3.plot([true_score], [loss], "o", color="tab:red")
+        ax3.set_xlabel("score of the true class (before the shift)", fontsize=9)
+        ax3.set_title(f"loss -log p_y = {loss:.3f}", fontsize=10)
+        ax3.text(0.98, 0.95, f"dashed: log C = {np.log(C):.2f}", transform=ax3.transAxes, ha="right",
+                 va="top", fontsize=8)
+        for ax in (ax1, ax2, ax3):
+            ax.yaxis.set_major_locator(MaxNLocator(4))  # fewer ticks: tick creation dominates a redraw
+        ax3.xaxis.set_major_locator(MaxNLocator(5))
+        overflow = np.max(z / temperature) > _EXP_MAX
+        naive = "naive exp(z) overflows to inf -> NaN" if overflow else "naive exp(z) still finite"
+        return f"p_y = {p[label]:.4f}; {naive}; the max-shifted softmax is unaffected by c"
+
+    controls = {
+        "true_score": slider(float(base[label]), -6.0, 10.0, 0.1, "true-class score"),
+        "temperature": log_slider(1.0, 0.1, 10.0, "temperature T"),
+        "shift": slider(0.0, -1000.0, 1000.0, 50.0, "shift c", fmt=".0f"),
+        "label": int_slider(int(label), 0, C - 1, "true class"),
+    }
+    return Explorer(controls, render, figsize=(11, 3.2), title="Softmax and cross-entropy")
