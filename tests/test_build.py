@@ -337,3 +337,27 @@ def test_stripper_rejects_malformed_sources(source, message):
 
 def test_given_module_is_copied_verbatim():
     assert build.strip_source('"""A given module."""\n\n\ndef f():\n    return 1\n', "m.py") is None
+
+
+def test_build_never_overwrites_a_students_uncommitted_work(toy, tmp_path):
+    """`make build` in a student's checkout refuses to clobber edited stubs unless --force is given."""
+    root = _copy(toy, tmp_path / "g")
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "course"], check=True)
+    assert build.local_work(root) == []
+    stub = root / "lib" / "deepkit" / "toy.py"
+    work = stub.read_text().replace('raise NotImplementedError("Exercise 99_toy: implement double',
+                                    'return 2 * x  # my answer\n    raise NotImplementedError("x')
+    stub.write_text(work)
+    assert build.local_work(root) == ["lib/deepkit/toy.py"]
+    assert build.main(["--root", str(root)]) == 1
+    assert stub.read_text() == work                      # nothing lost
+    # the instructor editing the source and rebuilding is not blocked
+    src = root / "solutions" / "lib" / "deepkit" / "toy.py"
+    src.write_text(src.read_text().replace("Return ``2 * x``.", "Return twice x."))
+    assert build.local_work(root) == []
+    src.write_text(TOY_MODULE)
+    assert build.main(["--root", str(root), "--force"]) == 0
+    assert "my answer" not in stub.read_text()

@@ -17,6 +17,7 @@ The output is deterministic (nbgrader keeps the source cell ids and writes no ti
 from __future__ import annotations
 
 import argparse
+import subprocess
 import ast
 import filecmp
 import json
@@ -377,10 +378,37 @@ def check(root: Path = ROOT) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+def local_work(root: Path = ROOT) -> list[str]:
+    """Generated files with uncommitted edits that a fresh build would overwrite (a student's work in lib/ or
+    an exercise notebook). Empty when git is unavailable or the tree is not a git checkout."""
+    try:
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "lib/deepkit", "exercises"],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if status.returncode != 0:
+        return []
+    changed = [line[3:].strip().strip('"') for line in status.stdout.splitlines() if line[:2].strip()]
+    # a generated file whose source in solutions/ is itself being edited is the instructor's rebuild, not work
+    sources = {rel: "solutions/" + rel.removeprefix("exercises/") for rel in changed}
+    edited = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "solutions"],
+                            capture_output=True, text=True, timeout=30).stdout
+    edited_sources = {line[3:].strip().strip('"') for line in edited.splitlines()}
+    changed = [rel for rel in changed if sources[rel] not in edited_sources]
+    if not changed:
+        return []
+    with tempfile.TemporaryDirectory(prefix="deepkit-guard-") as tmp:
+        build(root, Path(tmp))
+        return [rel for rel in changed
+                if (root / rel).is_file() and (not (Path(tmp) / rel).is_file()
+                                              or not filecmp.cmp(root / rel, Path(tmp) / rel, shallow=False))]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.build", description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="fail if the committed lib/ and exercises/ differ "
                                                         "from a fresh build or leak solutions")
+    ap.add_argument("--force", action="store_true", help="overwrite uncommitted edits in lib/ and exercises/")
     ap.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     root = args.root.resolve()
@@ -394,6 +422,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"build check ok: lib/deepkit and exercises/ ({len(topics(root))} topic(s)) match solutions/")
         return 0
     try:
+        work = [] if args.force else local_work(root)
+        if work:
+            print("build REFUSED: these generated files have uncommitted edits that a build would overwrite "
+                  "(your own work?):\n  " + "\n  ".join(work) +
+                  "\nCommit or copy them first, or run `python -m tools.build --force` to discard them.",
+                  file=sys.stderr)
+            return 1
         written = build(root)
     except BuildError as exc:
         print(f"build FAILED: {exc}", file=sys.stderr)
