@@ -56,8 +56,8 @@ def cmd_autograde(course: Course, a) -> int:
     from autograder.grade import grade_batch
     pairs = _pairs(course, a)
     if not pairs:
-        print("nothing to grade (no submissions found under", course.submitted, ")")
-        return 1
+        print(f"nothing to grade: no submissions under {course.submitted} (python -m autograder collect ...)")
+        return 0
     jobs = a.jobs or os.cpu_count() or 1
     t0 = time.monotonic()
     outs = grade_batch(course, pairs, _limits(a), jobs=jobs, notebook=not a.library_only)

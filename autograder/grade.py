@@ -13,13 +13,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import nbformat
 
 from autograder.course import Course, Limits
 from autograder.intake import Intake, stage
-from autograder.libgrade import LibResult, PartResult, grade_library
+from autograder.libgrade import LibResult, grade_library
 from autograder.nbrun import NbResult, run_notebook, template
 
 UID_BASE = 61000
@@ -67,6 +66,11 @@ class Outcome:
             parts.append("manual grading pending: " + ", ".join(pending))
         if self.notebook_status not in ("ok", ""):
             parts.append("notebook: " + self.notebook_reason)
+        ignored = self.intake.get("ignored") or []
+        if ignored:
+            parts.append(f"not graded ({len(ignored)}): " + ", ".join(ignored[:5]) + (" ..." if len(ignored) > 5
+                                                                                         else ""))
+        parts += self.notes
         return " | ".join(parts)
 
     def to_json(self) -> dict:
@@ -119,17 +123,34 @@ def _staged_notebook(course: Course, student: str, assignment: str) -> nbformat.
 
 
 def ensure_assignment(course: Course, assignment: str) -> None:
-    """Make sure the real gradebook knows the assignment (``make clean`` removes it)."""
+    """Make sure the real gradebook knows the assignment as it is now (``make clean`` removes the gradebook;
+    an edited source notebook adds or changes grade cells): regenerate when the source notebook changed."""
+    import hashlib
+    import sys as _sys
     from nbgrader.api import Gradebook, MissingEntry
     from autograder.nbrun import generate_gradebook
     course.work.mkdir(parents=True, exist_ok=True)
+    src = course.solutions / assignment / f"{assignment}.ipynb"
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    stamp = course.staging / "_templates" / f"{assignment}.gradebook-stamp"
+    known = True
     try:
         with Gradebook(course.db_url) as gb:
             gb.find_assignment(assignment)
-            return
     except MissingEntry:
-        pass
-    generate_gradebook(course, assignment, course.db_url)
+        known = False
+    if known and stamp.is_file() and stamp.read_text() == f"{course.gradebook}:{digest}":
+        return
+    try:
+        generate_gradebook(course, assignment, course.db_url)
+    except Exception as exc:  # noqa: BLE001 - e.g. a notebook removed that has submissions: keep the old one
+        if not known:
+            raise
+        print(f"warning: could not update {assignment} in the gradebook ({exc}); grading against the stored "
+              "version", file=_sys.stderr)
+        return
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(f"{course.gradebook}:{digest}")
 
 
 def record(course: Course, out: Outcome, intake: Intake, nbres: NbResult | None) -> Outcome:

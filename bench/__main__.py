@@ -25,6 +25,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per case (default 15, quick 3)")
+    ap.add_argument("--budget", type=float, default=None,
+                    help="seconds per case: quick cases are repeated more, up to 20 x repeats (default 0.5, quick 0)")
     ap.add_argument("--quick", action="store_true", help="few repeats, a subset of shapes, no notebooks")
     ap.add_argument("--notebooks", action=argparse.BooleanOptionalAction, default=None,
                     help="execute every lecture and solution notebook (default: on, off with --quick)")
@@ -34,6 +36,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.repeats is None:
         args.repeats = 3 if args.quick else 15
+    if args.budget is None:
+        args.budget = 0.0 if args.quick else 0.5
     if args.notebooks is None:
         args.notebooks = not args.quick
     return args
@@ -54,12 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads == "1":
         torch.set_num_threads(1)
     meta = report.machine(args.threads, torch.get_num_threads())
+    more = f" or more (fast cases: up to {args.budget:g} s each)" if args.budget > 0 else ""
     print(f"deepkit (NumPy) vs torch {torch.__version__} on CPU, float64, forward + backward, median of "
-          f"{args.repeats}; threads: {meta['threads']}", flush=True)
+          f"{args.repeats}{more}\nthreads: {meta['threads']}", flush=True)
     print(report.LAYER_HEADER, flush=True)
-    results = layers.run(args.repeats, quick=args.quick, progress=lambda r: print(report.layer_line(r), flush=True))
+    results = layers.run(args.repeats, quick=args.quick, budget_s=args.budget,
+                         progress=lambda r: print(report.layer_line(r), flush=True))
     goal = layers.digits_conv_goal(results)
-    print(f"goal: {goal['goal']}: {'met' if goal['met'] else 'NOT met'} (worst ratio {goal['worst_ratio']})")
+    print(report.summary_text(report.summary(results)))
+    print(f"goal: {goal['goal']}: {'met' if goal['met'] else 'NOT met'} (worst ratio {goal['worst_ratio']}, "
+          f"best-run {goal['worst_best_run_ratio']})")
 
     from bench import notebooks
     if args.notebooks:

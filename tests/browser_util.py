@@ -283,18 +283,22 @@ def tag_plots(page) -> int:
         return imgs.length; }""")
 
 
-def wait_plots_settled(page, quiet: float = 1.0, timeout: float = 60.0) -> None:
-    """Wait until every plot image has loaded (natural width > 0) and no src changed for ``quiet`` seconds."""
+def wait_plots_settled(page, quiet: float = 1.0, timeout: float = 120.0) -> None:
+    """Wait until every plot image has loaded (natural width > 0) and no src or status line changed for ``quiet``
+    seconds (a live explorer, e.g. the training dashboard, keeps redrawing while it trains)."""
     t0 = time.monotonic()
+    status = None
     while time.monotonic() - t0 < timeout:
-        ok = page.evaluate("""(quiet) => {
+        ok, now = page.evaluate("""(quiet) => {
             const imgs = [...document.querySelectorAll('.deepkit-explorer img.deepkit-plot')];
             const last = window.__dk.changes.length ? window.__dk.changes[window.__dk.changes.length - 1].t : 0;
-            return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0)
-                   && performance.now() - last > quiet * 1000; }""", quiet)
-        if ok:
+            const status = [...document.querySelectorAll('.deepkit-explorer .deepkit-status')].map(e => e.innerText);
+            return [imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0)
+                    && performance.now() - last > quiet * 1000, status.join('|')]; }""", quiet)
+        if ok and now == status:
             return
-        time.sleep(0.25)
+        status = now
+        time.sleep(quiet)
     raise TimeoutError("plot images still loading or changing")
 
 
@@ -311,10 +315,28 @@ def status_text(explorer) -> str:
     return explorer.locator(".deepkit-status").inner_text()
 
 
-def redraw_count(explorer) -> int:
+def redraw_count(explorer) -> int | None:
+    """The "redraw N" counter of the status line (``Explorer.update``), or None if the line shows something else."""
     m = re.search(r"redraw (\d+)", status_text(explorer))
-    assert m, f"no redraw counter in the status line {status_text(explorer)!r}"
-    return int(m.group(1))
+    return int(m.group(1)) if m else None
+
+
+def plot_loaded(page, index: int) -> bool:
+    return page.evaluate("""(i) => { const img = document.querySelector(`img.deepkit-plot[data-dk-id="${i}"]`);
+                                     return !!img && img.complete && img.naturalWidth > 0; }""", index)
+
+
+def wait_quiet(page, explorer, index: int, quiet: float = 0.15, timeout: float = 10.0) -> None:
+    """After a move: wait until the status line and the plot stayed unchanged for ``quiet`` seconds (a move may
+    trigger more than one redraw)."""
+    deadline = time.monotonic() + timeout
+    state = None
+    while time.monotonic() < deadline:
+        now = (status_text(explorer), len(changes_of(page, index)))
+        if now == state:
+            return
+        state = now
+        time.sleep(quiet)
 
 
 def render_ms(explorer) -> float:

@@ -276,11 +276,19 @@ def test_run_generator_and_stop():
     d = _digits(100, 30)
     s = S.Solver(M.MLP(64, (10,), 10, seed=0), d, "sgd", {"lr": 0.1}, batch_size=10, num_epochs=5)
     seen = []
-    for it in s.run(chunk=7):
+    for it in s.run(chunk=4):
         seen.append(it)
-        if it >= 14:
+        if it >= 8:
             s.stop()
-    assert seen == [7, 14] and s.done and s.iteration == 14
+    assert seen == [4, 8] and s.done and s.iteration == 8
+    # stopped before the first epoch ended: there is no best epoch, the trained weights stay
+    assert not s.history["val_acc"] and not np.allclose(s.model.params["W1"], s.best_params["W1"])
+    # closing the generator early (a dashboard's Stop) restores the best epoch's weights
+    s = S.Solver(M.MLP(64, (10,), 10, seed=0), d, "sgd", {"lr": 0.1}, batch_size=10, num_epochs=5)
+    chunks = s.run(chunk=15)
+    next(chunks), next(chunks)
+    chunks.close()
+    assert s.iteration == 30 and np.array_equal(s.model.params["W1"], s.best_params["W1"])
 
 
 def test_overfit_small_subset_reaches_zero_loss():

@@ -15,15 +15,15 @@ from __future__ import annotations
 import argparse
 import base64
 import html
+import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tools.run_notebooks import CELL_TIMEOUT, ROOT, headless
+from tools.run_notebooks import CELL_TIMEOUT, HEADLESS_ENV, ROOT
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -35,6 +35,8 @@ PAGE_CSS = f"""<style>
 nav.deepkit-nav {{ padding: 8px 0; font-family: sans-serif; }}
 </style>
 """
+# ipykernel logs a start-up warning about TCP transport on the terminal for every kernel; keep real errors.
+KERNEL_QUIET = ["--IPKernelApp.log_level=ERROR"]
 TITLE_PREFIX = re.compile(r"^(lecture\s+)?\d{1,2}\s*[:·.\-–—]?\s*", re.IGNORECASE)
 
 
@@ -43,13 +45,14 @@ def lectures(root: Path = ROOT) -> list[Path]:
 
 
 def title_of(nb) -> str:
-    """The lecture's first Markdown heading without its "Lecture NN:" / "NN ·" prefix."""
+    """The lecture's first Markdown heading without its "Lecture NN:" / "NN ·" prefix, capitalized."""
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
         for line in cell.source.splitlines():
             if line.startswith("#"):
-                return TITLE_PREFIX.sub("", line.lstrip("#").strip()) or line.lstrip("#").strip()
+                title = TITLE_PREFIX.sub("", line.lstrip("#").strip()) or line.lstrip("#").strip()
+                return title[:1].upper() + title[1:]
     return ""
 
 
@@ -62,13 +65,12 @@ def execute(path: Path):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    headless()
     nb = nbformat.read(str(path), as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", store_widget_state=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+                            extra_arguments=KERNEL_QUIET, resources={"metadata": {"path": str(path.parent)}})
     start, error = time.perf_counter(), None
-    try:  # the kernel process's own stderr is start-up chatter; cell output arrives through the kernel protocol
-        client.execute(stderr=subprocess.DEVNULL)
+    try:  # the kernel gets the headless environment (as tools/run_notebooks does)
+        client.execute(env={**os.environ, **HEADLESS_ENV})
     except CellExecutionError as exc:
         error = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
     return nb, time.perf_counter() - start, error
@@ -192,7 +194,8 @@ def build(paths: list[Path], out_dir: Path, jobs: int = 2, screenshots: Path | N
     shots: list[str] = []
     if screenshots is not None and screenshots.is_dir():
         dest = out_dir / "screenshots"
-        shutil.copytree(screenshots, dest, dirs_exist_ok=True)
+        shutil.rmtree(dest, ignore_errors=True)  # a mirror: no stale screenshots from an earlier build
+        shutil.copytree(screenshots, dest)
         shots = sorted(p.name for p in dest.iterdir()
                        if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"))
     rows.sort(key=lambda r: r["stem"])

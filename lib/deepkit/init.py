@@ -93,9 +93,10 @@ def zeros(shape: Sequence[int]) -> np.ndarray:
 def constant(shape: Sequence[int], value: float) -> np.ndarray:
     """A float64 array of ``shape`` with every entry equal to ``value``."""
     dims = _as_shape(shape)
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value):
-        raise TypeError(f"value must be a finite real number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"value must be a real number, got {type(value).__name__}")
+    if not np.isfinite(value):
+        raise ValueError(f"value must be finite, got {value}")
     raise NotImplementedError("Exercise 03_initialization: implement constant in lib/deepkit/init.py")
 
 

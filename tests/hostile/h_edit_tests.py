@@ -2,7 +2,7 @@
 restores them from the gradebook, and library scores come from the sandbox anyway."""
 import nbformat
 
-from tests.hostile import LAYERS, LOSSES, append
+from tests.hostile import LAYERS, append
 
 NOTEBOOK = True
 EXPECT = {"full": LAYERS, "zero": ["softmax"], "reason": {}}

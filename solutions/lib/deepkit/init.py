@@ -111,9 +111,10 @@ def zeros(shape: Sequence[int]) -> np.ndarray:
 def constant(shape: Sequence[int], value: float) -> np.ndarray:
     """A float64 array of ``shape`` with every entry equal to ``value``."""
     dims = _as_shape(shape)
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value):
-        raise TypeError(f"value must be a finite real number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"value must be a real number, got {type(value).__name__}")
+    if not np.isfinite(value):
+        raise ValueError(f"value must be finite, got {value}")
     ### BEGIN SOLUTION
     return np.full(dims, float(value), dtype=np.float64)
     ### END SOLUTION

@@ -169,24 +169,33 @@ class Solver:
         if self.callback is not None:
             self.callback(self)
 
+    def restore_best(self) -> None:
+        """Put the parameters of the best epoch (validation accuracy) back into the model; nothing happens
+        before the first epoch has ended (there is no best epoch yet)."""
+        if self.history["val_acc"]:
+            self.model.params.update(copy.deepcopy(self.best_params))
+
     def train(self) -> "Solver":
         """Run ``step()`` until done, then restore the best parameters. Returns self."""
         while not self.done:
             self.step()
-        self.model.params.update(copy.deepcopy(self.best_params))
+        self.restore_best()
         return self
 
     def run(self, chunk: int = 10) -> Iterator[int]:
         """Generator API for dashboards: train ``chunk`` steps at a time, yielding the iteration count after
-        each chunk, until done (``stop()`` between chunks ends it). Restores the best parameters at the end."""
+        each chunk, until done (``stop()`` between chunks ends it). Restores the best parameters at the end,
+        also when the caller closes the generator early."""
         chunk = check_int(chunk, "chunk", 1)
-        while not self.done:
-            for _ in range(chunk):
-                if self.done:
-                    break
-                self.step()
-            yield self.iteration
-        self.model.params.update(copy.deepcopy(self.best_params))
+        try:
+            while not self.done:
+                for _ in range(chunk):
+                    if self.done:
+                        break
+                    self.step()
+                yield self.iteration
+        finally:
+            self.restore_best()
 
     # ------------------------------------------------------------------------------------- student parts
     def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:

@@ -73,17 +73,21 @@ class Dashboard:
 
     def run(self) -> Any:
         """Train to the end (or until Stop) in this cell, redrawing every ``every`` iterations. Returns the solver."""
-        for it in self.solver.run(self.every):
+        chunks = self.solver.run(self.every)
+        for it in chunks:
             if self._after_chunk(it):
                 break
+        chunks.close()                      # restores the best epoch's parameters
         self._finish()
         return self.solver
 
     async def _run_async(self) -> Any:
-        for it in self.solver.run(self.every):
+        chunks = self.solver.run(self.every)
+        for it in chunks:
             if self._after_chunk(it):
                 break
             await asyncio.sleep(0)          # let the kernel process widget messages (the Stop button)
+        chunks.close()
         self._finish()
         return self.solver
 

@@ -229,9 +229,16 @@ def comparison_tables(task: TextTask | None = None, lam_ws=(0.0, 1e-3, 1e-2, 3e-
     """The slides' grids at small scale. Returns {"weights_x_embed": (rows lam_embed, cols lam_w) array,
     "dropout_x_weights": (rows p, cols lam_w), "dropout_x_embed": (rows p, cols lam_embed)} of test accuracies."""
     task = text_task() if task is None else task
-    we = np.array([[text_accuracy(task, lw, le) for lw in lam_ws] for le in lam_embeds])
-    dw = np.array([[text_accuracy(task, lw, 0.0, p) for lw in lam_ws[1:]] for p in drops])
-    de = np.array([[text_accuracy(task, 0.0, le, p) for le in lam_embeds[1:]] for p in drops])
+    done: dict = {}      # the grids share cells (e.g. p = 0): train each setting once
+
+    def acc(lw, le, p=0.0):
+        if (lw, le, p) not in done:
+            done[lw, le, p] = text_accuracy(task, lw, le, p)
+        return done[lw, le, p]
+
+    we = np.array([[acc(lw, le) for lw in lam_ws] for le in lam_embeds])
+    dw = np.array([[acc(lw, 0.0, p) for lw in lam_ws[1:]] for p in drops])
+    de = np.array([[acc(0.0, le, p) for le in lam_embeds[1:]] for p in drops])
     return {"weights_x_embed": we, "dropout_x_weights": dw, "dropout_x_embed": de,
             "lam_ws": lam_ws, "lam_embeds": lam_embeds, "drops": drops}
 
