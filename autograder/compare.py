@@ -81,5 +81,10 @@ def part_score(part: Part, cases: list[CaseResult]) -> tuple[float, str]:
     score = np.floor(part.points * frac * 2 + 1e-9) / 2
     failed = [c.reason for c in cases if c.fraction < 1.0]
     n_ok = sum(c.fraction >= 1.0 for c in cases)
-    reason = "all checks passed" if not failed else f"{n_ok}/{len(cases)} cases passed; {failed[0]}"
+    if not failed:
+        reason = "all checks passed"
+    elif n_ok == 0 and len(set(failed)) == 1:  # the same failure every time: say it once
+        reason = failed[0]
+    else:
+        reason = f"{n_ok}/{len(cases)} cases passed; {failed[0]}"
     return float(score), reason

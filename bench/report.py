@@ -94,7 +94,8 @@ def markdown(meta: dict, repeats: int, results: list[Result], goal: dict, nb_row
              f"- threads: {meta['threads']}", "",
              "## Reference deepkit vs torch (CPU, float64)", "",
              f"Forward + backward (optimizers: one step) on the same inputs, median of {repeats} or more repeats "
-             "(fast cases are repeated up to 20 times as often), the two libraries timed alternately in the same run. ratio = deepkit / torch of the medians "
+             "(fast cases are repeated up to 20 times as often), the two libraries timed alternately in the "
+             "same run. ratio = deepkit / torch of the medians "
              "(> 1: the NumPy reference is slower); best-run ratio = the same for the fastest run of each, "
              "less disturbed by other processes on a busy machine.", "",
              "| " + " | ".join(LAYER_COLUMNS) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 4) + "|"]

@@ -418,6 +418,22 @@ def move(page, control: Control, forward: bool) -> None:
         raise ValueError(f"do not know how to move a control of kind {control.kind!r} ({control.label})")
 
 
+def wait_redraw(page, index: int, n_changes: int, count: int | None, timeout: float) -> bool:
+    """Wait until the plot's src changed more than ``n_changes`` times, or its explorer's redraw counter passed
+    ``count`` (a redraw that produced identical PNG bytes does not replace the image). False on timeout."""
+    try:
+        page.wait_for_function("""([i, n, count]) => {
+            if (window.__dk.changes.filter(c => c.id === String(i)).length > n) return true;
+            const img = document.querySelector(`img.deepkit-plot[data-dk-id="${i}"]`);
+            const m = img.closest('.deepkit-explorer').querySelector('.deepkit-status').innerText
+                         .match(/redraw (\\d+)/);
+            return count !== null && m !== null && Number(m[1]) > count; }""",
+                               arg=[index, n_changes, count], timeout=timeout * 1e3)
+        return True
+    except Exception:  # playwright's TimeoutError
+        return False
+
+
 def changes_of(page, index: int) -> list[float]:
     return page.evaluate("(i) => window.__dk.changes.filter(c => c.id === String(i)).map(c => c.t)", index)
 

@@ -25,7 +25,7 @@ from tests.refs import REF_LIB, ROOT
 A01 = "01_softmax"
 TOPIC01 = ("01", A01)
 LIMITS = Limits(part_timeout=3, lib_wall=25, cell_timeout=20, nb_wall=90)
-HOST_TARGETS = [Path("/work/main/HACKED.txt"), Path("/work/main/autograder/HACKED.txt"),
+HOST_TARGETS = [Path(ROOT / "HACKED.txt"), Path(ROOT / "autograder" / "HACKED.txt"),
                 Path("/tmp/HACKED-by-student.txt")]
 
 pytestmark = pytest.mark.skipif(not (ROOT / "solutions" / A01 / f"{A01}.ipynb").is_file()
@@ -154,6 +154,9 @@ def test_hostile_submission(graded, name):
         assert c.reason, c.name
     if "notebook" in expect:
         assert o.notebook_status == expect["notebook"], o.notebook_reason
+    for text in expect.get("notebook_output", []):
+        ran = (course.autograded / name / A01 / f"{A01}.ipynb").read_text()
+        assert text in ran, text
     assert o.seconds < 150, "bounded time"
 
 
@@ -164,6 +167,8 @@ def test_no_other_student_changed_and_nothing_written_outside(graded):
         {k: v["points"] for k, v in ref_before["cells"].items()}
     for t in HOST_TARGETS:
         assert not t.exists(), t
+    # the secrets h_read_secrets looked for do exist on the host (so its full marks mean the sandbox hid them)
+    assert course.gradebook.is_file() and list((REF_LIB / "deepkit").glob("*.py"))
     staged = course.staging / A01 / "h_write_outside" / "sub" / "lib" / "deepkit"
     assert not (staged / "HACKED.txt").exists()
     assert "hacked" not in (staged / "layers.py").read_text()
@@ -265,6 +270,28 @@ def test_feedback_leaks_nothing(graded):
         assert not [ln.strip() for ln in probe_src.splitlines() if len(ln.strip()) > 30 and ln.strip() in text]
     ref = (course.feedback / "bwd_wrong" / A01 / "feedback.html").read_text()
     assert "affine_backward" in ref and "gradient relative error" in ref and "worst element at index" in ref
+
+
+def test_sandbox_template_gradebook_holds_no_solution_or_other_student(graded):
+    """The notebook sandbox sees a copy of this template; it must not contain solutions or anyone's grades."""
+    import sqlite3
+    course, _, _, _ = graded
+    db = course.staging / "_templates" / A01 / "gradebook.db"
+    data = db.read_bytes()
+    assert b"BEGIN SOLUTION" not in data
+    assert not [ln for ln in _reference_only_lines() if ln.encode() in data]
+    src = nbformat_read(ROOT / "solutions" / A01 / f"{A01}.ipynb")
+    solution_lines = [ln.strip() for c in src.cells if c.metadata.get("nbgrader", {}).get("solution")
+                      for ln in c.source.splitlines() if len(ln.strip()) > 25 and "YOUR" not in ln]
+    assert not [ln for ln in solution_lines if ln.encode() in data]
+    with sqlite3.connect(db) as con:
+        assert con.execute("select count(*) from student").fetchone()[0] == 0
+        assert con.execute("select count(*) from submitted_assignment").fetchone()[0] == 0
+
+
+def nbformat_read(path):
+    import nbformat
+    return nbformat.read(str(path), as_version=4)
 
 
 # -------------------------------------------------------------------------------------- collect and submit

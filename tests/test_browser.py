@@ -123,14 +123,21 @@ def browser(request):
                 _write_latency()
 
 
+@pytest.fixture(scope="module")
+def context(browser):
+    """One browser context for the module: JupyterLab's scripts are fetched once and then cached."""
+    ctx = browser.new_context(viewport=bu.VIEWPORT)
+    ctx.add_init_script(bu.INIT_SCRIPT)
+    yield ctx
+    ctx.close()
+
+
 @pytest.fixture
-def page(browser, lab):
-    context = browser.new_context(viewport=bu.VIEWPORT)
-    context.add_init_script(bu.INIT_SCRIPT)
+def page(context, lab):
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     yield pg
-    context.close()
+    pg.close()
     lab.shutdown_sessions()  # free the kernel's memory for the next lecture
 
 
@@ -148,18 +155,15 @@ def _exercise_explorer(page, explorer, index: int, name: str) -> dict:
             # explorer's owner wrote its own status line (e.g. the training dashboard when it stops)
             n0 = len(bu.changes_of(page, index))
             bu.move(page, control, forward)
-            try:
-                page.wait_for_function(
-                    "([i, n]) => window.__dk.changes.filter(c => c.id === String(i)).length > n",
-                    arg=[index, n0], timeout=20_000)
-            except Exception:
-                failures.append(f"{what}: the plot image did not change within 20 s "
-                                f"(status: {bu.status_text(explorer)!r})")
+            if not bu.wait_redraw(page, index, n0, count0, timeout=20.0):
+                failures.append(f"{what}: no redraw within 20 s (status: {bu.status_text(explorer)!r})")
                 continue
-            changed_at = bu.changes_of(page, index)[n0]
-            latency = changed_at - bu.last_input(page)
-            # let a move that triggers several redraws finish before the next one
             bu.wait_quiet(page, explorer, index)
+            changes = bu.changes_of(page, index)
+            if len(changes) <= n0:
+                failures.append(f"{what}: the plot's PNG bytes did not change (the image was not replaced)")
+                continue
+            latency = changes[n0] - bu.last_input(page)
             count1, digest1 = bu.redraw_count(explorer), bu.plot_digest(page, index)
             if count1 is None or (count0 is not None and count1 <= count0):
                 failures.append(f"{what}: redraw counter did not increase ({count0} -> {count1}; "
@@ -175,6 +179,41 @@ def _exercise_explorer(page, explorer, index: int, name: str) -> dict:
             "median_ms": round(statistics.median(samples), 1), "p90_ms": round(_p90(samples), 1),
             "render_median_ms": round(statistics.median(renders), 1),
             "control_kinds": sorted({c.kind for c in ctrls})}
+
+
+@pytest.mark.timeout(300)
+def test_checker_catches_stderr_errors_and_dead_controls(lab, page):
+    """The checks above can fail: a throw-away notebook with a stderr line, an exception and an explorer whose
+    second slider does not change the plot is caught on all three counts."""
+    import nbformat
+
+    cells = [
+        f"import sys; sys.path.insert(0, {str(ROOT / 'solutions' / 'lib')!r})\n"
+        "from deepkit.viz.base import Explorer, slider",
+        "def render(fig, a, b):  # ignores b: moving it redraws the same image\n"
+        "    fig.subplots().plot([0, 1], [0, a])\n"
+        "Explorer({'a': slider(1.0, 0.0, 2.0, 0.1, 'a'), 'b': slider(1.0, 0.0, 2.0, 0.1, 'b')}, render,\n"
+        "         figsize=(3, 2), title='Dead control')",
+        "print('something went to stderr', file=sys.stderr)",
+        "raise ZeroDivisionError('on purpose')",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (lab.root / "selftest").mkdir(exist_ok=True)
+    nbformat.write(nb, lab.root / "selftest" / "broken.ipynb")
+    bu.open_notebook(page, lab, "selftest/broken.ipynb", workspace="wselftest")
+    bu.run_all(page)
+    bu.wait_kernel_idle(page, lab, "selftest/broken.ipynb", timeout=RUN_TIMEOUT)
+    errors = bu.error_outputs(page)
+    assert any("something went to stderr" in e for e in errors), errors
+    assert any("ZeroDivisionError" in e for e in errors), errors
+    assert bu.tag_plots(page) == 1
+    bu.wait_plots_settled(page)
+    with pytest.raises(AssertionError) as caught:
+        _exercise_explorer(page, page.locator(".deepkit-explorer").first, 0, "selftest")
+    report = str(caught.value)
+    assert "'b' (forward): the plot's PNG bytes did not change" in report, report
+    assert "'a'" not in report, report  # the live slider passes
 
 
 @pytest.mark.timeout(600)

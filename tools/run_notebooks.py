@@ -47,6 +47,7 @@ def execute(path: Path, timeout: int = CELL_TIMEOUT) -> Run:
 
     nb = nbformat.read(str(path), as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no TCP-encryption chatter
                             resources={"metadata": {"path": str(Path(path).parent)}})
     start = time.perf_counter()
     stopped = False

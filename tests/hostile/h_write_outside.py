@@ -1,10 +1,11 @@
 """On import, tries to write outside its folder (the repository, the gradebook, its own staging copy, /tmp
 of the host). The test checks nothing appeared or changed; the correct code keeps full marks."""
 from tests.hostile import LAYERS, LOSSES, append
+from tests.refs import ROOT
 
 NOTEBOOK = False
 EXPECT = {"full": LAYERS + LOSSES, "zero": [], "reason": {}}
-TARGETS = ["/work/main/HACKED.txt", "/work/main/autograder/HACKED.txt", "/tmp/HACKED-by-student.txt"]
+TARGETS = [str(ROOT / "HACKED.txt"), str(ROOT / "autograder" / "HACKED.txt"), "/tmp/HACKED-by-student.txt"]
 
 
 def build(sub):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from deepkit import alphaconv as ac
 from deepkit.viz.base import Explorer, dropdown, log_slider, slider
@@ -58,8 +59,18 @@ def train(penalty: str = "none", lam: float = 0.05, temperature: float = 1.0, st
     return {"alpha": np.array(alphas), "loss": np.array(losses)}
 
 
+def _unpenalized(temperature: float) -> dict:
+    """The run without a penalty (lambda plays no role there: one cached run per temperature)."""
+    return _train("none", 0.0, temperature)
+
+
+def _train(penalty: str, lam: float, temperature: float) -> dict:
+    with threadpool_limits(1, user_api="blas"):  # tiny einsums: BLAS threads on a busy machine only spin
+        return train(penalty, lam, temperature)
+
+
 def _render(fig, penalty, lam, temperature):
-    runs = {"none": train("none", lam, temperature), penalty: train(penalty, lam, temperature)}
+    runs = {"none": _unpenalized(temperature), penalty: _train(penalty, lam, temperature)}
     axes = fig.subplots(1, 3)
     for ax, (name, run) in zip(axes[:2], runs.items()):
         for i in range(4):

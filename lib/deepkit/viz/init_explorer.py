@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+from threadpoolctl import threadpool_limits
 
 from deepkit import activations, init, layers
 from deepkit.viz.base import Explorer, dropdown, int_slider, log_slider
@@ -99,7 +100,8 @@ def _log_y(ax) -> None:
 
 @lru_cache(maxsize=64)
 def _cached(scheme: str, scale: float, activation: str, depth: int, width: int) -> dict:
-    return propagate(scheme, scale, activation, depth, width)
+    with threadpool_limits(1, user_api="blas"):  # small matrices: BLAS threads on a busy machine cost 10x
+        return propagate(scheme, scale, activation, depth, width)
 
 
 def _hist(ax, arrays, title, lim):

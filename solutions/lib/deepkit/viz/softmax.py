@@ -28,40 +28,56 @@ def explorer(scores: tuple | np.ndarray = DEFAULT_SCORES, label: int = 0) -> Exp
         raise ValueError(f"label must be in [0, {C}), got {label}")
     grid = np.linspace(-6.0, 10.0, 161)
 
-    def render(fig: Figure, true_score: float, temperature: float, shift: float, label: int) -> str:
-        z = base.copy()
-        z[label] = true_score
-        z = z + shift
-        p = softmax(z / temperature)
-        loss = -log_softmax(z / temperature)[label]
-        colors = ["tab:gray"] * C
-        colors[label] = "tab:red"
+    def setup(fig: Figure) -> dict:
+        """Axes, bars, curve, marker and titles, built once; ``update`` only changes their data."""
         fig.set_layout_engine("none")  # fixed margins: constrained layout would double the redraw time
         ax1, ax2, ax3 = fig.subplots(1, 3, gridspec_kw=dict(left=0.05, right=0.99, bottom=0.17, top=0.9,
                                                               wspace=0.22))
-        ax1.bar(range(C), z - shift, color=colors)  # bars without c: a shift of 800 would hide the differences
-        ax1.set_title(f"scores z, each plus c = {shift:+.0f}", fontsize=10)
-        ax1.set_xticks(range(C))
-        ax1.set_xlabel("class (red: the true one)", fontsize=9)
-        ax2.bar(range(C), p, color=colors)
+        bars1 = ax1.bar(range(C), base, color="tab:gray")  # without c: a shift of 800 would hide the differences
+        bars2 = ax2.bar(range(C), np.full(C, 1.0 / C), color="tab:gray")
         ax2.set_ylim(0, 1)
-        ax2.set_title(f"softmax(z / T), T = {temperature:.2g}", fontsize=10)
-        ax2.set_xticks(range(C))
-        ax2.set_xlabel("class (red: the true one)", fontsize=9)
-        # loss of the true class as its score moves (other scores fixed, same T and shift)
-        zz = np.repeat((base + shift)[None, :], grid.size, axis=0)
-        zz[:, label] = grid + shift
-        curve = -log_softmax(zz / temperature)[:, label]
-        ax3.plot(grid, curve, color="tab:blue")
+        for ax in (ax1, ax2):
+            ax.set_xticks(range(C))
+            ax.set_xlabel("class (red: the true one)", fontsize=9)
+        curve, = ax3.plot(grid, np.zeros_like(grid), color="tab:blue")
         ax3.axhline(np.log(C), color="k", lw=0.8, ls="--")
-        ax3.plot([true_score], [loss], "o", color="tab:red")
+        dot, = ax3.plot([0.0], [0.0], "o", color="tab:red")
+        ax3.set_xlim(grid[0] - 0.8, grid[-1] + 0.8)
         ax3.set_xlabel("score of the true class (before the shift)", fontsize=9)
-        ax3.set_title(f"loss -log p_y = {loss:.3f}", fontsize=10)
         ax3.text(0.98, 0.95, f"dashed: log C = {np.log(C):.2f}", transform=ax3.transAxes, ha="right",
                  va="top", fontsize=8)
         for ax in (ax1, ax2, ax3):
             ax.yaxis.set_major_locator(MaxNLocator(4))  # fewer ticks: tick creation dominates a redraw
         ax3.xaxis.set_major_locator(MaxNLocator(5))
+        titles = [ax.set_title("", fontsize=10) for ax in (ax1, ax2, ax3)]
+        return dict(axes=(ax1, ax2, ax3), bars=(bars1, bars2), curve=curve, dot=dot, titles=titles)
+
+    def update(st: dict, true_score: float, temperature: float, shift: float, label: int) -> str:
+        z = base.copy()
+        z[label] = true_score
+        z = z + shift
+        p = softmax(z / temperature)
+        loss = -log_softmax(z / temperature)[label]
+        ax1, _, ax3 = st["axes"]
+        for bars, heights in zip(st["bars"], (z - shift, p)):
+            for i, bar in enumerate(bars):
+                bar.set_height(heights[i])
+                bar.set_color("tab:red" if i == label else "tab:gray")
+        lo, hi = min(0.0, float((z - shift).min())), max(0.0, float((z - shift).max()))
+        pad = 0.05 * (hi - lo or 1.0)
+        ax1.set_ylim(lo - (pad if lo < 0 else 0.0), hi + (pad if hi > 0 else 0.0))
+        # loss of the true class as its score moves (other scores fixed, same T and shift)
+        zz = np.repeat((base + shift)[None, :], grid.size, axis=0)
+        zz[:, label] = grid + shift
+        curve = -log_softmax(zz / temperature)[:, label]
+        st["curve"].set_ydata(curve)
+        st["dot"].set_data([true_score], [loss])
+        top = max(float(curve.max()), np.log(C))
+        ax3.set_ylim(-0.05 * top, 1.05 * top)
+        titles = (f"scores z, each plus c = {shift:+.0f}", f"softmax(z / T), T = {temperature:.2g}",
+                  f"loss -log p_y = {loss:.3f}")
+        for t, text in zip(st["titles"], titles):
+            t.set_text(text)
         overflow = np.max(z / temperature) > _EXP_MAX
         naive = "naive exp(z) overflows to inf -> NaN" if overflow else "naive exp(z) still finite"
         return f"p_y = {p[label]:.4f}; {naive}; the max-shifted softmax is unaffected by c"
@@ -72,4 +88,4 @@ def explorer(scores: tuple | np.ndarray = DEFAULT_SCORES, label: int = 0) -> Exp
         "shift": slider(0.0, -1000.0, 1000.0, 50.0, "shift c", fmt=".0f"),
         "label": int_slider(int(label), 0, C - 1, "true class"),
     }
-    return Explorer(controls, render, figsize=(11, 3.2), title="Softmax and cross-entropy")
+    return Explorer(controls, setup=setup, update=update, figsize=(11, 3.2), title="Softmax and cross-entropy")
