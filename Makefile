@@ -80,4 +80,4 @@ site: venv
 	$(PY) -m tools.site $(SITE_ARGS)
 
 clean:
-	rm -rf site autograder/submitted autograder/autograded autograder/feedback autograder/staging autograder/gradebook.db
+	rm -rf site autograder/submitted autograder/autograded autograder/feedback autograder/staging autograder/exports autograder/gradebook.db

@@ -65,12 +65,11 @@ def compare_case(part: Part, student: dict, reference: dict, inputs: dict) -> Ca
 
 
 def _worst(got: np.ndarray, ref: np.ndarray) -> str:
+    """Where the largest mismatch is (the index only: its size would reveal a reference value)."""
     if got.ndim == 0:
         return ""
-    diff = np.abs(got - ref)
-    idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), got.shape))
-    rel = diff[idx] / max(abs(ref[idx]), 1e-12)
-    return f"; worst element at index {idx} is off by {rel:.1%} of its expected size"
+    idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(got - ref))), got.shape))
+    return f"; the worst element is at index {idx}"
 
 
 def part_score(part: Part, cases: list[CaseResult]) -> tuple[float, str]:

@@ -258,6 +258,8 @@ def grade_batch(course: Course, pairs: list[tuple[str, str]], limits: Limits, jo
                 notebook: bool = True, progress: bool = True) -> list[Outcome]:
     """Grade (student, assignment) pairs with ``jobs`` parallel workers; gradebook writes stay serial here."""
     from tqdm import tqdm
+    if progress:
+        print("preparing: gradebook entries, notebook templates, reference outputs ...", file=sys.stderr)
     for a in sorted({a for _, a in pairs}):
         ensure_assignment(course, a)
         if notebook:

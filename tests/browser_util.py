@@ -16,6 +16,7 @@ Debian's chromium (``apt-get install chromium`` / ``make chromium``) is driven b
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -46,6 +47,16 @@ LAB_SETTINGS = {
 }
 
 
+def _ignored_names(repo: Path) -> list[str]:
+    """Top-level patterns of the repository's .gitignore (build output such as site/ is not part of the course)."""
+    try:
+        lines = (repo / ".gitignore").read_text().splitlines()
+    except OSError:
+        return []
+    return [ln.strip().rstrip("/") for ln in lines
+            if ln.strip() and not ln.startswith(("#", "!")) and "/" not in ln.strip().rstrip("/")]
+
+
 def free_port() -> int:
     """A TCP port that is free right now on 127.0.0.1."""
     with socket.socket() as s:
@@ -69,8 +80,10 @@ class LabServer:
     # --- set-up -------------------------------------------------------------------------------------------
     def _make_root(self) -> None:
         self.root.mkdir(parents=True)
+        ignored = _ignored_names(self.repo)
         for entry in self.repo.iterdir():
-            if entry.name in {"lectures", "START_HERE.ipynb", ".git", ".venv"}:
+            if entry.name in {"lectures", "START_HERE.ipynb"} or entry.name.startswith(".") or any(
+                    fnmatch.fnmatch(entry.name, pat) for pat in ignored):
                 continue
             (self.root / entry.name).symlink_to(entry)
         lectures = self.root / "lectures"
@@ -224,9 +237,6 @@ new MutationObserver(records => {
   }
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ['src']});
 """
-
-ERROR_TEXTS = ("Error displaying widget", "Traceback", "Error:")
-
 
 def open_notebook(page, server: LabServer, notebook: str, workspace: str, timeout: float = 120.0) -> None:
     """Open ``notebook`` (relative to the server root) in a fresh workspace and wait for its kernel to be idle."""

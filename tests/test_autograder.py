@@ -269,7 +269,7 @@ def test_feedback_leaks_nothing(graded):
         probe_src = (ROOT / "autograder" / "probes" / "p01.py").read_text()
         assert not [ln.strip() for ln in probe_src.splitlines() if len(ln.strip()) > 30 and ln.strip() in text]
     ref = (course.feedback / "bwd_wrong" / A01 / "feedback.html").read_text()
-    assert "affine_backward" in ref and "gradient relative error" in ref and "worst element at index" in ref
+    assert "affine_backward" in ref and "gradient relative error" in ref and "the worst element is at index" in ref
 
 
 def test_sandbox_template_gradebook_holds_no_solution_or_other_student(graded):
