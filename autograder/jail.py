@@ -122,16 +122,29 @@ def _loopback_up() -> None:
         s.close()
 
 
+def _root_mount_point(cfg: dict) -> str:
+    """A host directory to mount the new root's tmpfs on that hides none of the paths we must bind from."""
+    sources = [*cfg["ro_paths"], *cfg["binds"].values()]
+    for cand in (NEWROOT, "/media", "/srv", "/opt", "/var/empty"):
+        if os.path.isdir(cand) and not any(src == cand or src.startswith(cand + "/") for src in sources):
+            return cand
+    raise OSError(f"no mount point for the sandbox root outside {sources}")
+
+
 def _new_root(cfg: dict) -> None:
     """Build the sandbox's file-system view and chroot into it (we are PID 1 of the new namespaces)."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
-    r = NEWROOT
+    r = _root_mount_point(cfg)
+    _mount("tmpfs", r, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
     for d in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc"):
         if os.path.islink(d):
             os.symlink(os.readlink(d), r + d)
         elif os.path.isdir(d):
             _bind(d, r + d)
+    # the private /tmp first: a virtualenv or staging copy that lives under /tmp is bound on top of it
+    os.makedirs(r + "/tmp", exist_ok=True)
+    _mount("tmpfs", r + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={int(cfg['scratch'])},mode=1777")
     for d in cfg["ro_paths"]:  # interpreter prefixes, the virtualenv
         if os.path.exists(d) and not os.path.exists(r + d):
             _bind(d, r + d)
@@ -142,9 +155,6 @@ def _new_root(cfg: dict) -> None:
     os.symlink("/proc/self/fd", r + "/dev/fd")
     os.makedirs(r + "/proc", exist_ok=True)
     _mount("proc", r + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(r + "/tmp", exist_ok=True)
-    _mount("tmpfs", r + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-           f"size={int(cfg['scratch'])},mode=1777")
     for inside, outside in cfg["binds"].items():  # the submission's staging copy, read-only
         _bind(outside, r + inside)
     try:
