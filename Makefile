@@ -22,7 +22,7 @@ $(STAMP): requirements.txt
 ## make lab: open the course in JupyterLab on the landing page (LAB_ARGS=--no-browser on a server)
 LAB_ARGS ?=
 lab: venv
-	$(VENV)/bin/jupyter lab --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
+	JUPYTER_CONFIG_PATH="$(CURDIR)/autograder" $(VENV)/bin/jupyter lab --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
 	  $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS) START_HERE.ipynb
 
 ## make build: regenerate lib/deepkit stubs and exercises/ from solutions/

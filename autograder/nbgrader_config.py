@@ -50,3 +50,9 @@ c.Execute.interrupt_on_timeout = True
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 100
 # Never use `nbgrader generate_feedback` for students: it renders hidden test cells. Use `python -m autograder feedback`.
+
+# The student "Assignments" panel needs an exchange folder; this course hands work in as zips
+# (`python -m autograder submit/collect`), so a private, git-ignored one is enough for the panel to load.
+_EXCHANGE = _HERE / "exchange"
+_EXCHANGE.mkdir(exist_ok=True)
+c.Exchange.root = str(_EXCHANGE)

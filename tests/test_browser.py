@@ -293,6 +293,10 @@ def test_nbgrader_extensions_load_with_the_course_config(lab_course, browser):
     labext = json.loads((Path(nbgrader.__file__).parent / "labextension" / "package.json").read_text())["version"]
     status, body = lab.get(f"/nbgrader_version?version={labext}")
     assert status == 200 and json.loads(body).get("success") is True, body
+    # the student Assignments panel's server side answers without error (it needs the course's exchange folder)
+    for route in ("/courses", "/assignments?course_id=deepkit-course"):
+        status, body = lab.get(route)
+        assert status == 200 and json.loads(body).get("success") is True, (route, body[:500])
     sources = sorted(p.parent.name for p in ROOT.glob("solutions/[0-9][0-9]_*/*.ipynb"))
     context = browser.new_context(viewport=bu.VIEWPORT)
     try:
@@ -313,6 +317,7 @@ def test_nbgrader_extensions_load_with_the_course_config(lab_course, browser):
         menu.click()
         items = page.locator(".lm-Menu-itemLabel").all_inner_texts()
         assert any("Formgrader" in t for t in items), f"Nbgrader menu items: {items}"
+        assert any("Assignment List" in t for t in items), f"Nbgrader menu items: {items}"
         page.locator(".lm-Menu-itemLabel", has_text="Formgrader").first.click()
         frame = page.frame_locator("iframe").first
         frame.locator("#main-table").wait_for(state="attached", timeout=60_000)

@@ -1,10 +1,20 @@
 """Probes for topic 03 (initialization). Run inside the sandbox against the student's deepkit (and in the trusted
-process against the reference) with the same inputs. Only numpy and the stdlib.
+process against the reference) with the same inputs. Only numpy and the stdlib (threadpoolctl if present).
 
 Random initialisers cannot be compared element by element (a student may consume the rng differently), so their
 probes return sample moments of many draws; autograder/checks/t03.py compares those with the theory.
 """
+from contextlib import nullcontext
+
 import numpy as np
+
+# One BLAS thread for the experiment's 64x256 @ 256x256 products: the sandbox already runs with one, and in the
+# trusted process (reference side, tests) two threads on a loaded 2-core machine made them ~10x slower.
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn (requirements.txt)
+    def threadpool_limits(limits=None):
+        return nullcontext()
 
 #: every statistical probe looks at no fewer samples than this (6-sigma bands are then a few per cent wide).
 MIN_SAMPLES = 20_000
@@ -152,20 +162,21 @@ def experiment(dk, inp):
     n_hidden = len(sizes) - 2
     act_var = np.zeros((len(EXPERIMENT), n_hidden))
     grad_var = np.zeros((len(EXPERIMENT), n_hidden))
-    for c, (scheme, kw, act) in enumerate(EXPERIMENT):
-        fn = getattr(dk.init, scheme)
-        for _ in range(int(inp["nets"])):
-            Ws = [np.asarray(fn((a, b), rng=rng, **kw), dtype=np.float64) for a, b in zip(sizes[:-1], sizes[1:])]
-            h, hs = X, []
-            for W in Ws[:-1]:                       # hidden layers (zero biases, as at initialisation)
-                z = h @ W
-                h = np.tanh(z) if act == "tanh" else np.maximum(z, 0.0)
-                hs.append(h)
-            dh = dout @ Ws[-1].T                    # backward from the output layer
-            for i in range(n_hidden - 1, -1, -1):
-                grad_var[c, i] += np.mean(dh * dh)
-                act_var[c, i] += np.mean(hs[i] * hs[i]) - np.mean(hs[i]) ** 2
-                dz = dh * (1.0 - hs[i] ** 2) if act == "tanh" else dh * (hs[i] > 0)
-                dh = dz @ Ws[i].T
+    with threadpool_limits(limits=1):
+        for c, (scheme, kw, act) in enumerate(EXPERIMENT):
+            fn = getattr(dk.init, scheme)
+            for _ in range(int(inp["nets"])):
+                Ws = [np.asarray(fn((a, b), rng=rng, **kw), dtype=np.float64) for a, b in zip(sizes[:-1], sizes[1:])]
+                h, hs = X, []
+                for W in Ws[:-1]:                       # hidden layers (zero biases, as at initialisation)
+                    z = h @ W
+                    h = np.tanh(z) if act == "tanh" else np.maximum(z, 0.0)
+                    hs.append(h)
+                dh = dout @ Ws[-1].T                    # backward from the output layer
+                for i in range(n_hidden - 1, -1, -1):
+                    grad_var[c, i] += np.mean(dh * dh)
+                    act_var[c, i] += np.mean(hs[i] * hs[i]) - np.mean(hs[i]) ** 2
+                    dz = dh * (1.0 - hs[i] ** 2) if act == "tanh" else dh * (hs[i] > 0)
+                    dh = dz @ Ws[i].T
     nets = int(inp["nets"])
     return {"act_std": np.sqrt(act_var / nets), "grad_std": np.sqrt(grad_var / nets)}
