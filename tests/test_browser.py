@@ -32,7 +32,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 LECTURES = sorted(ROOT.glob("lectures/[0-9][0-9]_*.ipynb"))
-SHOTS = ROOT / "docs" / "screenshots"
+# README screenshots are refreshed on request (UPDATE_SCREENSHOTS=1 make test); otherwise they go to build/
+SHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") else "build") / "screenshots"
 LATENCY_JSON = ROOT / "bench" / "results" / "widget_latency.json"
 GOAL_MS = 150.0          # the course's target for a redraw (reported, not asserted)
 SANITY_MS = 5000.0       # asserted: a control that takes longer than this to redraw is broken

@@ -56,7 +56,7 @@ def dropdown(options, value, description: str) -> W.Dropdown:
 
 #: rcParams for every explorer drawing: a fixed title height (no per-draw measuring of tick labels), and
 #: unhinted glyphs (hinting each glyph is ~20% of a draw; at 72 dpi the text looks the same)
-RC = {"axes.titley": 1.0, "axes.titlepad": 4.0, "text.hinting": "no_hinting"}
+RC = {"axes.titley": 1.0, "text.hinting": "no_hinting"}
 
 
 def png_bytes(fig: Figure, compress_level: int = 1) -> bytes:
