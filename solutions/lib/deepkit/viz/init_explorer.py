@@ -107,7 +107,9 @@ def _hist_counts(arrays: list, lim: float) -> tuple[list, list, np.ndarray]:
     edges = np.linspace(-lim, lim, BINS)
     n = len(arrays)
     shown = sorted(set(np.linspace(0, n - 1, min(n, SHOWN)).round().astype(int)))  # at most 5 layers drawn
-    counts = [np.histogram(np.clip(arrays[i], -lim, lim), bins=edges)[0] / arrays[i].size for i in shown]
+    # bins + range (not the edges array): NumPy's uniform-bin path, no sorting; the same bins as ``edges``
+    counts = [np.histogram(np.clip(arrays[i], -lim, lim), bins=BINS - 1, range=(-lim, lim))[0] / arrays[i].size
+              for i in shown]
     return shown, counts, edges
 
 
