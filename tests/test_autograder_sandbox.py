@@ -79,8 +79,15 @@ def test_wall_clock_kills_detached_children(tmp_path):
             "if os.fork() == 0:\n    os.setsid()\n    open('/tmp/x','w')\n    time.sleep(1000)\n"
             "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass\n")
     t0 = time.monotonic()
-    r = _jail([sys.executable, "-I", "-c", code], tmp_path, wall=2.0)
+    r = _jail([sys.executable, "-I", "-c", code], tmp_path, wall=2.0, cpu=60.0)  # the wall clock, not RLIMIT_CPU
     assert r.timed_out and time.monotonic() - t0 < 15
+
+
+def test_cpu_limit_stops_a_busy_loop_before_the_wall_clock(tmp_path):
+    t0 = time.monotonic()
+    r = _jail([sys.executable, "-I", "-c", "while True:\n    pass\n"], tmp_path, wall=60.0, cpu=1.0)
+    assert not r.timed_out and r.returncode in (128 + 24, 128 + 9), r  # SIGXCPU, then SIGKILL at the hard limit
+    assert time.monotonic() - t0 < 30
 
 
 def test_result_size_is_capped(tmp_path):
@@ -95,6 +102,6 @@ def test_fallbacks_still_run_with_limits(tmp_path, isolation):
     """A self-learner's laptop: a user namespace (no root), or nothing at all (a warning, limits only)."""
     code = ("import os\nfd = int(os.environ['AUTOGRADER_FD'])\n"
             "os.write(fd, (2).to_bytes(8, 'little') + b'ok')\nwhile True:\n    pass\n")
-    r = _jail([sys.executable, "-I", "-c", code], tmp_path, wall=3.0, uid=0, isolation=isolation)
+    r = _jail([sys.executable, "-I", "-c", code], tmp_path, wall=3.0, cpu=60.0, uid=0, isolation=isolation)
     assert r.frames == [b"ok"] and r.timed_out
     assert r.isolated == (isolation == "userns"), r.log_tail
