@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 from threadpoolctl import threadpool_limits
 
 from deepkit import alphaconv as ac
@@ -69,31 +70,72 @@ def _train(penalty: str, lam: float, temperature: float) -> dict:
         return train(penalty, lam, temperature)
 
 
-def _render(fig, penalty, lam, temperature):
-    runs = {"none": _unpenalized(temperature), penalty: _train(penalty, lam, temperature)}
+def _setup(fig) -> dict:
+    """Three panels with their lines, built once; ``_update`` changes the data."""
     axes = fig.subplots(1, 3)
-    for ax, (name, run) in zip(axes[:2], runs.items()):
-        for i in range(4):
-            ax.plot(run["alpha"][:, i], label=f"alpha_{i}")
+    alpha = [[ax.plot([0, 1], [0, 0], label=f"alpha_{i}")[0] for i in range(4)] for ax in axes[:2]]
+    for ax in axes[:2]:
         ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"penalty: {name}")
         ax.set_xlabel("step")
     axes[0].legend(fontsize=8, loc="center right")
-    for name, run in runs.items():
-        axes[2].plot(run["loss"], label=name)
+    objective = [axes[2].plot([0, 1], [1, 1])[0] for _ in range(2)]
     axes[2].set_yscale("log")
     axes[2].minorticks_off()
+    axes[2].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # plain text: mathtext is slow
     axes[2].set_title("objective")
-    axes[2].legend(fontsize=8)
+    titles = [ax.set_title(" ") for ax in axes[:2]]
+    return dict(axes=axes, alpha=alpha, objective=objective, titles=titles, legend=None, penalty=None)
+
+
+def _update(st: dict, penalty: str, lam: float, temperature: float) -> str:
+    runs = {"none": _unpenalized(temperature), penalty: _train(penalty, lam, temperature)}
+    axes = st["axes"]
+    for k, (lines, title) in enumerate(zip(st["alpha"], st["titles"])):
+        shown = k < len(runs)
+        name, run = list(runs.items())[min(k, len(runs) - 1)]
+        for i, line in enumerate(lines):
+            line.set_visible(shown)
+            line.set_data(np.arange(len(run["alpha"])), run["alpha"][:, i])
+        title.set_text(f"penalty: {name}" if shown else "")
+    for k, line in enumerate(st["objective"]):
+        line.set_visible(k < len(runs))
+        run = list(runs.values())[min(k, len(runs) - 1)]
+        line.set_data(np.arange(len(run["loss"])), run["loss"])
+    if penalty != st["penalty"]:  # a new legend only when the penalty's name changes
+        if st["legend"] is not None:
+            st["legend"].remove()
+        st["legend"] = axes[2].legend(st["objective"][:len(runs)], list(runs), fontsize=8)
+        st["penalty"] = penalty
+    steps = len(runs["none"]["loss"]) - 1
+    for ax in axes:
+        ax.set_xlim(-0.05 * steps, 1.05 * steps)
+    losses = np.concatenate([run["loss"] for run in runs.values()])
+    lo, hi = float(losses[losses > 0].min()), float(losses.max())
+    m = (hi / lo) ** 0.05 if hi > lo else 2.0
+    axes[2].set_ylim(lo / m, hi * m)
     same = np.abs(runs["none"]["alpha"] - runs[penalty]["alpha"]).max() < 1e-4
     final = runs[penalty]["alpha"][-1]
     return (f"final alpha with {penalty}: [{', '.join(f'{a:.2f}' for a in final)}]"
             + ("  (the same as without a penalty, up to rounding)" if same and penalty != "none" else ""))
 
 
+def _render(fig, penalty, lam, temperature):
+    """The whole picture into an empty figure (``_setup`` + ``_update``)."""
+    return _update(_setup(fig), penalty, lam, temperature)
+
+
 def explorer() -> Explorer:
-    """Penalty, its strength and the softmax temperature -> alpha trajectories with and without it."""
+    """Penalty, its strength and the softmax temperature -> alpha trajectories with and without it.
+
+    Every penalty is trained up front at the initial lambda and temperature (~0.3 s), so switching the
+    penalty there only redraws; any other setting trains once (~0.1 s per run) and is cached."""
+    lam, temperature = 0.3, 1.0
+    _unpenalized(temperature)
+    for name in PENALTIES:
+        if name != "none":
+            _train(name, lam, temperature)
     controls = {"penalty": dropdown(list(PENALTIES), "entropy", "penalty"),
-                "lam": log_slider(0.3, 1e-3, 1.0, "lambda"),
-                "temperature": slider(1.0, 0.2, 3.0, 0.1, "temperature")}
-    return Explorer(controls, _render, figsize=(11, 3.2), title="Alpha-conv: which penalty sparsifies alpha?")
+                "lam": log_slider(lam, 1e-3, 1.0, "lambda"),
+                "temperature": slider(temperature, 0.2, 3.0, 0.1, "temperature")}
+    return Explorer(controls, setup=_setup, update=_update, figsize=(11, 3.2),
+                    title="Alpha-conv: which penalty sparsifies alpha?")

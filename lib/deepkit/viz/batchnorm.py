@@ -159,10 +159,11 @@ def _train(norm: str, batch_size: int, steps: int, every: int, depth: int, width
                np.array(acc_t), np.array(acc_e))
 
 
-def explorer(steps: int = 60, depth: int = 6, precompute: bool = False) -> Explorer:
-    """Explorer over (normalization, batch size, layer, step); runs are trained lazily and cached.
+def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explorer:
+    """Explorer over (normalization, batch size, layer, step); runs are trained once and cached.
 
-    precompute: train every setting up front (a fraction of a second each) instead of on first use.
+    precompute: train every setting up front (~2 s in all, less for runs already cached), so that every
+    redraw is only a plot; with False a setting is trained on first use (0.1-0.5 s for a new batch size).
     """
 
     def run(norm: str, batch_size: int) -> Run:
@@ -173,41 +174,61 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = False) -> Explo
             for bs in BATCH_SIZES:
                 run(norm, bs)
 
-    def render(fig: Figure, norm: str, batch_size: int, layer: int, step: int) -> str:
-        r = run(norm, batch_size)
-        k = int(np.argmin(np.abs(r.ckpt - step)))
+    def setup(fig: Figure) -> dict:
+        """The three panels and their artists, built once; ``update`` changes their data."""
         fig.set_layout_engine("none")  # fixed margins: constrained layout would double the redraw time
         ax1, ax2, ax3 = fig.subplots(1, 3, gridspec_kw=dict(left=0.04, right=0.995, bottom=0.15, top=0.9,
                                                              wspace=0.18))
-        color = _COLORS[norm]
-        n_layers = r.hist.shape[1]
-        for i in range(n_layers):  # ridge plot: one histogram per layer, layer 1 at the bottom
-            h = r.hist[k, i] / max(r.hist[k, i].max(), 1.0) * 0.9
-            if i == layer - 1:
-                h0 = r.hist[0, i] / max(r.hist[0, i].max(), 1.0) * 0.9
-                ax1.stairs(h0 + i + 1, BINS, baseline=i + 1, fill=True, color="0.85")
-            ax1.stairs(h + i + 1, BINS, baseline=i + 1, color=color if i == layer - 1 else "0.35",
-                       lw=1.6 if i == layer - 1 else 0.7)
-        ax1.set(xlim=(-1, 1), ylim=(0.9, n_layers + 1), xticks=[-1, 0, 1], yticks=np.arange(1, n_layers + 1),
-                yticklabels=[str(i) for i in range(1, n_layers + 1)])
+        flat = np.zeros(len(BINS) - 1)
+        step0 = ax1.stairs(flat + 1, BINS, baseline=1, fill=True, color="0.85")  # the chosen layer at step 0
+        ridges = [ax1.stairs(flat + i + 1, BINS, baseline=i + 1) for i in range(depth)]
+        ax1.set(xlim=(-1, 1), ylim=(0.9, depth + 1), xticks=[-1, 0, 1], yticks=np.arange(1, depth + 1),
+                yticklabels=[str(i) for i in range(1, depth + 1)])
         ax1.set_ylabel("hidden layer", fontsize=9)
-        ax1.set_title(f"tanh outputs per layer, step {r.ckpt[k]} (grey: layer {layer} at step 0)", fontsize=9)
-        for other in NORMS:
-            o = run(other, batch_size)
-            ax2.plot(np.arange(1, len(o.losses) + 1), o.losses, color=_COLORS[other],
-                     lw=1.4 if other == norm else 0.7, alpha=1.0 if other == norm else 0.6, label=NORMS[other])
-        ax2.axvline(r.ckpt[k], color="tab:red", lw=0.8, ls=":")
-        ax2.set_title(f"training loss, batch size {batch_size}", fontsize=9)
+        losses = {other: ax2.plot([0], [0], color=_COLORS[other], label=NORMS[other])[0] for other in NORMS}
         ax2.legend(fontsize=7, loc="lower left")
-        ax3.plot(r.ckpt, r.acc_train, "-", color=color)
-        ax3.plot(r.ckpt, r.acc_eval, "--", color="k")
-        ax3.axvline(r.ckpt[k], color="tab:red", lw=0.8, ls=":")
+        acc_train, = ax3.plot([0], [0], "-")
+        acc_eval, = ax3.plot([0], [0], "--", color="k")
+        marks = [ax.axvline(0, color="tab:red", lw=0.8, ls=":") for ax in (ax2, ax3)]
         ax3.set(ylim=(0, 1.02), yticks=[0, 0.5, 1])
         ax3.set_title("val. accuracy: train mode (solid) vs eval (dashed)", fontsize=9)
         for ax in (ax2, ax3):
             ax.xaxis.set_major_locator(MaxNLocator(4))  # fewer ticks: tick creation dominates a redraw
             ax.set_xlabel("SGD step", fontsize=9)
+            ax.set_xlim(-0.02 * steps, steps * 1.02 + 1)
         ax2.yaxis.set_major_locator(MaxNLocator(4))
+        titles = [ax.set_title(" ", fontsize=9) for ax in (ax1, ax2)]
+        return dict(axes=(ax1, ax2, ax3), step0=step0, ridges=ridges, losses=losses, acc=(acc_train, acc_eval),
+                    marks=marks, titles=titles)
+
+    def update(st: dict, norm: str, batch_size: int, layer: int, step: int) -> str:
+        r = run(norm, batch_size)
+        k = int(np.argmin(np.abs(r.ckpt - step)))
+        color = _COLORS[norm]
+        for i, ridge in enumerate(st["ridges"]):  # ridge plot: one histogram per layer, layer 1 at the bottom
+            h = r.hist[k, i] / max(r.hist[k, i].max(), 1.0) * 0.9
+            ridge.set_data(h + i + 1, BINS, baseline=i + 1)
+            ridge.set_color(color if i == layer - 1 else "0.35")
+            ridge.set_linewidth(1.6 if i == layer - 1 else 0.7)
+        h0 = r.hist[0, layer - 1] / max(r.hist[0, layer - 1].max(), 1.0) * 0.9
+        st["step0"].set_data(h0 + layer, BINS, baseline=layer)
+        st["titles"][0].set_text(f"tanh outputs per layer, step {r.ckpt[k]} (grey: layer {layer} at step 0)")
+        lo, hi = np.inf, -np.inf
+        for other, line in st["losses"].items():
+            o = run(other, batch_size)
+            line.set_data(np.arange(1, len(o.losses) + 1), o.losses)
+            line.set_linewidth(1.4 if other == norm else 0.7)
+            line.set_alpha(1.0 if other == norm else 0.6)
+            lo, hi = min(lo, float(np.min(o.losses))), max(hi, float(np.max(o.losses)))
+        pad = 0.05 * (hi - lo) or 0.1
+        st["axes"][1].set_ylim(lo - pad, hi + pad)
+        st["titles"][1].set_text(f"training loss, batch size {batch_size}")
+        acc_train, acc_eval = st["acc"]
+        acc_train.set_data(r.ckpt, r.acc_train)
+        acc_train.set_color(color)
+        acc_eval.set_data(r.ckpt, r.acc_eval)
+        for mark in st["marks"]:
+            mark.set_xdata([r.ckpt[k], r.ckpt[k]])
         lo, hi = r.pct[k, layer - 1, 1], r.pct[k, layer - 1, 3]
         gap = r.acc_train[k] - r.acc_eval[k]
         return (f"{NORMS[norm]}, batch {batch_size}, step {r.ckpt[k]}: layer {layer} middle half in "
@@ -220,5 +241,5 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = False) -> Explo
         "layer": int_slider(depth, 1, depth, "layer"),
         "step": int_slider(steps, 0, steps, "step", step=10),
     }
-    return Explorer(controls, render, figsize=(12, 3.2),
+    return Explorer(controls, setup=setup, update=update, figsize=(12, 3.2),
                     title="A 6-layer tanh MLP on digits: no normalization, batch norm, layer norm")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 from threadpoolctl import threadpool_limits
 
 from deepkit import activations, init, layers
@@ -89,65 +89,122 @@ def propagate(scheme: str, scale: float = 0.01, activation: str = "tanh", depth:
 _PLAIN = FuncFormatter(lambda v, _: f"{v:.0e}")  # no mathtext: log tick labels render ~10x faster
 
 
-def _log_y(ax) -> None:
+def _log_y(ax, subs: tuple = (1.0, 3.0)) -> None:
     """Log y axis with few, plain tick labels (the default minor ticks and mathtext dominate the redraw time)."""
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 3.0), numticks=6))
+    ax.yaxis.set_major_locator(LogLocator(subs=subs, numticks=6))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.yaxis.set_major_formatter(_PLAIN)
     ax.tick_params(labelsize=7)
 
 
-@lru_cache(maxsize=64)
-def _cached(scheme: str, scale: float, activation: str, depth: int, width: int) -> dict:
-    with threadpool_limits(1, user_api="blas"):  # small matrices: BLAS threads on a busy machine cost 10x
-        return propagate(scheme, scale, activation, depth, width)
+MAX_DEPTH = 12   # the depth slider's maximum
+SHOWN = 5        # histograms drawn per panel (layers spread over the depth)
 
 
-def _hist(ax, arrays, title, lim):
-    from matplotlib import colormaps
-    cmap = colormaps["viridis"]
+def _hist_counts(arrays: list, lim: float) -> tuple[list, list, np.ndarray]:
+    """(shown layer indices, their normalised counts on BINS - 1 bins over [-lim, lim], the bin edges)."""
     edges = np.linspace(-lim, lim, BINS)
     n = len(arrays)
-    for i in sorted(set(np.linspace(0, n - 1, min(n, 5)).round().astype(int))):  # at most 5 layers drawn
-        counts, _ = np.histogram(np.clip(arrays[i], -lim, lim), bins=edges)
-        ax.stairs(np.maximum(counts / arrays[i].size, 1e-5), edges, color=cmap(i / max(n - 1, 1)), lw=1.2)
-    ax.set_title(f"{title}: layer 1 (dark) .. {n} (yellow)", fontsize=8)
-    _log_y(ax)
+    shown = sorted(set(np.linspace(0, n - 1, min(n, SHOWN)).round().astype(int)))  # at most 5 layers drawn
+    # bins + range (not the edges array): NumPy's uniform-bin path, no sorting; the same bins as ``edges``
+    counts = [np.histogram(np.clip(arrays[i], -lim, lim), bins=BINS - 1, range=(-lim, lim))[0] / arrays[i].size
+              for i in shown]
+    return shown, counts, edges
+
+
+@lru_cache(maxsize=64)
+def _cached(scheme: str, scale: float, activation: str, depth: int, width: int) -> dict:
+    """propagate's result plus the histograms the widget shows ("hist_acts", "hist_grads"), per setting."""
+    with threadpool_limits(1, user_api="blas"):  # small matrices: BLAS threads on a busy machine cost 10x
+        r = propagate(scheme, scale, activation, depth, width)
+    lim_a = 1.0 if activation != "relu" else max(3 * float(r["act_std"].max()), 1e-6)
+    r["hist_acts"] = _hist_counts(r["acts"], lim_a)
+    r["hist_grads"] = _hist_counts(r["grads"], max(3 * float(r["grad_std"].max()), 1e-12))
+    return r
+
+
+def _hist_setup(ax) -> list:
+    """SHOWN empty step histograms on a log y axis (``_hist`` fills them)."""
+    edges = np.linspace(-1.0, 1.0, BINS)
+    steps = [ax.stairs(np.full(BINS - 1, 1e-5), edges, lw=1.2) for _ in range(SHOWN)]
+    _log_y(ax, subs=(1.0,))  # 5 labels, one per decade: each tick label costs redraw time
     ax.set_ylim(1e-4, 1.05)
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.tick_params(labelsize=7)
+    return steps
 
 
-def render(fig, scheme: str, scale: float, activation: str, depth: int, width: int) -> str:
-    """Draw std per layer (forward and backward) + dead/saturated fraction, and the two sets of histograms."""
-    r = _cached(scheme, scale if scheme in ("normal", "constant") else 0.0, activation, depth, width)
+def _hist(ax, steps, hist, n, title, xlim=None) -> None:
+    """Fill the step histograms of ``_hist_setup`` with ``hist`` (from ``_hist_counts``) of n layers."""
+    from matplotlib import colormaps
+    cmap = colormaps["viridis"]
+    shown, counts, edges = hist
+    for k, st in enumerate(steps):
+        st.set_visible(k < len(shown))
+        if k < len(shown):
+            st.set_data(np.maximum(counts[k], 1e-5), edges)
+            st.set_color(cmap(shown[k] / max(n - 1, 1)))
+    ax.title.set_text(f"{title}: layer 1 (dark) .. {n} (yellow)")
+    ax.set_xlim(*(xlim or (1.05 * edges[0], 1.05 * edges[-1])))
+
+
+def setup(fig) -> dict:
+    """Axes, lines, bars and histograms, built once; ``update`` changes their data."""
     fig.set_layout_engine("none")  # fixed margins: constrained layout was a third of the redraw time
     fig.subplots_adjust(left=0.06, right=0.96, bottom=0.14, top=0.9, wspace=0.32)
     ax1, ax2, ax3 = fig.subplots(1, 3)
-    L = np.arange(1, depth + 1)
-    floor = 1e-12
-    ax1.plot(L, np.maximum(r["act_std"], floor), "o-", label="activations (forward)")
-    ax1.plot(L, np.maximum(r["grad_std"], floor), "s-", label="gradients (backward)")
-    _log_y(ax1)
-    lo, hi = max(min(r["act_std"].min(), r["grad_std"].min()), floor), max(r["act_std"].max(), r["grad_std"].max(), floor)
-    ax1.set_ylim(lo / 2, hi * 2)
-    ax1.set_xlabel("hidden layer")
-    ax1.set_title("std per layer", fontsize=9)
+    L = np.arange(1, MAX_DEPTH + 1)
     tw = ax1.twinx()
-    tw.bar(L, r["frac"], color="0.6", alpha=0.35, width=0.6)
+    bars = tw.bar(L, np.zeros(MAX_DEPTH), color="0.6", alpha=0.35, width=0.6)
     tw.set_ylim(0, 1)
-    tw.set_ylabel("dead" if activation == "relu" else "saturated", fontsize=8)
+    tw.set_yticks([0, 0.5, 1])
+    tw.set_ylabel(" ", fontsize=8)
     tw.tick_params(labelsize=7)
+    act, = ax1.plot(L, np.ones(MAX_DEPTH), "o-", label="activations (forward)")
+    grad, = ax1.plot(L, np.ones(MAX_DEPTH), "s-", label="gradients (backward)")
+    _log_y(ax1)
+    ax1.set_xlabel("hidden layer", fontsize=8)
+    ax1.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+    ax1.tick_params(labelsize=7)
+    ax1.set_title("std per layer", fontsize=9)
     ax1.set_zorder(tw.get_zorder() + 1)
     ax1.patch.set_visible(False)
     ax1.legend(fontsize=7, loc="lower left")
-    lim_a = 1.0 if activation != "relu" else max(3 * float(r["act_std"].max()), 1e-6)
-    _hist(ax2, r["acts"], f"activations ({activation})", lim_a)
-    _hist(ax3, r["grads"], "gradients dL/dh", max(3 * float(r["grad_std"].max()), 1e-12))
-    if activation == "sigmoid":
-        ax2.set_xlim(0, 1)
+    for ax in (ax2, ax3):
+        ax.set_title(" ", fontsize=8)
+    return dict(axes=(ax1, ax2, ax3), tw=tw, bars=bars, act=act, grad=grad, h2=_hist_setup(ax2),
+                h3=_hist_setup(ax3))
+
+
+def update(st: dict, scheme: str, scale: float, activation: str, depth: int, width: int) -> str:
+    """Std per layer (forward and backward) + dead/saturated fraction, and the two sets of histograms."""
+    r = _cached(scheme, scale if scheme in ("normal", "constant") else 0.0, activation, depth, width)
+    ax1, ax2, ax3 = st["axes"]
+    L = np.arange(1, depth + 1)
+    floor = 1e-12
+    st["act"].set_data(L, np.maximum(r["act_std"], floor))
+    st["grad"].set_data(L, np.maximum(r["grad_std"], floor))
+    lo, hi = max(min(r["act_std"].min(), r["grad_std"].min()), floor), max(r["act_std"].max(), r["grad_std"].max(), floor)
+    ax1.set_ylim(lo / 2, hi * 2)
+    # 1 and 3 per decade over a short range; over many decades LogLocator would drop every tick with two subs
+    ax1.yaxis.set_major_locator(LogLocator(subs=(1.0, 3.0) if hi / lo < 1e3 else (1.0,), numticks=6))
+    ax1.set_xlim(0.5, depth + 0.5)
+    for i, bar in enumerate(st["bars"]):
+        bar.set_visible(i < depth)
+        bar.set_height(r["frac"][i] if i < depth else 0.0)
+    st["tw"].yaxis.label.set_text("dead" if activation == "relu" else "saturated")
+    _hist(ax2, st["h2"], r["hist_acts"], depth, f"activations ({activation})",
+          (0.0, 1.0) if activation == "sigmoid" else None)
+    _hist(ax3, st["h3"], r["hist_grads"], depth, "gradients dL/dh")
     ratio = r["act_std"][-1] / max(r["act_std"][0], floor)
     return (f"last/first layer activation std = {ratio:.3g}; "
             f"{'dead' if activation == 'relu' else 'saturated'} in the last layer: {r['frac'][-1]:.0%}")
+
+
+def render(fig, scheme: str, scale: float, activation: str, depth: int, width: int) -> str:
+    """Draw the whole picture into an empty figure (``setup`` + ``update`` in one call)."""
+    return update(setup(fig), scheme, scale, activation, depth, width)
 
 
 def explorer(scheme: str = "normal", scale: float = 0.01, activation: str = "tanh", depth: int = 8,
@@ -157,7 +214,7 @@ def explorer(scheme: str = "normal", scale: float = 0.01, activation: str = "tan
         "scheme": dropdown(list(SCHEMES), scheme, "init"),
         "scale": log_slider(scale, 1e-3, 10.0, "scale (std / value)"),
         "activation": dropdown(list(ACTIVATIONS), activation, "activation"),
-        "depth": int_slider(depth, 2, 12, "depth"),
+        "depth": int_slider(depth, 2, MAX_DEPTH, "depth"),
         "width": int_slider(width, 32, 256, "width", step=32),
     }
-    return Explorer(controls, render, figsize=(11, 3.4), title="Initialization: activations and gradients per layer")
+    return Explorer(controls, setup=setup, update=update, figsize=(11, 3.4), title="Initialization: activations and gradients per layer")

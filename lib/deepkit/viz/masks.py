@@ -6,6 +6,8 @@ measured on a large sample (N=32 x C=16 maps of 16 x 16) and, for DropBlock, the
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import ipywidgets as W
 import numpy as np
 
@@ -53,8 +55,16 @@ def _montage(maps: np.ndarray, cols: int = 4) -> np.ndarray:
     return img
 
 
-def render(fig, kind: str = "DropBlock", keep_prob: float = 0.8, block_size: int = 5, seed: int = 0) -> str:
+@lru_cache(maxsize=32)
+def _cached_masks(kind: str, keep_prob: float, block_size: int, seed: int) -> np.ndarray:
+    """sample_masks, cached (read-only): moving a control back to a value redraws without resampling."""
     masks = sample_masks(kind, keep_prob, block_size, seed)
+    masks.flags.writeable = False
+    return masks
+
+
+def render(fig, kind: str = "DropBlock", keep_prob: float = 0.8, block_size: int = 5, seed: int = 0) -> str:
+    masks = _cached_masks(kind, float(keep_prob), int(block_size), int(seed))
     ax_img, ax_bar = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
     ax_img.imshow(_montage(masks[0, :8]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax_img.set_axis_off()

@@ -10,6 +10,7 @@ setting, so a control only recomputes the paths it changes; contour grids are co
 """
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import ipywidgets as W
@@ -80,6 +81,24 @@ def trajectory(name: str, surface: str, start: tuple, steps: int, noise: float, 
     return path, s.f(path[:, 0], path[:, 1])
 
 
+MAX_STEPS = 300   # the steps slider's maximum
+_LONGEST: dict = {}  # (name, surface, start, noise, hyper) -> the longest (path, loss) computed so far
+
+
+def _prefix(name: str, surface: str, start: tuple, steps: int, noise: float, hyper_items: tuple):
+    """``trajectory`` up to ``steps``, sliced from a longer run when there is one (a run is the prefix of any
+    longer run with the same settings, noise included). When ``steps`` outgrows the cached run, the run is
+    extended straight to MAX_STEPS, so moving the steps slider costs one computation, not one per value."""
+    key = (name, surface, start, noise, hyper_items)
+    have = _LONGEST.get(key)
+    if have is None or len(have[0]) <= steps:
+        n = steps if have is None else max(steps, MAX_STEPS)
+        have = _LONGEST[key] = trajectory(name, surface, start, n, noise, hyper_items)
+        if len(_LONGEST) > 2048:
+            _LONGEST.pop(next(iter(_LONGEST)))
+    return have[0][:steps + 1], have[1][:steps + 1]
+
+
 @lru_cache(maxsize=None)
 def _grid(surface: str):
     s = surfaces.get(surface)
@@ -95,38 +114,43 @@ def _tick(v: float, _pos) -> str:
     return "0" if v == 0 else f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")
 
 
-def render(fig, surface: str = "beale", start: int = 0, show: tuple = NAMES, steps: int = 150,
-           lr_scale: float = 1.0, momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
-           rho: float = 0.9, noise: float = 0.0) -> str:
-    """Draw paths (left) and loss curves (right) for the chosen settings; returns the status line."""
-    s = surfaces.get(surface)
-    x0 = STARTS[surface][start]
+def setup(fig) -> dict:
+    """Both panels with one path and one loss curve per optimizer, built once; ``update`` changes the data and,
+    when the surface changes, the contours and the loss axis' scale."""
     fig.set_layout_engine("none")  # fixed margins: constrained layout costs ~60 ms per redraw
     ax, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
     fig.subplots_adjust(left=0.05, right=0.99, bottom=0.11, top=0.93, wspace=0.18)
+    star, = ax.plot([0], [0], marker="*", ms=12, color="gold", mec="k", zorder=5)
+    start, = ax.plot([0], [0], "ko", ms=5, zorder=5)
+    paths = {n: ax.plot([0], [0], "-", color=COLORS[n], lw=1.4)[0] for n in NAMES}
+    curves = {n: ax2.plot([0], [1], color=COLORS[n], lw=1.2)[0] for n in NAMES}
+    for a in (ax, ax2):
+        a.xaxis.set_major_locator(MaxNLocator(5))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+    ax2.set_xlabel("step t")
+    ax2.set_title("loss vs step", fontsize=10)
+    ax.set_title(" ", fontsize=10)
+    return dict(axes=(ax, ax2), star=star, start=start, paths=paths, curves=curves, surface=None,
+                contours=None, legend=None, shown=None)
+
+
+def _set_surface(st: dict, surface: str) -> None:
+    """Contours, minimum, window and loss scale of a new surface (the only costly part of an update)."""
+    ax, ax2 = st["axes"]
+    s = surfaces.get(surface)
+    if st["contours"] is not None:
+        st["contours"].remove()
     X, Y, Z, levels = _grid(surface)
-    ax.contour(X, Y, Z, levels=levels, cmap="viridis", linewidths=0.7, alpha=0.55)
+    st["contours"] = ax.contour(X, Y, Z, levels=levels, cmap="viridis", linewidths=0.7, alpha=0.55)
+    st["star"].set_visible(s.minimum is not None)
     if s.minimum is not None:
-        ax.plot(*s.minimum, marker="*", ms=12, color="gold", mec="k", zorder=5)
-    ax.plot(*x0, "ko", ms=5, zorder=5)
-    fmin = 0.0
-    final = []
-    for name in show:
-        h = hyper(name, surface, lr_scale, momentum, beta1, beta2, rho)
-        path, loss = trajectory(name, surface, tuple(x0), int(steps), float(noise), tuple(sorted(h.items())))
-        c = COLORS[name]
-        ax.plot(path[:, 0], path[:, 1], "-", color=c, lw=1.4, label=f"{LABELS[name]} (lr {h['lr']:.2g})")
-        ok = np.isfinite(loss)
-        ax2.plot(np.flatnonzero(ok), (loss[ok] - fmin) if s.minimum is not None else loss[ok], color=c, lw=1.2)
-        final.append(f"{LABELS[name]} {loss[ok][-1]:.2g}")
+        st["star"].set_data([s.minimum[0]], [s.minimum[1]])
     ax.set_xlim(s.xlim)
     ax.set_ylim(s.ylim)
-    ax.set_title(f"{s.name}: start ({x0[0]:g}, {x0[1]:g})", fontsize=10)
-    ax.legend(fontsize=7, loc="lower left", ncol=2, framealpha=0.8)
     if s.minimum is not None:  # few ticks: tick labels are most of the drawing time
-        ax2.set_yscale("log")
-        lo, hi = ax2.get_ylim()
-        ax2.set_ylim(max(lo, 1e-12), hi)
+        with warnings.catch_warnings():  # the previous surface's curves may still hold values <= 0
+            warnings.simplefilter("ignore", UserWarning)
+            ax2.set_yscale("log")
         ax2.yaxis.set_major_locator(LogLocator(numticks=5))
         ax2.set_ylabel("f(w_t) − f*")
     else:
@@ -135,12 +159,62 @@ def render(fig, surface: str = "beale", start: int = 0, show: tuple = NAMES, ste
         ax2.set_ylabel("f(w_t)")
     ax2.yaxis.set_minor_locator(NullLocator())
     ax2.yaxis.set_major_formatter(FuncFormatter(_tick))  # plain text: mathtext labels are slow to lay out
-    for a in (ax, ax2):
-        a.xaxis.set_major_locator(MaxNLocator(5))
-    ax.yaxis.set_major_locator(MaxNLocator(5))
-    ax2.set_xlabel("step t")
-    ax2.set_title("loss vs step", fontsize=10)
+    st["surface"] = surface
+
+
+def update(st: dict, surface: str = "beale", start: int = 0, show: tuple = NAMES, steps: int = 150,
+           lr_scale: float = 1.0, momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
+           rho: float = 0.9, noise: float = 0.0) -> str:
+    """Paths (left) and loss curves (right) for the chosen settings; returns the status line."""
+    ax, ax2 = st["axes"]
+    s = surfaces.get(surface)
+    if surface != st["surface"]:
+        _set_surface(st, surface)
+    x0 = STARTS[surface][start]
+    st["start"].set_data([x0[0]], [x0[1]])
+    final, labels, lo, hi = [], [], np.inf, -np.inf
+    for name in NAMES:
+        st["paths"][name].set_visible(name in show)
+        st["curves"][name].set_visible(name in show)
+    for name in show:
+        h = hyper(name, surface, lr_scale, momentum, beta1, beta2, rho)
+        path, loss = _prefix(name, surface, tuple(x0), int(steps), float(noise), tuple(sorted(h.items())))
+        st["paths"][name].set_data(path[:, 0], path[:, 1])
+        ok = np.isfinite(loss)
+        st["curves"][name].set_data(np.flatnonzero(ok), loss[ok])
+        if ok.any():
+            shown = loss[ok][loss[ok] > 0] if s.minimum is not None else loss[ok]
+            if shown.size:
+                lo, hi = min(lo, float(shown.min())), max(hi, float(shown.max()))
+        labels.append(f"{LABELS[name]} (lr {h['lr']:.2g})")
+        final.append(f"{LABELS[name]} {loss[ok][-1]:.2g}")
+    if tuple(show) != st["shown"]:  # a new legend only when the set of optimizers changes
+        if st["legend"] is not None:
+            st["legend"].remove()
+        st["legend"] = ax.legend([st["paths"][n] for n in show], labels, fontsize=7, loc="lower left", ncol=2,
+                                 framealpha=0.8) if show else None
+        st["shown"] = tuple(show)
+    elif st["legend"] is not None:
+        for text, label in zip(st["legend"].get_texts(), labels):
+            text.set_text(label)
+    ax.set_title(f"{s.name}: start ({x0[0]:g}, {x0[1]:g})", fontsize=10)
+    ax2.set_xlim(-0.05 * steps, 1.05 * steps)
+    if np.isfinite(lo):
+        if s.minimum is not None:
+            lo = max(lo, 1e-12)
+            m = (hi / lo) ** 0.05 if hi > lo else 2.0
+            ax2.set_ylim(lo / m, hi * m)
+        else:
+            m = 0.05 * (hi - lo) or 0.1
+            ax2.set_ylim(lo - m, hi + m)
     return "final loss: " + ", ".join(final)
+
+
+def render(fig, surface: str = "beale", start: int = 0, show: tuple = NAMES, steps: int = 150,
+           lr_scale: float = 1.0, momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
+           rho: float = 0.9, noise: float = 0.0) -> str:
+    """Draw paths (left) and loss curves (right) into an empty figure (``setup`` + ``update``)."""
+    return update(setup(fig), surface, start, show, steps, lr_scale, momentum, beta1, beta2, rho, noise)
 
 
 def explorer(surface: str = "beale", steps: int = 150) -> Explorer:
@@ -151,7 +225,7 @@ def explorer(surface: str = "beale", steps: int = 150) -> Explorer:
         "start": dropdown([("start A", 0), ("start B", 1), ("start C", 2)], 0, "start"),
         "show": W.SelectMultiple(options=[(LABELS[n], n) for n in NAMES], value=NAMES, rows=4,
                                  description="show"),
-        "steps": int_slider(steps, 10, 300, "steps", step=10),
+        "steps": int_slider(steps, 10, MAX_STEPS, "steps", step=10),
         "lr_scale": log_slider(1.0, 0.1, 10.0, "lr ×"),
         "momentum": slider(0.9, 0.0, 0.99, 0.01, "momentum"),
         "beta1": slider(0.9, 0.0, 0.99, 0.01, "β1"),
@@ -159,4 +233,4 @@ def explorer(surface: str = "beale", steps: int = 150) -> Explorer:
         "rho": slider(0.9, 0.5, 0.999, 0.001, "ρ (RMSProp α, Adadelta)"),
         "noise": slider(0.0, 0.0, 2.0, 0.05, "gradient noise σ"),
     }
-    return Explorer(controls, render, figsize=(10, 4.2), dpi=72, title="Optimizers on 2-D surfaces")
+    return Explorer(controls, setup=setup, update=update, figsize=(10, 4.2), dpi=72, title="Optimizers on 2-D surfaces")

@@ -86,20 +86,36 @@ class DeepMLP:
                 "grad_w": np.array(grad_w), "grad_z": np.array(grad_z)}
 
 
-def _hist(ax, arrays: list, labels: list, title: str) -> None:
+def _hist_setup(ax, title: str) -> tuple[list, list]:
+    """Three empty step histograms and their coloured labels (a legend costs ~15 ms per redraw)."""
+    steps = [ax.stairs(np.zeros(1), [0.0, 1.0], color=col) for col in _COLORS]
+    labels = [ax.text(0.02, 0.97 - 0.09 * i, "", color=col, transform=ax.transAxes, ha="left", va="top",
+                      fontsize=7) for i, col in enumerate(_COLORS)]
+    ax.set_title(title, fontsize=10)
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.set_yticks([])  # the counts' scale says nothing here, and every tick costs redraw time
+    ax.tick_params(labelsize=7)
+    return steps, labels
+
+
+def _hist(ax, parts: tuple, arrays: list, labels: list) -> None:
+    """Histograms (40 bins over the 0.5-99.5 percentiles) of up to three arrays into ``_hist_setup``'s parts."""
+    steps, texts = parts
     finite = np.concatenate([a[np.isfinite(a)].ravel() for a in arrays])
     lo, hi = np.percentile(finite, [0.5, 99.5]) if finite.size else (-1.0, 1.0)
     if hi - lo < 1e-12:
         lo, hi = lo - 0.5, hi + 0.5
-    for arr, col in zip(arrays, _COLORS):
-        counts, edges = np.histogram(arr, bins=40, range=(lo, hi))
-        ax.stairs(counts / max(arr.size, 1), edges, color=col)
-    ax.set_title(title, fontsize=10)
-    for i, (lab, col) in enumerate(zip(labels, _COLORS)):  # coloured labels: a legend costs ~15 ms per redraw
-        ax.text(0.02, 0.97 - 0.09 * i, lab, color=col, transform=ax.transAxes, ha="left", va="top", fontsize=7)
-    ax.xaxis.set_major_locator(MaxNLocator(4))
-    ax.set_yticks([])  # the counts' scale says nothing here, and every tick costs redraw time
-    ax.tick_params(labelsize=7)
+    top = 0.0
+    for k, (st, text) in enumerate(zip(steps, texts)):
+        st.set_visible(k < len(arrays))
+        text.set_text(labels[k] if k < len(arrays) else "")
+        if k < len(arrays):
+            counts, edges = np.histogram(arrays[k], bins=40, range=(lo, hi))
+            frac = counts / max(arrays[k].size, 1)
+            st.set_data(frac, edges)
+            top = max(top, float(frac.max()))
+    ax.set_xlim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+    ax.set_ylim(0, 1.05 * top or 1.0)
 
 
 def explorer(width: int = 100, batch: int = 256, max_depth: int = 20, seed: int = 0,
@@ -110,34 +126,52 @@ def explorer(width: int = 100, batch: int = 256, max_depth: int = 20, seed: int 
     """
     net = DeepMLP(width, batch, max_depth, seed, activations)
 
-    def render(fig: Figure, activation: str, gain: float, input_scale: float, depth: int) -> str:
-        res = net.simulate(activation, gain, input_scale, depth)
-        shown = sorted({0, (depth - 1) // 2, depth - 1})
-        labels = [f"layer {l + 1}" for l in shown]
+    def setup(fig: Figure) -> dict:
+        """The four panels and their artists, built once; ``update`` changes their data."""
         fig.set_layout_engine("none")  # fixed margins: constrained layout would double the redraw time
         axes = fig.subplots(1, 4, gridspec_kw=dict(left=0.04, right=0.99, bottom=0.16, top=0.88, wspace=0.28))
-        zstd = [float(np.std(res["z"][l])) or 1.0 for l in shown]  # scales differ by decades: show shapes
-        _hist(axes[0], [res["z"][l] / sd for l, sd in zip(shown, zstd)],
-              [f"{lab}: std {sd:.2g}" for lab, sd in zip(labels, zstd)], "pre-activations z / std(z)")
-        _hist(axes[1], [res["a"][l] for l in shown],
-              [f"std {np.std(res['a'][l]):.2g}" for l in shown], f"activations {activation}(z)")
-        layers = np.arange(1, depth + 1)
+        hz = _hist_setup(axes[0], "pre-activations z / std(z)")
+        ha = _hist_setup(axes[1], " ")
         ax = axes[2]
-        ax.stairs(res["saturated"], np.arange(depth + 1) + 0.5, fill=True, color="0.7")
-        ax.plot(layers, res["dead"], "o-", color="tab:red", ms=3)
+        sat = ax.stairs(np.zeros(1), [0.5, 1.5], fill=True, color="0.7")
+        dead, = ax.plot([1], [0], "o-", color="tab:red", ms=3)
         ax.set_ylim(0, 1.02)
         ax.set_yticks([0, 0.5, 1])
         ax.set_title("saturated (grey), dead (red)", fontsize=10)
         ax = axes[3]
-        with np.errstate(divide="ignore"):  # log10 on a linear axis: no slow mathtext tick labels
-            ax.plot(layers, np.log10(res["grad_z"]), "o-", ms=3)
-            ax.plot(layers, np.log10(res["grad_w"]), "--", color="tab:green")
+        gz, = ax.plot([1], [0], "o-", ms=3)
+        gw, = ax.plot([1], [0], "--", color="tab:green")
         ax.yaxis.set_major_locator(MaxNLocator(4))
         ax.set_title("log10 mean |dL/dz| (o), |dL/dW| (--)", fontsize=10)
         for ax in axes[2:]:
             ax.set_xlabel("layer", fontsize=8)
             ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
             ax.tick_params(labelsize=7)
+        return dict(axes=axes, hz=hz, ha=ha, sat=sat, dead=dead, gz=gz, gw=gw)
+
+    def update(st: dict, activation: str, gain: float, input_scale: float, depth: int) -> str:
+        res = net.simulate(activation, gain, input_scale, depth)
+        axes = st["axes"]
+        shown = sorted({0, (depth - 1) // 2, depth - 1})
+        labels = [f"layer {l + 1}" for l in shown]
+        zstd = [float(np.std(res["z"][l])) or 1.0 for l in shown]  # scales differ by decades: show shapes
+        _hist(axes[0], st["hz"], [res["z"][l] / sd for l, sd in zip(shown, zstd)],
+              [f"{lab}: std {sd:.2g}" for lab, sd in zip(labels, zstd)])
+        _hist(axes[1], st["ha"], [res["a"][l] for l in shown], [f"std {np.std(res['a'][l]):.2g}" for l in shown])
+        axes[1].title.set_text(f"activations {activation}(z)")
+        layers = np.arange(1, depth + 1)
+        st["sat"].set_data(res["saturated"], np.arange(depth + 1) + 0.5)
+        st["dead"].set_data(layers, res["dead"])
+        with np.errstate(divide="ignore"):  # log10 on a linear axis: no slow mathtext tick labels
+            lz, lw = np.log10(res["grad_z"]), np.log10(res["grad_w"])
+        st["gz"].set_data(layers, lz)
+        st["gw"].set_data(layers, lw)
+        finite = np.concatenate([lz[np.isfinite(lz)], lw[np.isfinite(lw)]])
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+        pad = 0.05 * (hi - lo) or 0.5
+        axes[3].set_ylim(lo - pad, hi + pad)
+        for ax in axes[2:]:
+            ax.set_xlim(0.5 - 0.02 * depth, depth + 0.5 + 0.02 * depth)
         g = res["grad_z"]
         ratio = f"{g[0] / g[-1]:.2g}" if g[-1] > 0 else "undefined (no gradient reaches the last layer)"
         return (f"last layer: {res['saturated'][-1]:.0%} saturated, {res['dead'][-1]:.0%} dead; "
@@ -150,4 +184,4 @@ def explorer(width: int = 100, batch: int = 256, max_depth: int = 20, seed: int 
         "input_scale": log_slider(1.0, 0.1, 100.0, "input scale"),
         "depth": int_slider(min(10, max_depth), 1, max_depth, "depth"),
     }
-    return Explorer(controls, render, figsize=(12, 3.0), title="Saturation in a deep MLP")
+    return Explorer(controls, setup=setup, update=update, figsize=(12, 3.0), title="Saturation in a deep MLP")

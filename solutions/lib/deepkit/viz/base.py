@@ -105,7 +105,7 @@ class Explorer:
         self.render = render
         self._setup, self._update = setup, update
         self.figsize, self.dpi = figsize, dpi
-        self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        self.image = W.Image(format="png", layout=W.Layout(max_width="100%", align_self="flex-start"))  # never stretched
         self.image.add_class("deepkit-plot")
         self.status = W.HTML()
         self.status.add_class("deepkit-status")
