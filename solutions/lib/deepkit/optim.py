@@ -47,6 +47,15 @@ def _check_step(w, dw, state) -> tuple[np.ndarray, np.ndarray, State]:
     return w, dw, state
 
 
+
+def _check_adam_hyper(lr: float, beta1: float, beta2: float, eps: float, weight_decay: float) -> None:
+    """The hyper-parameters Adam and AdaMax share: lr > 0, betas in [0, 1), eps > 0, weight_decay >= 0."""
+    check_positive(lr, "lr")
+    check_prob(beta1, "beta1", high_open=True)
+    check_prob(beta2, "beta2", high_open=True)
+    check_positive(eps, "eps")
+    check_positive(weight_decay, "weight_decay", allow_zero=True)
+
 def sgd_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2,
              weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
     """Vanilla (stochastic) gradient descent: ``w_new = w - lr * g`` with ``g = dw + weight_decay * w``.
@@ -191,11 +200,7 @@ def adam_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-3, bet
     Matches ``torch.optim.Adam(lr, betas=(beta1, beta2), eps, weight_decay)`` (amsgrad=False).
     """
     w, dw, state = _check_step(w, dw, state)
-    check_positive(lr, "lr")
-    check_prob(beta1, "beta1", high_open=True)
-    check_prob(beta2, "beta2", high_open=True)
-    check_positive(eps, "eps")
-    check_positive(weight_decay, "weight_decay", allow_zero=True)
+    _check_adam_hyper(lr, beta1, beta2, eps, weight_decay)
     ### BEGIN SOLUTION
     g = dw + weight_decay * w
     t = int(state.get("t", 0)) + 1
@@ -219,11 +224,7 @@ def adamax_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 2e-3, b
     State: ``{"m", "u", "t"}``. Matches ``torch.optim.Adamax(lr, betas=(beta1, beta2), eps, weight_decay)``.
     """
     w, dw, state = _check_step(w, dw, state)
-    check_positive(lr, "lr")
-    check_prob(beta1, "beta1", high_open=True)
-    check_prob(beta2, "beta2", high_open=True)
-    check_positive(eps, "eps")
-    check_positive(weight_decay, "weight_decay", allow_zero=True)
+    _check_adam_hyper(lr, beta1, beta2, eps, weight_decay)
     ### BEGIN SOLUTION
     g = dw + weight_decay * w
     t = int(state.get("t", 0)) + 1
