@@ -20,7 +20,7 @@ PENALTIES = {"none": None, "L1 (slides)": ac.l1_alpha_penalty, "entropy": ac.ent
 
 
 @lru_cache(maxsize=4)
-def make_task(seed: int = 0, n: int = 32, size: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def make_task(seed: int = 0, n: int = 16, size: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """x (n, 4, size, size) and target t (n, 1, size - 2, size - 2) built from maps 1 and 3."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 4, size, size))
@@ -31,8 +31,8 @@ def make_task(seed: int = 0, n: int = 32, size: int = 8) -> tuple[np.ndarray, np
 
 
 @lru_cache(maxsize=256)
-def train(penalty: str = "none", lam: float = 0.05, temperature: float = 1.0, steps: int = 120,
-          lr: float = 0.05, seed: int = 0) -> dict:
+def train(penalty: str = "none", lam: float = 0.05, temperature: float = 1.0, steps: int = 80,
+          lr: float = 0.075, seed: int = 0) -> dict:
     """Gradient descent on the task. Returns {"alpha": (steps + 1, 4) history, "loss": (steps + 1,)}.
 
     Results are cached (treat them as read-only): moving a slider back is instant."""
