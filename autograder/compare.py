@@ -29,30 +29,38 @@ class CaseResult:
     reason: str
 
 
+def student_array(student: dict, key: str, shape: tuple | None = None) -> tuple[np.ndarray | None, str]:
+    """The untrusted output ``student[key]`` as a finite float64 array (of ``shape`` if given), or
+    ``(None, reason)``. Shared by the default comparison and the topics' own ``compare`` functions."""
+    if key not in student:
+        return None, f"output {key!r} is missing"
+    got = student[key]
+    if not isinstance(got, np.ndarray):
+        try:
+            got = np.asarray(got, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None, f"{key}: expected a numeric array, got {type(got).__name__}"
+    if got.dtype.kind not in "biuf":
+        return None, f"{key}: expected real numbers, got dtype {got.dtype}"
+    if shape is not None and got.shape != tuple(shape):
+        return None, f"{key}: shape {got.shape}, expected {tuple(shape)}"
+    got = got.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(got)):
+        bad = np.unravel_index(int(np.argmax(~np.isfinite(got))), got.shape) if got.ndim else ()
+        return None, f"{key}: contains NaN or infinity (first at index {tuple(map(int, bad))})"
+    return got, ""
+
+
 def compare_case(part: Part, student: dict, reference: dict, inputs: dict) -> CaseResult:
     """Compare one case's outputs; ``student`` is untrusted (any types, missing keys)."""
     if part.compare is not None:
         frac, reason = part.compare(student, reference, inputs)
         return CaseResult(float(min(max(frac, 0.0), 1.0)), reason)
     for key, ref in reference.items():
-        ref = np.asarray(ref)
-        if key not in student:
-            return CaseResult(0.0, f"output {key!r} is missing")
-        got = student[key]
-        if not isinstance(got, np.ndarray):
-            try:
-                got = np.asarray(got, dtype=np.float64)
-            except (TypeError, ValueError):
-                return CaseResult(0.0, f"{key}: expected a numeric array, got {type(got).__name__}")
-        if got.dtype.kind not in "biuf":
-            return CaseResult(0.0, f"{key}: expected real numbers, got dtype {got.dtype}")
-        if got.shape != ref.shape:
-            return CaseResult(0.0, f"{key}: shape {got.shape}, expected {ref.shape}")
-        got = got.astype(np.float64, copy=False)
-        if not np.all(np.isfinite(got)):
-            bad = np.unravel_index(int(np.argmax(~np.isfinite(got))), got.shape) if got.ndim else ()
-            return CaseResult(0.0, f"{key}: contains NaN or infinity (first at index {tuple(map(int, bad))})")
-        reff = ref.astype(np.float64, copy=False)
+        reff = np.asarray(ref).astype(np.float64, copy=False)
+        got, why = student_array(student, key, reff.shape)
+        if got is None:
+            return CaseResult(0.0, why)
         if key in part.grads:
             err = rel_error(got, reff)
             if err > part.grad_tol:

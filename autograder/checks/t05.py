@@ -18,27 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder.compare import student_array
 from autograder.spec import Part, Topic
 
 SIGMAS = 6.0
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def _get(student: dict, key: str, shape: tuple) -> tuple[np.ndarray | None, str]:
-    """The student's output ``key`` as a finite float64 array of ``shape``, or (None, reason)."""
-    if key not in student:
-        return None, f"output {key!r} is missing"
-    try:
-        arr = np.asarray(student[key], dtype=np.float64)
-    except (TypeError, ValueError):
-        return None, f"{key}: expected a numeric array, got {type(student[key]).__name__}"
-    if arr.shape != tuple(shape):
-        return None, f"{key}: shape {arr.shape}, expected {tuple(shape)}"
-    if not np.all(np.isfinite(arr)):
-        return None, f"{key}: contains NaN or infinity"
-    return arr, ""
-
-
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.allclose(a, b, rtol=1e-7, atol=1e-10))
 
@@ -65,7 +51,7 @@ def _inverted_mask(out: np.ndarray, x: np.ndarray, p_drop: float, what: str) -> 
 
 
 def _eval_identity(student: dict, x: np.ndarray, what: str) -> str:
-    ev, why = _get(student, "out_eval", x.shape)
+    ev, why = student_array(student, "out_eval", x.shape)
     if ev is None:
         return why
     if not _close(ev, x):
@@ -107,7 +93,7 @@ def compare_dropout_forward(student, reference, inp):
     why = _eval_identity(student, x, "dropout")
     if why:
         return 0.0, why
-    out, why = _get(student, "out", x.shape)
+    out, why = student_array(student, "out", x.shape)
     if out is None:
         return 0.0, why
     dropped, why = _inverted_mask(out, x, p, "dropout")
@@ -120,16 +106,16 @@ def compare_dropout_forward(student, reference, inp):
 def compare_scaled_backward(student, reference, inp):
     """dx == dout * out / x (the student's own forward mask); also dx == dout in eval mode when probed."""
     x, dout = inp["x"], inp["dout"]
-    out, why = _get(student, "out", x.shape)
+    out, why = student_array(student, "out", x.shape)
     if out is None:
         return 0.0, why
-    dx, why = _get(student, "dx", x.shape)
+    dx, why = student_array(student, "dx", x.shape)
     if dx is None:
         return 0.0, why
     if not _close(dx, dout * (out / x)):
         return 0.0, "dx must be dout times the same (scaled) mask the forward applied"
     if "dx_eval" in reference:
-        dxe, why = _get(student, "dx_eval", x.shape)
+        dxe, why = student_array(student, "dx_eval", x.shape)
         if dxe is None:
             return 0.0, why
         if not _close(dxe, dout):
@@ -157,12 +143,12 @@ def _effective_weights(out: np.ndarray, inp: dict) -> np.ndarray:
 def compare_dropconnect_forward(student, reference, inp):
     x, w, b, p = inp["x"], inp["w"], inp["b"], float(inp["p_drop"])
     shape = (x.shape[0], w.shape[1])
-    ev, why = _get(student, "out_eval", shape)
+    ev, why = student_array(student, "out_eval", shape)
     if ev is None:
         return 0.0, why
     if not _close(ev, x @ w + b):
         return 0.0, "DropConnect in mode 'eval' must be the plain affine x @ w + b"
-    out, why = _get(student, "out", shape)
+    out, why = student_array(student, "out", shape)
     if out is None:
         return 0.0, why
     dropped, why = _inverted_mask(_effective_weights(out, inp), w, p, "DropConnect weights")
@@ -174,13 +160,13 @@ def compare_dropconnect_forward(student, reference, inp):
 
 def compare_dropconnect_backward(student, reference, inp):
     x, w, dout = inp["x"], inp["w"], inp["dout"]
-    out, why = _get(student, "out", dout.shape)
+    out, why = student_array(student, "out", dout.shape)
     if out is None:
         return 0.0, why
     w_eff = _effective_weights(out, inp)
     expected = {"dx": dout @ w_eff.T, "dw": (x.T @ dout) * (w_eff / w), "db": dout.sum(axis=0)}
     for key, exp in expected.items():
-        got, why = _get(student, key, exp.shape)
+        got, why = student_array(student, key, exp.shape)
         if got is None:
             return 0.0, why
         if not _close(got, exp):
@@ -200,7 +186,7 @@ def compare_spatial_forward(student, reference, inp):
     why = _eval_identity(student, x, "SpatialDropout")
     if why:
         return 0.0, why
-    out, why = _get(student, "out", x.shape)
+    out, why = student_array(student, "out", x.shape)
     if out is None:
         return 0.0, why
     dropped, why = _inverted_mask(out, x, p, "SpatialDropout")
@@ -269,7 +255,7 @@ def _dropblock_inputs(rng):
 
 def compare_dropblock_mask(student, reference, inp):
     shape = tuple(int(s) for s in inp["shape"])
-    mask, why = _get(student, "mask", shape)
+    mask, why = student_array(student, "mask", shape)
     if mask is None:
         return 0.0, why
     if not np.all((mask == 0) | (mask == 1)):
@@ -289,7 +275,7 @@ def compare_dropblock_forward(student, reference, inp):
     why = _eval_identity(student, x, "DropBlock")
     if why:
         return 0.0, why
-    out, why = _get(student, "out", x.shape)
+    out, why = student_array(student, "out", x.shape)
     if out is None:
         return 0.0, why
     ratio = out / x
@@ -334,7 +320,7 @@ def compare_early_stopping(student, reference, inp):
     n = len(reference["stop"])
     for key, what in (("stop", "the stop flag"), ("best_epoch", "best_epoch"), ("best", "best"),
                       ("best_params_epoch", "best_params (a copy of the params of the best epoch)")):
-        got, why = _get(student, key, (n,))
+        got, why = student_array(student, key, (n,))
         if got is None:
             return 0.0, why
         bad = np.flatnonzero(~np.isclose(got[:end], np.asarray(reference[key])[:end], rtol=1e-12, atol=1e-12))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder.compare import student_array
 from autograder.spec import Part, Topic
 
 
@@ -42,16 +43,13 @@ def _moderate_logits(rng: np.random.Generator) -> dict:
 
 def _l1_zero(student: dict, reference: dict, inp: dict) -> tuple[float, str]:
     """Value lam * C_out; gradient zero up to rounding (|dc| <= 1e-12 * lam)."""
-    try:
-        value = float(np.asarray(student["value"]))
-        dc = np.asarray(student["dc"], dtype=np.float64)
-    except (KeyError, TypeError, ValueError):
-        return 0.0, "expected (value, dc) with a float value and an array dc"
-    if dc.shape != np.asarray(reference["dc"]).shape:
-        return 0.0, f"dc: shape {dc.shape}, expected {np.asarray(reference['dc']).shape}"
+    value, why = student_array(student, "value", ())
+    dc, why_dc = student_array(student, "dc", np.shape(reference["dc"]))
+    if value is None or dc is None:
+        return 0.0, why or why_dc
     if not np.isclose(value, float(reference["value"]), rtol=1e-9):
         return 0.0, "value: lam * sum |alpha| is not right (every column of alpha sums to 1)"
-    if not np.all(np.isfinite(dc)) or np.max(np.abs(dc), initial=0.0) > 1e-12 * max(inp["lam"], 1.0):
+    if np.max(np.abs(dc), initial=0.0) > 1e-12 * max(inp["lam"], 1.0):
         return 0.0, "dc: the gradient of lam * sum |alpha| with respect to c should be (numerically) zero"
     return 1.0, "ok"
 

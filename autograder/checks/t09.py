@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from autograder.compare import student_array
 from autograder.spec import Part, Topic
 
 SIGMAS = 6.0
@@ -28,18 +29,6 @@ def search_score(lr, reg, p, h):
     return -(math.log10(lr) + 3.0) ** 2 - 0.5 * (math.log10(reg) + 2.0) ** 2 - (p - 0.3) ** 2 - 0.01 * h
 
 
-def _get(student: dict, key: str, shape: tuple | None = None) -> tuple[np.ndarray | None, str]:
-    if key not in student:
-        return None, f"output {key!r} is missing"
-    try:
-        arr = np.asarray(student[key], dtype=np.float64)
-    except (TypeError, ValueError):
-        return None, f"{key}: expected a numeric array, got {type(student[key]).__name__}"
-    if shape is not None and arr.shape != tuple(shape):
-        return None, f"{key}: shape {arr.shape}, expected {tuple(shape)}"
-    if not np.all(np.isfinite(arr)):
-        return None, f"{key}: contains NaN or infinity"
-    return arr, ""
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -142,14 +131,14 @@ def _capstone_inputs(rng):
 # --------------------------------------------------------------------------------------------- compares
 def compare_capstone(student, reference, inp):
     ref_loss = np.asarray(reference["loss"])
-    loss, why = _get(student, "loss", ref_loss.shape)
+    loss, why = student_array(student, "loss", ref_loss.shape)
     if loss is None:
         return 0.0, why
     bad = np.flatnonzero(~np.isclose(loss, ref_loss, rtol=1e-6, atol=1e-8))
     if bad.size:
         return 0.0, (f"loss history differs from the reference from step {int(bad[0])} on (same data, weights, "
                      f"seed and Adam settings): check the Solver and the library functions it uses")
-    acc, why = _get(student, "final_val_acc", ())
+    acc, why = student_array(student, "final_val_acc", ())
     if acc is None:
         return 0.0, why
     if acc < CAPSTONE_MIN_VAL_ACC or abs(acc - float(reference["final_val_acc"])) > 1e-9:
@@ -173,7 +162,7 @@ def _uniform_ok(values: np.ndarray, lo: float, hi: float, what: str) -> str:
 
 def _space_samples_ok(student: dict, n: int) -> str:
     for name, (lo, hi, kind) in SPACE.items():
-        vals, why = _get(student, name, (n,))
+        vals, why = student_array(student, name, (n,))
         if vals is None:
             return why
         if vals.min() < lo * (1 - 1e-12) or vals.max() > hi * (1 + 1e-12):
@@ -205,7 +194,7 @@ def compare_search(student, reference, inp):
     why = _space_samples_ok(student, n)
     if why:
         return 0.0, why
-    score, why = _get(student, "score", (n,))
+    score, why = student_array(student, "score", (n,))
     if score is None:
         return 0.0, why
     expected = np.array([search_score(*(student[k][i] for k in ("lr", "reg", "p", "h"))) for i in range(n)])
