@@ -32,22 +32,22 @@ def _fixture(root: Path, assignment: str, students: int) -> tuple[Path, list[str
     for s in names:
         d = root / "class" / s / assignment
         (d / "lib" / "deepkit").mkdir(parents=True)
-        shutil.copy(built / "exercises" / assignment / f"{assignment}.ipynb", d)
+        shutil.copy(built / Course().find(assignment).exercise_notebook, d)
         for p in (built / "lib" / "deepkit").glob("*.py"):
             shutil.copy(p, d / "lib" / "deepkit")
         for m in topic.modules:
-            shutil.copy(REPO / "solutions" / "lib" / "deepkit" / f"{m}.py", d / "lib" / "deepkit")
+            shutil.copy(Course().ref_lib / "deepkit" / f"{m}.py", d / "lib" / "deepkit")
     return built, names
 
 
 def plain_nbgrader(root: Path, assignment: str, names: list[str]) -> float:
     """Seconds for one serial ``nbgrader autograde <a>`` over the class (no sandbox, no library checks)."""
-    from autograder.nbrun import _config, generate_gradebook
+    from autograder.nbrun import generate_gradebook, nbgrader_config_text
     course = root / "plain"
     (course / "source" / assignment).mkdir(parents=True)
-    shutil.copy(REPO / "solutions" / assignment / f"{assignment}.ipynb", course / "source" / assignment)
+    shutil.copy(REPO / Course().find(assignment).source_notebook, course / "source" / assignment)
     generate_gradebook(Course(), assignment, f"sqlite:///{course / 'gradebook.db'}")
-    (course / "nbgrader_config.py").write_text(_config(str(course), f"sqlite:///{course / 'gradebook.db'}", 120))
+    (course / "nbgrader_config.py").write_text(nbgrader_config_text(str(course), f"sqlite:///{course / 'gradebook.db'}", 120))
     shutil.copytree(root / "class" / names[0] / assignment / "lib", course / "lib")  # found upward by the notebook
     for s in names:
         d = course / "submitted" / s / assignment

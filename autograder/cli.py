@@ -95,7 +95,7 @@ def cmd_check(course: Course, a) -> int:
         for p in sorted((course.stub_lib / "deepkit").glob("*.py")):
             if p.is_file() and not p.is_symlink():
                 shutil.copyfile(p, src / "lib" / "deepkit" / p.name)
-        nb = course.exercises / asg / f"{asg}.ipynb"
+        nb = course.path(course.find(asg).exercise_notebook)
         if nb.is_file():
             shutil.copyfile(nb, src / f"{asg}.ipynb")
         out, intake, lib, nbres = grade_one(work, "me", asg, _limits(a), notebook=a.notebook)

@@ -5,19 +5,17 @@ pipeline on a throw-away copy without touching ``autograder/gradebook.db`` or ``
 """
 from __future__ import annotations
 
-import ast
 import importlib.util
-import re
 import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 
-from autograder.spec import Topic
+from course.topics import Topic, UnknownTopic, find, load, student_modules
+from autograder.spec import TopicChecks
 
 REPO = Path(__file__).resolve().parent.parent
-ASSIGNMENT_RE = re.compile(r"^(\d\d)_[A-Za-z0-9_]+$")
 
 
 @dataclass
@@ -43,35 +41,36 @@ class Course:
 
     root: Path = REPO
     work: Path | None = None  # where submitted/, autograded/, feedback/, staging/, gradebook.db live
+    topics: tuple[Topic, ...] | None = None  # None: the registry of the tree at ``root``
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
         self.work = Path(self.work).resolve() if self.work is not None else self.root / "autograder"
+        if self.topics is None:
+            self.topics = load(self.root)
 
     # -- inputs (read-only for the grader)
+    def path(self, rel) -> Path:
+        """A registry path (``topic.lecture``, ``topic.checks``, ...) in this course tree."""
+        return self.root / rel
+
     @property
     def solutions(self) -> Path:
         return self.root / "solutions"
 
     @property
     def ref_lib(self) -> Path:
-        return self.root / "solutions" / "lib"
+        """The folder holding the reference package ``deepkit`` (put it on sys.path to import it)."""
+        return self.root / "reference"
 
     @property
     def stub_lib(self) -> Path:
+        """The folder holding the students' package ``deepkit`` (release stubs + given modules)."""
         return self.root / "lib"
 
     @property
     def exercises(self) -> Path:
         return self.root / "exercises"
-
-    @property
-    def checks_dir(self) -> Path:
-        return self.root / "autograder" / "checks"
-
-    @property
-    def probes_dir(self) -> Path:
-        return self.root / "autograder" / "probes"
 
     # -- outputs
     @property
@@ -102,48 +101,38 @@ class Course:
     def db_url(self) -> str:
         return f"sqlite:///{self.gradebook}"
 
-    # -- topics
+    # -- topics (all from the registry)
     def assignments(self) -> list[str]:
-        """Assignment folders that have hidden checks (``autograder/checks/tNN.py``) and a source notebook."""
-        found = []
-        if self.solutions.is_dir():
-            for p in sorted(self.solutions.iterdir()):
-                m = ASSIGNMENT_RE.match(p.name)
-                if m and p.is_dir() and (self.checks_dir / f"t{m.group(1)}.py").is_file():
-                    found.append(p.name)
-        return found
+        """Assignment ids (``NN_slug``) of the course, in order."""
+        return [t.folder for t in self.topics]
+
+    def find(self, name_or_number: str) -> Topic:
+        """The registry entry for ``"01"``, ``"1"``, ``"softmax"`` or ``"01_softmax"`` (exits with the known list)."""
+        try:
+            return find(name_or_number, self.topics)
+        except UnknownTopic as exc:
+            raise SystemExit(str(exc)) from None
 
     def assignment(self, name_or_number: str) -> str:
         """``"01"``, ``"1"`` or ``"01_softmax"`` -> ``"01_softmax"``."""
-        key = str(name_or_number)
-        if key.isdigit():
-            key = f"{int(key):02d}"
-        for a in self.assignments():
-            if a == key or a[:2] == key:
-                return a
-        for p in sorted(self.solutions.glob(f"{key[:2]}_*")) if len(key) >= 2 else []:
-            if p.is_dir() and (p.name == key or key.isdigit()):
-                return p.name
-        raise SystemExit(f"unknown assignment {name_or_number!r} (known: {', '.join(self.assignments()) or 'none'})")
+        return self.find(name_or_number).folder
 
-    def topic(self, assignment: str) -> Topic:
-        number = assignment[:2]
-        return _load_file(self.checks_dir / f"t{number}.py", f"_course_checks_t{number}_{id(self)}").TOPIC
+    def topic(self, assignment: str) -> TopicChecks:
+        """The topic's grading: its registry entry and the parts of ``autograder/checks/<slug>.py``."""
+        entry = self.find(assignment)
+        mod = _load_file(self.path(entry.checks), f"_course_checks_{entry.slug}_{id(self)}")
+        return TopicChecks(entry, tuple(mod.PARTS), tuple(getattr(mod, "READS", ())))
 
-    def probe_source(self, topic: Topic) -> str:
-        return (self.probes_dir / f"p{topic.number}.py").read_text(encoding="utf-8")
+    def probe_source(self, checks: TopicChecks) -> str:
+        return self.path(checks.topic.probes).read_text(encoding="utf-8")
 
-    def load_probes(self, topic: Topic) -> ModuleType:
-        return _load_file(self.probes_dir / f"p{topic.number}.py", f"_course_probes_{topic.number}_{id(self)}")
+    def load_probes(self, checks: TopicChecks) -> ModuleType:
+        return _load_file(self.path(checks.topic.probes), f"_course_probes_{checks.topic.slug}_{id(self)}")
 
-    @cached_property
+    @property
     def student_modules(self) -> tuple[str, ...]:
-        """deepkit modules students write: reference modules that declare ``__topic__`` (top level only)."""
-        names = []
-        for p in sorted((self.ref_lib / "deepkit").glob("*.py")):
-            if _declares_topic(p):
-                names.append(p.stem)
-        return tuple(names)
+        """deepkit modules students write (every topic's ``modules``)."""
+        return student_modules(self.topics)
 
     @cached_property
     def given_files(self) -> tuple[str, ...]:
@@ -163,19 +152,6 @@ class Course:
         """The given file from the stub tree (``lib/``) if built, else from the reference (identical by rule)."""
         stub = self.stub_lib / "deepkit" / rel
         return stub if stub.is_file() else self.ref_lib / "deepkit" / rel
-
-
-def _declares_topic(path: Path) -> bool:
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (SyntaxError, UnicodeDecodeError):
-        return False
-    for node in tree.body:
-        if isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Name) and t.id == "__topic__" for t in targets):
-                return True
-    return False
 
 
 def _load_file(path: Path, name: str) -> ModuleType:

@@ -130,7 +130,7 @@ def ensure_assignment(course: Course, assignment: str) -> None:
     from nbgrader.api import Gradebook, MissingEntry
     from autograder.nbrun import generate_gradebook
     course.work.mkdir(parents=True, exist_ok=True)
-    src = course.solutions / assignment / f"{assignment}.ipynb"
+    src = course.path(course.find(assignment).source_notebook)
     digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
     stamp = course.staging / "_templates" / f"{assignment}.gradebook-stamp"
     known = True

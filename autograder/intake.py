@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from autograder.course import ASSIGNMENT_RE, Course
-from autograder.spec import Topic
+from autograder.course import Course
+from autograder.spec import TopicChecks
 
 MAX_PY = 1024 ** 2            # one module
 MAX_NOTEBOOK = 20 * 1024 ** 2
@@ -31,7 +31,7 @@ QUIET = {"__pycache__", ".ipynb_checkpoints", ".DS_Store", "timestamp.txt"}
 # --------------------------------------------------------------------------------------------- student side
 def submit(course: Course, assignment: str, out: Path | None = None) -> Path:
     """Pack ``exercises/<a>/<a>.ipynb`` and ``lib/deepkit/*.py`` into ``<a>-submission.zip`` for upload."""
-    nb = course.exercises / assignment / f"{assignment}.ipynb"
+    nb = course.path(course.find(assignment).exercise_notebook)
     if not nb.is_file():
         raise SystemExit(f"{nb} not found: submit from the course folder you worked in")
     lib = course.stub_lib / "deepkit"
@@ -190,7 +190,7 @@ def _read_regular(path: Path, limit: int) -> tuple[bytes | None, str]:
         os.close(fd)
 
 
-def stage(course: Course, topic: Topic, assignment: str, src: Path, dest: Path) -> Intake:
+def stage(course: Course, topic: TopicChecks, assignment: str, src: Path, dest: Path) -> Intake:
     """Whitelist-copy ``src`` (a submitted folder) into ``dest`` (emptied first); never follows symlinks."""
     info = Intake()
     if dest.exists():
@@ -287,10 +287,11 @@ def submissions(course: Course, assignment: str | None = None, student: str | No
     out = []
     if not course.submitted.is_dir():
         return out
+    known = [a for a in course.assignments() if assignment is None or a == assignment]
     for s in sorted(course.submitted.iterdir()):
         if not s.is_dir() or s.is_symlink() or (student and s.name != student):
             continue
-        for a in sorted(s.iterdir()):
-            if a.is_dir() and ASSIGNMENT_RE.match(a.name) and (assignment is None or a.name == assignment):
-                out.append((s.name, a.name))
+        for a in known:
+            if (s / a).is_dir() and not (s / a).is_symlink():
+                out.append((s.name, a))
     return out

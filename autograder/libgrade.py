@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import jail
+from autograder.sandbox import jail
 from autograder.compare import CaseResult, compare_case, part_score
 from autograder.course import Course, Limits
-from autograder.local import make_cases, run_probe
-from autograder.spec import Topic
+from autograder.local import make_cases, reference_package, run_probe
+from autograder.spec import TopicChecks
 
-RUNNER = Path(__file__).resolve().parent / "_probe_runner.py"
+RUNNER = Path(__file__).resolve().parent / "sandbox/probe_runner.py"
 _REF_LOCK = threading.Lock()
 _REF_CACHE: dict = {}
 
@@ -40,21 +40,7 @@ class LibResult:
     notes: list[str] = field(default_factory=list)
 
 
-def reference_package(course: Course):
-    """The reference deepkit, imported as ``deepkit`` from ``course.ref_lib`` (trusted process only)."""
-    import importlib
-    ref = str(course.ref_lib)
-    mod = sys.modules.get("deepkit")
-    if mod is not None and Path(mod.__file__).resolve().parent.parent != course.ref_lib.resolve():
-        for name in [n for n in sys.modules if n == "deepkit" or n.startswith("deepkit.")]:
-            del sys.modules[name]
-    if ref in sys.path:
-        sys.path.remove(ref)
-    sys.path.insert(0, ref)
-    return importlib.import_module("deepkit")
-
-
-def reference_cases(course: Course, topic: Topic) -> dict[str, list[tuple[dict, dict]]]:
+def reference_cases(course: Course, topic: TopicChecks) -> dict[str, list[tuple[dict, dict]]]:
     """Part name -> [(inputs, reference outputs)], computed once per process and topic."""
     key = (str(course.root), topic.number)
     with _REF_LOCK:
@@ -68,7 +54,7 @@ def reference_cases(course: Course, topic: Topic) -> dict[str, list[tuple[dict, 
         return _REF_CACHE[key]
 
 
-def modules_used(course: Course, topic: Topic) -> dict[str, list[str]]:
+def modules_used(course: Course, topic: TopicChecks) -> dict[str, list[str]]:
     """Part name -> the topic modules its probe touches (``dk.<module>.`` in the probe's source)."""
     import ast
     import re
@@ -92,7 +78,7 @@ def _kind(v) -> str:
     raise TypeError(f"unsupported hidden input type {type(v).__name__}")
 
 
-def prepare_run(course: Course, topic: Topic, run_dir: Path, part_timeout: float | None = None) -> None:
+def prepare_run(course: Course, topic: TopicChecks, run_dir: Path, part_timeout: float | None = None) -> None:
     """Write the run folder the sandbox reads: plan.json, inputs.npz, probes.py, runner.py."""
     cases = reference_cases(course, topic)
     if run_dir.exists():
@@ -122,7 +108,7 @@ def sandbox_env() -> dict[str, str]:
             "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/mpl"}
 
 
-def grade_library(course: Course, topic: Topic, sub_dir: Path, run_dir: Path, limits: Limits,
+def grade_library(course: Course, topic: TopicChecks, sub_dir: Path, run_dir: Path, limits: Limits,
                   uid: int = 0, log: Path | None = None, missing: dict[str, str] | None = None) -> LibResult:
     """Run the topic's probes on the staged ``sub_dir/lib/deepkit`` in the sandbox and score every part.
 

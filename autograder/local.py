@@ -5,28 +5,25 @@ The sandboxed path (student code) reuses ``make_cases`` and ``compare_case`` so 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
 from autograder.compare import CaseResult, compare_case, part_score
-from autograder.spec import Part, Topic
+from autograder.course import Course
+from autograder.spec import Part, TopicChecks
 
 SEED_BASE = 20261123  # hidden inputs derive from this and the part name; never shown in feedback
 
 
-def load_topic(number: str) -> Topic:
-    """The Topic defined in autograder/checks/t<number>.py."""
-    return importlib.import_module(f"autograder.checks.t{number}").TOPIC
+def load_topic(key: str) -> TopicChecks:
+    """The grading of topic ``key`` (``"04"``, ``"normalization"``...) in this repository."""
+    return Course().topic(key)
 
 
-def load_probes(topic: Topic) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_probes_{topic.number}", topic.probe_file)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def load_probes(topic: TopicChecks) -> ModuleType:
+    return Course().load_probes(topic)
 
 
 def make_cases(part: Part, seed_base: int = SEED_BASE) -> list[dict]:
@@ -70,10 +67,19 @@ def grade_module(number: str, dk: ModuleType, parts: list[str] | None = None,
     return results
 
 
-def reference_package() -> ModuleType:
-    """The reference deepkit from solutions/lib, imported under its own name ``deepkit``."""
+def reference_package(course: Course | None = None) -> ModuleType:
+    """The reference deepkit, imported as ``deepkit`` from ``course.ref_lib`` (trusted process only).
+
+    A ``deepkit`` imported earlier from another folder (a student's, another course tree's) is dropped first.
+    """
     import sys
-    ref_lib = str(Path(__file__).resolve().parent.parent / "solutions" / "lib")
-    if ref_lib not in sys.path:
-        sys.path.insert(0, ref_lib)
+    course = course or Course()
+    ref = str(course.ref_lib)
+    mod = sys.modules.get("deepkit")
+    if mod is not None and Path(mod.__file__).resolve().parent.parent != course.ref_lib.resolve():
+        for name in [n for n in sys.modules if n == "deepkit" or n.startswith("deepkit.")]:
+            del sys.modules[name]
+    if ref in sys.path:
+        sys.path.remove(ref)
+    sys.path.insert(0, ref)
     return importlib.import_module("deepkit")

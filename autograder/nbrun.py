@@ -4,7 +4,7 @@ Per assignment the trusted parent builds a template (``staging/_templates/<a>/``
 ``nbgrader generate_assignment`` from the source notebook (it stores the cells after ClearSolutions, so it holds
 the locked/test cells with their hidden ``hidden_check`` calls but no solution code) and a small
 ``nbgrader_config.py``. Per submission the sandbox gets read-only ``/box/tpl`` (the template) and ``/box/sub``
-(the staged notebook + deepkit); ``_nb_runner.py`` copies them into its private ``/tmp/course`` and runs
+(the staged notebook + deepkit); ``sandbox/nb_runner.py`` copies them into its private ``/tmp/course`` and runs
 ``nbgrader autograde`` there, with the kernel inside the same sandbox. So neither nbgrader nor the kernel
 can see the real gradebook, ``solutions/`` or other students; the only thing that comes back is the autograded
 notebook, which the parent treats as untrusted (scores of library parts come from the library sandbox).
@@ -23,18 +23,18 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import jail
+from autograder.sandbox import jail
 from autograder.course import Course, Limits
 from autograder.libgrade import sandbox_env
 
-RUNNER = Path(__file__).resolve().parent / "_nb_runner.py"
+RUNNER = Path(__file__).resolve().parent / "sandbox/nb_runner.py"
 _TPL_LOCK = threading.Lock()
 _ZYGOTE_LOCK = threading.Lock()
 _ZYGOTE: list = []  # [Popen] once started; [None] if it cannot start (then every run execs a fresh sandbox)
 
 
 def _zygote():
-    """The process's fork server (autograder/_zygote.py), started on first use; None if unavailable."""
+    """The process's fork server (autograder/sandbox/zygote.py), started on first use; None if unavailable."""
     import os
     import subprocess
     with _ZYGOTE_LOCK:
@@ -45,7 +45,7 @@ def _zygote():
                 return None
             root = str(Path(__file__).resolve().parent.parent)
             env = dict(os.environ, PYTHONPATH=root, PYTHONDONTWRITEBYTECODE="1")
-            proc = subprocess.Popen([sys.executable, "-c", "from autograder._zygote import serve; serve()"],
+            proc = subprocess.Popen([sys.executable, "-c", "from autograder.sandbox.zygote import serve; serve()"],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                     cwd=root, env=env, text=True, start_new_session=True)
             ready = proc.stdout.readline().strip() == "ready"
@@ -66,7 +66,7 @@ def _run_in_zygote(zyg, j: "jail.Jail", assignment: str, fifo: Path) -> "jail.Ja
            "ro_paths": jail.python_ro_paths()}
     sink, flag = [], []
     t0 = time.monotonic()
-    reader = threading.Thread(target=lambda: jail._reader(os.open(fifo, os.O_RDONLY), j.max_result, sink, flag),
+    reader = threading.Thread(target=lambda: jail.read_capped(os.open(fifo, os.O_RDONLY), j.max_result, sink, flag),
                               daemon=True)
     reader.start()
     try:
@@ -97,7 +97,7 @@ def _run_in_zygote(zyg, j: "jail.Jail", assignment: str, fifo: Path) -> "jail.Ja
         with open(j.log, "rb") as f:
             f.seek(max(0, j.log.stat().st_size - 4000))
             tail = f.read().decode("utf-8", "replace")
-    return jail.JailResult(jail._frames(sink[0] if sink else b""), 124 if timed_out else 0, timed_out,
+    return jail.JailResult(jail.parse_frames(sink[0] if sink else b""), 124 if timed_out else 0, timed_out,
                            bool(flag), time.monotonic() - t0, "WITHOUT network/file isolation" not in tail, tail)
 
 
@@ -110,7 +110,7 @@ class NbResult:
     log_tail: str = ""
 
 
-def _config(root: str, db: str, cell_timeout: float) -> str:
+def nbgrader_config_text(root: str, db: str, cell_timeout: float) -> str:
     return (f"c = get_config()\n"
             f"c.CourseDirectory.root = {root!r}\n"
             f"c.CourseDirectory.db_url = {db!r}\n"
@@ -142,11 +142,11 @@ def generate_gradebook(course: Course, assignment: str, db_url: str) -> None:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="ag-generate-") as tmp:
-        src = course.solutions / assignment / f"{assignment}.ipynb"
+        src = course.path(course.find(assignment).source_notebook)
         (Path(tmp) / "source" / assignment).mkdir(parents=True)
         shutil.copy(src, Path(tmp) / "source" / assignment)
         cfg = Config()
-        exec(compile(_config(tmp, db_url, 120), "cfg", "exec"), {"get_config": lambda: cfg})
+        exec(compile(nbgrader_config_text(tmp, db_url, 120), "cfg", "exec"), {"get_config": lambda: cfg})
         cfg.CourseDirectory.source_directory = "source"
         cfg.CourseDirectory.release_directory = "release"
         coursedir = CourseDirectory(config=cfg)
@@ -159,7 +159,7 @@ def generate_gradebook(course: Course, assignment: str, db_url: str) -> None:
 
 def template(course: Course, assignment: str, cell_timeout: float) -> Path:
     """The assignment's template folder (rebuilt when the source notebook or the timeout changes)."""
-    src = course.solutions / assignment / f"{assignment}.ipynb"
+    src = course.path(course.find(assignment).source_notebook)
     stamp = hashlib.sha256(src.read_bytes() + str(cell_timeout).encode()).hexdigest()[:16]
     tpl = course.staging / "_templates" / assignment
     with _TPL_LOCK:
@@ -169,7 +169,7 @@ def template(course: Course, assignment: str, cell_timeout: float) -> Path:
             shutil.rmtree(tpl)
         tpl.mkdir(parents=True)
         generate_gradebook(course, assignment, f"sqlite:///{tpl / 'gradebook.db'}")
-        (tpl / "nbgrader_config.py").write_text(_config("/tmp/course", "sqlite:////tmp/course/gradebook.db",
+        (tpl / "nbgrader_config.py").write_text(nbgrader_config_text("/tmp/course", "sqlite:////tmp/course/gradebook.db",
                                                         cell_timeout))
         shutil.copy(RUNNER, tpl / "runner.py")
         for p in [tpl, *tpl.iterdir()]:

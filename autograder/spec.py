@@ -1,24 +1,23 @@
 """What a topic's hidden checks are made of (trusted side; never shipped into the sandbox).
 
-A topic module ``autograder/checks/tNN.py`` defines ``TOPIC = Topic(...)``. Each ``Part`` is one graded cell of
-the topic's notebook (``Part.name`` is the cell's ``grade_id``) and names a probe function in
-``autograder/probes/pNN.py``. The probe runs the student's deepkit inside the sandbox and the reference deepkit
-in the trusted process on the same seeded inputs; the trusted process compares the two output dictionaries.
+A topic's checks module ``autograder/checks/<slug>.py`` defines ``PARTS = (Part(...), ...)`` and, when its parts
+also call modules of earlier topics, ``READS = ("losses", ...)``. Each ``Part`` is one graded cell of the topic's
+notebook (``Part.name`` is the cell's ``grade_id``) and names a probe function in ``autograder/probes/<slug>.py``.
+The probe runs the student's deepkit inside the sandbox and the reference deepkit in the trusted process on the
+same seeded inputs; the trusted process compares the two output dictionaries.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from course.topics import Topic as CourseTopic
+
 Inputs = dict  # str -> ndarray | int | float | str
 Outputs = dict  # str -> ndarray
 CompareFn = Callable[[Outputs, Outputs, Inputs], "tuple[float, str]"]
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @dataclass(frozen=True)
 class Part:
@@ -53,21 +52,29 @@ class Part:
 
 
 @dataclass(frozen=True)
-class Topic:
-    """A topic's grading: its notebook, the student modules it reads, the probe file and the parts."""
+class TopicChecks:
+    """A topic's grading: the registry entry, the parts, and every deepkit module the parts read."""
 
-    number: str            # "01"
-    folder: str            # "01_softmax": solutions/<folder>/<folder>.ipynb, exercises/<folder>/...
-    modules: tuple[str, ...]  # deepkit modules the student implements for this topic ("losses", ...)
-    parts: tuple[Part, ...] = field(default_factory=tuple)
+    topic: CourseTopic
+    parts: tuple[Part, ...]
+    reads: tuple[str, ...] = ()  # modules of earlier topics the probes also call
+
+    @property
+    def number(self) -> str:
+        return self.topic.number
+
+    @property
+    def folder(self) -> str:
+        return self.topic.folder
 
     @property
     def notebook(self) -> str:
-        return f"{self.folder}.ipynb"
+        return self.topic.notebook
 
     @property
-    def probe_file(self) -> Path:
-        return ROOT / "autograder" / "probes" / f"p{self.number}.py"
+    def modules(self) -> tuple[str, ...]:
+        """The topic's own modules, then the earlier ones it reads: a missing one costs only its parts."""
+        return self.topic.modules + tuple(m for m in self.reads if m not in self.topic.modules)
 
     @property
     def total_points(self) -> float:

@@ -5,7 +5,7 @@
     python -m bench --quick             # smoke run: few repeats, small shapes, no notebooks
     python -m bench --threads default   # both libraries at their default thread counts
 
-(a) the reference deepkit (solutions/lib) vs torch CPU, float64, forward + backward of every layer (median of
+(a) the reference deepkit (reference) vs torch CPU, float64, forward + backward of every layer (median of
 repeats, both timed in the same run); (b) notebook execution times; (c) grading throughput from
 bench/results/grading.json (written by ``python -m autograder bench``). Results go to
 bench/results/README.md (Markdown tables) and bench/results/latest.json.
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         nb_source = "measured in this run (tools.run_notebooks.execute, one fresh kernel per notebook)"
     else:
         nb_rows = notebooks.from_tests()
-        nb_source = (f"read from {notebooks.TIMES_JSON.relative_to(layers.ROOT)} (written by the notebook tests)"
+        nb_source = (f"read from {notebooks.results_file('notebook_times.json').relative_to(layers.ROOT)} (written by the notebook tests)"
                      if nb_rows is not None else "not measured (run without --no-notebooks, or the notebook tests)")
         print(f"\nnotebook run times: {nb_source}")
         for row in nb_rows or []:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "solutions" / "lib"))
+sys.path.insert(0, str(ROOT / "reference"))
 from deepkit.gradcheck import DEFAULT_TOL, check_gradient  # noqa: E402
 
 torch.set_default_dtype(torch.float64)

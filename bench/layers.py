@@ -1,4 +1,4 @@
-"""The reference deepkit (solutions/lib, NumPy float64) against torch (CPU, float64), layer by layer.
+"""The reference deepkit (reference, NumPy float64) against torch (CPU, float64), layer by layer.
 
 Every case times one forward + backward (or one optimizer step) of the same math in both libraries, on the
 same inputs, in the same process: ``ours`` and ``theirs`` are timed alternately, after a warm-up, and each
@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "solutions" / "lib") not in sys.path:
-    sys.path.insert(0, str(ROOT / "solutions" / "lib"))
+if str(ROOT / "reference") not in sys.path:
+    sys.path.insert(0, str(ROOT / "reference"))
 
 Fn = Callable[[], object]
 

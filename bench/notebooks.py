@@ -1,8 +1,8 @@
 """Run time of every lecture and solution notebook, measured as CI runs them (tools/run_notebooks.execute: a
 fresh kernel per notebook, cwd = the notebook's folder, kernel start-up included), one after the other.
 
-Without measuring, ``from_tests()`` reads bench/results/notebook_times.json, written by tests/conftest.py
-whenever tests/test_notebooks.py runs.
+Without measuring, ``from_tests()`` reads notebook_times.json, written by tests/conftest.py whenever
+tests/test_notebooks.py runs (build/results/, or bench/results/ with UPDATE_RESULTS=1).
 """
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from bench import results_file
 from tools.run_notebooks import ROOT, execute, problems
 
-TIMES_JSON = ROOT / "bench" / "results" / "notebook_times.json"
 
 
 def targets(root: Path = ROOT) -> list[Path]:
     """Lectures and solution (nbgrader source) notebooks, in topic order."""
-    return (sorted(root.glob("lectures/[0-9][0-9]_*.ipynb"))
-            + sorted(root.glob("solutions/[0-9][0-9]_*/[0-9][0-9]_*.ipynb")))
+    from course.topics import load
+
+    topics = load(root)
+    return [root / t.lecture for t in topics] + [root / t.source_notebook for t in topics]
 
 
 def measure(paths: list[Path] | None = None, progress: Callable[[dict], None] | None = None) -> list[dict]:
@@ -36,10 +38,11 @@ def measure(paths: list[Path] | None = None, progress: Callable[[dict], None] | 
 
 def from_tests() -> list[dict] | None:
     """The times recorded by the notebook tests, or None when they have not run yet."""
-    if not TIMES_JSON.is_file():
+    times_json = results_file("notebook_times.json")
+    if not times_json.is_file():
         return None
     try:
-        data = json.loads(TIMES_JSON.read_text())
+        data = json.loads(times_json.read_text())
     except ValueError:
         return None
     return [{"notebook": k, "seconds": v["seconds"], "outcome": v["outcome"]}

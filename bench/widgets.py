@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "solutions" / "lib") not in sys.path:
-    sys.path.insert(0, str(ROOT / "solutions" / "lib"))
+if str(ROOT / "reference") not in sys.path:
+    sys.path.insert(0, str(ROOT / "reference"))
 
 #: explorer name -> (module under deepkit.viz, keyword arguments of its explorer())
 EXPLORERS = {

@@ -1,6 +1,6 @@
 """Imported by the first cell of every lecture: the reference deepkit on the path, tidy printing and figures.
 
-Lectures never depend on a student's progress, so they use ``solutions/lib`` (the reference), not ``lib``.
+Lectures never depend on a student's progress, so they use ``reference`` (the reference), not ``lib``.
 """
 import os
 import sys
@@ -16,7 +16,7 @@ import matplotlib
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "solutions" / "lib"))
+sys.path.insert(0, str(ROOT / "reference"))
 
 np.set_printoptions(precision=6, suppress=True, linewidth=110)
 matplotlib.rcParams.update({"figure.dpi": 90, "figure.figsize": (8, 3.2), "axes.grid": True,

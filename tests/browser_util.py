@@ -4,7 +4,7 @@
   settings and workspace folders in a temporary directory, news and update checks off, autosave off. It serves a
   sandbox root: copies of ``START_HERE.ipynb`` and ``lectures/*.ipynb`` (so nothing JupyterLab writes can land in
   the committed notebooks) and symlinks to everything else in the repository (``lectures/_course.py`` resolves
-  its symlink, so the kernels import the real ``solutions/lib``). The server runs with the course's nbgrader
+  its symlink, so the kernels import the real ``reference``). The server runs with the course's nbgrader
   config (``autograder/nbgrader_config.py``, loaded from a working folder in the temporary directory that only
   moves the gradebook there). ``stop()`` ends the server's whole process group (server and kernels).
 * Page helpers (Playwright, sync API): open a notebook, run all cells, wait for the kernel to be idle and the

@@ -1,5 +1,5 @@
 """Shared pytest setup: headless plotting, and the notebook run-time table (printed at the end of the session
-and written to bench/results/notebook_times.json)."""
+and written to build/results/notebook_times.json; to bench/results/ only with UPDATE_RESULTS=1)."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,10 @@ from pathlib import Path
 import matplotlib
 import pytest
 
+from bench import results_dir
+from course.topics import START_HERE, load
+
 ROOT = Path(__file__).resolve().parent.parent
-TIMES_JSON = ROOT / "bench" / "results" / "notebook_times.json"
 
 # Headless: tests that plot in this process use Agg (no display needed). Set on matplotlib, not through the
 # environment, so Jupyter servers and kernels started by tests keep their own (inline) backend; the notebook
@@ -40,16 +42,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line(f"{name:<{width}}  {rec['seconds']:7.2f} s  {rec['outcome']}")
     tr.write_line(f"{'total':<{width}}  {sum(r['seconds'] for r in NOTEBOOK_TIMES.values()):7.2f} s")
     # Merge with earlier runs so running one file does not erase the other notebooks' numbers.
+    times_json = results_dir() / "notebook_times.json"
     data = {"machine": {}, "notebooks": {}}
-    if TIMES_JSON.is_file():
+    if times_json.is_file():
         try:
-            data = json.loads(TIMES_JSON.read_text())
+            data = json.loads(times_json.read_text())
         except ValueError:
             pass
     data["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     data.setdefault("notebooks", {}).update(NOTEBOOK_TIMES)
-    data["notebooks"] = {k: data["notebooks"][k] for k in sorted(data["notebooks"])
-                         if (ROOT / k).is_file()}  # drop notebooks that no longer exist
-    TIMES_JSON.parent.mkdir(parents=True, exist_ok=True)
-    TIMES_JSON.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    tr.write_line(f"written to {TIMES_JSON.relative_to(ROOT)}")
+    known = {str(START_HERE)} | {str(p) for t in load(ROOT) for p in (t.lecture, t.source_notebook, t.exercise_notebook)}
+    data["notebooks"] = {k: data["notebooks"][k] for k in sorted(data["notebooks"]) if k in known}
+    times_json.parent.mkdir(parents=True, exist_ok=True)
+    times_json.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    tr.write_line(f"written to {times_json.relative_to(ROOT)}")

@@ -1,10 +1,10 @@
-"""The reference deepkit (solutions/lib) for the repository's own tests: ``from tests.refs import dk``."""
+"""The reference deepkit (reference) for the repository's own tests: ``from tests.refs import dk``."""
 import importlib
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REF_LIB = ROOT / "solutions" / "lib"
+REF_LIB = ROOT / "reference"
 STUB_LIB = ROOT / "lib"
 if str(REF_LIB) not in sys.path:
     sys.path.insert(0, str(REF_LIB))

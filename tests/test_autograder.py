@@ -28,9 +28,7 @@ LIMITS = Limits(part_timeout=3, lib_wall=25, cell_timeout=20, nb_wall=90)
 HOST_TARGETS = [Path(ROOT / "HACKED.txt"), Path(ROOT / "autograder" / "HACKED.txt"),
                 Path("/tmp/HACKED-by-student.txt")]
 
-pytestmark = pytest.mark.skipif(not (ROOT / "solutions" / A01 / f"{A01}.ipynb").is_file()
-                                or not (ROOT / "autograder" / "checks" / "t01.py").is_file(),
-                                reason="topic 01 is not written yet")
+pytestmark = pytest.mark.slow  # sandboxes and notebook runs: minutes on 2 cores
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
@@ -266,7 +264,7 @@ def test_feedback_leaks_nothing(graded):
         assert "BEGIN HIDDEN" not in text and "hidden_check(" not in text
         assert not [ln for ln in secret_lines if ln in text], page
         assert not [v for v in values if v in text], page
-        probe_src = (ROOT / "autograder" / "probes" / "p01.py").read_text()
+        probe_src = (ROOT / "autograder" / "probes" / "softmax.py").read_text()
         assert not [ln.strip() for ln in probe_src.splitlines() if len(ln.strip()) > 30 and ln.strip() in text]
     ref = (course.feedback / "bwd_wrong" / A01 / "feedback.html").read_text()
     assert "affine_backward" in ref and "gradient relative error" in ref and "the worst element is at index" in ref
@@ -321,7 +319,7 @@ def test_check_command_reports_per_part(built, tmp_path, capsys):
     from autograder.cli import main
     root = tmp_path / "learner"
     shutil.copytree(built, root)
-    for d in ("solutions", "autograder"):
+    for d in ("solutions", "reference", "autograder", "course"):
         (root / d).symlink_to(ROOT / d)
     shutil.copy(REF_LIB / "deepkit" / "layers.py", root / "lib" / "deepkit" / "layers.py")
     rc = main(["--root", str(root), "check", "01"])

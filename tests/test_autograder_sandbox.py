@@ -1,4 +1,4 @@
-"""The sandbox itself (autograder/jail.py): what student code inside can and cannot reach."""
+"""The sandbox itself (autograder/sandbox/jail.py): what student code inside can and cannot reach."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import jail
+from autograder.sandbox import jail
 from tests.refs import ROOT
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux namespaces")
@@ -56,7 +56,7 @@ def test_student_code_cannot_read_secrets_write_outside_or_reach_the_network(tmp
     box = tmp_path / "box"
     box.mkdir()
     (box / "mine.py").write_text("x = 1\n")
-    secrets = [str(ROOT / "solutions" / "lib" / "deepkit" / "gradcheck.py"), str(ROOT / "autograder" / "spec.py"),
+    secrets = [str(ROOT / "reference" / "deepkit" / "gradcheck.py"), str(ROOT / "autograder" / "spec.py"),
                str(ROOT / "README.md"), "/etc/shadow", str(tmp_path / "other.txt")]
     (tmp_path / "other.txt").write_text("another student's file")
     gb = ROOT / "autograder" / "gradebook.db"

@@ -16,7 +16,7 @@ from bench import layers
 from tools import site
 
 ROOT = Path(__file__).resolve().parent.parent
-DEEPKIT = ROOT / "solutions" / "lib" / "deepkit"
+DEEPKIT = ROOT / "reference" / "deepkit"
 SITE_LECTURE = ROOT / "lectures" / "06_alphaconv.ipynb"  # one of the quickest lectures, with an explorer
 
 pytestmark = pytest.mark.slow

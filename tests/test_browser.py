@@ -1,6 +1,6 @@
 """Tried as a user would: JupyterLab in a real browser (Debian's chromium driven by Playwright).
 
-For every lecture ``lectures/NN_*.ipynb`` (picked up by glob): open it in JupyterLab, Run > Run All Cells, wait
+For every lecture of the course registry (``course/topics.py``): open it in JupyterLab, Run > Run All Cells, wait
 for the kernel to be idle, check that nothing went to stderr and that every explorer rendered (a
 ``.deepkit-explorer`` with a plot image and controls); then move EVERY control as a user does (slider: arrow key
 on the focused handle; dropdown / multi-select: pick other options; checkbox: click; text box: type + Enter) and
@@ -26,15 +26,17 @@ from pathlib import Path
 
 import pytest
 
+from bench import results_dir
+from course.topics import TOPICS
 from tests import browser_util as bu
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
-LECTURES = sorted(ROOT.glob("lectures/[0-9][0-9]_*.ipynb"))
+LECTURES = [ROOT / t.lecture for t in TOPICS]
 # README screenshots are refreshed on request (UPDATE_SCREENSHOTS=1 make test); otherwise they go to build/
 SHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") else "build") / "screenshots"
-LATENCY_JSON = ROOT / "bench" / "results" / "widget_latency.json"
+LATENCY_JSON = results_dir() / "widget_latency.json"  # bench/results/ only with UPDATE_RESULTS=1
 GOAL_MS = 150.0          # the course's target for a redraw (reported, not asserted)
 SANITY_MS = 5000.0       # asserted: a control that takes longer than this to redraw is broken
 RUN_TIMEOUT = 240.0      # Run All Cells of one lecture, on a loaded machine
@@ -95,7 +97,7 @@ def _write_latency() -> None:
     for key, new in (("explorers", LATENCY), ("lectures", LECTURE_TIMES)):
         data.setdefault(key, {}).update(new)
         data[key] = {k: data[key][k] for k in sorted(data[key])
-                     if (ROOT / "lectures" / f"{k.split('/')[0]}.ipynb").is_file()}  # drop removed lectures
+                     if k.split("/")[0] in {t.folder for t in TOPICS}}  # drop removed lectures
     LATENCY_JSON.parent.mkdir(parents=True, exist_ok=True)
     LATENCY_JSON.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
@@ -189,7 +191,7 @@ def test_checker_catches_stderr_errors_and_dead_controls(lab, page):
     import nbformat
 
     cells = [
-        f"import sys; sys.path.insert(0, {str(ROOT / 'solutions' / 'lib')!r})\n"
+        f"import sys; sys.path.insert(0, {str(ROOT / 'reference')!r})\n"
         "from deepkit.viz.base import Explorer, slider",
         "def render(fig, a, b):  # ignores b: moving it redraws the same image\n"
         "    fig.subplots().plot([0, 1], [0, a])\n"
@@ -298,7 +300,7 @@ def test_nbgrader_extensions_load_with_the_course_config(lab_course, browser):
     for route in ("/courses", "/assignments?course_id=deepkit-course"):
         status, body = lab.get(route)
         assert status == 200 and json.loads(body).get("success") is True, (route, body[:500])
-    sources = sorted(p.parent.name for p in ROOT.glob("solutions/[0-9][0-9]_*/*.ipynb"))
+    sources = [t.folder for t in TOPICS]
     context = browser.new_context(viewport=bu.VIEWPORT)
     try:
         page = context.new_page()

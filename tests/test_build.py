@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from course.topics import find, load
 from tools import build, nbtools
 
 ROOT = Path(__file__).resolve().parent.parent
-REF = ROOT / "solutions" / "lib" / "deepkit"
+REF = ROOT / "reference" / "deepkit"
 STUB = ROOT / "lib" / "deepkit"
-TOPICS = build.topics(ROOT)
+TOPICS = [t.folder for t in load(ROOT)]
 
 
 def _ref_modules() -> list[Path]:
@@ -39,7 +40,7 @@ GIVEN_MODULES = [m for m in _ref_modules() if not _is_exercise_module(m)]
 # ------------------------------------------------------------------------------------- the real repository
 def test_round_trip_fresh_build_equals_committed_tree(tmp_path):
     """`python -m tools.build --check` on a copy of the repository: fresh build == committed lib/ and exercises/."""
-    for sub in ("solutions", "lib", "exercises"):
+    for sub in ("solutions", "reference", "lib", "exercises"):
         if (ROOT / sub).is_dir():
             shutil.copytree(ROOT / sub, tmp_path / sub, ignore=shutil.ignore_patterns("__pycache__", "*.pyc",
                                                                                       ".ipynb_checkpoints"))
@@ -68,7 +69,7 @@ def test_stub_keeps_signatures_and_raises_naming_the_exercise(rel):
     assert (STUB / rel).is_file(), f"lib/deepkit/{rel} missing: run make build"
     ref_src, stub_src = (REF / rel).read_text(encoding="utf-8"), (STUB / rel).read_text(encoding="utf-8")
     ref_tree, stub_tree = ast.parse(ref_src), ast.parse(stub_src)
-    topic = build._module_topic(ref_tree)
+    topic = next(t.folder for t in load(ROOT) if rel.stem in t.modules)
     module = f"lib/deepkit/{rel.as_posix()}"
 
     def functions(tree):
@@ -82,7 +83,7 @@ def test_stub_keeps_signatures_and_raises_naming_the_exercise(rel):
         assert ast.get_docstring(stub_fn) == ast.get_docstring(ref_fn), f"{name}: docstring changed"
     lines = ref_src.splitlines()
     for region in build.solution_regions(lines):
-        func = build._enclosing_function(ref_tree, region.begin + 1)
+        func = build.enclosing_function(ref_tree, region.begin + 1)
         expected = f'raise NotImplementedError("Exercise {topic}: implement {func} in {module}")'
         assert expected in stub_src, f"stub of {func} lacks {expected}"
 
@@ -105,10 +106,9 @@ def test_stubs_import_cleanly():
 
 
 def _committed_notebooks() -> list[Path]:
-    found = [ROOT / "START_HERE.ipynb"] if (ROOT / "START_HERE.ipynb").is_file() else []
-    for sub in ("lectures", "solutions", "exercises"):
-        found += sorted(p for p in (ROOT / sub).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-    return found
+    from tools.run_notebooks import all_notebooks
+
+    return all_notebooks(ROOT)
 
 
 @pytest.mark.parametrize("path", _committed_notebooks(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -120,29 +120,19 @@ def test_committed_notebooks_have_no_outputs(path):
             assert cell.get("execution_count") is None, f"cell {i} has an execution count"
 
 
-def _checks_module(topic: str):
-    number = topic[:2]
-    if not (ROOT / "autograder" / "checks" / f"t{number}.py").is_file():
-        return None
-    return importlib.import_module(f"autograder.checks.t{number}")
-
-
 @pytest.mark.parametrize("topic", TOPICS)
 def test_grade_cells_match_autograder_parts(topic):
-    """Every autograded cell of the source notebook is a Part of autograder/checks/tNN.py (same name, same
+    """Every autograded cell of the source notebook is a Part of autograder/checks/<slug>.py (same name, same
     points) and every Part has its cell; manually graded answer cells (markdown) are the instructor's."""
-    checks = _checks_module(topic)
-    if checks is None:
-        pytest.skip(f"autograder/checks/t{topic[:2]}.py does not exist yet")
-    nb = json.loads((ROOT / "solutions" / topic / f"{topic}.ipynb").read_text(encoding="utf-8"))
+    checks = importlib.import_module(f"autograder.checks.{find(topic).slug}")
+    nb = json.loads((ROOT / find(topic).source_notebook).read_text(encoding="utf-8"))
     cells = {}
     for cell in nb["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if meta.get("grade") and cell["cell_type"] == "code":
             assert meta["grade_id"] not in cells, f"duplicate grade_id {meta['grade_id']}"
             cells[meta["grade_id"]] = float(meta["points"])
-    parts = {p.name: float(p.points) for p in checks.TOPIC.parts}
-    assert checks.TOPIC.folder == topic
+    parts = {p.name: float(p.points) for p in checks.PARTS}
     assert sorted(cells) == sorted(parts), f"grade cells {sorted(cells)} != parts {sorted(parts)}"
     for name, points in parts.items():
         assert cells[name] == points, f"{name}: cell has {cells[name]} points, part has {points}"
@@ -158,8 +148,6 @@ def test_landing_page_links_every_topic(topic):
 TOY_MODULE = '''\
 """A toy exercise module."""
 import numpy as np
-
-__topic__ = "99_toy"
 
 
 def double(x: np.ndarray) -> np.ndarray:
@@ -196,12 +184,22 @@ secret_expected_value = 12345.678
 ### END HIDDEN TESTS'''
 
 
+TOY_REGISTRY = '''\
+"""The toy course's registry: one topic."""
+from course.topics import Topic
+
+TOPICS = (Topic("99", "toy", "A toy topic", ("toy",)),)
+'''
+
+
 def make_toy_course(root: Path) -> Path:
     """A course in ``root`` with the real given modules plus one toy exercise module and notebook, built."""
-    shutil.copytree(REF, root / "solutions" / "lib" / "deepkit", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REF, root / "reference" / "deepkit", ignore=shutil.ignore_patterns("__pycache__"))
     for rel in EXERCISE_MODULES:  # the toy course has only the toy exercise
-        (root / "solutions" / "lib" / "deepkit" / rel).unlink()
-    (root / "solutions" / "lib" / "deepkit" / "toy.py").write_text(TOY_MODULE)
+        (root / "reference" / "deepkit" / rel).unlink()
+    (root / "reference" / "deepkit" / "toy.py").write_text(TOY_MODULE)
+    (root / "course").mkdir()
+    (root / "course" / "topics.py").write_text(TOY_REGISTRY)
     nbtools.write(root / "solutions" / "99_toy" / "99_toy.ipynb",
                   [nbtools.md("# Toy"), nbtools.code(nbtools.SETUP_CELL),
                    nbtools.md("Implement `double` in `lib/deepkit/toy.py`."),
@@ -327,12 +325,17 @@ def test_build_rejects_python_files_in_assignment_folders(toy, tmp_path):
 @pytest.mark.parametrize("source, message", [
     ("def f():\n    ### BEGIN SOLUTION\n    return 1\n", "never closed"),
     ("def f():\n    return 1\n    ### END SOLUTION\n", "END SOLUTION without"),
-    ('__topic__ = "99_toy"\n### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n', "inside a function body"),
-    ("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n", "no module-level __topic__"),
+    ("### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n", "no topic in course/topics.py"),
+    ("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n", "no topic in course/topics.py"),
 ])
 def test_stripper_rejects_malformed_sources(source, message):
     with pytest.raises(build.BuildError, match=message):
         build.strip_source(source, "lib/deepkit/bad.py")
+
+
+def test_stripper_rejects_a_region_outside_a_function():
+    with pytest.raises(build.BuildError, match="inside a function body"):
+        build.strip_source("### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n", "lib/deepkit/layers.py")
 
 
 def test_given_module_is_copied_verbatim():
@@ -355,7 +358,7 @@ def test_build_never_overwrites_a_students_uncommitted_work(toy, tmp_path):
     assert build.main(["--root", str(root)]) == 1
     assert stub.read_text() == work                      # nothing lost
     # the instructor editing the source and rebuilding is not blocked
-    src = root / "solutions" / "lib" / "deepkit" / "toy.py"
+    src = root / "reference" / "deepkit" / "toy.py"
     src.write_text(src.read_text().replace("Return ``2 * x``.", "Return twice x."))
     assert build.local_work(root) == []
     src.write_text(TOY_MODULE)

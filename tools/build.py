@@ -3,9 +3,9 @@
     python -m tools.build            # write lib/deepkit/ and exercises/NN_x/
     python -m tools.build --check    # build into a temp dir; fail on any difference or leaked solution
 
-* ``solutions/lib/deepkit/**/*.py`` -> ``lib/deepkit/``: a file without solution markers (a given module) is
+* ``reference/deepkit/**/*.py`` -> ``lib/deepkit/``: a file without solution markers (a given module) is
   copied verbatim; in a file with markers every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region becomes
-  ``raise NotImplementedError("Exercise <__topic__>: implement <function> in lib/deepkit/<module>.py")`` at the
+  ``raise NotImplementedError("Exercise NN_slug: implement <function> in lib/deepkit/<module>.py")`` at the
   region's indentation. Signatures, docstrings and the validation code before the region stay.
 * ``solutions/NN_x/NN_x.ipynb`` -> ``exercises/NN_x/NN_x.ipynb`` through nbgrader's ``generate_assignment``
   (configured by ``autograder/nbgrader_config.py``), run in a throw-away course directory with its own gradebook,
@@ -29,9 +29,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from course.topics import TOPICS, Topic, load, owner
+
 ROOT = Path(__file__).resolve().parent.parent
 NBGRADER_CONFIG = ROOT / "autograder" / "nbgrader_config.py"
-TOPIC_RE = re.compile(r"^\d\d_[A-Za-z0-9_]+$")
 
 BEGIN_SOLUTION = re.compile(r"^(?P<indent>[ \t]*)#+\s*BEGIN SOLUTION\s*$")
 END_SOLUTION = re.compile(r"^[ \t]*#+\s*END SOLUTION\s*$")
@@ -74,7 +75,7 @@ def solution_regions(lines: list[str], where: str = "<source>") -> list[Region]:
     return regions
 
 
-def _enclosing_function(tree: ast.AST, lineno: int) -> str | None:
+def enclosing_function(tree: ast.AST, lineno: int) -> str | None:
     """Name of the innermost def whose body contains 1-based line ``lineno``."""
     best, best_start = None, -1
     for node in ast.walk(tree):
@@ -84,19 +85,11 @@ def _enclosing_function(tree: ast.AST, lineno: int) -> str | None:
     return best
 
 
-def _module_topic(tree: ast.Module) -> str | None:
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__topic__"
-                                                for t in node.targets):
-            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                return node.value.value
-    return None
-
-
-def strip_source(text: str, module: str) -> str | None:
+def strip_source(text: str, module: str, topics: tuple[Topic, ...] | None = None) -> str | None:
     """The student stub of a reference module, or ``None`` when the file has no solution markers (given module).
 
-    ``module`` is the path shown in messages, e.g. ``lib/deepkit/losses.py``.
+    ``module`` is the path shown in messages, e.g. ``lib/deepkit/losses.py``; the topic named in the stub's
+    message is the registry topic that owns the module.
     """
     lines = text.splitlines(keepends=True)
     regions = solution_regions(lines, module)
@@ -106,13 +99,14 @@ def strip_source(text: str, module: str) -> str | None:
         tree = ast.parse(text, filename=module)
     except SyntaxError as exc:
         raise BuildError(f"{module}: the reference does not parse: {exc}") from exc
-    topic = _module_topic(tree)
-    if topic is None:
-        raise BuildError(f'{module}: has solution regions but no module-level __topic__ = "NN_folder"')
+    entry = owner(Path(module).stem, TOPICS if topics is None else topics) if module.count("/") == 2 else None
+    if entry is None:
+        raise BuildError(f"{module}: has solution regions but no topic in course/topics.py lists the module")
+    topic = entry.folder
     out: list[str] = []
     pos = 0
     for r in regions:
-        func = _enclosing_function(tree, r.begin + 1)
+        func = enclosing_function(tree, r.begin + 1)
         if func is None:
             raise BuildError(f"{module}:{r.begin + 1}: a solution region must be inside a function body")
         out.extend(lines[pos:r.begin])
@@ -161,16 +155,11 @@ def _files(folder: Path) -> list[Path]:
                   and p.suffix not in {".pyc", ".pyo"})
 
 
-def topics(root: Path = ROOT) -> list[str]:
-    """Assignment folders ``solutions/NN_x`` (sorted)."""
-    src = root / "solutions"
-    return sorted(p.name for p in src.iterdir() if p.is_dir() and TOPIC_RE.match(p.name)) if src.is_dir() else []
-
-
-def check_assignment_folders(root: Path = ROOT) -> list[str]:
+def check_assignment_folders(root: Path = ROOT, topics: tuple[Topic, ...] | None = None) -> list[str]:
     """Problems with ``solutions/NN_x``: anything but notebooks (nbgrader would ship it into the release)."""
+    topics = load(root) if topics is None else topics
     problems = []
-    for t in topics(root):
+    for t in (e.folder for e in topics):
         files = _files(root / "solutions" / t)
         for f in files:
             if f.suffix != ".ipynb":
@@ -181,9 +170,10 @@ def check_assignment_folders(root: Path = ROOT) -> list[str]:
     return problems
 
 
-def build_lib(root: Path, out: Path) -> list[str]:
-    """Write ``out/lib/deepkit`` from ``root/solutions/lib/deepkit``; return the written paths (relative)."""
-    src, dst = root / "solutions" / "lib" / "deepkit", out / "lib" / "deepkit"
+def build_lib(root: Path, out: Path, topics: tuple[Topic, ...] | None = None) -> list[str]:
+    """Write ``out/lib/deepkit`` from ``root/reference/deepkit``; return the written paths (relative)."""
+    topics = load(root) if topics is None else topics
+    src, dst = root / "reference" / "deepkit", out / "lib" / "deepkit"
     if not src.is_dir():
         raise BuildError(f"{src} does not exist")
     written = []
@@ -192,7 +182,7 @@ def build_lib(root: Path, out: Path) -> list[str]:
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         module = f"lib/deepkit/{rel.as_posix()}"
-        stub = strip_source((src / rel).read_text(encoding="utf-8"), module) if rel.suffix == ".py" else None
+        stub = strip_source((src / rel).read_text(encoding="utf-8"), module, topics) if rel.suffix == ".py" else None
         if stub is None:
             _write_if_changed(target, (src / rel).read_bytes())
         else:
@@ -240,15 +230,17 @@ def _fast_gradebook_stamp() -> None:
         nbgrader.api.get_alembic_version = get_alembic_version
 
 
-def build_exercises(root: Path, out: Path, only: list[str] | None = None) -> list[str]:
+def build_exercises(root: Path, out: Path, only: list[str] | None = None,
+                    topics: tuple[Topic, ...] | None = None) -> list[str]:
     """Write ``out/exercises/NN_x/`` from ``root/solutions/NN_x/`` with nbgrader; return written paths."""
-    problems = check_assignment_folders(root)
+    topics = load(root) if topics is None else topics
+    problems = check_assignment_folders(root, topics)
     if problems:
         raise BuildError("\n".join(problems))
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
 
-    names = topics(root) if only is None else only
+    names = [e.folder for e in topics] if only is None else only
     written = []
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     _fast_gradebook_stamp()
@@ -282,7 +274,7 @@ def build_exercises(root: Path, out: Path, only: list[str] | None = None) -> lis
                     (dst / rel).unlink()
     if only is None and (out / "exercises").is_dir():  # release folders whose source is gone
         for d in (out / "exercises").iterdir():
-            if d.is_dir() and TOPIC_RE.match(d.name) and d.name not in names:
+            if d.is_dir() and d.name not in names and not d.name.startswith("."):
                 shutil.rmtree(d)
     return written
 
@@ -293,17 +285,19 @@ def _normalise_notebook(data: bytes) -> bytes:
     return (json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def build(root: Path = ROOT, out: Path | None = None) -> list[str]:
+def build(root: Path = ROOT, out: Path | None = None, topics: tuple[Topic, ...] | None = None) -> list[str]:
     """Build everything from ``root/solutions`` into ``out`` (default: ``root`` itself)."""
+    topics = load(root) if topics is None else topics
     out = root if out is None else out
-    return build_lib(root, out) + build_exercises(root, out)
+    return build_lib(root, out, topics) + build_exercises(root, out, topics=topics)
 
 
 # ----------------------------------------------------------------------------------------------- the checks
-def release_problems(root: Path = ROOT) -> list[str]:
+def release_problems(root: Path = ROOT, topics: tuple[Topic, ...] | None = None) -> list[str]:
     """Leaks in the committed release files: markers, hidden-check calls, reference code."""
+    topics = load(root) if topics is None else topics
     problems = []
-    lib, ref = root / "lib" / "deepkit", root / "solutions" / "lib" / "deepkit"
+    lib, ref = root / "lib" / "deepkit", root / "reference" / "deepkit"
     for rel in _files(lib):
         text = (lib / rel).read_text(encoding="utf-8", errors="replace")
         name = f"lib/deepkit/{rel.as_posix()}"
@@ -313,7 +307,7 @@ def release_problems(root: Path = ROOT) -> list[str]:
             stub_lines = {s.strip() for s in text.splitlines()}
             for line in sorted(secret & stub_lines):
                 problems.append(f"{name}: contains reference code: {line!r}")
-    for t in (p.name for p in sorted((root / "exercises").glob("*")) if p.is_dir() and TOPIC_RE.match(p.name)):
+    for t in (e.folder for e in topics if (root / "exercises" / e.folder).is_dir()):
         for rel in _files(root / "exercises" / t):
             path = root / "exercises" / t / rel
             name = f"exercises/{t}/{rel.as_posix()}"
@@ -344,15 +338,17 @@ def _marker_problems(name: str, text: str) -> list[str]:
     return problems
 
 
-def compare_trees(built: Path, committed: Path) -> list[str]:
+def compare_trees(built: Path, committed: Path, topics: tuple[Topic, ...] | None = None) -> list[str]:
     """Files of the generated tree that differ between ``built`` and ``committed`` (missing/extra/changed)."""
+    topics = load(committed) if topics is None else topics
     diffs = []
     for sub in ("lib/deepkit", "exercises"):
         a, b = built / sub, committed / sub
         fa, fb = set(_files(a)), set(_files(b))
         if sub == "exercises":  # only the generated topic folders; anything else in exercises/ is not ours
-            fa = {f for f in fa if TOPIC_RE.match(f.parts[0])}
-            fb = {f for f in fb if len(f.parts) > 1 and TOPIC_RE.match(f.parts[0])}
+            ours = {e.folder for e in topics}
+            fa = {f for f in fa if f.parts[0] in ours}
+            fb = {f for f in fb if len(f.parts) > 1 and f.parts[0] in ours}
         for rel in sorted(fa | fb):
             name = f"{sub}/{rel.as_posix()}"
             if rel not in fb:
@@ -364,17 +360,18 @@ def compare_trees(built: Path, committed: Path) -> list[str]:
     return diffs
 
 
-def check(root: Path = ROOT) -> list[str]:
+def check(root: Path = ROOT, topics: tuple[Topic, ...] | None = None) -> list[str]:
     """Every problem ``--check`` reports (empty list = the committed tree is a faithful, leak-free build)."""
-    problems = check_assignment_folders(root)
+    topics = load(root) if topics is None else topics
+    problems = check_assignment_folders(root, topics)
     with tempfile.TemporaryDirectory(prefix="deepkit-check-") as tmp:
         try:
-            build(root, Path(tmp))
+            build(root, Path(tmp), topics)
         except BuildError as exc:
             return problems + [f"build failed: {exc}"]
-        problems += compare_trees(Path(tmp), root)
-        problems += [f"(fresh build) {p}" for p in release_problems(Path(tmp)) if p not in problems]
-    problems += release_problems(root)
+        problems += compare_trees(Path(tmp), root, topics)
+        problems += [f"(fresh build) {p}" for p in release_problems(Path(tmp), topics) if p not in problems]
+    problems += release_problems(root, topics)
     return list(dict.fromkeys(problems))
 
 
@@ -390,8 +387,9 @@ def local_work(root: Path = ROOT) -> list[str]:
         return []
     changed = [line[3:].strip().strip('"') for line in status.stdout.splitlines() if line[:2].strip()]
     # a generated file whose source in solutions/ is itself being edited is the instructor's rebuild, not work
-    sources = {rel: "solutions/" + rel.removeprefix("exercises/") for rel in changed}
-    edited = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "solutions"],
+    sources = {rel: ("reference/" + rel.removeprefix("lib/")) if rel.startswith("lib/")
+               else "solutions/" + rel.removeprefix("exercises/") for rel in changed}
+    edited = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "solutions", "reference"],
                             capture_output=True, text=True, timeout=30).stdout
     edited_sources = {line[3:].strip().strip('"') for line in edited.splitlines()}
     changed = [rel for rel in changed if sources[rel] not in edited_sources]
@@ -419,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
             for p in problems:
                 print("  " + p, file=sys.stderr)
             return 1
-        print(f"build check ok: lib/deepkit and exercises/ ({len(topics(root))} topic(s)) match solutions/")
+        print(f"build check ok: lib/deepkit and exercises/ ({len(load(root))} topic(s)) match solutions/")
         return 0
     try:
         work = [] if args.force else local_work(root)
@@ -437,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         print("build produced leaking files:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
-    print(f"built {len(written)} file(s): lib/deepkit and exercises/ for {len(topics(root))} topic(s)")
+    print(f"built {len(written)} file(s): lib/deepkit and exercises/ for {len(load(root))} topic(s)")
     return 0
 
 

@@ -38,7 +38,7 @@ print("using deepkit from", LIB)'''
 
 # First code cell of every lecture: the reference deepkit (lectures never depend on a student's progress).
 LECTURE_SETUP = '''\
-import _course  # puts the reference deepkit (solutions/lib) on the path; inline figures; float64 printing
+import _course  # puts the reference deepkit (reference) on the path; inline figures; float64 printing
 import numpy as np'''
 
 _KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}

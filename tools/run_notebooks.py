@@ -85,9 +85,13 @@ def problems(run: Run) -> list[str]:
 
 
 def all_notebooks(root: Path = ROOT) -> list[Path]:
-    found = [root / "START_HERE.ipynb"] if (root / "START_HERE.ipynb").is_file() else []
-    for pattern in ("lectures/*.ipynb", "solutions/[0-9][0-9]_*/*.ipynb", "exercises/[0-9][0-9]_*/*.ipynb"):
-        found += sorted(p for p in root.glob(pattern) if ".ipynb_checkpoints" not in p.parts)
+    """START_HERE, then every topic's lecture, source and release notebook (from the course registry)."""
+    from course.topics import START_HERE, load
+
+    topics = load(root)
+    found = [root / START_HERE] if (root / START_HERE).is_file() else []
+    for kind in ("lecture", "source_notebook", "exercise_notebook"):
+        found += [root / getattr(t, kind) for t in topics if (root / getattr(t, kind)).is_file()]
     return found
 
 

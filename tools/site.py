@@ -41,7 +41,10 @@ TITLE_PREFIX = re.compile(r"^(lecture\s+)?\d{1,2}\s*[:·.\-–—]?\s*", re.IGNO
 
 
 def lectures(root: Path = ROOT) -> list[Path]:
-    return sorted(root.glob("lectures/[0-9][0-9]_*.ipynb"))
+    """Every topic's lecture notebook, in course order (from the registry)."""
+    from course.topics import load
+
+    return [root / t.lecture for t in load(root)]
 
 
 def title_of(nb) -> str:

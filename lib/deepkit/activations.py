@@ -13,10 +13,9 @@ from typing import Callable
 
 import numpy as np
 
-from deepkit._validate import as_float_array, check_positive, check_shape
+from deepkit.validate import as_float_array, check_positive, check_shape
 from deepkit.layers import relu_backward, relu_forward
 
-__topic__ = "02_activations"
 
 #: SELU's constants (Klambauer et al., 2017): the fixed point mean 0 / variance 1 for N(0, 1) inputs.
 SELU_LAMBDA = 1.0507009873554804934193349852946

@@ -16,9 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from deepkit._validate import as_float_array, check_positive
+from deepkit.validate import as_float_array, check_positive
 
-__topic__ = "06_alphaconv"
 
 
 def pair_correlations(x: np.ndarray, k: np.ndarray) -> np.ndarray:

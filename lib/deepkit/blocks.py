@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepkit._validate import as_float_array, as_labels, check_positive
+from deepkit.validate import as_float_array, as_labels, check_positive
 from deepkit.conv import conv2d_backward, conv2d_forward
 from deepkit.layers import affine_backward, affine_forward, relu_backward, relu_forward
 from deepkit.losses import softmax_loss
 from deepkit.pool import maxpool_backward, maxpool_forward
 
-__topic__ = "08_convolution"
 
 
 def init_residual_block(c_in: int, c_out: int, rng: np.random.Generator, scale: float = 0.1) -> dict:

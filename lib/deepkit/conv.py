@@ -13,9 +13,8 @@ from typing import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from deepkit._validate import as_float_array, check_int
+from deepkit.validate import as_float_array, check_int
 
-__topic__ = "08_convolution"
 
 
 def conv_output_size(n: int, f: int, pad: int = 0, stride: int = 1, dilation: int = 1, strict: bool = True) -> int:

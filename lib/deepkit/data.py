@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deepkit._validate import check_int, check_positive, check_prob
+from deepkit.validate import check_int, check_positive, check_prob
 
 
 @dataclass

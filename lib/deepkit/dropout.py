@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepkit._validate import as_float_array, check_int, check_prob, check_rng
+from deepkit.validate import as_float_array, check_int, check_prob, check_rng
 
-__topic__ = "05_regularization"
 
 MODES = ("train", "eval")
 

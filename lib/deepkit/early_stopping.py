@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from deepkit._validate import check_int, check_positive
+from deepkit.validate import check_int, check_positive
 
-__topic__ = "05_regularization"
 
 
 class EarlyStopping:

@@ -28,9 +28,8 @@ from typing import Sequence
 
 import numpy as np
 
-from deepkit._validate import check_int, check_positive, check_rng
+from deepkit.validate import check_int, check_positive, check_rng
 
-__topic__ = "03_initialization"
 
 #: nonlinearities whose gain is 1 (torch.nn.init.calculate_gain's linear family, plus sigmoid).
 _LINEAR = ("linear", "identity", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",

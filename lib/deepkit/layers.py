@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepkit._validate import as_float_array, check_shape
+from deepkit.validate import as_float_array, check_shape
 
-__topic__ = "01_softmax"
 
 AffineCache = tuple  # (x, w, b): x in its original shape (N, d1, ..., dk)
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepkit._validate import as_float_array, as_labels
+from deepkit.validate import as_float_array, as_labels
 from deepkit.layers import affine_forward
 
-__topic__ = "01_softmax"
 
 
 def linear_scores(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:

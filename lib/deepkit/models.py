@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from deepkit._validate import as_float_array, as_labels, check_int, check_positive, check_prob
+from deepkit.validate import as_float_array, as_labels, check_int, check_positive, check_prob
 from deepkit.blocks import init_small_cnn, small_cnn_loss
 from deepkit.dropout import dropout_backward, dropout_forward
 from deepkit.init import SCHEMES, init_mlp
@@ -33,7 +33,6 @@ from deepkit.layers import affine_backward, affine_forward, relu_backward, relu_
 from deepkit.losses import softmax_loss
 from deepkit.norm import batchnorm_backward, batchnorm_forward
 
-__topic__ = "09_training"
 
 PREPROCESS_MODES = ("feature", "channel")
 #: a feature (or channel) whose training std is below this is only centred, never divided by ~0

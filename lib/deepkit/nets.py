@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepkit._validate import as_float_array, as_labels, check_int, check_positive, check_rng, check_shape
+from deepkit.validate import as_float_array, as_labels, check_int, check_positive, check_rng, check_shape
 from deepkit.layers import affine_backward, affine_forward, relu_backward, relu_forward
 from deepkit.losses import softmax_loss
 
-__topic__ = "01_softmax"
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 

@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from deepkit._validate import as_float_array, check_positive, check_prob, check_shape
+from deepkit.validate import as_float_array, check_positive, check_prob, check_shape
 
-__topic__ = "04_normalization"
 
 _MODES = ("train", "eval")
 

@@ -24,9 +24,8 @@ from typing import Callable
 
 import numpy as np
 
-from deepkit._validate import as_float_array, check_int, check_positive, check_prob
+from deepkit.validate import as_float_array, check_int, check_positive, check_prob
 
-__topic__ = "07_optimizers"
 
 State = dict
 StepFn = Callable[..., "tuple[np.ndarray, State]"]

@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from deepkit._validate import as_float_array, check_int
+from deepkit.validate import as_float_array, check_int
 
-__topic__ = "08_convolution"
 
 
 def _check(x, pool, stride):
@@ -23,7 +22,7 @@ def _check(x, pool, stride):
     return x, pool, stride
 
 
-def _scatter(per_offset: np.ndarray, x_shape: tuple, pool: int, stride: int) -> np.ndarray:
+def scatter_windows(per_offset: np.ndarray, x_shape: tuple, pool: int, stride: int) -> np.ndarray:
     """Add per-offset gradients (N, C, Ho, Wo, pool, pool) back onto x's grid."""
     dx = np.zeros(x_shape)
     Ho, Wo = per_offset.shape[2:4]

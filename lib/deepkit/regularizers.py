@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepkit._validate import as_float_array, check_int, check_positive, check_prob
+from deepkit.validate import as_float_array, check_int, check_positive, check_prob
 
-__topic__ = "05_regularization"
 
 
 def l1_penalty(w: np.ndarray, lam: float) -> tuple[float, np.ndarray]:

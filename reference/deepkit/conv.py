@@ -1,0 +1,197 @@
+"""2-D convolution (cross-correlation, as in every deep-learning library), vectorized with im2col.
+
+Shapes: x (N, C, H, W) inputs; w (F, C, kh, kw) filters; b (F,) biases; out (N, F, Ho, Wo) with
+``Ho = (H + 2 pad - dilation (kh - 1) - 1) // stride + 1`` (the same for W).
+im2col turns every receptive field into a row, so the convolution becomes one matrix product; col2im is its
+adjoint (it adds rows back into the image) and gives the input gradient. A transposed convolution is exactly
+that adjoint used as a forward layer.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from deepkit.validate import as_float_array, check_int
+
+
+
+def conv_output_size(n: int, f: int, pad: int = 0, stride: int = 1, dilation: int = 1, strict: bool = True) -> int:
+    """Output length ``(n + 2 pad - d (f - 1) - 1) / stride + 1`` of a convolution along one axis.
+
+    With ``strict`` a division that is not exact raises ValueError (the last input rows would be silently
+    ignored); with strict=False the result is floored, as PyTorch does. Raises if the output would be empty.
+    """
+    n, f = check_int(n, "n", 1), check_int(f, "f", 1)
+    pad, stride, dilation = check_int(pad, "pad", 0), check_int(stride, "stride", 1), check_int(dilation, "dilation", 1)
+    ### BEGIN SOLUTION
+    span = n + 2 * pad - dilation * (f - 1) - 1
+    if span < 0:
+        raise ValueError(f"the (dilated) filter of size {dilation * (f - 1) + 1} does not fit in the padded "
+                         f"input of size {n + 2 * pad}")
+    if strict and span % stride:
+        raise ValueError(f"(n + 2 pad - d (f - 1) - 1) / stride = {span}/{stride} is not an integer: the "
+                         f"filter does not tile the input; change pad or stride (or pass strict=False to floor)")
+    return span // stride + 1
+    ### END SOLUTION
+
+
+def receptive_field(kernels: Sequence[int], strides: Sequence[int] | None = None,
+                    dilations: Sequence[int] | None = None) -> int:
+    """Receptive field (in input pixels, along one axis) of a unit after a stack of conv/pool layers.
+
+    ``r = 1 + sum_l d_l (k_l - 1) prod_{m < l} s_m``; with stride 1 and no dilation this is 1 + L (k - 1).
+    kernels, strides, dilations: one entry per layer (strides and dilations default to 1).
+    """
+    L = len(kernels)
+    strides = [1] * L if strides is None else list(strides)
+    dilations = [1] * L if dilations is None else list(dilations)
+    if len(strides) != L or len(dilations) != L:
+        raise ValueError(f"strides and dilations must have one entry per layer ({L}), got "
+                         f"{len(strides)} and {len(dilations)}")
+    ### BEGIN SOLUTION
+    r, jump = 1, 1
+    for k, s, d in zip(kernels, strides, dilations):
+        r += d * (k - 1) * jump
+        jump *= s
+    return r
+    ### END SOLUTION
+
+
+def _windows(x: np.ndarray, kh: int, kw: int, stride: int, pad: int, dilation: int) -> np.ndarray:
+    """A (N, C, Ho, Wo, kh, kw) strided VIEW of every receptive field of the padded x (no copy)."""
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
+    eh, ew = dilation * (kh - 1) + 1, dilation * (kw - 1) + 1
+    win = sliding_window_view(xp, (eh, ew), axis=(2, 3))
+    return win[:, :, ::stride, ::stride, ::dilation, ::dilation]
+
+
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0, dilation: int = 1) -> np.ndarray:
+    """Every receptive field as a row: returns cols (N * Ho * Wo, C * kh * kw).
+
+    Row ``(n * Ho + i) * Wo + j`` holds x[n, :, rows, cols] of output position (i, j) flattened in (C, kh, kw)
+    order, so ``cols @ w.reshape(F, -1).T`` is the convolution.
+    """
+    x = as_float_array(x, "x", ndim=4, shape_doc="(N, C, H, W)")
+    N, C, H, W = x.shape
+    Ho = conv_output_size(H, kh, pad, stride, dilation, strict=False)
+    Wo = conv_output_size(W, kw, pad, stride, dilation, strict=False)
+    ### BEGIN SOLUTION
+    win = _windows(x, kh, kw, stride, pad, dilation)[:, :, :Ho, :Wo]
+    return win.transpose(0, 2, 3, 1, 4, 5).reshape(N * Ho * Wo, C * kh * kw)
+    ### END SOLUTION
+
+
+def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1, pad: int = 0,
+           dilation: int = 1) -> np.ndarray:
+    """The adjoint of im2col: add every row back onto its receptive field. Returns an array of x_shape.
+
+    cols: (N * Ho * Wo, C * kh * kw). Overlapping fields are summed (that is what makes it the gradient).
+    """
+    N, C, H, W = x_shape
+    Ho = conv_output_size(H, kh, pad, stride, dilation, strict=False)
+    Wo = conv_output_size(W, kw, pad, stride, dilation, strict=False)
+    cols = as_float_array(cols, "cols", ndim=2, shape_doc="(N * Ho * Wo, C * kh * kw)")
+    if cols.shape != (N * Ho * Wo, C * kh * kw):
+        raise ValueError(f"cols must have shape (N*Ho*Wo, C*kh*kw) = {(N * Ho * Wo, C * kh * kw)}, got {cols.shape}")
+    ### BEGIN SOLUTION
+    c6 = cols.reshape(N, Ho, Wo, C, kh, kw).transpose(0, 3, 4, 5, 1, 2)  # (N, C, kh, kw, Ho, Wo)
+    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad))
+    for i in range(kh):
+        r = i * dilation
+        for j in range(kw):
+            c = j * dilation
+            xp[:, :, r:r + stride * Ho:stride, c:c + stride * Wo:stride] += c6[:, :, i, j]
+    return xp[:, :, pad:pad + H, pad:pad + W] if pad else xp
+    ### END SOLUTION
+
+
+def _check_conv_args(x, w, b, stride, pad, dilation, w_doc="(F, C, kh, kw)", channel_axis=1):
+    x = as_float_array(x, "x", ndim=4, shape_doc="(N, C, H, W)")
+    w = as_float_array(w, "w", ndim=4, shape_doc=w_doc)
+    b = as_float_array(b, "b", ndim=1)
+    if w.shape[channel_axis] != x.shape[1]:
+        raise ValueError(f"w must have shape {w_doc} with C = {x.shape[1]} input channels (x's axis 1), "
+                         f"got {w.shape}")
+    out_ch = w.shape[1 - channel_axis]
+    if b.shape != (out_ch,):
+        raise ValueError(f"b must have shape ({out_ch},), one bias per output channel, got {b.shape}")
+    check_int(stride, "stride", 1), check_int(pad, "pad", 0), check_int(dilation, "dilation", 1)
+    return x, w, b
+
+
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0,
+                   dilation: int = 1) -> tuple[np.ndarray, tuple]:
+    """out[n, f] = sum_c x[n, c] (correlated with) w[f, c] + b[f], with zero padding, stride and dilation.
+
+    x: (N, C, H, W); w: (F, C, kh, kw); b: (F,). Returns out (N, F, Ho, Wo) and a cache.
+    Output sizes are floored like PyTorch (use ``conv_output_size(strict=True)`` to insist on exact tiling).
+    """
+    x, w, b = _check_conv_args(x, w, b, stride, pad, dilation)
+    ### BEGIN SOLUTION
+    N, _, H, W = x.shape
+    F, _, kh, kw = w.shape
+    Ho = conv_output_size(H, kh, pad, stride, dilation, strict=False)
+    Wo = conv_output_size(W, kw, pad, stride, dilation, strict=False)
+    cols = im2col(x, kh, kw, stride, pad, dilation)
+    out = cols @ w.reshape(F, -1).T + b
+    out = out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(out), (x.shape, cols, w, stride, pad, dilation)
+    ### END SOLUTION
+
+
+def conv2d_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of conv2d. dout: (N, F, Ho, Wo). Returns dx (N, C, H, W), dw (F, C, kh, kw), db (F,).
+
+    With D = dout as rows (N Ho Wo, F): dw = D^T cols, db = column sums of D, dx = col2im(D w_mat).
+    """
+    dout = as_float_array(dout, "dout", ndim=4, shape_doc="(N, F, Ho, Wo)")
+    ### BEGIN SOLUTION
+    x_shape, cols, w, stride, pad, dilation = cache
+    F, _, kh, kw = w.shape
+    d = dout.transpose(0, 2, 3, 1).reshape(-1, F)
+    if d.shape[0] != cols.shape[0]:
+        raise ValueError(f"dout has shape {dout.shape}, which does not match the forward output")
+    dw = (d.T @ cols).reshape(w.shape)
+    db = d.sum(axis=0)
+    dx = col2im(d @ w.reshape(F, -1), x_shape, kh, kw, stride, pad, dilation)
+    return dx, dw, db
+    ### END SOLUTION
+
+
+def conv_transpose2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
+                             pad: int = 0) -> tuple[np.ndarray, tuple]:
+    """Transposed convolution ("deconvolution"): the input-gradient of conv2d used as a layer.
+
+    x: (N, C_in, H, W); w: (C_in, C_out, kh, kw) (PyTorch's layout for ConvTranspose2d); b: (C_out,).
+    Returns out (N, C_out, Ho, Wo) with ``Ho = (H - 1) stride - 2 pad + kh`` and a cache. Each input pixel
+    scatters a copy of its kernel, scaled by its value, onto the output; overlaps add up.
+    """
+    x, w, b = _check_conv_args(x, w, b, stride, pad, 1, w_doc="(C_in, C_out, kh, kw)", channel_axis=0)
+    ### BEGIN SOLUTION
+    N, C_in, H, W = x.shape
+    _, C_out, kh, kw = w.shape
+    Ho, Wo = (H - 1) * stride - 2 * pad + kh, (W - 1) * stride - 2 * pad + kw
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"pad {pad} is too large: the output would be {Ho} x {Wo}")
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, C_in)
+    out = col2im(rows @ w.reshape(C_in, -1), (N, C_out, Ho, Wo), kh, kw, stride, pad)
+    return out + b[None, :, None, None], (x, w, stride, pad)
+    ### END SOLUTION
+
+
+def conv_transpose2d_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of the transposed convolution: its input-gradient is an ordinary convolution (im2col of
+    dout). dout: (N, C_out, Ho, Wo). Returns dx (N, C_in, H, W), dw (C_in, C_out, kh, kw), db (C_out,)."""
+    dout = as_float_array(dout, "dout", ndim=4, shape_doc="(N, C_out, Ho, Wo)")
+    ### BEGIN SOLUTION
+    x, w, stride, pad = cache
+    N, C_in, H, W = x.shape
+    _, C_out, kh, kw = w.shape
+    dcols = im2col(dout, kh, kw, stride, pad)  # (N H W, C_out kh kw)
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, C_in)
+    dx = (dcols @ w.reshape(C_in, -1).T).reshape(N, H, W, C_in).transpose(0, 3, 1, 2)
+    dw = (rows.T @ dcols).reshape(w.shape)
+    return np.ascontiguousarray(dx), dw, dout.sum(axis=(0, 2, 3))
+    ### END SOLUTION

@@ -1,0 +1,244 @@
+"""Normalization layers: batch normalization (fully connected and spatial), layer normalization, BN folding.
+
+Conventions (the same as PyTorch, so results can be compared with ``torch.nn.functional.batch_norm``):
+
+* ``bn_param`` is a dict ``{"mode": "train" | "eval", "eps": 1e-5, "momentum": 0.1,
+  "running_mean": (D,), "running_var": (D,)}``. Missing entries get these defaults (running mean 0, running
+  variance 1, like a fresh ``torch.nn.BatchNorm1d``).
+* ``momentum`` is the weight of the NEW batch statistic (torch's convention):
+  ``running = (1 - momentum) * running + momentum * batch``. Keras and the original paper's code write the
+  same update with the weight of the OLD value (0.9 / 0.99).
+* The running variance is updated with the UNBIASED batch variance ``m / (m - 1) * var_batch``; the
+  normalization itself (train mode) divides by the biased batch variance.
+* In train mode ``bn_param["running_mean"]`` and ``bn_param["running_var"]`` are replaced by new arrays (the
+  dict is updated in place); eval mode never changes them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from deepkit.validate import as_float_array, check_positive, check_prob, check_shape
+
+
+_MODES = ("train", "eval")
+
+
+def _check_bn_param(bn_param: Any, dim: int, name: str = "bn_param") -> tuple[str, float, float]:
+    """Validate ``bn_param`` for ``dim`` features, fill in defaults, return (mode, eps, momentum)."""
+    if not isinstance(bn_param, dict):
+        raise TypeError(f"{name} must be a dict with keys 'mode', 'eps', 'momentum', 'running_mean', "
+                        f"'running_var', got {type(bn_param).__name__}")
+    mode = bn_param.get("mode", "train")
+    if mode not in _MODES:
+        raise ValueError(f"{name}['mode'] must be 'train' or 'eval', got {mode!r}")
+    eps = check_positive(bn_param.get("eps", 1e-5), f"{name}['eps']")
+    momentum = check_prob(bn_param.get("momentum", 0.1), f"{name}['momentum']")
+    for key, default in (("running_mean", 0.0), ("running_var", 1.0)):
+        if bn_param.get(key) is None:
+            bn_param[key] = np.full(dim, default)
+        arr = as_float_array(bn_param[key], f"{name}[{key!r}]", ndim=1, shape_doc=f"({dim},)")
+        check_shape(arr, f"{name}[{key!r}]", (dim,))
+        bn_param[key] = arr
+    if np.any(bn_param["running_var"] < 0):
+        raise ValueError(f"{name}['running_var'] must be >= 0 (it is a variance)")
+    return mode, eps, momentum
+
+
+def _check_affine(gamma: Any, beta: Any, dim: int, doc: str = "(D,)") -> tuple[np.ndarray, np.ndarray]:
+    gamma = as_float_array(gamma, "gamma", ndim=1, shape_doc=doc)
+    beta = as_float_array(beta, "beta", ndim=1, shape_doc=doc)
+    check_shape(gamma, "gamma", (dim,), f"({dim},) to match x")
+    check_shape(beta, "beta", (dim,), f"({dim},) to match x")
+    return gamma, beta
+
+
+def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
+                      ) -> tuple[np.ndarray, dict]:
+    """Batch normalization of a fully connected layer's activations.
+
+    x: (N, D) mini-batch; gamma, beta: (D,) learned scale and shift; bn_param: see the module docstring.
+
+    Train mode: normalize each column with the batch mean and the BIASED batch variance,
+    ``xhat = (x - mu) / sqrt(var + eps)``, ``out = gamma * xhat + beta``, and update the running statistics
+    in ``bn_param`` with ``momentum`` weighting the new values and the UNBIASED variance ``N / (N - 1) * var``.
+    Eval mode: use ``running_mean`` / ``running_var`` instead of the batch statistics; nothing is updated.
+
+    Returns ``out`` (N, D) and a ``cache`` for the backward pass (whatever your backward needs).
+    """
+    x = as_float_array(x, "x", ndim=2, shape_doc="(N, D)")
+    n, d = x.shape
+    gamma, beta = _check_affine(gamma, beta, d)
+    mode, eps, momentum = _check_bn_param(bn_param, d)
+    if mode == "train" and n < 2:
+        raise ValueError(f"x must have at least 2 rows in train mode (the unbiased running variance divides "
+                         f"by N - 1), got shape {x.shape}")
+    ### BEGIN SOLUTION
+    if mode == "train":
+        mu = x.mean(axis=0)
+        xc = x - mu
+        var = (xc ** 2).mean(axis=0)
+        bn_param["running_mean"] = (1 - momentum) * bn_param["running_mean"] + momentum * mu
+        bn_param["running_var"] = (1 - momentum) * bn_param["running_var"] + momentum * var * n / (n - 1)
+    else:
+        xc = x - bn_param["running_mean"]
+        var = bn_param["running_var"]
+    std = np.sqrt(var + eps)
+    inv_std = 1.0 / std
+    xhat = xc * inv_std
+    out = gamma * xhat + beta
+    cache = {"mode": mode, "xhat": xhat, "xc": xc, "var": var, "std": std, "inv_std": inv_std,
+             "gamma": gamma, "eps": eps}
+    return out, cache
+    ### END SOLUTION
+
+
+def batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of ``batchnorm_forward``, staged node by node through the computation graph
+    (mean -> centre -> variance -> std -> 1/std -> xhat -> scale and shift), in reverse order.
+
+    dout: (N, D) upstream gradient; cache: from ``batchnorm_forward``.
+    Returns dx (N, D), dgamma (D,), dbeta (D,). In eval mode the statistics are constants, so
+    ``dx = dout * gamma / sqrt(running_var + eps)``.
+    """
+    dout = as_float_array(dout, "dout", ndim=2, shape_doc="(N, D)")
+    ### BEGIN SOLUTION
+    xhat, xc, gamma = cache["xhat"], cache["xc"], cache["gamma"]
+    check_shape(dout, "dout", xhat.shape)
+    n = dout.shape[0]
+    dbeta = dout.sum(axis=0)                                   # out = gamma * xhat + beta
+    dgamma = (dout * xhat).sum(axis=0)
+    dxhat = dout * gamma
+    if cache["mode"] == "eval":
+        return dxhat * cache["inv_std"], dgamma, dbeta
+    dinv_std = (dxhat * xc).sum(axis=0)                        # xhat = xc * inv_std
+    dxc = dxhat * cache["inv_std"]
+    dstd = -dinv_std / cache["std"] ** 2                       # inv_std = 1 / std
+    dvar = dstd / (2.0 * cache["std"])                         # std = sqrt(var + eps)
+    dxc = dxc + 2.0 * xc * dvar / n                            # var = mean(xc ** 2)
+    dmu = -dxc.sum(axis=0)                                     # xc = x - mu
+    dx = dxc + dmu / n                                         # mu = mean(x)
+    return dx, dgamma, dbeta
+    ### END SOLUTION
+
+
+def batchnorm_backward_alt(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of ``batchnorm_forward`` in closed form (train mode):
+
+    ``dx = gamma / (N * sqrt(var + eps)) * (N * dout - sum_i dout - xhat * sum_i (dout * xhat))``
+
+    dout: (N, D); cache: from ``batchnorm_forward``. Returns dx (N, D), dgamma (D,), dbeta (D,).
+    In eval mode ``dx = dout * gamma / sqrt(running_var + eps)``.
+    """
+    dout = as_float_array(dout, "dout", ndim=2, shape_doc="(N, D)")
+    ### BEGIN SOLUTION
+    xhat, gamma, inv_std = cache["xhat"], cache["gamma"], cache["inv_std"]
+    check_shape(dout, "dout", xhat.shape)
+    n = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * xhat).sum(axis=0)
+    if cache["mode"] == "eval":
+        return dout * gamma * inv_std, dgamma, dbeta
+    dx = (gamma * inv_std / n) * (n * dout - dbeta - xhat * dgamma)
+    return dx, dgamma, dbeta
+    ### END SOLUTION
+
+
+def spatial_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
+                              ) -> tuple[np.ndarray, dict]:
+    """Spatial batch normalization (``BatchNorm2d``): one mean and variance per CHANNEL, computed over the
+    batch and all spatial positions (N * H * W values each).
+
+    x: (N, C, H, W); gamma, beta: (C,); bn_param as for ``batchnorm_forward`` with (C,) running statistics
+    (the unbiased correction uses m = N * H * W). Returns out (N, C, H, W) and a cache.
+    Hint: move C last, flatten to (N * H * W, C), reuse ``batchnorm_forward``, and undo the reshape.
+    """
+    x = as_float_array(x, "x", ndim=4, shape_doc="(N, C, H, W)")
+    n, c, h, w = x.shape
+    gamma, beta = _check_affine(gamma, beta, c, "(C,)")
+    ### BEGIN SOLUTION
+    flat = x.transpose(0, 2, 3, 1).reshape(-1, c)
+    out, bn_cache = batchnorm_forward(flat, gamma, beta, bn_param)
+    return out.reshape(n, h, w, c).transpose(0, 3, 1, 2), {"bn": bn_cache, "shape": x.shape}
+    ### END SOLUTION
+
+
+def spatial_batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of ``spatial_batchnorm_forward``.
+
+    dout: (N, C, H, W); returns dx (N, C, H, W), dgamma (C,), dbeta (C,).
+    """
+    dout = as_float_array(dout, "dout", ndim=4, shape_doc="(N, C, H, W)")
+    ### BEGIN SOLUTION
+    n, c, h, w = cache["shape"]
+    check_shape(dout, "dout", cache["shape"])
+    dx, dgamma, dbeta = batchnorm_backward_alt(dout.transpose(0, 2, 3, 1).reshape(-1, c), cache["bn"])
+    return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2), dgamma, dbeta
+    ### END SOLUTION
+
+
+def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict | None = None
+                      ) -> tuple[np.ndarray, dict]:
+    """Layer normalization: each ROW (one example) is normalized over its D features with its own mean and
+    biased variance; the same in train and eval mode, no running statistics.
+
+    x: (N, D); gamma, beta: (D,); ln_param: ``{"eps": 1e-5}`` (optional).
+    Returns out (N, D) = gamma * (x - mean_row) / sqrt(var_row + eps) + beta, and a cache.
+    """
+    x = as_float_array(x, "x", ndim=2, shape_doc="(N, D)")
+    gamma, beta = _check_affine(gamma, beta, x.shape[1])
+    if ln_param is not None and not isinstance(ln_param, dict):
+        raise TypeError(f"ln_param must be a dict like {{'eps': 1e-5}} or None, got {type(ln_param).__name__}")
+    eps = check_positive((ln_param or {}).get("eps", 1e-5), "ln_param['eps']")
+    ### BEGIN SOLUTION
+    xc = x - x.mean(axis=1, keepdims=True)
+    inv_std = 1.0 / np.sqrt((xc ** 2).mean(axis=1, keepdims=True) + eps)
+    xhat = xc * inv_std
+    return gamma * xhat + beta, {"xhat": xhat, "inv_std": inv_std, "gamma": gamma}
+    ### END SOLUTION
+
+
+def layernorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of ``layernorm_forward``: the batch-norm closed form with the roles of rows and columns
+    swapped (sums over the D features of each row), while dgamma and dbeta still sum over the batch.
+
+    dout: (N, D); returns dx (N, D), dgamma (D,), dbeta (D,).
+    """
+    dout = as_float_array(dout, "dout", ndim=2, shape_doc="(N, D)")
+    ### BEGIN SOLUTION
+    xhat, inv_std, gamma = cache["xhat"], cache["inv_std"], cache["gamma"]
+    check_shape(dout, "dout", xhat.shape)
+    d = dout.shape[1]
+    dxhat = dout * gamma
+    dx = (inv_std / d) * (d * dxhat - dxhat.sum(axis=1, keepdims=True)
+                          - xhat * (dxhat * xhat).sum(axis=1, keepdims=True))
+    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+    ### END SOLUTION
+
+
+def fold_batchnorm(w: np.ndarray, b: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                   running_mean: np.ndarray, running_var: np.ndarray, eps: float = 1e-5
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Fold an eval-mode batch norm into the affine layer before it.
+
+    The layer is ``z = x @ w + b`` with w (D, M), b (M,); the batch norm (eval mode) is
+    ``y = gamma * (z - running_mean) / sqrt(running_var + eps) + beta`` with (M,) parameters.
+    Returns (w_folded (D, M), b_folded (M,)) such that ``x @ w_folded + b_folded == y`` for every x.
+    """
+    w = as_float_array(w, "w", ndim=2, shape_doc="(D, M)")
+    m = w.shape[1]
+    b = as_float_array(b, "b", ndim=1, shape_doc=f"({m},)")
+    check_shape(b, "b", (m,), f"({m},) to match w's columns")
+    gamma, beta = _check_affine(gamma, beta, m, f"({m},)")
+    running_mean = as_float_array(running_mean, "running_mean", ndim=1, shape_doc=f"({m},)")
+    running_var = as_float_array(running_var, "running_var", ndim=1, shape_doc=f"({m},)")
+    check_shape(running_mean, "running_mean", (m,))
+    check_shape(running_var, "running_var", (m,))
+    if np.any(running_var < 0):
+        raise ValueError("running_var must be >= 0 (it is a variance)")
+    eps = check_positive(eps, "eps")
+    ### BEGIN SOLUTION
+    scale = gamma / np.sqrt(running_var + eps)
+    return w * scale, (b - running_mean) * scale + beta
+    ### END SOLUTION

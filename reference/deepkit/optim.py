@@ -1,0 +1,350 @@
+"""First-order optimizers as pure update rules, and learning-rate schedules.
+
+Every rule has the same signature::
+
+    w_new, state_new = <rule>_step(w, dw, state, **hyper)
+
+w:      parameters, float array of any shape (the weights of one layer, or a point on a 2-D surface).
+dw:     the gradient of the loss at ``w``, same shape as ``w``.
+state:  a dict of arrays the rule carries from one step to the next (velocity, squared-gradient averages,
+        the step counter...). Pass an empty dict ``{}`` on the first call: the rule initialises what it needs.
+hyper:  keyword hyper-parameters, named and defaulted as in ``torch.optim`` (``lr``, ``momentum``, ``alpha``,
+        ``beta1``/``beta2`` for torch's ``betas``, ``eps``, ``weight_decay``).
+
+A rule never modifies ``w``, ``dw`` or the arrays in ``state``: it returns new ones. With the same
+hyper-parameters, ``w_new`` equals what ``torch.optim.<Rule>`` produces for a parameter ``w`` whose ``.grad``
+is ``dw`` (float64). ``weight_decay`` is torch's L2 form: the gradient used is ``dw + weight_decay * w``.
+
+The schedules at the end map a step (or epoch) number ``t`` to a learning rate, as torch's ``StepLR``,
+``ExponentialLR``, ``CosineAnnealingLR`` and the ``1/t`` decay of Adagrad's ``lr_decay``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from deepkit.validate import as_float_array, check_int, check_positive, check_prob
+
+
+State = dict
+StepFn = Callable[..., "tuple[np.ndarray, State]"]
+
+
+def _check_step(w, dw, state) -> tuple[np.ndarray, np.ndarray, State]:
+    """Validate the common arguments of a step: float arrays of the same shape and a dict state."""
+    w = as_float_array(w, "w")
+    dw = as_float_array(dw, "dw")
+    if dw.shape != w.shape:
+        raise ValueError(f"dw must have the shape of w {w.shape}, got {dw.shape}")
+    if not isinstance(state, dict):
+        raise TypeError(f"state must be a dict (pass {{}} on the first step), got {type(state).__name__}")
+    for key, value in state.items():
+        if np.shape(value) not in ((), w.shape):
+            raise ValueError(f"state[{key!r}] has shape {np.shape(value)}, expected w's shape {w.shape} "
+                             f"(or a scalar): was this state made for other parameters?")
+    return w, dw, state
+
+
+
+def _check_adam_hyper(lr: float, beta1: float, beta2: float, eps: float, weight_decay: float) -> None:
+    """The hyper-parameters Adam and AdaMax share: lr > 0, betas in [0, 1), eps > 0, weight_decay >= 0."""
+    check_positive(lr, "lr")
+    check_prob(beta1, "beta1", high_open=True)
+    check_prob(beta2, "beta2", high_open=True)
+    check_positive(eps, "eps")
+    check_positive(weight_decay, "weight_decay", allow_zero=True)
+
+def sgd_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2,
+             weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+    """Vanilla (stochastic) gradient descent: ``w_new = w - lr * g`` with ``g = dw + weight_decay * w``.
+
+    w, dw: arrays of the same shape. state: unused, returned as a new empty dict.
+    Returns (w_new of w's shape, {}). Matches ``torch.optim.SGD(lr=lr, weight_decay=weight_decay)``.
+    """
+    w, dw, state = _check_step(w, dw, state)
+    check_positive(lr, "lr")
+    check_positive(weight_decay, "weight_decay", allow_zero=True)
+    ### BEGIN SOLUTION
+    g = dw + weight_decay * w
+    return w - lr * g, {}
+    ### END SOLUTION
+
+
+def sgd_momentum_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, momentum: float = 0.9,
+                      weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+    """SGD with (heavy-ball) momentum, torch's convention::
+
+        v_new = momentum * v + g          (v = 0 before the first step, so v_1 = g)
+        w_new = w - lr * v_new
+
+    with ``g = dw + weight_decay * w``. State: ``{"v": velocity, w's shape}``.
+    Returns (w_new, {"v": v_new}). Matches ``torch.optim.SGD(lr, momentum, dampening=0)``.
+
+    Note: CS231n writes ``v = mu * v - lr * g; w = w + v``. With a constant learning rate the two give the
+    same trajectory (the CS231n velocity is ``-lr`` times torch's); they differ only when ``lr`` changes during
+    training, because torch's velocity does not carry the old learning rate.
+    """
+    w, dw, state = _check_step(w, dw, state)
+    check_positive(lr, "lr")
+    check_prob(momentum, "momentum", high_open=True)
+    check_positive(weight_decay, "weight_decay", allow_zero=True)
+    ### BEGIN SOLUTION
+    g = dw + weight_decay * w
+    v = momentum * state.get("v", np.zeros_like(w)) + g
+    return w - lr * v, {"v": v}
+    ### END SOLUTION
+
+
+def nesterov_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, momentum: float = 0.9,
+                  weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+    """Nesterov momentum in torch's form (the gradient is taken at the current ``w``)::
+
+        v_new = momentum * v + g
+        w_new = w - lr * (g + momentum * v_new)
+
+    with ``g = dw + weight_decay * w``. This is the look-ahead method ``v' = mu v - lr grad f(w + mu v)``
+    rewritten in the variable ``w~ = w + mu v`` (derivation in the lecture), so ``dw`` is the gradient at the
+    point you store. State: ``{"v"}``. Matches ``torch.optim.SGD(lr, momentum, nesterov=True)``.
+    """
+    w, dw, state = _check_step(w, dw, state)
+    check_positive(lr, "lr")
+    check_prob(momentum, "momentum", high_open=True)
+    check_positive(weight_decay, "weight_decay", allow_zero=True)
+    ### BEGIN SOLUTION
+    g = dw + weight_decay * w
+    v = momentum * state.get("v", np.zeros_like(w)) + g
+    return w - lr * (g + momentum * v), {"v": v}
+    ### END SOLUTION
+
+
+def adagrad_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, eps: float = 1e-10,
+                 weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+    """Adagrad: a per-coordinate learning rate shrinking with the sum of all past squared gradients::
+
+        s_new = s + g**2                  (s = 0 before the first step; it is never reset)
+        w_new = w - lr * g / (sqrt(s_new) + eps)
+
+    State: ``{"sum_sq": s}``. Matches ``torch.optim.Adagrad(lr, eps=eps, weight_decay)`` (lr_decay=0).
+    """
+    w, dw, state = _check_step(w, dw, state)
+    check_positive(lr, "lr")
+    check_positive(eps, "eps")
+    check_positive(weight_decay, "weight_decay", allow_zero=True)
+    ### BEGIN SOLUTION
+    g = dw + weight_decay * w
+    s = state.get("sum_sq", np.zeros_like(w)) + g * g
+    return w - lr * g / (np.sqrt(s) + eps), {"sum_sq": s}
+    ### END SOLUTION
+
+
+def adadelta_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1.0, rho: float = 0.9,
+                  eps: float = 1e-6, weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+    """Adadelta: the step has the units of ``w``, a ratio of two running RMS values::
+
+        E[g2]_new  = rho * E[g2] + (1 - rho) * g**2
+        delta      = sqrt(E[dx2] + eps) / sqrt(E[g2]_new + eps) * g
+        E[dx2]_new = rho * E[dx2] + (1 - rho) * delta**2
+        w_new      = w - lr * delta
+
+    (eps inside both square roots; both averages start at 0.) State: ``{"sq_avg", "delta_avg"}``.
+    Matches ``torch.optim.Adadelta(lr, rho, eps, weight_decay)``; the original paper has no lr (lr = 1).
+    """
+    w, dw, state = _check_step(w, dw, state)
+    check_positive(lr, "lr")
+    check_prob(rho, "rho")
+    check_positive(eps, "eps")
+    check_positive(weight_decay, "weight_decay", allow_zero=True)
+    ### BEGIN SOLUTION
+    g = dw + weight_decay * w
+    sq = rho * state.get("sq_avg", np.zeros_like(w)) + (1 - rho) * g * g
+    acc = state.get("delta_avg", np.zeros_like(w))
+    delta = np.sqrt(acc + eps) / np.sqrt(sq + eps) * g
+    acc = rho * acc + (1 - rho) * delta * delta
+    return w - lr * delta, {"sq_avg": sq, "delta_avg": acc}
+    ### END SOLUTION
+
+
+def rmsprop_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+    """RMSProp: Adagrad with a leaky (exponentially decaying) average of squared gradients::
+
+        a_new = alpha * a + (1 - alpha) * g**2     (a = 0 before the first step)
+        w_new = w - lr * g / (sqrt(a_new) + eps)   (eps OUTSIDE the square root, as torch)
+
+    ``alpha`` is torch's name for CS231n's ``decay_rate``. State: ``{"sq_avg"}``.
+    Matches ``torch.optim.RMSprop(lr, alpha, eps, weight_decay)`` (momentum=0, centered=False).
+    """
+    w, dw, state = _check_step(w, dw, state)
+    check_positive(lr, "lr")
+    check_prob(alpha, "alpha")
+    check_positive(eps, "eps")
+    check_positive(weight_decay, "weight_decay", allow_zero=True)
+    ### BEGIN SOLUTION
+    g = dw + weight_decay * w
+    a = alpha * state.get("sq_avg", np.zeros_like(w)) + (1 - alpha) * g * g
+    return w - lr * g / (np.sqrt(a) + eps), {"sq_avg": a}
+    ### END SOLUTION
+
+
+def adam_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-3, beta1: float = 0.9,
+              beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+    """Adam with bias correction (t counts steps from 1)::
+
+        m_new = beta1 * m + (1 - beta1) * g        v_new = beta2 * v + (1 - beta2) * g**2
+        m_hat = m_new / (1 - beta1**t)             v_hat = v_new / (1 - beta2**t)
+        w_new = w - lr * m_hat / (sqrt(v_hat) + eps)
+
+    State: ``{"m", "v", "t"}`` (t a 0-d array, the number of steps taken so far, 0 when absent).
+    Matches ``torch.optim.Adam(lr, betas=(beta1, beta2), eps, weight_decay)`` (amsgrad=False).
+    """
+    w, dw, state = _check_step(w, dw, state)
+    _check_adam_hyper(lr, beta1, beta2, eps, weight_decay)
+    ### BEGIN SOLUTION
+    g = dw + weight_decay * w
+    t = int(state.get("t", 0)) + 1
+    m = beta1 * state.get("m", np.zeros_like(w)) + (1 - beta1) * g
+    v = beta2 * state.get("v", np.zeros_like(w)) + (1 - beta2) * g * g
+    m_hat = m / (1 - beta1 ** t)
+    v_hat = v / (1 - beta2 ** t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), {"m": m, "v": v, "t": np.array(t)}
+    ### END SOLUTION
+
+
+def adamax_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 2e-3, beta1: float = 0.9,
+                beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+    """AdaMax: Adam with the infinity norm in place of the RMS::
+
+        m_new = beta1 * m + (1 - beta1) * g
+        u_new = max(beta2 * u, |g| + eps)           (elementwise; u = 0 before the first step)
+        w_new = w - lr / (1 - beta1**t) * m_new / u_new
+
+    Only ``m`` needs a bias correction: a max is not pulled towards its zero start like an average.
+    State: ``{"m", "u", "t"}``. Matches ``torch.optim.Adamax(lr, betas=(beta1, beta2), eps, weight_decay)``.
+    """
+    w, dw, state = _check_step(w, dw, state)
+    _check_adam_hyper(lr, beta1, beta2, eps, weight_decay)
+    ### BEGIN SOLUTION
+    g = dw + weight_decay * w
+    t = int(state.get("t", 0)) + 1
+    m = beta1 * state.get("m", np.zeros_like(w)) + (1 - beta1) * g
+    u = np.maximum(beta2 * state.get("u", np.zeros_like(w)), np.abs(g) + eps)
+    return w - lr / (1 - beta1 ** t) * m / u, {"m": m, "u": u, "t": np.array(t)}
+    ### END SOLUTION
+
+
+OPTIMIZERS: dict[str, StepFn] = {
+    "sgd": sgd_step,
+    "sgd_momentum": sgd_momentum_step,
+    "nesterov": nesterov_step,
+    "adagrad": adagrad_step,
+    "adadelta": adadelta_step,
+    "rmsprop": rmsprop_step,
+    "adam": adam_step,
+    "adamax": adamax_step,
+}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Learning-rate schedules: t is a step or epoch number >= 0 (an int or an integer array); each returns the
+# learning rate to use at t (a float, or an array of t's shape).
+
+def _check_t(t) -> np.ndarray:
+    arr = np.asarray(t)
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise TypeError(f"t must be an integer step number (or an array of them), got dtype {arr.dtype}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"t must be >= 0, got {arr.min()}")
+    return arr
+
+
+def _out(x: np.ndarray):
+    return float(x) if np.ndim(x) == 0 else x
+
+
+def step_decay(lr0: float, t, step_size: int, gamma: float = 0.1):
+    """Step decay: ``lr0 * gamma ** floor(t / step_size)`` (torch ``StepLR``; t counts epochs from 0)."""
+    t = _check_t(t)
+    check_positive(lr0, "lr0")
+    step_size = check_int(step_size, "step_size", minimum=1)
+    check_positive(gamma, "gamma")
+    ### BEGIN SOLUTION
+    return _out(lr0 * gamma ** (t // step_size))
+    ### END SOLUTION
+
+
+def exponential_decay(lr0: float, t, gamma: float = 0.95):
+    """Exponential decay: ``lr0 * gamma ** t`` (torch ``ExponentialLR``)."""
+    t = _check_t(t)
+    check_positive(lr0, "lr0")
+    check_positive(gamma, "gamma")
+    ### BEGIN SOLUTION
+    return _out(lr0 * gamma ** t.astype(np.float64))
+    ### END SOLUTION
+
+
+def cosine_decay(lr0: float, t, total: int, lr_min: float = 0.0):
+    """Cosine annealing from ``lr0`` at t = 0 to ``lr_min`` at t = total, constant ``lr_min`` after::
+
+        lr_min + (lr0 - lr_min) * (1 + cos(pi * min(t, total) / total)) / 2
+
+    (torch ``CosineAnnealingLR(T_max=total, eta_min=lr_min)`` for t <= total; torch goes back up after.)
+    """
+    t = _check_t(t)
+    check_positive(lr0, "lr0")
+    total = check_int(total, "total", minimum=1)
+    check_positive(lr_min, "lr_min", allow_zero=True)
+    ### BEGIN SOLUTION
+    frac = np.minimum(t, total) / total
+    return _out(lr_min + (lr0 - lr_min) * (1 + np.cos(np.pi * frac)) / 2)
+    ### END SOLUTION
+
+
+def inverse_time_decay(lr0: float, t, k: float = 0.01):
+    """1/t decay: ``lr0 / (1 + k * t)`` (torch Adagrad's ``lr_decay``; ``LambdaLR(lambda t: 1 / (1 + k t))``)."""
+    t = _check_t(t)
+    check_positive(lr0, "lr0")
+    check_positive(k, "k", allow_zero=True)
+    ### BEGIN SOLUTION
+    return _out(lr0 / (1 + k * t))
+    ### END SOLUTION
+
+
+SCHEDULES: dict[str, Callable] = {
+    "step": step_decay,
+    "exponential": exponential_decay,
+    "cosine": cosine_decay,
+    "inverse_time": inverse_time_decay,
+}
+
+
+def run(step: StepFn | str, grad: Callable[[np.ndarray], np.ndarray], w0: np.ndarray, steps: int,
+        schedule: Callable[[int], float] | None = None, **hyper) -> np.ndarray:
+    """Run an optimizer from ``w0`` for ``steps`` steps (given helper, used by lectures and widgets).
+
+    step: a step function or a name in OPTIMIZERS; grad: w -> dL/dw (same shape);
+    schedule: optional t -> lr (t = 0, 1, ...) overriding ``hyper["lr"]`` at every step.
+    Returns the trajectory, shape (steps + 1, *w0.shape), starting with w0. If the iterate overflows, the
+    remaining rows are NaN (so plots simply stop there).
+    """
+    step = OPTIMIZERS[step] if isinstance(step, str) else step
+    w = as_float_array(w0, "w0")
+    steps = check_int(steps, "steps", minimum=0)
+    out = np.full((steps + 1,) + w.shape, np.nan)
+    out[0] = w
+    state: State = {}
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps):
+            if schedule is not None:
+                hyper["lr"] = schedule(t)
+            g = np.asarray(grad(w), dtype=np.float64)
+            if not np.all(np.isfinite(g)):
+                break
+            w_new, state = step(w, g, state, **hyper)
+            if not (np.all(np.isfinite(w_new)) and np.abs(w_new).max(initial=0.0) < 1e8):
+                break
+            out[t + 1] = w = w_new
+    return out

@@ -1,0 +1,258 @@
+"""Topic 08: convolution, pooling, dilated and transposed convolution, residual block and a small CNN,
+against torch autograd (float64) and finite differences; the hidden checks on known-wrong versions."""
+import types
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograder.local import grade_module, load_topic
+from tests.refs import dk
+
+F = torch.nn.functional
+conv, pool, blocks, gc = dk.conv, dk.pool, dk.blocks, dk.gradcheck
+
+
+def _t(a):
+    return torch.tensor(a, requires_grad=True)
+
+
+@pytest.mark.parametrize("stride,pad,dilation,k", [(1, 0, 1, 3), (2, 1, 1, 3), (1, 2, 2, 3), (3, 1, 1, 2),
+                                                    (2, 0, 2, 2), (1, 0, 1, 1)])
+def test_conv2d_matches_torch(stride, pad, dilation, k):
+    rng = np.random.default_rng(stride * 10 + pad + dilation)
+    x, w, b = rng.normal(size=(2, 3, 9, 8)), rng.normal(size=(4, 3, k, k)), rng.normal(size=4)
+    out, cache = conv.conv2d_forward(x, w, b, stride, pad, dilation)
+    tx, tw, tb = _t(x), _t(w), _t(b)
+    tout = F.conv2d(tx, tw, tb, stride=stride, padding=pad, dilation=dilation)
+    np.testing.assert_allclose(out, tout.detach().numpy(), atol=1e-12)
+    dout = rng.normal(size=out.shape)
+    tout.backward(torch.tensor(dout))
+    for got, want in zip(conv.conv2d_backward(dout, cache), (tx, tw, tb)):
+        assert gc.rel_error(got, want.grad.numpy()) < 1e-12
+
+
+def test_conv2d_backward_finite_differences():
+    rng = np.random.default_rng(1)
+    x, w, b = rng.normal(size=(2, 2, 5, 5)), rng.normal(size=(3, 2, 3, 3)), rng.normal(size=3)
+    out, cache = conv.conv2d_forward(x, w, b, stride=2, pad=1)
+    dout = rng.normal(size=out.shape)
+    dx, dw, db = conv.conv2d_backward(dout, cache)
+    args = dict(x=x, w=w, b=b)
+    for name, g in (("x", dx), ("w", dw), ("b", db)):
+        rep = gc.check_gradient(lambda v: conv.conv2d_forward(**{**args, name: v}, stride=2, pad=1)[0],
+                                args[name], g, dout, name=name)
+        assert rep.ok, rep
+
+
+@settings(max_examples=30, deadline=None)
+@given(N=st.integers(1, 2), C=st.integers(1, 3), H=st.integers(3, 9), W=st.integers(3, 9),
+       k=st.integers(1, 3), s=st.integers(1, 3), p=st.integers(0, 2), d=st.integers(1, 2))
+def test_col2im_is_the_adjoint_of_im2col(N, C, H, W, k, s, p, d):
+    if d * (k - 1) + 1 > min(H, W) + 2 * p:
+        return
+    rng = np.random.default_rng(H * W)
+    x = rng.normal(size=(N, C, H, W))
+    cols = conv.im2col(x, k, k, s, p, d)
+    Ho = conv.conv_output_size(H, k, p, s, d, strict=False)
+    Wo = conv.conv_output_size(W, k, p, s, d, strict=False)
+    assert cols.shape == (N * Ho * Wo, C * k * k)
+    r = rng.normal(size=cols.shape)
+    np.testing.assert_allclose(np.sum(cols * r), np.sum(x * conv.col2im(r, x.shape, k, k, s, p, d)), rtol=1e-10)
+
+
+def test_output_size_rules():
+    assert conv.conv_output_size(32, 5, 2, 1) == 32          # "same" padding
+    assert conv.conv_output_size(7, 3, 0, 2) == 3
+    assert conv.conv_output_size(10, 3, 0, 1, dilation=2) == 6
+    with pytest.raises(ValueError, match="not an integer"):
+        conv.conv_output_size(7, 3, 0, 3)                    # (7 - 3) / 3
+    assert conv.conv_output_size(7, 3, 0, 3, strict=False) == 2  # torch floors
+    assert F.conv2d(torch.zeros(1, 1, 7, 7), torch.zeros(1, 1, 3, 3), stride=3).shape[-1] == 2
+    with pytest.raises(ValueError, match="does not fit"):
+        conv.conv_output_size(2, 5)
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        conv.conv_output_size(5, 3, stride=0)
+
+
+def test_receptive_field():
+    assert conv.receptive_field([3] * 5) == 11                # 1 + L (k - 1)
+    assert conv.receptive_field([3, 3, 3], dilations=[1, 2, 4]) == 15
+    assert conv.receptive_field([7, 3, 3], strides=[2, 2, 1]) == 1 + 6 + 2 * 2 + 2 * 4
+    # empirical: the gradient of one output unit w.r.t. the input is non-zero on exactly r x r pixels
+    layers = [(3, 1, 1), (3, 2, 1), (3, 1, 2)]
+    x = torch.zeros(1, 1, 40, 40, dtype=torch.float64, requires_grad=True)
+    h = x
+    for k, s, d in layers:
+        h = F.conv2d(h, torch.ones(1, 1, k, k, dtype=torch.float64), stride=s, dilation=d)
+    h[0, 0, h.shape[2] // 2, h.shape[3] // 2].backward()
+    rows = torch.nonzero(x.grad[0, 0].abs().sum(1)).flatten()
+    r = conv.receptive_field(*zip(*layers))
+    assert int(rows.max() - rows.min() + 1) == r
+
+
+@pytest.mark.parametrize("stride,pad", [(1, 0), (2, 1), (3, 0), (2, 0)])
+def test_conv_transpose_matches_torch(stride, pad):
+    rng = np.random.default_rng(stride + 7 * pad)
+    x, w, b = rng.normal(size=(2, 3, 4, 5)), rng.normal(size=(3, 2, 3, 3)), rng.normal(size=2)
+    out, cache = conv.conv_transpose2d_forward(x, w, b, stride, pad)
+    tx, tw, tb = _t(x), _t(w), _t(b)
+    tout = F.conv_transpose2d(tx, tw, tb, stride=stride, padding=pad)
+    np.testing.assert_allclose(out, tout.detach().numpy(), atol=1e-12)
+    dout = rng.normal(size=out.shape)
+    tout.backward(torch.tensor(dout))
+    for got, want in zip(conv.conv_transpose2d_backward(dout, cache), (tx, tw, tb)):
+        assert gc.rel_error(got, want.grad.numpy()) < 1e-12
+
+
+def test_transposed_conv_is_the_gradient_of_conv():
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(4, 2, 3, 3))   # conv: 2 -> 4 channels
+    g = rng.normal(size=(1, 4, 3, 3))
+    x = rng.normal(size=(1, 2, 7, 7))
+    _, cache = conv.conv2d_forward(x, w, np.zeros(4), stride=2)
+    dx, _, _ = conv.conv2d_backward(g, cache)
+    up, _ = conv.conv_transpose2d_forward(g, w, np.zeros(2), stride=2)
+    np.testing.assert_allclose(up, dx, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,pool_size,stride", [("max", 2, 2), ("max", 3, 1), ("max", 3, 2), ("avg", 2, 2),
+                                                    ("avg", 3, 1)])
+def test_pooling_matches_torch(kind, pool_size, stride):
+    rng = np.random.default_rng(pool_size * 3 + stride)
+    x = rng.normal(size=(2, 3, 7, 8))
+    fwd, bwd = getattr(pool, f"{kind}pool_forward"), getattr(pool, f"{kind}pool_backward")
+    tfn = F.max_pool2d if kind == "max" else F.avg_pool2d
+    out, cache = fwd(x, pool_size, stride)
+    tx = _t(x)
+    tout = tfn(tx, pool_size, stride)
+    np.testing.assert_allclose(out, tout.detach().numpy(), atol=1e-12)
+    dout = rng.normal(size=out.shape)
+    tout.backward(torch.tensor(dout))
+    assert gc.rel_error(bwd(dout, cache), tx.grad.numpy()) < 1e-12
+
+
+def test_maxpool_ties_go_to_the_first_maximum_like_torch():
+    x = np.zeros((1, 1, 2, 2))
+    out, cache = pool.maxpool_forward(x, 2)
+    dx = pool.maxpool_backward(np.ones((1, 1, 1, 1)), cache)
+    tx = _t(x)
+    F.max_pool2d(tx, 2).sum().backward()
+    np.testing.assert_array_equal(dx, tx.grad.numpy())
+    assert dx.sum() == 1.0
+
+
+@pytest.mark.parametrize("c_in,c_out", [(3, 3), (2, 4)])
+def test_residual_block_matches_torch(c_in, c_out):
+    rng = np.random.default_rng(c_in + c_out)
+    params = blocks.init_residual_block(c_in, c_out, rng, scale=0.5)
+    x = rng.normal(size=(2, c_in, 5, 5))
+    out, cache = blocks.residual_block_forward(x, params)
+    tp = {k: _t(v) for k, v in params.items()}
+    tx = _t(x)
+    h = F.relu(F.conv2d(tx, tp["W1"], tp["b1"], padding=1))
+    skip = F.conv2d(tx, tp["Ws"], tp["bs"]) if "Ws" in tp else tx
+    tout = F.relu(F.conv2d(h, tp["W2"], tp["b2"], padding=1) + skip)
+    np.testing.assert_allclose(out, tout.detach().numpy(), atol=1e-12)
+    dout = rng.normal(size=out.shape)
+    tout.backward(torch.tensor(dout))
+    dx, grads = blocks.residual_block_backward(dout, cache)
+    assert gc.rel_error(dx, tx.grad.numpy()) < 1e-12
+    assert set(grads) == set(params)
+    for k, g in grads.items():
+        assert gc.rel_error(g, tp[k].grad.numpy()) < 1e-12, k
+
+
+def test_residual_block_with_zero_weights_is_relu_identity():
+    rng = np.random.default_rng(0)
+    params = {k: np.zeros_like(v) for k, v in blocks.init_residual_block(3, 3, rng).items()}
+    x = rng.normal(size=(1, 3, 4, 4))
+    np.testing.assert_array_equal(blocks.residual_block_forward(x, params)[0], np.maximum(x, 0))
+
+
+def test_small_cnn_matches_torch_and_learns_digits():
+    rng = np.random.default_rng(0)
+    params = blocks.init_small_cnn(rng=rng)
+    X, y = rng.normal(size=(5, 1, 8, 8)), rng.integers(0, 10, size=5)
+    loss, grads = blocks.small_cnn_loss(params, X, y, reg=0.1)
+    tp = {k: _t(v) for k, v in params.items()}
+    h = F.max_pool2d(F.relu(F.conv2d(torch.tensor(X), tp["W1"], tp["b1"], padding=1)), 2)
+    tl = F.cross_entropy(h.reshape(5, -1) @ tp["W2"] + tp["b2"], torch.tensor(y)) + \
+        0.05 * (tp["W1"].pow(2).sum() + tp["W2"].pow(2).sum())
+    tl.backward()
+    assert loss == pytest.approx(tl.item(), rel=1e-12)
+    for k in params:
+        assert gc.rel_error(grads[k], tp[k].grad.numpy()) < 1e-12
+
+
+def test_bad_inputs_name_the_argument():
+    x = np.zeros((1, 3, 5, 5))
+    with pytest.raises(ValueError, match=r"w must have shape \(F, C, kh, kw\) with C = 3"):
+        conv.conv2d_forward(x, np.zeros((2, 2, 3, 3)), np.zeros(2))
+    with pytest.raises(ValueError, match=r"b must have shape \(2,\)"):
+        conv.conv2d_forward(x, np.zeros((2, 3, 3, 3)), np.zeros(3))
+    with pytest.raises(ValueError, match=r"x must be a 4-D array of shape \(N, C, H, W\)"):
+        conv.conv2d_forward(x[0], np.zeros((2, 3, 3, 3)), np.zeros(2))
+    with pytest.raises(ValueError, match="pool 6 is larger"):
+        pool.maxpool_forward(x, 6)
+    with pytest.raises(ValueError, match="1x1 projection"):
+        blocks.residual_block_forward(x, blocks.init_residual_block(3, 3, np.random.default_rng(0)) |
+                                      {"W1": np.zeros((4, 3, 3, 3))})
+
+
+def test_reference_scores_full_marks():
+    points = {p.name: p.points for p in load_topic("08").parts}
+    assert grade_module("08", dk) == {name: (pts, "all checks passed") for name, pts in points.items()}
+
+
+def _wrap(module, **overrides):
+    ns = types.SimpleNamespace(**{n: getattr(module, n) for n in dir(module) if not n.startswith("__")})
+    for k, v in overrides.items():
+        setattr(ns, k, v)
+    return ns
+
+
+def _pkg(**modules):
+    base = dict(conv=dk.conv, pool=dk.pool, blocks=dk.blocks, layers=dk.layers, losses=dk.losses)
+    return types.SimpleNamespace(**{**base, **modules})
+
+
+def _conv_bwd_no_bias(dout, cache):
+    dx, dw, db = conv.conv2d_backward(dout, cache)
+    return dx, dw, np.zeros_like(db)
+
+
+def _conv_flipped(x, w, b, stride=1, pad=0, dilation=1):  # true convolution instead of correlation
+    return conv.conv2d_forward(x, w[:, :, ::-1, ::-1].copy(), b, stride, pad, dilation)
+
+
+def _maxpool_bwd_all(dout, cache):  # gradient to every element of the window
+    x_shape, arg, p, s = cache
+    share = np.broadcast_to(dout[..., None, None], (*dout.shape, p, p))
+    return pool.scatter_windows(share, x_shape, p, s)
+
+
+def _block_bwd_no_skip(dout, cache):
+    dx, grads = blocks.residual_block_backward(dout, cache)
+    dsum = dk.layers.relu_backward(dout, cache[4])
+    return dx - dsum if cache[3] is None else dx, grads
+
+
+@pytest.mark.parametrize("pkg,lost", [
+    (lambda: _pkg(conv=_wrap(conv, conv2d_backward=_conv_bwd_no_bias)), {"conv2d_backward"}),
+    (lambda: _pkg(conv=_wrap(conv, conv2d_forward=_conv_flipped)),
+     {"conv2d_forward", "conv2d_backward", "dilated_conv"}),
+    (lambda: _pkg(pool=_wrap(pool, maxpool_backward=_maxpool_bwd_all)), {"maxpool_backward"}),
+    (lambda: _pkg(conv=_wrap(conv, receptive_field=lambda k, s=None, d=None: 1 + sum(x - 1 for x in k))),
+     {"receptive_field"}),
+    (lambda: _pkg(blocks=_wrap(blocks, residual_block_backward=_block_bwd_no_skip)), {"residual_block_backward"}),
+])
+def test_known_wrong_implementations_lose_their_parts(pkg, lost):
+    points = {p.name: p.points for p in load_topic("08").parts}
+    for name, (score, reason) in grade_module("08", pkg()).items():
+        if name in lost:
+            assert score < points[name], f"{name} should fail: {reason}"
+        else:
+            assert score == points[name], f"{name} should pass: {reason}"
