@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 PORT ?= 8888
 
-.PHONY: venv lab build check-build test test-fast chromium grade release collect feedback export bench site clean
+.PHONY: venv lab build check-build lint format notebooks test test-fast chromium grade release collect feedback export bench site clean
 
 ## make venv: .venv with the pinned requirements (reinstalled when requirements.txt changes)
 venv: $(STAMP)
@@ -39,15 +39,31 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-## make test: the whole suite (installs what it needs, chromium included)
+## make lint: ruff (lint + format check) over the tree, notebooks through their jupytext twins
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## make format: apply ruff's fixes and formatting, then carry the twins' changes into the notebooks
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+	$(MAKE) notebooks
+
+## make notebooks: sync every notebook with its jupytext text twin (the newer of the two wins)
+NOTEBOOK_TWINS = START_HERE.py $(wildcard lectures/[0-9]*.py) $(wildcard solutions/*/*.py)
+notebooks: venv
+	@for f in $(NOTEBOOK_TWINS); do $(VENV)/bin/jupytext --quiet --sync "$$f" || exit 1; done
+
+## make test: lint, then the whole suite (installs what it needs, chromium included)
 # pytest's exit code 5 means "no tests collected": it fails the target like any other non-zero code.
 PYTEST = $(PY) -m pytest -q -p no:cacheprovider
-test: venv chromium
+test: venv chromium lint
 	@$(PYTEST) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc = 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$rc
 
-## make test-fast: everything except the slow notebook runs and the browser test
-test-fast: venv
+## make test-fast: lint and everything except the slow tests (sandboxed grading, builds, notebooks, browser)
+test-fast: venv lint
 	@$(PYTEST) -m "not slow and not browser" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc = 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$rc
 

@@ -1,4 +1,5 @@
 """``python -m autograder``: see autograder/cli.py."""
+
 import sys
 
 from autograder.cli import main

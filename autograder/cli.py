@@ -2,6 +2,7 @@
 
 Instructor: release, collect, autograde, feedback, export, bench. Student / self-learner: check, submit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,6 +30,7 @@ def _limits(a) -> Limits:
 
 def _pairs(course: Course, a) -> list[tuple[str, str]]:
     from autograder.intake import submissions
+
     asg = course.assignment(a.assignment) if a.assignment else None
     if not (a.all or a.student or asg):
         raise SystemExit("say which submissions: --all, --student S and/or --assignment A")
@@ -44,6 +46,7 @@ def cmd_release(course: Course, a) -> int:
 
 def cmd_collect(course: Course, a) -> int:
     from autograder.intake import collect
+
     asg = course.assignment(a.assignment)
     got, notes = collect(course, Path(a.source), asg)
     for n in notes:
@@ -54,6 +57,7 @@ def cmd_collect(course: Course, a) -> int:
 
 def cmd_autograde(course: Course, a) -> int:
     from autograder.grade import grade_batch
+
     pairs = _pairs(course, a)
     if not pairs:
         print(f"nothing to grade: no submissions under {course.submitted} (python -m autograder collect ...)")
@@ -69,6 +73,7 @@ def cmd_autograde(course: Course, a) -> int:
 
 def cmd_feedback(course: Course, a) -> int:
     from autograder.feedback import write_feedback
+
     written = write_feedback(course, _pairs(course, a))
     print(f"wrote {len(written)} feedback page(s) under {course.feedback}")
     return 0
@@ -76,8 +81,12 @@ def cmd_feedback(course: Course, a) -> int:
 
 def cmd_export(course: Course, a) -> int:
     from autograder.feedback import export_csv
-    pairs = _pairs(course, a) if (a.all or a.student or a.assignment) else \
-        _pairs(course, argparse.Namespace(all=True, student=None, assignment=None))
+
+    pairs = (
+        _pairs(course, a)
+        if (a.all or a.student or a.assignment)
+        else _pairs(course, argparse.Namespace(all=True, student=None, assignment=None))
+    )
     out = Path(a.out) if a.out else course.exports / "grades.csv"
     export_csv(course, pairs, out)
     print(f"wrote {out}")
@@ -87,6 +96,7 @@ def cmd_export(course: Course, a) -> int:
 def cmd_check(course: Course, a) -> int:
     """Run the hidden checks on YOUR lib/deepkit (sandboxed when the OS allows) and print a per-part report."""
     from autograder.grade import grade_one
+
     asg = course.assignment(a.assignment)
     with tempfile.TemporaryDirectory(prefix="deepkit-check-") as tmp:
         work = Course(root=course.root, work=Path(tmp))
@@ -115,6 +125,7 @@ def cmd_check(course: Course, a) -> int:
 
 def cmd_submit(course: Course, a) -> int:
     from autograder.intake import submit
+
     asg = course.assignment(a.assignment)
     out = submit(course, asg, Path(a.out) if a.out else None)
     print(f"wrote {out}: upload this file (it holds {asg}.ipynb and your lib/deepkit/*.py)")
@@ -123,13 +134,13 @@ def cmd_submit(course: Course, a) -> int:
 
 def cmd_bench(course: Course, a) -> int:
     from autograder.bench import main as bench_main
+
     return bench_main(a)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
-    p.add_argument("--work", help="folder for submitted/, autograded/, feedback/, gradebook.db "
-                                  "(default: autograder/)")
+    p.add_argument("--work", help="folder for submitted/, autograded/, feedback/, gradebook.db (default: autograder/)")
     p.add_argument("--root", help="the course folder (default: this repository)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -141,8 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     def timeouts(sp):
         sp.add_argument("--cell-timeout", type=float, help="seconds per notebook cell (default 120)")
         sp.add_argument("--notebook-timeout", type=float, help="seconds for a whole notebook run (default 600)")
-        sp.add_argument("--library-timeout", type=float, help="seconds for the library sandbox "
-                                                               "(default: sum of the parts' limits + 15)")
+        sp.add_argument(
+            "--library-timeout",
+            type=float,
+            help="seconds for the library sandbox (default: sum of the parts' limits + 15)",
+        )
 
     sp = sub.add_parser("release", help="regenerate lib/ stubs and exercises/ (python -m tools.build)")
     sp.set_defaults(fn=cmd_release)

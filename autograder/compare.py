@@ -3,6 +3,7 @@
 Reasons name the output, the kind of mismatch (missing, shape, dtype, non-finite, value, gradient) and the
 worst element's index, never the hidden input values or the expected numbers themselves.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,11 +65,13 @@ def compare_case(part: Part, student: dict, reference: dict, inputs: dict) -> Ca
         if key in part.grads:
             err = rel_error(got, reff)
             if err > part.grad_tol:
-                return CaseResult(0.0, f"{key}: gradient relative error {err:.2e} > {part.grad_tol:.0e}"
-                                       f"{_worst(got, reff)}")
+                return CaseResult(
+                    0.0, f"{key}: gradient relative error {err:.2e} > {part.grad_tol:.0e}{_worst(got, reff)}"
+                )
         elif not np.allclose(got, reff, rtol=part.rtol, atol=part.atol):
-            return CaseResult(0.0, f"{key}: values differ (rtol {part.rtol:.0e}, atol {part.atol:.0e})"
-                                   f"{_worst(got, reff)}")
+            return CaseResult(
+                0.0, f"{key}: values differ (rtol {part.rtol:.0e}, atol {part.atol:.0e}){_worst(got, reff)}"
+            )
     return CaseResult(1.0, "ok")
 
 

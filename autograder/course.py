@@ -3,6 +3,7 @@
 Everything the grading CLI reads or writes is reached through a ``Course``, so the tests can run the whole
 pipeline on a throw-away copy without touching ``autograder/gradebook.db`` or ``autograder/submitted``.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -12,8 +13,8 @@ from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 
-from course.topics import Topic, UnknownTopic, find, load, student_modules
 from autograder.spec import TopicChecks
+from course.topics import Topic, UnknownTopic, find, load, student_modules
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,17 +23,17 @@ REPO = Path(__file__).resolve().parent.parent
 class Limits:
     """Resource limits of one sandbox run (seconds, bytes, processes)."""
 
-    lib_wall: float | None = None     # wall seconds of the library sandbox; None: sum of the parts' timeouts + 15
+    lib_wall: float | None = None  # wall seconds of the library sandbox; None: sum of the parts' timeouts + 15
     part_timeout: float | None = None  # caps every part's own timeout (tests use a few seconds)
-    nb_wall: float = 600.0            # wall seconds of the whole notebook run (nbgrader + kernel)
-    cell_timeout: float = 120.0       # nbgrader's per-cell timeout
-    memory: int = 2 * 1024 ** 3       # RLIMIT_AS of each process (bytes)
-    nb_memory: int = 4 * 1024 ** 3    # RLIMIT_AS in the notebook sandbox (nbgrader and the kernel)
-    nproc: int = 48                   # RLIMIT_NPROC (threads count) of the library sandbox's user
+    nb_wall: float = 600.0  # wall seconds of the whole notebook run (nbgrader + kernel)
+    cell_timeout: float = 120.0  # nbgrader's per-cell timeout
+    memory: int = 2 * 1024**3  # RLIMIT_AS of each process (bytes)
+    nb_memory: int = 4 * 1024**3  # RLIMIT_AS in the notebook sandbox (nbgrader and the kernel)
+    nproc: int = 48  # RLIMIT_NPROC (threads count) of the library sandbox's user
     nb_nproc: int = 160
-    fsize: int = 64 * 1024 ** 2       # RLIMIT_FSIZE: largest file the sandbox may write
-    scratch: int = 256 * 1024 ** 2    # size of the sandbox's private /tmp (tmpfs)
-    max_result: int = 128 * 1024 ** 2  # most bytes the parent accepts back from one sandbox
+    fsize: int = 64 * 1024**2  # RLIMIT_FSIZE: largest file the sandbox may write
+    scratch: int = 256 * 1024**2  # size of the sandbox's private /tmp (tmpfs)
+    max_result: int = 128 * 1024**2  # most bytes the parent accepts back from one sandbox
 
 
 @dataclass
@@ -173,6 +174,7 @@ def _load_file(path: Path, name: str) -> ModuleType:
 def _scripts_on_path() -> None:
     """nbgrader's Gradebook runs the ``alembic`` script: make this interpreter's scripts findable."""
     import os
+
     bindir = str(Path(sys.executable).parent)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")

@@ -6,6 +6,7 @@ tests, hidden inputs and reference code cannot appear; reasons come from ``autog
 mismatch, shape, worst element index) and exception types with numbers removed.
 nbgrader's ``generate_feedback`` is deliberately not used: it renders hidden test cells.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,7 +24,9 @@ vertical-align:top}.ok{color:#1a7f37}.bad{color:#b42318}.pending{color:#9a6700}c
 def _gradebook_view(course: Course, student: str, assignment: str) -> dict[str, dict]:
     """grade cell name -> {score, max, manual, comment} from the gradebook ({} if not there)."""
     import warnings
+
     from nbgrader.api import Gradebook, MissingEntry
+
     out: dict[str, dict] = {}
     if not course.gradebook.is_file():
         return out
@@ -36,8 +39,13 @@ def _gradebook_view(course: Course, student: str, assignment: str) -> dict[str, 
                 return out
             for snb in sub.notebooks:
                 for g in snb.grades:
-                    out[g.name] = {"score": g.score, "max": g.max_score, "manual": g.manual_score,
-                                   "auto": g.auto_score, "comment": None}
+                    out[g.name] = {
+                        "score": g.score,
+                        "max": g.max_score,
+                        "manual": g.manual_score,
+                        "auto": g.auto_score,
+                        "comment": None,
+                    }
                 for cm in snb.comments:
                     if cm.name in out and cm.manual_comment:
                         out[cm.name]["comment"] = cm.manual_comment
@@ -69,8 +77,10 @@ def feedback_html(course: Course, student: str, assignment: str) -> str | None:
         if g.get("comment"):
             why += f" - grader's comment: {g['comment']}"
         what = desc.get(name, "") or {"manual": "written answer", "notebook": "notebook cell"}.get(cell["kind"], "")
-        rows.append(f"<tr><td><code>{html.escape(name)}</code><br><small>{html.escape(what)}</small></td>"
-                    f"<td class='{cls}'>{html.escape(shown)}</td><td>{html.escape(why)}</td></tr>")
+        rows.append(
+            f"<tr><td><code>{html.escape(name)}</code><br><small>{html.escape(what)}</small></td>"
+            f"<td class='{cls}'>{html.escape(shown)}</td><td>{html.escape(why)}</td></tr>"
+        )
     intake = res.get("intake", {})
     notes = []
     if res.get("notebook_status") not in ("ok", "skipped", None, ""):
@@ -78,18 +88,20 @@ def feedback_html(course: Course, student: str, assignment: str) -> str | None:
     for m, why in (intake.get("missing") or {}).items():
         notes.append(f"lib/deepkit/{m}.py: {why}")
     if intake.get("ignored"):
-        notes.append("Files in your submission that were not graded (only the notebook and lib/deepkit modules "
-                     "are): " + ", ".join(intake["ignored"][:20]))
+        notes.append(
+            "Files in your submission that were not graded (only the notebook and lib/deepkit modules "
+            "are): " + ", ".join(intake["ignored"][:20])
+        )
     notes += intake.get("notes", [])
     note_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(assignment)}: feedback</title>
 <style>{_CSS}</style></head><body>
 <h1>{html.escape(assignment)}: {total:g} / {maximum:g}</h1>
-<p>Student: <code>{html.escape(student)}</code>. Graded {html.escape(res.get('graded_at', ''))}.
+<p>Student: <code>{html.escape(student)}</code>. Graded {html.escape(res.get("graded_at", ""))}.
 Your <code>lib/deepkit</code> was tested in a sandbox on hidden inputs against the reference; each library part
 scores points &times; the fraction of hidden cases that matched.</p>
-<table><tr><th>part</th><th>points</th><th>why</th></tr>{''.join(rows)}</table>
-{f'<h2>Notes</h2><ul>{note_html}</ul>' if notes else ''}
+<table><tr><th>part</th><th>points</th><th>why</th></tr>{"".join(rows)}</table>
+{f"<h2>Notes</h2><ul>{note_html}</ul>" if notes else ""}
 <p><small>Run <code>python -m autograder check {html.escape(assignment[:2])}</code> in your course folder to
 get the same report on your own machine.</small></p></body></html>
 """

@@ -4,6 +4,7 @@ Jobs run in parallel threads (each one waits on its sandbox subprocesses); every
 the calling thread. Each submission ends with ``autograded/<student>/<a>/autograder.json`` (scores and
 reasons for every grade cell) and its autograded notebook for the formgrader.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import nbformat
 
@@ -27,10 +28,10 @@ UID_BASE = 61000
 @dataclass
 class CellScore:
     name: str
-    points: float | None     # None: waits for manual grading
+    points: float | None  # None: waits for manual grading
     max_points: float
     reason: str
-    kind: str                # "library", "manual", "notebook"
+    kind: str  # "library", "manual", "notebook"
 
 
 @dataclass
@@ -56,8 +57,11 @@ class Outcome:
         return float(sum(c.max_points for c in self.cells.values()))
 
     def summary(self) -> str:
-        lost = [f"{c.name} {c.points:g}/{c.max_points:g}: {c.reason}" for c in self.cells.values()
-                if c.points is not None and c.points < c.max_points]
+        lost = [
+            f"{c.name} {c.points:g}/{c.max_points:g}: {c.reason}"
+            for c in self.cells.values()
+            if c.points is not None and c.points < c.max_points
+        ]
         pending = [c.name for c in self.cells.values() if c.points is None]
         parts = [f"{self.auto_total:g}/{self.max_total:g}"]
         if lost:
@@ -68,8 +72,9 @@ class Outcome:
             parts.append("notebook: " + self.notebook_reason)
         ignored = self.intake.get("ignored") or []
         if ignored:
-            parts.append(f"not graded ({len(ignored)}): " + ", ".join(ignored[:5]) + (" ..." if len(ignored) > 5
-                                                                                         else ""))
+            parts.append(
+                f"not graded ({len(ignored)}): " + ", ".join(ignored[:5]) + (" ..." if len(ignored) > 5 else "")
+            )
         parts += self.notes
         return " | ".join(parts)
 
@@ -80,8 +85,9 @@ class Outcome:
 
 
 # ------------------------------------------------------------------------------------------- one submission
-def grade_one(course: Course, student: str, assignment: str, limits: Limits, slot: int = 0,
-              notebook: bool = True) -> tuple[Outcome, Intake, LibResult, NbResult | None]:
+def grade_one(
+    course: Course, student: str, assignment: str, limits: Limits, slot: int = 0, notebook: bool = True
+) -> tuple[Outcome, Intake, LibResult, NbResult | None]:
     """Stage and sandbox-grade one submission (no gradebook writes; safe to call from worker threads)."""
     t0 = time.monotonic()
     topic = course.topic(assignment)
@@ -89,17 +95,36 @@ def grade_one(course: Course, student: str, assignment: str, limits: Limits, slo
     logs = base / "logs"
     intake = stage(course, topic, assignment, course.submitted / student / assignment, base / "sub")
     logs.mkdir(parents=True, exist_ok=True)
-    lib = grade_library(course, topic, base / "sub", base / "run", limits, uid=UID_BASE + 2 * slot,
-                        log=logs / "library.log", missing=intake.missing)
+    lib = grade_library(
+        course,
+        topic,
+        base / "sub",
+        base / "run",
+        limits,
+        uid=UID_BASE + 2 * slot,
+        log=logs / "library.log",
+        missing=intake.missing,
+    )
     nbres = None
     if notebook:
-        nbres = run_notebook(course, assignment, base / "sub", limits, uid=UID_BASE + 2 * slot + 1,
-                             log=logs / "notebook.log")
+        nbres = run_notebook(
+            course, assignment, base / "sub", limits, uid=UID_BASE + 2 * slot + 1, log=logs / "notebook.log"
+        )
         (logs / "nbgrader.log").write_text(nbres.log_tail or "")
-    out = Outcome(student, assignment,
-                  intake={"taken": intake.taken, "ignored": intake.ignored, "missing": intake.missing,
-                          "notes": intake.notes, "notebook": intake.notebook_reason or "ok"},
-                  lib_seconds=lib.seconds, nb_seconds=nbres.seconds if nbres else 0.0, notes=list(lib.notes))
+    out = Outcome(
+        student,
+        assignment,
+        intake={
+            "taken": intake.taken,
+            "ignored": intake.ignored,
+            "missing": intake.missing,
+            "notes": intake.notes,
+            "notebook": intake.notebook_reason or "ok",
+        },
+        lib_seconds=lib.seconds,
+        nb_seconds=nbres.seconds if nbres else 0.0,
+        notes=list(lib.notes),
+    )
     if not intake.notebook:
         out.notebook_status, out.notebook_reason = "missing", intake.notebook_reason
     elif nbres is None:
@@ -109,7 +134,7 @@ def grade_one(course: Course, student: str, assignment: str, limits: Limits, slo
     for p in lib.parts.values():
         out.cells[p.name] = CellScore(p.name, p.points, p.max_points, p.reason, "library")
     out.seconds = time.monotonic() - t0
-    out.graded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    out.graded_at = datetime.now(UTC).isoformat(timespec="seconds")
     return out, intake, lib, nbres
 
 
@@ -127,8 +152,11 @@ def ensure_assignment(course: Course, assignment: str) -> None:
     an edited source notebook adds or changes grade cells): regenerate when the source notebook changed."""
     import hashlib
     import sys as _sys
+
     from nbgrader.api import Gradebook, MissingEntry
+
     from autograder.nbrun import generate_gradebook
+
     course.work.mkdir(parents=True, exist_ok=True)
     src = course.path(course.find(assignment).source_notebook)
     digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
@@ -146,8 +174,10 @@ def ensure_assignment(course: Course, assignment: str) -> None:
     except Exception as exc:  # noqa: BLE001 - e.g. a notebook removed that has submissions: keep the old one
         if not known:
             raise
-        print(f"warning: could not update {assignment} in the gradebook ({exc}); grading against the stored "
-              "version", file=_sys.stderr)
+        print(
+            f"warning: could not update {assignment} in the gradebook ({exc}); grading against the stored version",
+            file=_sys.stderr,
+        )
         return
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(f"{course.gradebook}:{digest}")
@@ -160,6 +190,7 @@ def record(course: Course, out: Outcome, intake: Intake, nbres: NbResult | None)
     for the grader. Other autograded cells (not sandboxed parts): nbgrader's rule on the run notebook.
     """
     import warnings
+
     from nbgrader.api import Gradebook
     from nbgrader.utils import determine_grade, parse_utc
 
@@ -208,13 +239,21 @@ def _record(course, out, intake, nbres, Gradebook, determine_grade, parse_utc) -
                 else:
                     rc = ran_cells.get(name)
                     if rc is None:
-                        cs = CellScore(name, 0.0, maxp, nbres.reason if nbres else "the notebook did not run",
-                                       "notebook")
+                        cs = CellScore(
+                            name, 0.0, maxp, nbres.reason if nbres else "the notebook did not run", "notebook"
+                        )
                     else:
                         auto, _ = determine_grade(rc)
                         auto = 0.0 if auto is None else float(min(max(auto, 0.0), maxp))
-                        cs = CellScore(name, auto, maxp, "cell ran without errors" if auto == maxp
-                                       else "the cell raised an error or printed to stderr", "notebook")
+                        cs = CellScore(
+                            name,
+                            auto,
+                            maxp,
+                            "cell ran without errors"
+                            if auto == maxp
+                            else "the cell raised an error or printed to stderr",
+                            "notebook",
+                        )
                     grade.auto_score = cs.points
                     grade.needs_manual_grade = False
                 if grade.manual_score is not None:
@@ -237,9 +276,14 @@ def _write_outputs(course: Course, out: Outcome, nbres: NbResult | None) -> None
             gid = c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if gid in out.cells and out.cells[gid].kind == "library" and c.get("cell_type") == "code":
                 cs = out.cells[gid]
-                c.setdefault("outputs", []).append(nbformat.v4.new_output(
-                    "stream", name="stdout",
-                    text=f"[autograder] sandboxed check of your lib: {cs.points:g}/{cs.max_points:g} - {cs.reason}\n"))
+                c.setdefault("outputs", []).append(
+                    nbformat.v4.new_output(
+                        "stream",
+                        name="stdout",
+                        text=f"[autograder] sandboxed check of your lib: {cs.points:g}/{cs.max_points:g}"
+                        f" - {cs.reason}\n",
+                    )
+                )
         nbformat.write(nb, str(dest / f"{out.assignment}.ipynb"))
     elif nbres is not None:  # nbgrader could not run it: keep the submitted notebook for manual grading
         staged = _staged_notebook(course, out.student, out.assignment)
@@ -254,10 +298,17 @@ def load_outcome(course: Course, student: str, assignment: str) -> dict | None:
 
 
 # -------------------------------------------------------------------------------------------------- a batch
-def grade_batch(course: Course, pairs: list[tuple[str, str]], limits: Limits, jobs: int = 1,
-                notebook: bool = True, progress: bool = True) -> list[Outcome]:
+def grade_batch(
+    course: Course,
+    pairs: list[tuple[str, str]],
+    limits: Limits,
+    jobs: int = 1,
+    notebook: bool = True,
+    progress: bool = True,
+) -> list[Outcome]:
     """Grade (student, assignment) pairs with ``jobs`` parallel workers; gradebook writes stay serial here."""
     from tqdm import tqdm
+
     if progress:
         print("preparing: gradebook entries, notebook templates, reference outputs ...", file=sys.stderr)
     for a in sorted({a for _, a in pairs}):
@@ -265,6 +316,7 @@ def grade_batch(course: Course, pairs: list[tuple[str, str]], limits: Limits, jo
         if notebook:
             template(course, a, limits.cell_timeout)
         from autograder.libgrade import reference_cases
+
         reference_cases(course, course.topic(a))
     slots: queue.Queue = queue.Queue()
     for i in range(max(1, jobs)):
@@ -291,8 +343,9 @@ def grade_batch(course: Course, pairs: list[tuple[str, str]], limits: Limits, jo
                 try:
                     topic = course.topic(assignment)
                     for p in topic.parts:
-                        out.cells[p.name] = CellScore(p.name, 0.0, float(p.points),
-                                                      f"internal grading error ({type(exc).__name__})", "library")
+                        out.cells[p.name] = CellScore(
+                            p.name, 0.0, float(p.points), f"internal grading error ({type(exc).__name__})", "library"
+                        )
                     _write_outputs(course, out, None)
                 except Exception:  # noqa: BLE001
                     pass

@@ -5,6 +5,7 @@ whitelist copy into a clean staging folder: the assignment notebook and the know
 A submission is ``<assignment>.ipynb`` plus ``lib/deepkit/<module>.py``. Nothing is ever followed through a
 symlink; zip members with absolute paths, ``..``, symlink modes or absurd sizes are skipped and listed.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,15 +15,15 @@ import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from autograder.course import Course
 from autograder.spec import TopicChecks
 
-MAX_PY = 1024 ** 2            # one module
-MAX_NOTEBOOK = 20 * 1024 ** 2
-MAX_ZIP_TOTAL = 256 * 1024 ** 2
+MAX_PY = 1024**2  # one module
+MAX_NOTEBOOK = 20 * 1024**2
+MAX_ZIP_TOTAL = 256 * 1024**2
 MAX_ZIP_MEMBERS = 5000
 STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 QUIET = {"__pycache__", ".ipynb_checkpoints", ".DS_Store", "timestamp.txt"}
@@ -41,7 +42,7 @@ def submit(course: Course, assignment: str, out: Path | None = None) -> Path:
         for p in sorted(lib.glob("*.py")):
             if p.is_file() and not p.is_symlink():
                 z.write(p, f"lib/deepkit/{p.name}")
-        z.writestr("timestamp.txt", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+        z.writestr("timestamp.txt", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
     return out
 
 
@@ -92,8 +93,12 @@ def _submission_root(folder: Path, assignment: str) -> Path:
     return folder
 
 
-def collect(course: Course, source: Path, assignment: str,
-            pattern: str = r"^(?P<student>[A-Za-z0-9][A-Za-z0-9.@-]*)(?:_|$|\.zip$)") -> tuple[list[str], list[str]]:
+def collect(
+    course: Course,
+    source: Path,
+    assignment: str,
+    pattern: str = r"^(?P<student>[A-Za-z0-9][A-Za-z0-9.@-]*)(?:_|$|\.zip$)",
+) -> tuple[list[str], list[str]]:
     """Copy every student's submission from ``source`` into ``submitted/<student>/<assignment>/``.
 
     ``source``: a folder with one entry per student (a folder, or ``<student>_*.zip``), or a zip of such
@@ -146,16 +151,16 @@ def collect(course: Course, source: Path, assignment: str,
             dest.parent.mkdir(parents=True, exist_ok=True)
             _copy_tree_nofollow(root, dest, notes)
             if not (dest / "timestamp.txt").is_file():
-                (dest / "timestamp.txt").write_text(
-                    datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+                (dest / "timestamp.txt").write_text(datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
             got.append(sid)
     return got, notes
 
 
 def _copy_tree_nofollow(src: Path, dst: Path, notes: list[str]) -> None:
     """Copy a tree keeping symlinks as symlinks (never reading through them)."""
-    shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copytree(
+        src, dst, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+    )
 
 
 # --------------------------------------------------------------------------------------------------- stage
@@ -216,8 +221,12 @@ def stage(course: Course, topic: TopicChecks, assignment: str, src: Path, dest: 
                     continue
                 if rel == wanted_nb:
                     nb_path = p
-                elif (rel.startswith("lib/deepkit/") or rel.startswith("deepkit/")) and rel.count("/") == \
-                        rel.startswith("lib/") + 1 and name.endswith(".py") and name[:-3] in modules:
+                elif (
+                    (rel.startswith("lib/deepkit/") or rel.startswith("deepkit/"))
+                    and rel.count("/") == rel.startswith("lib/") + 1
+                    and name.endswith(".py")
+                    and name[:-3] in modules
+                ):
                     if name[:-3] in found:
                         info.ignored.append(f"{rel} (a second copy of {name})")
                     else:
@@ -237,6 +246,7 @@ def stage(course: Course, topic: TopicChecks, assignment: str, src: Path, dest: 
         else:
             try:
                 import nbformat
+
                 nbformat.reads(data.decode("utf-8"), as_version=4)
             except UnicodeDecodeError:
                 info.notebook_reason = f"{wanted_nb}: not UTF-8 text"

@@ -1,5 +1,6 @@
 """Grade a staged submission's library: probes run in the sandbox on the student's deepkit, the trusted parent
 computes the reference outputs in-process and compares (``autograder.compare``)."""
+
 from __future__ import annotations
 
 import io
@@ -12,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.sandbox import jail
 from autograder.compare import CaseResult, compare_case, part_score
 from autograder.course import Course, Limits
 from autograder.local import make_cases, reference_package, run_probe
+from autograder.sandbox import jail
 from autograder.spec import TopicChecks
 
 RUNNER = Path(__file__).resolve().parent / "sandbox/probe_runner.py"
@@ -58,9 +59,11 @@ def modules_used(course: Course, topic: TopicChecks) -> dict[str, list[str]]:
     """Part name -> the topic modules its probe touches (``dk.<module>.`` in the probe's source)."""
     import ast
     import re
+
     src = course.probe_source(topic)
-    funcs = {n.name: ast.get_source_segment(src, n) or "" for n in ast.parse(src).body
-             if isinstance(n, ast.FunctionDef)}
+    funcs = {
+        n.name: ast.get_source_segment(src, n) or "" for n in ast.parse(src).body if isinstance(n, ast.FunctionDef)
+    }
     out = {}
     for part in topic.parts:
         names = set(re.findall(r"\bdk\.(\w+)", funcs.get(part.probe, "")))
@@ -102,24 +105,51 @@ def prepare_run(course: Course, topic: TopicChecks, run_dir: Path, part_timeout:
 
 
 def sandbox_env() -> dict[str, str]:
-    return {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp",
-            "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/mpl"}
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/mpl",
+    }
 
 
-def grade_library(course: Course, topic: TopicChecks, sub_dir: Path, run_dir: Path, limits: Limits,
-                  uid: int = 0, log: Path | None = None, missing: dict[str, str] | None = None) -> LibResult:
+def grade_library(
+    course: Course,
+    topic: TopicChecks,
+    sub_dir: Path,
+    run_dir: Path,
+    limits: Limits,
+    uid: int = 0,
+    log: Path | None = None,
+    missing: dict[str, str] | None = None,
+) -> LibResult:
     """Run the topic's probes on the staged ``sub_dir/lib/deepkit`` in the sandbox and score every part.
 
     ``missing``: module -> reason for topic modules the intake could not take (shown as the parts' reason).
     """
     prepare_run(course, topic, run_dir, limits.part_timeout)
     wall = limits.lib_wall or (sum(min(p.timeout, limits.part_timeout or p.timeout) for p in topic.parts) + 15)
-    j = jail.Jail(argv=[sys.executable, "-I", "/box/run/runner.py", "/box/run", "/box/sub"],
-                  binds={"/box/sub": str(sub_dir), "/box/run": str(run_dir)}, wall=wall, cpu=wall,
-                  memory=limits.memory, nproc=limits.nproc, fsize=limits.fsize, scratch=limits.scratch,
-                  uid=uid, env=sandbox_env(), max_result=limits.max_result, log=log)
+    j = jail.Jail(
+        argv=[sys.executable, "-I", "/box/run/runner.py", "/box/run", "/box/sub"],
+        binds={"/box/sub": str(sub_dir), "/box/run": str(run_dir)},
+        wall=wall,
+        cpu=wall,
+        memory=limits.memory,
+        nproc=limits.nproc,
+        fsize=limits.fsize,
+        scratch=limits.scratch,
+        uid=uid,
+        env=sandbox_env(),
+        max_result=limits.max_result,
+        log=log,
+    )
     res = jail.run(j)
     parts, modules, import_error, done = {}, {}, None, False
     for frame in res.frames:
@@ -145,8 +175,10 @@ def grade_library(course: Course, topic: TopicChecks, sub_dir: Path, run_dir: Pa
     elif res.timed_out:
         ending = f"the whole library check timed out after {wall:.0f} s (infinite loop or far too slow?)"
     elif not done:
-        ending = (f"the sandbox ended early (exit status {res.returncode}: os._exit, a crash, or a memory / "
-                  "process / CPU limit)")
+        ending = (
+            f"the sandbox ended early (exit status {res.returncode}: os._exit, a crash, or a memory / "
+            "process / CPU limit)"
+        )
     else:
         ending = ""
     cases_ref = reference_cases(course, topic)
@@ -155,6 +187,9 @@ def grade_library(course: Course, topic: TopicChecks, sub_dir: Path, run_dir: Pa
     for part in topic.parts:
         bad = [m for m in used[part.name] if missing and m in missing]
         bad_module = (", ".join(f"lib/deepkit/{m}.py" for m in bad) + f": {missing[bad[0]]}") if bad else None
+        broken = [m for m in used[part.name] if modules.get(m, "ok") != "ok"]
+        if bad_module is None and broken:  # the module was sent but does not import (syntax error, ...)
+            bad_module = f"lib/deepkit/{broken[0]}.py does not import: {modules[broken[0]]}"
         got = parts.get(part.name)
         if got is None:
             if import_error:
@@ -173,7 +208,8 @@ def grade_library(course: Course, topic: TopicChecks, sub_dir: Path, run_dir: Pa
                 cases.append(CaseResult(0.0, "no result"))
             elif not m.get("ok"):
                 err = str(m.get("error", "failed"))[:300]
-                if bad_module and ("has no module" in err or "ModuleNotFound" in err or "Import" in err):
+                import_failed = ("has no module", "has no attribute", "ModuleNotFound", "Import")
+                if bad_module and any(s in err for s in import_failed):
                     err = bad_module
                 for m, why in (missing or {}).items():
                     if f"deepkit.{m}'" in err or f"module {m!r}" in err:

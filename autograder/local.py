@@ -2,6 +2,7 @@
 
 The sandboxed path (student code) reuses ``make_cases`` and ``compare_case`` so the two cannot drift apart.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -28,7 +29,7 @@ def load_probes(topic: TopicChecks) -> ModuleType:
 
 def make_cases(part: Part, seed_base: int = SEED_BASE) -> list[dict]:
     """The part's seeded hidden inputs: ``part.seeds`` dictionaries, deterministic per part name."""
-    tag = sum(ord(c) * 131 ** i for i, c in enumerate(part.name)) % (2 ** 31)
+    tag = sum(ord(c) * 131**i for i, c in enumerate(part.name)) % (2**31)
     return [part.inputs(np.random.default_rng([seed_base, tag, k])) for k in range(part.seeds)]
 
 
@@ -38,8 +39,9 @@ def run_probe(probes: ModuleType, part: Part, dk: ModuleType, inputs: dict) -> d
     return getattr(probes, part.probe)(dk, fresh)
 
 
-def grade_module(number: str, dk: ModuleType, parts: list[str] | None = None,
-                 ref: ModuleType | None = None) -> dict[str, tuple[float, str]]:
+def grade_module(
+    number: str, dk: ModuleType, parts: list[str] | None = None, ref: ModuleType | None = None
+) -> dict[str, tuple[float, str]]:
     """Grade a deepkit package ``dk`` (any object with the topic's modules as attributes) in-process.
 
     Returns part name -> (points, reason). Exceptions in the graded code count as a failed case.
@@ -73,6 +75,7 @@ def reference_package(course: Course | None = None) -> ModuleType:
     A ``deepkit`` imported earlier from another folder (a student's, another course tree's) is dropped first.
     """
     import sys
+
     course = course or Course()
     ref = str(course.ref_lib)
     mod = sys.modules.get("deepkit")

@@ -8,6 +8,7 @@ Layout: the repository root is the course directory; ``solutions/NN_x/`` are the
 ``exercises/NN_x/`` the release; submissions, autograded copies, feedback and the gradebook live under
 ``autograder/`` (git-ignored, created at run time).
 """
+
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -24,6 +25,9 @@ c.CourseDirectory.autograded_directory = "autograder/autograded"
 c.CourseDirectory.feedback_directory = "autograder/feedback"
 # Each assignment folder holds exactly one notebook (NN_x.ipynb); the deepkit library is not part of it.
 c.CourseDirectory.notebook_id = "*"
+# A source folder also holds the notebook's jupytext text twin (NN_x.py, solutions included): never copy it into
+# a release, whoever runs generate_assignment (make build, or the formgrader's Generate button).
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py"]
 c.CourseDirectory.db_url = f"sqlite:///{_HERE / 'gradebook.db'}"
 
 # Generating the release: keep the marker syntax of docs/CONVENTIONS.md, no per-cell checksum drift.
@@ -49,7 +53,8 @@ c.Execute.kernel_name = "python3"
 c.Execute.interrupt_on_timeout = True
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 100
-# Never use `nbgrader generate_feedback` for students: it renders hidden test cells. Use `python -m autograder feedback`.
+# Never use `nbgrader generate_feedback` for students: it renders hidden test cells.
+# Use `python -m autograder feedback`.
 
 # The student "Assignments" panel needs an exchange folder; this course hands work in as zips
 # (`python -m autograder submit/collect`), so a private, git-ignored one is enough for the panel to load.

@@ -6,10 +6,11 @@ notebook (``Part.name`` is the cell's ``grade_id``) and names a probe function i
 The probe runs the student's deepkit inside the sandbox and the reference deepkit in the trusted process on the
 same seeded inputs; the trusted process compares the two output dictionaries.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from course.topics import Topic as CourseTopic
 Inputs = dict  # str -> ndarray | int | float | str
 Outputs = dict  # str -> ndarray
 CompareFn = Callable[[Outputs, Outputs, Inputs], "tuple[float, str]"]
+
 
 @dataclass(frozen=True)
 class Part:

@@ -10,6 +10,7 @@ repeats, both timed in the same run); (b) notebook execution times; (c) grading 
 bench/results/grading.json (written by ``python -m autograder bench``). Results go to
 bench/results/README.md (Markdown tables) and bench/results/latest.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,16 +23,31 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per case (default 15, quick 3)")
-    ap.add_argument("--budget", type=float, default=None,
-                    help="seconds per case: quick cases are repeated more, up to 20 x repeats (default 0.5, quick 0)")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds per case: quick cases are repeated more, up to 20 x repeats (default 0.5, quick 0)",
+    )
     ap.add_argument("--quick", action="store_true", help="few repeats, a subset of shapes, no notebooks")
-    ap.add_argument("--notebooks", action=argparse.BooleanOptionalAction, default=None,
-                    help="execute every lecture and solution notebook (default: on, off with --quick)")
-    ap.add_argument("--threads", choices=("1", "default"), default="1",
-                    help="1: NumPy/BLAS and torch single-threaded (default); default: both untouched")
+    ap.add_argument(
+        "--notebooks",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="execute every lecture and solution notebook (default: on, off with --quick)",
+    )
+    ap.add_argument(
+        "--threads",
+        choices=("1", "default"),
+        default="1",
+        help="1: NumPy/BLAS and torch single-threaded (default); default: both untouched",
+    )
     ap.add_argument("--out-dir", type=Path, default=RESULTS, help="where README.md and latest.json go")
     args = ap.parse_args(argv)
     if args.repeats is None:
@@ -48,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads == "1":
         if "numpy" in sys.modules:  # too late for the environment variables: limit the loaded BLAS instead
             from threadpoolctl import threadpool_limits
+
             threadpool_limits(1)
         for var in THREAD_VARS:
             os.environ[var] = "1"
@@ -55,29 +72,41 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from bench import layers, report
+
     if args.threads == "1":
         torch.set_num_threads(1)
     meta = report.machine(args.threads, torch.get_num_threads())
     more = f" or more (fast cases: up to {args.budget:g} s each)" if args.budget > 0 else ""
-    print(f"deepkit (NumPy) vs torch {torch.__version__} on CPU, float64, forward + backward, median of "
-          f"{args.repeats}{more}\nthreads: {meta['threads']}", flush=True)
+    print(
+        f"deepkit (NumPy) vs torch {torch.__version__} on CPU, float64, forward + backward, median of "
+        f"{args.repeats}{more}\nthreads: {meta['threads']}",
+        flush=True,
+    )
     print(report.LAYER_HEADER, flush=True)
-    results = layers.run(args.repeats, quick=args.quick, budget_s=args.budget,
-                         progress=lambda r: print(report.layer_line(r), flush=True))
+    results = layers.run(
+        args.repeats, quick=args.quick, budget_s=args.budget, progress=lambda r: print(report.layer_line(r), flush=True)
+    )
     goal = layers.digits_conv_goal(results)
     print(report.summary_text(report.summary(results)))
-    print(f"goal: {goal['goal']}: {'met' if goal['met'] else 'NOT met'} (worst ratio {goal['worst_ratio']}, "
-          f"best-run {goal['worst_best_run_ratio']})")
+    print(
+        f"goal: {goal['goal']}: {'met' if goal['met'] else 'NOT met'} (worst ratio {goal['worst_ratio']}, "
+        f"best-run {goal['worst_best_run_ratio']})"
+    )
 
     from bench import notebooks
+
     if args.notebooks:
         print("\nnotebook run times (fresh kernel each, measured now):", flush=True)
         nb_rows = notebooks.measure(progress=lambda row: print(report.notebook_line(row), flush=True))
         nb_source = "measured in this run (tools.run_notebooks.execute, one fresh kernel per notebook)"
     else:
         nb_rows = notebooks.from_tests()
-        nb_source = (f"read from {notebooks.results_file('notebook_times.json').relative_to(layers.ROOT)} (written by the notebook tests)"
-                     if nb_rows is not None else "not measured (run without --no-notebooks, or the notebook tests)")
+        nb_source = (
+            f"read from {notebooks.results_file('notebook_times.json').relative_to(layers.ROOT)}"
+            " (written by the notebook tests)"
+            if nb_rows is not None
+            else "not measured (run without --no-notebooks, or the notebook tests)"
+        )
         print(f"\nnotebook run times: {nb_source}")
         for row in nb_rows or []:
             print(report.notebook_line(row))

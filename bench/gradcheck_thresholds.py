@@ -6,6 +6,7 @@ off-by-one mean, wrong sign). For each layer and seed we record ``check_gradient
 
     python -m bench.gradcheck_thresholds [--seeds 1000] [--out docs/gradcheck.md]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,21 +33,35 @@ def _layers(rng: np.random.Generator):
     """Yield (layer, wrt, fn(arrays)->ndarray, arrays, dout): one differentiable input per check."""
     N, D, M = 4, 5, 5  # square weights, so a transposed weight gradient has the right shape
     x, w, b = rng.normal(size=(N, D)), rng.normal(size=(D, M)), rng.normal(size=M)
-    yield "affine", "b", lambda a: (a["x"] @ a["w"] + a["b"]), dict(x=x, w=w, b=b), rng.normal(size=(N, M))
-    yield "affine", "w", lambda a: (a["x"] @ a["w"] + a["b"]), dict(x=x, w=w, b=b), rng.normal(size=(N, M))
+    yield "affine", "b", lambda a: a["x"] @ a["w"] + a["b"], dict(x=x, w=w, b=b), rng.normal(size=(N, M))
+    yield "affine", "w", lambda a: a["x"] @ a["w"] + a["b"], dict(x=x, w=w, b=b), rng.normal(size=(N, M))
     yield "relu", "x", lambda a: torch.relu(a["x"]), dict(x=rng.normal(size=(N, D))), rng.normal(size=(N, D))
     yield "sigmoid", "x", lambda a: torch.sigmoid(a["x"]), dict(x=2 * rng.normal(size=(N, D))), rng.normal(size=(N, D))
     yield "tanh", "x", lambda a: torch.tanh(a["x"]), dict(x=2 * rng.normal(size=(N, D))), rng.normal(size=(N, D))
     y = torch.as_tensor(rng.integers(0, M, size=N))
-    yield ("softmax_ce", "scores", lambda a: F.cross_entropy(a["scores"], y),
-           dict(scores=3 * rng.normal(size=(N, M))), np.array(1.0))
+    yield (
+        "softmax_ce",
+        "scores",
+        lambda a: F.cross_entropy(a["scores"], y),
+        dict(scores=3 * rng.normal(size=(N, M))),
+        np.array(1.0),
+    )
     g, be = 1 + 0.1 * rng.normal(size=D), rng.normal(size=D)
-    yield ("batchnorm", "x", lambda a: F.batch_norm(a["x"], None, None, a["g"], a["be"], training=True, eps=1e-5),
-           dict(x=rng.normal(size=(8, D)), g=g, be=be), rng.normal(size=(8, D)))
-    yield ("layernorm", "x", lambda a: F.layer_norm(a["x"], (D,), a["g"], a["be"], eps=1e-5),
-           dict(x=rng.normal(size=(N, D)), g=g, be=be), rng.normal(size=(N, D)))
-    yield ("mean_square", "x", lambda a: (a["x"] ** 2).mean(dim=0),
-           dict(x=rng.normal(size=(N, D))), rng.normal(size=D))
+    yield (
+        "batchnorm",
+        "x",
+        lambda a: F.batch_norm(a["x"], None, None, a["g"], a["be"], training=True, eps=1e-5),
+        dict(x=rng.normal(size=(8, D)), g=g, be=be),
+        rng.normal(size=(8, D)),
+    )
+    yield (
+        "layernorm",
+        "x",
+        lambda a: F.layer_norm(a["x"], (D,), a["g"], a["be"], eps=1e-5),
+        dict(x=rng.normal(size=(N, D)), g=g, be=be),
+        rng.normal(size=(N, D)),
+    )
+    yield ("mean_square", "x", lambda a: (a["x"] ** 2).mean(dim=0), dict(x=rng.normal(size=(N, D))), rng.normal(size=D))
 
 
 def _torch_grad(fn, arrays, dout, wrt):
@@ -101,11 +116,16 @@ def measure(seeds: int) -> dict:
 
 
 def report(res: dict, seeds: int, seconds: float, tol: float = DEFAULT_TOL) -> str:
-    lines = [f"# Gradient-check thresholds (measured)", "",
-             f"`python -m bench.gradcheck_thresholds --seeds {seeds}` ({seconds:.0f} s). Each row: "
-             f"`check_gradient` (centred differences, h = 1e-6, norm-ratio error, kink-aware) against torch "
-             f"autograd float64 gradients over {seeds} seeds. Tolerance in use: `DEFAULT_TOL = {tol:.0e}`.", "",
-             "| correct gradient | max error | median error | false failures |", "|---|---|---|---|"]
+    lines = [
+        "# Gradient-check thresholds (measured)",
+        "",
+        f"`python -m bench.gradcheck_thresholds --seeds {seeds}` ({seconds:.0f} s). Each row: "
+        f"`check_gradient` (centred differences, h = 1e-6, norm-ratio error, kink-aware) against torch "
+        f"autograd float64 gradients over {seeds} seeds. Tolerance in use: `DEFAULT_TOL = {tol:.0e}`.",
+        "",
+        "| correct gradient | max error | median error | false failures |",
+        "|---|---|---|---|",
+    ]
     for k, v in res["correct"].items():
         v = np.array(v)
         lines.append(f"| {k} | {v.max():.1e} | {np.median(v):.1e} | {(v > tol).sum()}/{len(v)} |")
@@ -115,9 +135,12 @@ def report(res: dict, seeds: int, seconds: float, tol: float = DEFAULT_TOL) -> s
         lines.append(f"| {k} | {v.min():.1e} | {(v > tol).sum()}/{len(v)} |")
     worst_ok = max(max(v) for v in res["correct"].values())
     best_bad = min(min(v) for v in res["wrong"].values())
-    lines += ["", f"Largest error of a correct gradient: {worst_ok:.1e}; smallest error of a wrong one: "
-              f"{best_bad:.1e}. The tolerance {tol:.0e} sits {np.log10(tol / worst_ok):.1f} decades above the "
-              f"first and {np.log10(best_bad / tol):.1f} decades below the second."]
+    lines += [
+        "",
+        f"Largest error of a correct gradient: {worst_ok:.1e}; smallest error of a wrong one: "
+        f"{best_bad:.1e}. The tolerance {tol:.0e} sits {np.log10(tol / worst_ok):.1f} decades above the "
+        f"first and {np.log10(best_bad / tol):.1f} decades below the second.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -8,15 +8,16 @@ A case whose deepkit module (or function) is absent, or still a stub, is reporte
 instead of failing the run. Thread settings are chosen by the caller (see ``bench/__main__.py``): they must
 be fixed before NumPy is imported.
 """
+
 from __future__ import annotations
 
 import importlib
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -32,6 +33,7 @@ Fn = Callable[[], object]
 @dataclass
 class Case:
     """One benchmark: ``make(dk_module, rng) -> (ours, theirs)``, two zero-argument closures."""
+
     layer: str
     shape: str
     module: str
@@ -64,11 +66,18 @@ class Result:
 
     def as_dict(self) -> dict:
         r, m = self.ratio, self.min_ratio
-        return {"layer": self.layer, "shape": self.shape, "module": self.module, "status": self.status,
-                "deepkit_ms": _round(self.deepkit_ms), "torch_ms": _round(self.torch_ms),
-                "ratio": None if r is None else round(r, 3),
-                "deepkit_min_ms": _round(self.deepkit_min_ms), "torch_min_ms": _round(self.torch_min_ms),
-                "min_ratio": None if m is None else round(m, 3)}
+        return {
+            "layer": self.layer,
+            "shape": self.shape,
+            "module": self.module,
+            "status": self.status,
+            "deepkit_ms": _round(self.deepkit_ms),
+            "torch_ms": _round(self.torch_ms),
+            "ratio": None if r is None else round(r, 3),
+            "deepkit_min_ms": _round(self.deepkit_min_ms),
+            "torch_min_ms": _round(self.torch_min_ms),
+            "min_ratio": None if m is None else round(m, 3),
+        }
 
 
 def _round(v: float | None) -> float | None:
@@ -116,6 +125,7 @@ def _torch_fb(forward: Callable[..., torch.Tensor], arrays: tuple, dout: np.ndar
             t.grad = None
         out = forward(*leaves)
         out.backward(d)
+
     return run
 
 
@@ -123,17 +133,26 @@ def _ours_fb(fwd: Callable, bwd: Callable, args: tuple, dout: np.ndarray, **kw) 
     def run():
         _, cache = fwd(*args, **kw)
         bwd(dout, cache)
+
     return run
 
 
-def _fb_case(fwd_name: str, bwd_name: str, torch_fwd: Callable, shapes: Callable[[np.random.Generator], tuple],
-             out_shape: Callable[[tuple], tuple], **kw):
+def _fb_case(
+    fwd_name: str,
+    bwd_name: str,
+    torch_fwd: Callable,
+    shapes: Callable[[np.random.Generator], tuple],
+    out_shape: Callable[[tuple], tuple],
+    **kw,
+):
     """make() for the common pattern: deepkit fwd/bwd on arrays vs a torch expression on leaf tensors."""
+
     def make(mod, rng):
         args = shapes(rng)
         dout = rng.standard_normal(out_shape(args))
         ours = _ours_fb(getattr(mod, fwd_name), getattr(mod, bwd_name), args, dout, **kw)
         return ours, _torch_fb(torch_fwd, args, dout)
+
     return make
 
 
@@ -143,15 +162,25 @@ def _normal(*shape):
 
 # ------------------------------------------------------------------------------------------------- layers
 def _affine(n, d, m):
-    return _fb_case("affine_forward", "affine_backward", lambda x, w, b: x @ w + b,
-                    lambda rng: (rng.standard_normal((n, d)), rng.standard_normal((d, m)), rng.standard_normal(m)),
-                    lambda a: (n, m))
+    return _fb_case(
+        "affine_forward",
+        "affine_backward",
+        lambda x, w, b: x @ w + b,
+        lambda rng: (rng.standard_normal((n, d)), rng.standard_normal((d, m)), rng.standard_normal(m)),
+        lambda a: (n, m),
+    )
 
 
 def _unary(name: str, torch_fn: Callable, n: int, d: int, fwd_kw: dict | None = None):
     """Elementwise activations: deepkit ``name_forward(x, **kw)`` / ``name_backward`` vs ``torch_fn(x)``."""
-    return _fb_case(f"{name}_forward", f"{name}_backward", torch_fn, lambda rng: (rng.standard_normal((n, d)),),
-                    lambda a: a[0].shape, **(fwd_kw or {}))
+    return _fb_case(
+        f"{name}_forward",
+        f"{name}_backward",
+        torch_fn,
+        lambda rng: (rng.standard_normal((n, d)),),
+        lambda a: a[0].shape,
+        **(fwd_kw or {}),
+    )
 
 
 def _softmax_loss(n, c):
@@ -159,6 +188,7 @@ def _softmax_loss(n, c):
         scores, y = rng.standard_normal((n, c)), rng.integers(0, c, n)
         yt = torch.tensor(y)
         return (lambda: mod.softmax_loss(scores, y)), _torch_fb(lambda s: F.cross_entropy(s, yt), (scores,), None)
+
     return make
 
 
@@ -166,25 +196,35 @@ def _prelu(n, d):
     def make(mod, rng):
         x, alpha = rng.standard_normal((n, d)), np.full(d, 0.25)
         dout = rng.standard_normal((n, d))
-        return (_ours_fb(mod.prelu_forward, mod.prelu_backward, (x, alpha), dout),
-                _torch_fb(lambda xt, at: F.prelu(xt, at), (x, alpha), dout))
+        return (
+            _ours_fb(mod.prelu_forward, mod.prelu_backward, (x, alpha), dout),
+            _torch_fb(lambda xt, at: F.prelu(xt, at), (x, alpha), dout),
+        )
+
     return make
 
 
 def _maxout(n, d, m, k):
     def torch_maxout(x, w, b):
         return ((x @ w.reshape(d, m * k)).reshape(-1, m, k) + b).amax(dim=2)
-    return _fb_case("maxout_forward", "maxout_backward", torch_maxout,
-                    lambda rng: (rng.standard_normal((n, d)), rng.standard_normal((d, m, k)),
-                                 rng.standard_normal((m, k))), lambda a: (n, m))
+
+    return _fb_case(
+        "maxout_forward",
+        "maxout_backward",
+        torch_maxout,
+        lambda rng: (rng.standard_normal((n, d)), rng.standard_normal((d, m, k)), rng.standard_normal((m, k))),
+        lambda a: (n, m),
+    )
 
 
 def _norm(kind: str, shape: tuple):
     """batchnorm (two backward forms), spatial batchnorm and layernorm in train mode."""
-    fwd, bwd = {"batchnorm": ("batchnorm_forward", "batchnorm_backward"),
-                "batchnorm_alt": ("batchnorm_forward", "batchnorm_backward_alt"),
-                "spatial_batchnorm": ("spatial_batchnorm_forward", "spatial_batchnorm_backward"),
-                "layernorm": ("layernorm_forward", "layernorm_backward")}[kind]
+    fwd, bwd = {
+        "batchnorm": ("batchnorm_forward", "batchnorm_backward"),
+        "batchnorm_alt": ("batchnorm_forward", "batchnorm_backward_alt"),
+        "spatial_batchnorm": ("spatial_batchnorm_forward", "spatial_batchnorm_backward"),
+        "layernorm": ("layernorm_forward", "layernorm_backward"),
+    }[kind]
     feat = shape[-1] if kind == "layernorm" else shape[1]
 
     def make(mod, rng):
@@ -199,21 +239,25 @@ def _norm(kind: str, shape: tuple):
         def ours():  # a fresh bn_param each call: the running statistics start from the same state
             _, cache = fwd_fn(x, gamma, beta, {"mode": "train"})
             bwd_fn(dout, cache)
+
         rm, rv = torch.zeros(feat, dtype=torch.float64), torch.ones(feat, dtype=torch.float64)
         theirs = _torch_fb(lambda xt, g, b: F.batch_norm(xt, rm, rv, g, b, training=True), (x, gamma, beta), dout)
         return ours, theirs
+
     return make
 
 
 def _dropout(kind: str, shape: tuple, p: float = 0.5):
-    fwd, bwd, torch_fn = {"dropout": ("dropout_forward", "dropout_backward", F.dropout),
-                          "spatial_dropout": ("spatial_dropout_forward", "spatial_dropout_backward",
-                                              F.dropout2d)}[kind]
+    fwd, bwd, torch_fn = {
+        "dropout": ("dropout_forward", "dropout_backward", F.dropout),
+        "spatial_dropout": ("spatial_dropout_forward", "spatial_dropout_backward", F.dropout2d),
+    }[kind]
 
     def make(mod, rng):
         x, dout = rng.standard_normal(shape), rng.standard_normal(shape)
         ours = _ours_fb(getattr(mod, fwd), getattr(mod, bwd), (x, p, "train", rng), dout)
         return ours, _torch_fb(lambda xt: torch_fn(xt, p, training=True), (x,), dout)
+
     return make
 
 
@@ -221,33 +265,62 @@ def _alphaconv(n, c_in, c_out, hw, kk):
     def torch_alphaconv(x, k, c, b):  # the same layer: conv with kernels k[j, i] scaled by alpha[i, j]
         alpha = torch.softmax(c, dim=0)
         return F.conv2d(x, k * alpha.T[:, :, None, None], b)
-    return _fb_case("alphaconv_forward", "alphaconv_backward", torch_alphaconv,
-                    lambda rng: (rng.standard_normal((n, c_in, hw, hw)), rng.standard_normal((c_out, c_in, kk, kk)),
-                                 rng.standard_normal((c_in, c_out)), rng.standard_normal(c_out)),
-                    lambda a: (n, c_out, hw - kk + 1, hw - kk + 1))
+
+    return _fb_case(
+        "alphaconv_forward",
+        "alphaconv_backward",
+        torch_alphaconv,
+        lambda rng: (
+            rng.standard_normal((n, c_in, hw, hw)),
+            rng.standard_normal((c_out, c_in, kk, kk)),
+            rng.standard_normal((c_in, c_out)),
+            rng.standard_normal(c_out),
+        ),
+        lambda a: (n, c_out, hw - kk + 1, hw - kk + 1),
+    )
 
 
 def _conv(n, c, f, hw, kk=3, pad=1, stride=1):
     ho = (hw + 2 * pad - kk) // stride + 1
-    return _fb_case("conv2d_forward", "conv2d_backward",
-                    lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=pad),
-                    lambda rng: (rng.standard_normal((n, c, hw, hw)), rng.standard_normal((f, c, kk, kk)),
-                                 rng.standard_normal(f)), lambda a: (n, f, ho, ho), stride=stride, pad=pad)
+    return _fb_case(
+        "conv2d_forward",
+        "conv2d_backward",
+        lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=pad),
+        lambda rng: (rng.standard_normal((n, c, hw, hw)), rng.standard_normal((f, c, kk, kk)), rng.standard_normal(f)),
+        lambda a: (n, f, ho, ho),
+        stride=stride,
+        pad=pad,
+    )
 
 
 def _conv_transpose(n, c_in, c_out, hw, kk=4, stride=2, pad=1):
     ho = (hw - 1) * stride - 2 * pad + kk
-    return _fb_case("conv_transpose2d_forward", "conv_transpose2d_backward",
-                    lambda x, w, b: F.conv_transpose2d(x, w, b, stride=stride, padding=pad),
-                    lambda rng: (rng.standard_normal((n, c_in, hw, hw)), rng.standard_normal((c_in, c_out, kk, kk)),
-                                 rng.standard_normal(c_out)), lambda a: (n, c_out, ho, ho), stride=stride, pad=pad)
+    return _fb_case(
+        "conv_transpose2d_forward",
+        "conv_transpose2d_backward",
+        lambda x, w, b: F.conv_transpose2d(x, w, b, stride=stride, padding=pad),
+        lambda rng: (
+            rng.standard_normal((n, c_in, hw, hw)),
+            rng.standard_normal((c_in, c_out, kk, kk)),
+            rng.standard_normal(c_out),
+        ),
+        lambda a: (n, c_out, ho, ho),
+        stride=stride,
+        pad=pad,
+    )
 
 
 def _pool(kind: str, shape: tuple, pool: int = 2):
     torch_fn = F.max_pool2d if kind == "maxpool" else F.avg_pool2d
     n, c, h, w = shape
-    return _fb_case(f"{kind}_forward", f"{kind}_backward", lambda x: torch_fn(x, pool),
-                    lambda rng: (rng.standard_normal(shape),), lambda a: (n, c, h // pool, w // pool), pool=pool)
+    return _fb_case(
+        f"{kind}_forward",
+        f"{kind}_backward",
+        lambda x: torch_fn(x, pool),
+        lambda rng: (rng.standard_normal(shape),),
+        lambda a: (n, c, h // pool, w // pool),
+        pool=pool,
+    )
 
 
 def _residual(n, c, hw):
@@ -260,16 +333,20 @@ def _residual(n, c, hw):
         def block(xt, W1, b1, W2, b2):
             h = F.relu(F.conv2d(xt, W1, b1, padding=1))
             return F.relu(F.conv2d(h, W2, b2, padding=1) + xt)
+
         ours = _ours_fb(mod.residual_block_forward, mod.residual_block_backward, (x, params), dout)
         return ours, _torch_fb(block, (x, *(params[k] for k in names)), dout)
+
     return make
 
 
 def _optim(rule: str, shape: tuple):
     """One update of a (shape) parameter from a fixed gradient, state carried over (as in training)."""
-    torch_opt, kw = {"sgd_momentum": (torch.optim.SGD, {"lr": 1e-2, "momentum": 0.9}),
-                     "rmsprop": (torch.optim.RMSprop, {"lr": 1e-2, "alpha": 0.99}),
-                     "adam": (torch.optim.Adam, {"lr": 1e-3})}[rule]
+    torch_opt, kw = {
+        "sgd_momentum": (torch.optim.SGD, {"lr": 1e-2, "momentum": 0.9}),
+        "rmsprop": (torch.optim.RMSprop, {"lr": 1e-2, "alpha": 0.99}),
+        "adam": (torch.optim.Adam, {"lr": 1e-3}),
+    }[rule]
 
     def make(mod, rng):
         w, dw = rng.standard_normal(shape), rng.standard_normal(shape)
@@ -280,10 +357,12 @@ def _optim(rule: str, shape: tuple):
         def ours():
             nonlocal state
             _, state = step(w, dw, state, **kw)
+
         p = torch.tensor(w, requires_grad=True)
         p.grad = torch.tensor(dw)
         opt = torch_opt([p], **kw)
         return ours, opt.step
+
     return make
 
 
@@ -294,8 +373,12 @@ CASES: list[Case] = [
     Case("softmax_loss", "scores 1024x1000", "losses", _softmax_loss(1024, 1000), quick=False),
     Case("sigmoid", "256x1024", "activations", _unary("sigmoid", torch.sigmoid, 256, 1024)),
     Case("tanh", "256x1024", "activations", _unary("tanh", torch.tanh, 256, 1024)),
-    Case("leaky_relu", "256x1024", "activations",
-         _unary("leaky_relu", lambda x: F.leaky_relu(x, 0.01), 256, 1024, {"slope": 0.01})),
+    Case(
+        "leaky_relu",
+        "256x1024",
+        "activations",
+        _unary("leaky_relu", lambda x: F.leaky_relu(x, 0.01), 256, 1024, {"slope": 0.01}),
+    ),
     Case("prelu", "256x1024", "activations", _prelu(256, 1024)),
     Case("elu", "256x1024", "activations", _unary("elu", F.elu, 256, 1024)),
     Case("selu", "256x1024", "activations", _unary("selu", F.selu, 256, 1024)),
@@ -310,8 +393,7 @@ CASES: list[Case] = [
     Case("conv2d (digits)", "64x1x8x8 -> 8, 3x3 pad 1", "conv", _conv(64, 1, 8, 8)),
     Case("conv2d (digits)", "64x8x8x8 -> 8, 3x3 pad 1", "conv", _conv(64, 8, 8, 8)),
     Case("conv2d", "32x16x16x16 -> 16, 3x3 pad 1", "conv", _conv(32, 16, 16, 16), quick=False),
-    Case("conv2d (stride 2)", "32x16x16x16 -> 32, 3x3 pad 1", "conv", _conv(32, 16, 32, 16, stride=2),
-         quick=False),
+    Case("conv2d (stride 2)", "32x16x16x16 -> 32, 3x3 pad 1", "conv", _conv(32, 16, 32, 16, stride=2), quick=False),
     Case("maxpool", "32x16x16x16, 2x2", "pool", _pool("maxpool", (32, 16, 16, 16))),
     Case("avgpool", "32x16x16x16, 2x2", "pool", _pool("avgpool", (32, 16, 16, 16))),
     Case("conv transpose", "32x16x8x8 -> 8, 4x4 stride 2", "conv", _conv_transpose(32, 16, 8, 8)),
@@ -343,8 +425,9 @@ def run_case(case: Case, repeats: int, seed: int = 0, budget_s: float = 0.0) -> 
     return res
 
 
-def run(repeats: int, quick: bool = False, budget_s: float = 0.0,
-        progress: Callable[[Result], None] | None = None) -> list[Result]:
+def run(
+    repeats: int, quick: bool = False, budget_s: float = 0.0, progress: Callable[[Result], None] | None = None
+) -> list[Result]:
     """Every case (the --quick subset when ``quick``), in order; see ``time_pair`` for repeats/budget_s."""
     results = []
     for case in CASES:
@@ -361,7 +444,9 @@ def digits_conv_goal(results: list[Result]) -> dict:
     """Whether every digits-sized conv2d case is within DIGITS_GOAL x of torch."""
     digits = [r for r in results if r.layer == "conv2d (digits)" and r.ratio is not None]
     worst = max((r.ratio for r in digits), default=None)
-    return {"goal": f"conv2d forward+backward within {DIGITS_GOAL:g}x of torch on digits-sized inputs",
-            "worst_ratio": None if worst is None else round(worst, 2),
-            "worst_best_run_ratio": round(max(r.min_ratio for r in digits), 2) if digits else None,
-            "met": worst is not None and worst <= DIGITS_GOAL}
+    return {
+        "goal": f"conv2d forward+backward within {DIGITS_GOAL:g}x of torch on digits-sized inputs",
+        "worst_ratio": None if worst is None else round(worst, 2),
+        "worst_best_run_ratio": round(max(r.min_ratio for r in digits), 2) if digits else None,
+        "met": worst is not None and worst <= DIGITS_GOAL,
+    }

@@ -4,15 +4,15 @@ fresh kernel per notebook, cwd = the notebook's folder, kernel start-up included
 Without measuring, ``from_tests()`` reads notebook_times.json, written by tests/conftest.py whenever
 tests/test_notebooks.py runs (build/results/, or bench/results/ with UPDATE_RESULTS=1).
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from bench import results_file
 from tools.run_notebooks import ROOT, execute, problems
-
 
 
 def targets(root: Path = ROOT) -> list[Path]:
@@ -45,6 +45,8 @@ def from_tests() -> list[dict] | None:
         data = json.loads(times_json.read_text())
     except ValueError:
         return None
-    return [{"notebook": k, "seconds": v["seconds"], "outcome": v["outcome"]}
-            for k, v in sorted(data.get("notebooks", {}).items())
-            if k.startswith(("lectures/", "solutions/"))]
+    return [
+        {"notebook": k, "seconds": v["seconds"], "outcome": v["outcome"]}
+        for k, v in sorted(data.get("notebooks", {}).items())
+        if k.startswith(("lectures/", "solutions/"))
+    ]

@@ -80,24 +80,39 @@ class Topic:
 
 
 TOPICS: tuple[Topic, ...] = (
-    Topic("01", "softmax", "Linear scores, softmax, cross-entropy, backprop and gradient checking",
-          ("layers", "losses", "nets"), ("explorer",)),
-    Topic("02", "activations", "Activation functions: sigmoid, tanh, the ReLU family, ELU, SELU, Maxout",
-          ("activations",), ("explorer",)),
-    Topic("03", "initialization", "Initialization: symmetry, Xavier, Kaiming",
-          ("init",), ("explorer",)),
-    Topic("04", "normalization", "Batch and layer normalization",
-          ("norm",), ("explorer",)),
-    Topic("05", "regularization", "Regularization: norm penalties, the dropout family, early stopping",
-          ("regularizers", "dropout", "early_stopping"), ("explorer", "masks_explorer")),
-    Topic("06", "alphaconv", "Softmax-weighted connections: the alpha-conv",
-          ("alphaconv",), ("explorer",)),
-    Topic("07", "optimizers", "Optimizers and learning-rate schedules",
-          ("optim",), ("explorer",)),
-    Topic("08", "convolution", "Convolution, pooling and architectures",
-          ("conv", "pool", "blocks"), ("explorer",)),
-    Topic("09", "training", "Training practice: preprocessing, a Solver, babysitting, hyper-parameter search",
-          ("solver", "models"), ("explorer",)),
+    Topic(
+        "01",
+        "softmax",
+        "Linear scores, softmax, cross-entropy, backprop and gradient checking",
+        ("layers", "losses", "nets"),
+        ("explorer",),
+    ),
+    Topic(
+        "02",
+        "activations",
+        "Activation functions: sigmoid, tanh, the ReLU family, ELU, SELU, Maxout",
+        ("activations",),
+        ("explorer",),
+    ),
+    Topic("03", "initialization", "Initialization: symmetry, Xavier, Kaiming", ("init",), ("explorer",)),
+    Topic("04", "normalization", "Batch and layer normalization", ("norm",), ("explorer",)),
+    Topic(
+        "05",
+        "regularization",
+        "Regularization: norm penalties, the dropout family, early stopping",
+        ("regularizers", "dropout", "early_stopping"),
+        ("explorer", "masks_explorer"),
+    ),
+    Topic("06", "alphaconv", "Softmax-weighted connections: the alpha-conv", ("alphaconv",), ("explorer",)),
+    Topic("07", "optimizers", "Optimizers and learning-rate schedules", ("optim",), ("explorer",)),
+    Topic("08", "convolution", "Convolution, pooling and architectures", ("conv", "pool", "blocks"), ("explorer",)),
+    Topic(
+        "09",
+        "training",
+        "Training practice: preprocessing, a Solver, babysitting, hyper-parameter search",
+        ("solver", "models"),
+        ("explorer",),
+    ),
 )
 
 START_HERE = PurePosixPath("START_HERE.ipynb")

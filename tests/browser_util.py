@@ -14,6 +14,7 @@
 Debian's chromium (``apt-get install chromium`` / ``make chromium``) is driven by Python Playwright through
 ``executable_path``; ``playwright install`` is never needed.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -34,8 +35,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1400, "height": 1000}
 
 # JupyterLab user settings (written to the isolated settings folder): no news/update pop-ups, never autosave
@@ -53,8 +62,11 @@ def _ignored_names(repo: Path) -> list[str]:
         lines = (repo / ".gitignore").read_text().splitlines()
     except OSError:
         return []
-    return [ln.strip().rstrip("/") for ln in lines
-            if ln.strip() and not ln.startswith(("#", "!")) and "/" not in ln.strip().rstrip("/")]
+    return [
+        ln.strip().rstrip("/")
+        for ln in lines
+        if ln.strip() and not ln.startswith(("#", "!")) and "/" not in ln.strip().rstrip("/")
+    ]
 
 
 def free_port() -> int:
@@ -82,8 +94,11 @@ class LabServer:
         self.root.mkdir(parents=True)
         ignored = _ignored_names(self.repo)
         for entry in self.repo.iterdir():
-            if entry.name in {"lectures", "START_HERE.ipynb"} or entry.name.startswith(".") or any(
-                    fnmatch.fnmatch(entry.name, pat) for pat in ignored):
+            if (
+                entry.name in {"lectures", "START_HERE.ipynb"}
+                or entry.name.startswith(".")
+                or any(fnmatch.fnmatch(entry.name, pat) for pat in ignored)
+            ):
                 continue
             (self.root / entry.name).symlink_to(entry)
         lectures = self.root / "lectures"
@@ -97,9 +112,18 @@ class LabServer:
             shutil.copy2(self.repo / "START_HERE.ipynb", self.root / "START_HERE.ipynb")
 
     def _env(self) -> dict:
-        dirs = {k: self.tmp / k.lower() for k in ("HOME", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR",
-                                                   "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_SETTINGS_DIR",
-                                                   "JUPYTERLAB_WORKSPACES_DIR", "MPLCONFIGDIR")}
+        dirs = {
+            k: self.tmp / k.lower()
+            for k in (
+                "HOME",
+                "JUPYTER_CONFIG_DIR",
+                "JUPYTER_DATA_DIR",
+                "JUPYTER_RUNTIME_DIR",
+                "JUPYTERLAB_SETTINGS_DIR",
+                "JUPYTERLAB_WORKSPACES_DIR",
+                "MPLCONFIGDIR",
+            )
+        }
         for d in dirs.values():
             d.mkdir(parents=True, exist_ok=True)
         for key, values in LAB_SETTINGS.items():
@@ -108,6 +132,7 @@ class LabServer:
             f.write_text(json.dumps(values))
         # Reuse matplotlib's font cache: building it in a fresh MPLCONFIGDIR prints to the kernels' stderr.
         import matplotlib
+
         for cache in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
             shutil.copy2(cache, dirs["MPLCONFIGDIR"] / cache.name)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "IPYTHON"))}
@@ -125,24 +150,40 @@ class LabServer:
         (cwd / "nbgrader_config.py").write_text(
             f"c = get_config()  # noqa: F821\n"
             f"load_subconfig({str(course)!r})  # noqa: F821  (the course's config, unchanged)\n"
-            f"c.CourseDirectory.db_url = 'sqlite:///{cwd / 'gradebook.db'}'  # not the course's gradebook\n")
+            f"c.CourseDirectory.db_url = 'sqlite:///{cwd / 'gradebook.db'}'  # not the course's gradebook\n"
+        )
         return cwd
 
     # --- life cycle ---------------------------------------------------------------------------------------
-    def start(self, timeout: float = 180.0) -> "LabServer":
+    def start(self, timeout: float = 180.0) -> LabServer:
         if self.sandbox:
             self._make_root()
         env = self._env()
         cwd = self._nbgrader_cwd()
         jupyter = Path(sys.executable).parent / "jupyter"
-        cmd = [str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
-               "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-               f"--ServerApp.root_dir={self.root}", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        cmd = [
+            str(jupyter),
+            "lab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
         if os.geteuid() == 0:
             cmd.append("--allow-root")
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -238,6 +279,7 @@ new MutationObserver(records => {
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ['src']});
 """
 
+
 def open_notebook(page, server: LabServer, notebook: str, workspace: str, timeout: float = 120.0) -> None:
     """Open ``notebook`` (relative to the server root) in a fresh workspace and wait for its kernel to be idle."""
     page.goto(server.url(f"/lab/workspaces/{workspace}/tree/{notebook}") + "&reset", timeout=timeout * 1e3)
@@ -279,9 +321,13 @@ def error_outputs(page) -> list[str]:
     """Texts of stderr/error outputs and of widgets that failed to display."""
     out = page.eval_on_selector_all(
         '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]',
-        "els => els.map(e => e.innerText.slice(0, 2000))")
-    out += [t for t in page.eval_on_selector_all(".jp-OutputArea-output", "els => els.map(e => e.innerText)")
-            if "Error displaying widget" in t]
+        "els => els.map(e => e.innerText.slice(0, 2000))",
+    )
+    out += [
+        t
+        for t in page.eval_on_selector_all(".jp-OutputArea-output", "els => els.map(e => e.innerText)")
+        if "Error displaying widget" in t
+    ]
     return out
 
 
@@ -299,12 +345,15 @@ def wait_plots_settled(page, quiet: float = 1.0, timeout: float = 120.0) -> None
     t0 = time.monotonic()
     status = None
     while time.monotonic() - t0 < timeout:
-        ok, now = page.evaluate("""(quiet) => {
+        ok, now = page.evaluate(
+            """(quiet) => {
             const imgs = [...document.querySelectorAll('.deepkit-explorer img.deepkit-plot')];
             const last = window.__dk.changes.length ? window.__dk.changes[window.__dk.changes.length - 1].t : 0;
             const status = [...document.querySelectorAll('.deepkit-explorer .deepkit-status')].map(e => e.innerText);
             return [imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0)
-                    && performance.now() - last > quiet * 1000, status.join('|')]; }""", quiet)
+                    && performance.now() - last > quiet * 1000, status.join('|')]; }""",
+            quiet,
+        )
         if ok and now == status:
             return
         status = now
@@ -314,11 +363,14 @@ def wait_plots_settled(page, quiet: float = 1.0, timeout: float = 120.0) -> None
 
 def plot_digest(page, index: int) -> str:
     """SHA-256 of the PNG bytes the ``index``-th plot image currently shows (fetched from its blob URL)."""
-    return page.evaluate("""async (i) => {
+    return page.evaluate(
+        """async (i) => {
         const img = document.querySelector(`img.deepkit-plot[data-dk-id="${i}"]`);
         const buf = await (await fetch(img.src)).arrayBuffer();
         const h = await crypto.subtle.digest('SHA-256', buf);
-        return [...new Uint8Array(h)].map(b => b.toString(16).padStart(2, '0')).join(''); }""", index)
+        return [...new Uint8Array(h)].map(b => b.toString(16).padStart(2, '0')).join(''); }""",
+        index,
+    )
 
 
 def status_text(explorer) -> str:
@@ -332,8 +384,11 @@ def redraw_count(explorer) -> int | None:
 
 
 def plot_loaded(page, index: int) -> bool:
-    return page.evaluate("""(i) => { const img = document.querySelector(`img.deepkit-plot[data-dk-id="${i}"]`);
-                                     return !!img && img.complete && img.naturalWidth > 0; }""", index)
+    return page.evaluate(
+        """(i) => { const img = document.querySelector(`img.deepkit-plot[data-dk-id="${i}"]`);
+                                     return !!img && img.complete && img.naturalWidth > 0; }""",
+        index,
+    )
 
 
 def wait_quiet(page, explorer, index: int, quiet: float = 0.15, timeout: float = 10.0) -> None:
@@ -354,18 +409,21 @@ def render_ms(explorer) -> float:
     return float(m.group(1)) if m else float("nan")
 
 
-CONTROL_SELECTOR = (".widget-slider, .widget-dropdown, .widget-checkbox, .widget-select-multiple, "
-                    ".widget-text, .widget-toggle-buttons, .widget-radio")
+CONTROL_SELECTOR = (
+    ".widget-slider, .widget-dropdown, .widget-checkbox, .widget-select-multiple, "
+    ".widget-text, .widget-toggle-buttons, .widget-radio"
+)
 
 
 @dataclass
 class Control:
     """One control of an explorer, as the page shows it."""
-    kind: str          # slider | dropdown | checkbox | multiselect | text
+
+    kind: str  # slider | dropdown | checkbox | multiselect | text
     label: str
     locator: object = field(repr=False)
-    pressed: str = ""       # the key the forward move pressed (sliders)
-    before: object = None   # the value before the forward move (dropdowns, text boxes)
+    pressed: str = ""  # the key the forward move pressed (sliders)
+    before: object = None  # the value before the forward move (dropdowns, text boxes)
 
 
 def controls(explorer) -> list[Control]:
@@ -374,9 +432,19 @@ def controls(explorer) -> list[Control]:
     for i in range(loc.count()):
         el = loc.nth(i)
         cls = el.get_attribute("class") or ""
-        kind = ("slider" if "widget-slider" in cls else "dropdown" if "widget-dropdown" in cls
-                else "checkbox" if "widget-checkbox" in cls else "multiselect" if "widget-select-multiple" in cls
-                else "text" if "widget-text" in cls else "other")
+        kind = (
+            "slider"
+            if "widget-slider" in cls
+            else "dropdown"
+            if "widget-dropdown" in cls
+            else "checkbox"
+            if "widget-checkbox" in cls
+            else "multiselect"
+            if "widget-select-multiple" in cls
+            else "text"
+            if "widget-text" in cls
+            else "other"
+        )
         label = el.inner_text().strip().split("\n")[0] or cls
         found.append(Control(kind, label, el))
     return found
@@ -432,13 +500,16 @@ def wait_redraw(page, index: int, n_changes: int, count: int | None, timeout: fl
     """Wait until the plot's src changed more than ``n_changes`` times, or its explorer's redraw counter passed
     ``count`` (a redraw that produced identical PNG bytes does not replace the image). False on timeout."""
     try:
-        page.wait_for_function("""([i, n, count]) => {
+        page.wait_for_function(
+            """([i, n, count]) => {
             if (window.__dk.changes.filter(c => c.id === String(i)).length > n) return true;
             const img = document.querySelector(`img.deepkit-plot[data-dk-id="${i}"]`);
             const m = img.closest('.deepkit-explorer').querySelector('.deepkit-status').innerText
                          .match(/redraw (\\d+)/);
             return count !== null && m !== null && Number(m[1]) > count; }""",
-                               arg=[index, n_changes, count], timeout=timeout * 1e3)
+            arg=[index, n_changes, count],
+            timeout=timeout * 1e3,
+        )
         return True
     except Exception:  # playwright's TimeoutError
         return False

@@ -1,5 +1,6 @@
 """Shared pytest setup: headless plotting, and the notebook run-time table (printed at the end of the session
 and written to build/results/notebook_times.json; to bench/results/ only with UPDATE_RESULTS=1)."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,10 @@ NOTEBOOK_TIMES: dict[str, dict] = {}
 @pytest.fixture(scope="session")
 def record_notebook_time():
     """``record_notebook_time(notebook, seconds, outcome)``: used by tests/test_notebooks.py per notebook."""
+
     def record(notebook: str, seconds: float, outcome: str) -> None:
         NOTEBOOK_TIMES[notebook] = {"seconds": round(seconds, 2), "outcome": outcome}
+
     return record
 
 
@@ -51,7 +54,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             pass
     data["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     data.setdefault("notebooks", {}).update(NOTEBOOK_TIMES)
-    known = {str(START_HERE)} | {str(p) for t in load(ROOT) for p in (t.lecture, t.source_notebook, t.exercise_notebook)}
+    known = {str(START_HERE)} | {
+        str(p) for t in load(ROOT) for p in (t.lecture, t.source_notebook, t.exercise_notebook)
+    }
     data["notebooks"] = {k: data["notebooks"][k] for k in sorted(data["notebooks"]) if k in known}
     times_json.parent.mkdir(parents=True, exist_ok=True)
     times_json.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

@@ -1,4 +1,5 @@
 """The reference deepkit (reference) for the repository's own tests: ``from tests.refs import dk``."""
+
 import importlib
 import sys
 from pathlib import Path

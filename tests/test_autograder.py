@@ -4,6 +4,7 @@ the release notebook): full marks, zero, a classic bug, the hostile corpus, regr
 Everything runs in a temporary work folder (its own gradebook); the repository's autograder/ is untouched.
 Topics are picked up from autograder/checks/; the attack corpus (tests/hostile/) is built on topic 01.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,8 +26,7 @@ from tests.refs import REF_LIB, ROOT
 A01 = "01_softmax"
 TOPIC01 = ("01", A01)
 LIMITS = Limits(part_timeout=3, lib_wall=25, cell_timeout=20, nb_wall=90)
-HOST_TARGETS = [Path(ROOT / "HACKED.txt"), Path(ROOT / "autograder" / "HACKED.txt"),
-                Path("/tmp/HACKED-by-student.txt")]
+HOST_TARGETS = [Path(ROOT / "HACKED.txt"), Path(ROOT / "autograder" / "HACKED.txt"), Path("/tmp/HACKED-by-student.txt")]
 
 pytestmark = pytest.mark.slow  # sandboxes and notebook runs: minutes on 2 cores
 
@@ -36,6 +36,7 @@ pytestmark = pytest.mark.slow  # sandboxes and notebook runs: minutes on 2 cores
 def built(tmp_path_factory) -> Path:
     """Release stubs (lib/deepkit) and the release notebook, generated from solutions/ by tools.build."""
     from tools.build import build_exercises, build_lib
+
     out = tmp_path_factory.mktemp("built")
     build_lib(ROOT, out)
     with warnings.catch_warnings():
@@ -68,8 +69,10 @@ def graded(built, tmp_path_factory):
     make_submission(built, sub("stub"), reference=False)
     make_submission(built, sub("bwd_wrong"))
     p = sub("bwd_wrong") / "lib" / "deepkit" / "layers.py"
-    p.write_text(p.read_text() + "\n\n_ok_backward = affine_backward\n\n\ndef affine_backward(dout, cache):\n"
-                 "    dx, dw, db = _ok_backward(dout, cache)\n    return dx, 2.0 * dw, db\n")
+    p.write_text(
+        p.read_text() + "\n\n_ok_backward = affine_backward\n\n\ndef affine_backward(dout, cache):\n"
+        "    dx, dw, db = _ok_backward(dout, cache)\n    return dx, 2.0 * dw, db\n"
+    )
     cases = {}
     for name in CASES:
         mod = importlib.import_module(f"tests.hostile.{name}")
@@ -82,8 +85,7 @@ def graded(built, tmp_path_factory):
     outs = {o.student: o for o in grade_batch(course, first, LIMITS, jobs=2, progress=False)}
     ref_before = load_outcome(course, "ref", A01)
     second = [("bwd_wrong", A01)] + [(n, A01) for n, m in cases.items() if not m.NOTEBOOK]
-    outs.update({o.student: o for o in grade_batch(course, second, LIMITS, jobs=2, notebook=False,
-                                                   progress=False)})
+    outs.update({o.student: o for o in grade_batch(course, second, LIMITS, jobs=2, notebook=False, progress=False)})
     return course, outs, cases, ref_before
 
 
@@ -116,12 +118,14 @@ def test_forward_right_backward_wrong_loses_exactly_the_backward_points(graded):
     s, ref = _scores(outs["bwd_wrong"]), _scores(outs["ref"])
     lost = {n for n in ref if s[n] != ref[n]}
     assert lost == {"affine_backward", "two_layer_loss"}, lost  # the net backpropagates through affine
-    assert s["affine_backward"] == 0 and "dw: gradient relative error" in outs["bwd_wrong"].cells[
-        "affine_backward"].reason
+    assert (
+        s["affine_backward"] == 0 and "dw: gradient relative error" in outs["bwd_wrong"].cells["affine_backward"].reason
+    )
 
 
 def test_gradebook_holds_the_sandbox_scores(graded):
     from nbgrader.api import Gradebook
+
     course, outs, _, _ = graded
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -161,8 +165,9 @@ def test_hostile_submission(graded, name):
 def test_no_other_student_changed_and_nothing_written_outside(graded):
     course, outs, _, ref_before = graded
     after = load_outcome(course, "ref", A01)
-    assert {k: v["points"] for k, v in after["cells"].items()} == \
-        {k: v["points"] for k, v in ref_before["cells"].items()}
+    assert {k: v["points"] for k, v in after["cells"].items()} == {
+        k: v["points"] for k, v in ref_before["cells"].items()
+    }
     for t in HOST_TARGETS:
         assert not t.exists(), t
     # the secrets h_read_secrets looked for do exist on the host (so its full marks mean the sandbox hid them)
@@ -187,6 +192,7 @@ def test_intake_lists_ignored_files(graded):
 # ------------------------------------------------------------------------------ regrade, export, feedback
 def test_regrade_is_idempotent_and_keeps_manual_grades(graded):
     from nbgrader.api import Gradebook
+
     course, outs, _, _ = graded
     manual = [c for c in outs["ref"].cells.values() if c.kind == "manual"]
     with warnings.catch_warnings():
@@ -218,6 +224,7 @@ def test_regrade_is_idempotent_and_keeps_manual_grades(graded):
 
 def test_export_csv(graded, tmp_path):
     from autograder.feedback import export_csv
+
     course, outs, _, _ = graded
     out = export_csv(course, [("ref", A01), ("stub", A01), ("bwd_wrong", A01)], tmp_path / "g.csv")
     rows = {r["student"]: r for r in csv.DictReader(open(out))}
@@ -227,8 +234,10 @@ def test_export_csv(graded, tmp_path):
     assert float(rows["bwd_wrong"]["affine_backward"]) == 0 and rows["bwd_wrong"]["affine_forward"] == "1"
     assert "affine_backward" in rows["bwd_wrong"]["reason"]
     assert float(rows["bwd_wrong"]["total"]) == sum(
-        float(rows["bwd_wrong"][p]) for p in rows["bwd_wrong"] if p not in ("student", "assignment", "total",
-                                                                             "max", "reason") and rows["bwd_wrong"][p])
+        float(rows["bwd_wrong"][p])
+        for p in rows["bwd_wrong"]
+        if p not in ("student", "assignment", "total", "max", "reason") and rows["bwd_wrong"][p]
+    )
 
 
 def _hidden_values(course) -> list[str]:
@@ -244,16 +253,18 @@ def _hidden_values(course) -> list[str]:
 
 def _reference_only_lines() -> list[str]:
     from tools.build import solution_regions
+
     lines = []
     for m in ("layers", "losses", "nets"):
         src = (REF_LIB / "deepkit" / f"{m}.py").read_text().splitlines()
         for r in solution_regions(src):
-            lines += [ln.strip() for ln in src[r.begin + 1:r.end] if len(ln.strip()) > 25]
+            lines += [ln.strip() for ln in src[r.begin + 1 : r.end] if len(ln.strip()) > 25]
     return lines
 
 
 def test_feedback_leaks_nothing(graded):
     from autograder.feedback import write_feedback
+
     course, outs, _, _ = graded
     pages = write_feedback(course, [(s, A01) for s in outs])
     assert len(pages) == len(outs)
@@ -273,14 +284,20 @@ def test_feedback_leaks_nothing(graded):
 def test_sandbox_template_gradebook_holds_no_solution_or_other_student(graded):
     """The notebook sandbox sees a copy of this template; it must not contain solutions or anyone's grades."""
     import sqlite3
+
     course, _, _, _ = graded
     db = course.staging / "_templates" / A01 / "gradebook.db"
     data = db.read_bytes()
     assert b"BEGIN SOLUTION" not in data
     assert not [ln for ln in _reference_only_lines() if ln.encode() in data]
     src = nbformat_read(ROOT / "solutions" / A01 / f"{A01}.ipynb")
-    solution_lines = [ln.strip() for c in src.cells if c.metadata.get("nbgrader", {}).get("solution")
-                      for ln in c.source.splitlines() if len(ln.strip()) > 25 and "YOUR" not in ln]
+    solution_lines = [
+        ln.strip()
+        for c in src.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+        for ln in c.source.splitlines()
+        if len(ln.strip()) > 25 and "YOUR" not in ln
+    ]
     assert not [ln for ln in solution_lines if ln.encode() in data]
     with sqlite3.connect(db) as con:
         assert con.execute("select count(*) from student").fetchone()[0] == 0
@@ -289,13 +306,16 @@ def test_sandbox_template_gradebook_holds_no_solution_or_other_student(graded):
 
 def nbformat_read(path):
     import nbformat
+
     return nbformat.read(str(path), as_version=4)
 
 
 # -------------------------------------------------------------------------------------- collect and submit
 def test_submit_zip_round_trips_through_lms_collect(built, tmp_path):
     import zipfile
+
     from autograder.intake import collect, submit
+
     root = tmp_path / "learner"
     shutil.copytree(built, root)
     shutil.copy(REF_LIB / "deepkit" / "layers.py", root / "lib" / "deepkit" / "layers.py")
@@ -317,6 +337,7 @@ def test_submit_zip_round_trips_through_lms_collect(built, tmp_path):
 
 def test_check_command_reports_per_part(built, tmp_path, capsys):
     from autograder.cli import main
+
     root = tmp_path / "learner"
     shutil.copytree(built, root)
     for d in ("solutions", "reference", "autograder", "course"):
@@ -333,16 +354,19 @@ def test_check_command_reports_per_part(built, tmp_path, capsys):
 def test_cli_collect_folder_autograde_feedback_export(built, tmp_path, capsys):
     """The instructor's commands on a folder of student folders (library only, to stay fast)."""
     from autograder.cli import main
+
     drop = tmp_path / "drop"
     make_submission(built, drop / "carol" / A01)
-    make_submission(built, drop / "dave", reference=False)       # files directly in the student folder
-    (drop / "evil").symlink_to("/")                             # a symlinked student entry is skipped
+    make_submission(built, drop / "dave", reference=False)  # files directly in the student folder
+    (drop / "evil").symlink_to("/")  # a symlinked student entry is skipped
     (drop / "notes.txt").write_text("not a submission")
     work = tmp_path / "work"
     assert main(["--work", str(work), "collect", str(drop), "--assignment", "01"]) == 0
     assert sorted(p.name for p in (work / "submitted").iterdir()) == ["carol", "dave"]
-    assert main(["--work", str(work), "autograde", "--all", "--library-only", "--jobs", "2",
-                 "--library-timeout", "60"]) == 0
+    assert (
+        main(["--work", str(work), "autograde", "--all", "--library-only", "--jobs", "2", "--library-timeout", "60"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert re.search(r"01_softmax carol: 13/1[34]", out), out
     assert re.search(r"01_softmax dave: 0/1[34]", out), out
@@ -368,8 +392,13 @@ def test_every_topic_reference_library_gets_full_marks_in_the_sandbox(tmp_path):
         lib.mkdir(parents=True)
         for m in course.student_modules:
             shutil.copy(REF_LIB / "deepkit" / f"{m}.py", lib / f"{m}.py")
-    outs = grade_batch(course, [("complete", a) for a in assignments], Limits(lib_wall=240), jobs=2,
-                       notebook=False, progress=False)
-    problems = [f"{o.assignment}:{c.name}: {c.reason}" for o in outs for c in o.cells.values()
-                if c.kind == "library" and c.points != c.max_points]
+    outs = grade_batch(
+        course, [("complete", a) for a in assignments], Limits(lib_wall=240), jobs=2, notebook=False, progress=False
+    )
+    problems = [
+        f"{o.assignment}:{c.name}: {c.reason}"
+        for o in outs
+        for c in o.cells.values()
+        if c.kind == "library" and c.points != c.max_points
+    ]
     assert not problems, "\n".join(problems)

@@ -1,4 +1,5 @@
 """The sandbox itself (autograder/sandbox/jail.py): what student code inside can and cannot reach."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ from tests.refs import ROOT
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux namespaces")
 
-PROBE = r'''
+PROBE = r"""
 import json, os, socket
 fd = int(os.environ["AUTOGRADER_FD"])
 res = {"uid": os.getuid(), "pid": os.getpid(), "readable": [], "writable": []}
@@ -40,13 +41,23 @@ except OSError:
 res["box"] = sorted(os.listdir("/box/sub"))
 data = json.dumps(res).encode()
 os.write(fd, len(data).to_bytes(8, "little") + data)
-'''
+"""
 
 
 def _jail(argv, box: Path, wall=20.0, **kw) -> jail.JailResult:
-    args = dict(argv=argv, binds={"/box/sub": str(box)}, wall=wall, cpu=wall, memory=2 * 1024 ** 3, nproc=32,
-                fsize=1 << 20, scratch=1 << 24, uid=61990, log=box.parent / f"{box.name}.log",
-                env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"})
+    args = dict(
+        argv=argv,
+        binds={"/box/sub": str(box)},
+        wall=wall,
+        cpu=wall,
+        memory=2 * 1024**3,
+        nproc=32,
+        fsize=1 << 20,
+        scratch=1 << 24,
+        uid=61990,
+        log=box.parent / f"{box.name}.log",
+        env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"},
+    )
     args.update(kw)
     return jail.run(jail.Jail(**args))
 
@@ -56,8 +67,13 @@ def test_student_code_cannot_read_secrets_write_outside_or_reach_the_network(tmp
     box = tmp_path / "box"
     box.mkdir()
     (box / "mine.py").write_text("x = 1\n")
-    secrets = [str(ROOT / "reference" / "deepkit" / "gradcheck.py"), str(ROOT / "autograder" / "spec.py"),
-               str(ROOT / "README.md"), "/etc/shadow", str(tmp_path / "other.txt")]
+    secrets = [
+        str(ROOT / "reference" / "deepkit" / "gradcheck.py"),
+        str(ROOT / "autograder" / "spec.py"),
+        str(ROOT / "README.md"),
+        "/etc/shadow",
+        str(tmp_path / "other.txt"),
+    ]
     (tmp_path / "other.txt").write_text("another student's file")
     gb = ROOT / "autograder" / "gradebook.db"
     if gb.exists():
@@ -75,9 +91,11 @@ def test_student_code_cannot_read_secrets_write_outside_or_reach_the_network(tmp
 
 
 def test_wall_clock_kills_detached_children(tmp_path):
-    code = ("import os, time\n"
-            "if os.fork() == 0:\n    os.setsid()\n    open('/tmp/x','w')\n    time.sleep(1000)\n"
-            "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass\n")
+    code = (
+        "import os, time\n"
+        "if os.fork() == 0:\n    os.setsid()\n    open('/tmp/x','w')\n    time.sleep(1000)\n"
+        "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass\n"
+    )
     t0 = time.monotonic()
     r = _jail([sys.executable, "-I", "-c", code], tmp_path, wall=2.0, cpu=60.0)  # the wall clock, not RLIMIT_CPU
     assert r.timed_out and time.monotonic() - t0 < 15
@@ -91,8 +109,10 @@ def test_cpu_limit_stops_a_busy_loop_before_the_wall_clock(tmp_path):
 
 
 def test_result_size_is_capped(tmp_path):
-    code = ("import os\nfd = int(os.environ['AUTOGRADER_FD'])\nblob = b'x' * (1 << 20)\n"
-            "while True:\n    os.write(fd, blob)\n")
+    code = (
+        "import os\nfd = int(os.environ['AUTOGRADER_FD'])\nblob = b'x' * (1 << 20)\n"
+        "while True:\n    os.write(fd, blob)\n"
+    )
     r = _jail([sys.executable, "-I", "-c", code], tmp_path, wall=20.0, max_result=4 << 20)
     assert r.overflow and not r.frames
 
@@ -100,8 +120,10 @@ def test_result_size_is_capped(tmp_path):
 @pytest.mark.parametrize("isolation", ["userns", "none"])
 def test_fallbacks_still_run_with_limits(tmp_path, isolation):
     """A self-learner's laptop: a user namespace (no root), or nothing at all (a warning, limits only)."""
-    code = ("import os\nfd = int(os.environ['AUTOGRADER_FD'])\n"
-            "os.write(fd, (2).to_bytes(8, 'little') + b'ok')\nwhile True:\n    pass\n")
+    code = (
+        "import os\nfd = int(os.environ['AUTOGRADER_FD'])\n"
+        "os.write(fd, (2).to_bytes(8, 'little') + b'ok')\nwhile True:\n    pass\n"
+    )
     r = _jail([sys.executable, "-I", "-c", code], tmp_path, wall=3.0, cpu=60.0, uid=0, isolation=isolation)
     assert r.frames == [b"ok"] and r.timed_out
     assert r.isolated == (isolation == "userns"), r.log_tail

@@ -1,4 +1,5 @@
 """Smoke tests of ``make bench`` (python -m bench --quick) and ``make site`` (tools.site on one lecture)."""
+
 from __future__ import annotations
 
 import base64
@@ -25,8 +26,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def quick_bench(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out-dir", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc, out
 
@@ -49,7 +55,8 @@ def test_bench_quick_reports_every_available_layer(quick_bench):
             assert r["status"].startswith("missing"), r
     assert "single-threaded" in data["machine"]["threads"]
     assert data["notebooks"]["rows"] is None or all(
-        row["notebook"].startswith(("lectures/", "solutions/")) for row in data["notebooks"]["rows"])
+        row["notebook"].startswith(("lectures/", "solutions/")) for row in data["notebooks"]["rows"]
+    )
     assert "notebook run times (fresh kernel each, measured now)" not in proc.stdout  # --quick: no notebooks
 
 
@@ -73,7 +80,9 @@ def test_missing_module_is_reported_not_raised():
     def stub(mod, rng):
         def ours():
             raise NotImplementedError("Exercise 99_x: implement f in lib/deepkit/layers.py")
+
         return ours, ours
+
     r = layers.run_case(layers.Case("stub", "1x1", "layers", stub), repeats=1)
     assert r.status.startswith("missing: NotImplementedError") and r.ratio is None
 
@@ -81,14 +90,27 @@ def test_missing_module_is_reported_not_raised():
 def _widget_nb(png: bytes):
     """A notebook whose one output is an explorer-like VBox(Image) view, with its saved widget state."""
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# Lecture 09: training practice\n\ntext"),
-                nbformat.v4.new_code_cell("explorer()")]
-    nb.cells[1].outputs = [nbformat.v4.new_output(
-        "display_data", data={site.WIDGET_VIEW: {"model_id": "box", "version_major": 2, "version_minor": 0},
-                              "text/plain": "VBox(...)"})]
-    state = {"box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_img"]}},
-             "img": {"model_name": "ImageModel", "state": {"format": "png"},
-                     "buffers": [{"path": ["value"], "encoding": "base64", "data": base64.b64encode(png).decode()}]}}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Lecture 09: training practice\n\ntext"),
+        nbformat.v4.new_code_cell("explorer()"),
+    ]
+    nb.cells[1].outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                site.WIDGET_VIEW: {"model_id": "box", "version_major": 2, "version_minor": 0},
+                "text/plain": "VBox(...)",
+            },
+        )
+    ]
+    state = {
+        "box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_img"]}},
+        "img": {
+            "model_name": "ImageModel",
+            "state": {"format": "png"},
+            "buffers": [{"path": ["value"], "encoding": "base64", "data": base64.b64encode(png).decode()}],
+        },
+    }
     nb.metadata["widgets"] = {site.WIDGET_STATE: {"state": state, "version_major": 2, "version_minor": 0}}
     return nb
 

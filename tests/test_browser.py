@@ -14,6 +14,7 @@ Finally the nbgrader extensions load with the course's config (formgrader pages,
 The JupyterLab server is private to this module (tests/browser_util.py: isolated HOME and Jupyter folders, a
 sandbox root with copies of the notebooks, always stopped by the fixture's finalizer).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,9 @@ LECTURES = [ROOT / t.lecture for t in TOPICS]
 # README screenshots are refreshed on request (UPDATE_SCREENSHOTS=1 make test); otherwise they go to build/
 SHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") else "build") / "screenshots"
 LATENCY_JSON = results_dir() / "widget_latency.json"  # bench/results/ only with UPDATE_RESULTS=1
-GOAL_MS = 150.0          # the course's target for a redraw (reported, not asserted)
-SANITY_MS = 5000.0       # asserted: a control that takes longer than this to redraw is broken
-RUN_TIMEOUT = 240.0      # Run All Cells of one lecture, on a loaded machine
+GOAL_MS = 150.0  # the course's target for a redraw (reported, not asserted)
+SANITY_MS = 5000.0  # asserted: a control that takes longer than this to redraw is broken
+RUN_TIMEOUT = 240.0  # Run All Cells of one lecture, on a loaded machine
 
 # "NN_topic/explorer" -> {"samples_ms": [...], "median_ms": ..., ...}; "NN_topic" -> browser run times
 LATENCY: dict[str, dict] = {}
@@ -73,10 +74,14 @@ class _LatencyReport:
         width = max(len(k) for k in LATENCY)
         tr.write_line(f"{'explorer':<{width}}  {'n':>3} {'median':>8} {'p90':>8} {'render':>8}")
         for name, rec in sorted(LATENCY.items()):
-            tr.write_line(f"{name:<{width}}  {rec['n']:3d} {rec['median_ms']:6.0f}ms {rec['p90_ms']:6.0f}ms "
-                          f"{rec['render_median_ms']:6.0f}ms")
-        tr.write_line(f"goal: median < {GOAL_MS:.0f} ms ('render' = kernel-side draw time from the status line); "
-                      f"written to {LATENCY_JSON.relative_to(ROOT)}")
+            tr.write_line(
+                f"{name:<{width}}  {rec['n']:3d} {rec['median_ms']:6.0f}ms {rec['p90_ms']:6.0f}ms "
+                f"{rec['render_median_ms']:6.0f}ms"
+            )
+        tr.write_line(
+            f"goal: median < {GOAL_MS:.0f} ms ('render' = kernel-side draw time from the status line); "
+            f"written to {LATENCY_JSON.relative_to(ROOT)}"
+        )
 
 
 def _write_latency() -> None:
@@ -88,16 +93,24 @@ def _write_latency() -> None:
         except ValueError:
             pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    data["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                       "load_avg_1min": load, "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    data["machine"] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_avg_1min": load,
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
     data["goal_median_ms"] = GOAL_MS
-    data["method"] = ("Playwright + chromium on JupyterLab: time from the user input event (keydown / change / "
-                      "click, capture phase) to the plot <img> src change (MutationObserver); render_ms is the "
-                      "kernel-side draw time reported in the explorer's status line.")
+    data["method"] = (
+        "Playwright + chromium on JupyterLab: time from the user input event (keydown / change / "
+        "click, capture phase) to the plot <img> src change (MutationObserver); render_ms is the "
+        "kernel-side draw time reported in the explorer's status line."
+    )
     for key, new in (("explorers", LATENCY), ("lectures", LECTURE_TIMES)):
         data.setdefault(key, {}).update(new)
-        data[key] = {k: data[key][k] for k in sorted(data[key])
-                     if k.split("/")[0] in {t.folder for t in TOPICS}}  # drop removed lectures
+        data[key] = {
+            k: data[key][k] for k in sorted(data[key]) if k.split("/")[0] in {t.folder for t in TOPICS}
+        }  # drop removed lectures
     LATENCY_JSON.parent.mkdir(parents=True, exist_ok=True)
     LATENCY_JSON.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
@@ -169,8 +182,10 @@ def _exercise_explorer(page, explorer, index: int, name: str) -> dict:
             latency = changes[n0] - bu.last_input(page)
             count1, digest1 = bu.redraw_count(explorer), bu.plot_digest(page, index)
             if count1 is None or (count0 is not None and count1 <= count0):
-                failures.append(f"{what}: redraw counter did not increase ({count0} -> {count1}; "
-                                f"status {bu.status_text(explorer)!r})")
+                failures.append(
+                    f"{what}: redraw counter did not increase ({count0} -> {count1}; "
+                    f"status {bu.status_text(explorer)!r})"
+                )
             if digest1 == digest0:
                 failures.append(f"{what}: the plot's PNG bytes did not change")
             if not 0 <= latency < SANITY_MS:
@@ -178,10 +193,15 @@ def _exercise_explorer(page, explorer, index: int, name: str) -> dict:
             samples.append(latency)
             renders.append(bu.render_ms(explorer))
     assert not failures, "\n".join(failures)
-    return {"n": len(samples), "controls": len(ctrls), "samples_ms": [round(s, 1) for s in samples],
-            "median_ms": round(statistics.median(samples), 1), "p90_ms": round(_p90(samples), 1),
-            "render_median_ms": round(statistics.median(renders), 1),
-            "control_kinds": sorted({c.kind for c in ctrls})}
+    return {
+        "n": len(samples),
+        "controls": len(ctrls),
+        "samples_ms": [round(s, 1) for s in samples],
+        "median_ms": round(statistics.median(samples), 1),
+        "p90_ms": round(_p90(samples), 1),
+        "render_median_ms": round(statistics.median(renders), 1),
+        "control_kinds": sorted({c.kind for c in ctrls}),
+    }
 
 
 @pytest.mark.timeout(300)
@@ -191,8 +211,7 @@ def test_checker_catches_stderr_errors_and_dead_controls(lab, page):
     import nbformat
 
     cells = [
-        f"import sys; sys.path.insert(0, {str(ROOT / 'reference')!r})\n"
-        "from deepkit.viz.base import Explorer, slider",
+        f"import sys; sys.path.insert(0, {str(ROOT / 'reference')!r})\nfrom deepkit.viz.base import Explorer, slider",
         "def render(fig, a, b):  # ignores b: moving it redraws the same image\n"
         "    fig.subplots().plot([0, 1], [0, a])\n"
         "Explorer({'a': slider(1.0, 0.0, 2.0, 0.1, 'a'), 'b': slider(1.0, 0.0, 2.0, 0.1, 'b')}, render,\n"
@@ -252,8 +271,12 @@ def test_lecture_runs_and_every_control_redraws(path, lab, page):
         ex.screenshot(path=str(SHOTS / f"{nn}_{_slug(name)}.png"))
         LATENCY[key] = _exercise_explorer(page, ex, i, key)
     assert bu.error_outputs(page) == [], f"{notebook}: errors after moving the controls"
-    LECTURE_TIMES[path.stem] = {"open_s": round(t1 - t0, 1), "run_all_s": round(t2 - t1, 1),
-                                "controls_s": round(time.perf_counter() - t2, 1), "explorers": n_plots}
+    LECTURE_TIMES[path.stem] = {
+        "open_s": round(t1 - t0, 1),
+        "run_all_s": round(t2 - t1, 1),
+        "controls_s": round(time.perf_counter() - t2, 1),
+        "explorers": n_plots,
+    }
 
 
 @pytest.mark.timeout(300)
@@ -293,6 +316,7 @@ def test_nbgrader_extensions_load_with_the_course_config(lab_course, browser):
     assert status == 200, body[:500]
     _formgrader_ok(body)
     import nbgrader  # the lab extension's version must match the server extension's (nbgrader's own check)
+
     labext = json.loads((Path(nbgrader.__file__).parent / "labextension" / "package.json").read_text())["version"]
     status, body = lab.get(f"/nbgrader_version?version={labext}")
     assert status == 200 and json.loads(body).get("success") is True, body
@@ -306,8 +330,11 @@ def test_nbgrader_extensions_load_with_the_course_config(lab_course, browser):
         page = context.new_page()
         page.goto(lab.url("/formgrader/manage_assignments"))
         if sources:
-            page.wait_for_function("(name) => document.querySelector('#main-table').innerText.includes(name)",
-                                   arg=sources[-1], timeout=60_000)
+            page.wait_for_function(
+                "(name) => document.querySelector('#main-table').innerText.includes(name)",
+                arg=sources[-1],
+                timeout=60_000,
+            )
             text = page.locator("#main-table").inner_text()
             missing = [s for s in sources if s not in text]
             assert not missing, f"formgrader does not list the source assignments {missing}"

@@ -3,6 +3,7 @@
 Repository-level checks run on the real tree; the stripper and the nbgrader step are also exercised on a tiny
 throw-away topic (99_toy) in a temporary course, so they are tested before any real topic exists.
 """
+
 from __future__ import annotations
 
 import ast
@@ -42,10 +43,16 @@ def test_round_trip_fresh_build_equals_committed_tree(tmp_path):
     """`python -m tools.build --check` on a copy of the repository: fresh build == committed lib/ and exercises/."""
     for sub in ("solutions", "reference", "lib", "exercises"):
         if (ROOT / sub).is_dir():
-            shutil.copytree(ROOT / sub, tmp_path / sub, ignore=shutil.ignore_patterns("__pycache__", "*.pyc",
-                                                                                      ".ipynb_checkpoints"))
-    proc = subprocess.run([sys.executable, "-m", "tools.build", "--check", "--root", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+            shutil.copytree(
+                ROOT / sub, tmp_path / sub, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+            )
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.build", "--check", "--root", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "build check ok" in proc.stdout
 
@@ -90,11 +97,10 @@ def test_stub_keeps_signatures_and_raises_naming_the_exercise(rel):
 
 def test_stubs_import_cleanly():
     """Every module of the student's lib imports (a fresh interpreter, lib/ first on the path)."""
-    modules = ["deepkit." + ".".join(rel.with_suffix("").parts).replace(".__init__", "")
-               for rel in _ref_modules()]
+    modules = ["deepkit." + ".".join(rel.with_suffix("").parts).replace(".__init__", "") for rel in _ref_modules()]
     code = textwrap.dedent(f"""
         import importlib, sys
-        sys.path.insert(0, {str(ROOT / 'lib')!r})
+        sys.path.insert(0, {str(ROOT / "lib")!r})
         for m in {modules!r}:
             mod = importlib.import_module(m)
             assert mod.__file__.startswith({str(STUB)!r}), mod.__file__
@@ -175,13 +181,13 @@ class Scaler:
         return 0.0
 '''
 
-TOY_TEST = '''
+TOY_TEST = """
 from deepkit.toy import double
 assert np.allclose(double(np.array([1.0, 2.0])), [2.0, 4.0])
 ### BEGIN HIDDEN TESTS
 hidden_check("double")
 secret_expected_value = 12345.678
-### END HIDDEN TESTS'''
+### END HIDDEN TESTS"""
 
 
 TOY_REGISTRY = '''\
@@ -200,10 +206,15 @@ def make_toy_course(root: Path) -> Path:
     (root / "reference" / "deepkit" / "toy.py").write_text(TOY_MODULE)
     (root / "course").mkdir()
     (root / "course" / "topics.py").write_text(TOY_REGISTRY)
-    nbtools.write(root / "solutions" / "99_toy" / "99_toy.ipynb",
-                  [nbtools.md("# Toy"), nbtools.code(nbtools.SETUP_CELL),
-                   nbtools.md("Implement `double` in `lib/deepkit/toy.py`."),
-                   nbtools.graded(TOY_TEST, "double", 2)])
+    nbtools.write(
+        root / "solutions" / "99_toy" / "99_toy.ipynb",
+        [
+            nbtools.md("# Toy"),
+            nbtools.code(nbtools.SETUP_CELL),
+            nbtools.md("Implement `double` in `lib/deepkit/toy.py`."),
+            nbtools.graded(TOY_TEST, "double", 2),
+        ],
+    )
     build.build(root)
     return root
 
@@ -224,7 +235,7 @@ def test_toy_stub_replaces_regions_with_named_raise(toy):
 def test_toy_stub_imports_validates_then_raises(toy):
     code = textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(toy / 'lib')!r})
+        sys.path.insert(0, {str(toy / "lib")!r})
         import numpy as np
         from deepkit.toy import double, Scaler
         try:
@@ -289,8 +300,9 @@ def test_check_lists_edited_missing_and_stale_files(toy, tmp_path):
 def test_check_catches_leaked_reference_code_and_hidden_tests(toy, tmp_path):
     root = _copy(toy, tmp_path / "c")
     stub = root / "lib" / "deepkit" / "toy.py"
-    stub.write_text(stub.read_text().replace("    return result\n",
-                                             "    result = x * 2.0 + 0.0 * np.sum(x)\n    return result\n"))
+    stub.write_text(
+        stub.read_text().replace("    return result\n", "    result = x * 2.0 + 0.0 * np.sum(x)\n    return result\n")
+    )
     nb_path = root / "exercises" / "99_toy" / "99_toy.ipynb"
     nb = json.loads(nb_path.read_text())
     nb["cells"][-1]["source"] += ['\nhidden_check("double")\n', "### BEGIN SOLUTION\n"]
@@ -322,12 +334,15 @@ def test_build_rejects_python_files_in_assignment_folders(toy, tmp_path):
     assert any("helper.py" in p for p in build.check(root))
 
 
-@pytest.mark.parametrize("source, message", [
-    ("def f():\n    ### BEGIN SOLUTION\n    return 1\n", "never closed"),
-    ("def f():\n    return 1\n    ### END SOLUTION\n", "END SOLUTION without"),
-    ("### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n", "no topic in course/topics.py"),
-    ("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n", "no topic in course/topics.py"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("def f():\n    ### BEGIN SOLUTION\n    return 1\n", "never closed"),
+        ("def f():\n    return 1\n    ### END SOLUTION\n", "END SOLUTION without"),
+        ("### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n", "no topic in course/topics.py"),
+        ("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n", "no topic in course/topics.py"),
+    ],
+)
 def test_stripper_rejects_malformed_sources(source, message):
     with pytest.raises(build.BuildError, match=message):
         build.strip_source(source, "lib/deepkit/bad.py")
@@ -351,12 +366,14 @@ def test_build_never_overwrites_a_students_uncommitted_work(toy, tmp_path):
     subprocess.run(git + ["commit", "-qm", "course"], check=True)
     assert build.local_work(root) == []
     stub = root / "lib" / "deepkit" / "toy.py"
-    work = stub.read_text().replace('raise NotImplementedError("Exercise 99_toy: implement double',
-                                    'return 2 * x  # my answer\n    raise NotImplementedError("x')
+    work = stub.read_text().replace(
+        'raise NotImplementedError("Exercise 99_toy: implement double',
+        'return 2 * x  # my answer\n    raise NotImplementedError("x',
+    )
     stub.write_text(work)
     assert build.local_work(root) == ["lib/deepkit/toy.py"]
     assert build.main(["--root", str(root)]) == 1
-    assert stub.read_text() == work                      # nothing lost
+    assert stub.read_text() == work  # nothing lost
     # the instructor editing the source and rebuilding is not blocked
     src = root / "reference" / "deepkit" / "toy.py"
     src.write_text(src.read_text().replace("Return ``2 * x``.", "Return twice x."))

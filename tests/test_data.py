@@ -1,4 +1,5 @@
 """deepkit.data: offline data sets with explicit seeds and clear errors."""
+
 import numpy as np
 import pytest
 
@@ -26,10 +27,13 @@ def test_digits_bad_fractions():
         dk.data.load_digits(val_fraction=0.6, test_fraction=0.5)
 
 
-@pytest.mark.parametrize("maker,kw,n,classes", [
-    ("make_moons", dict(n=101), 101, 2),
-    ("make_spirals", dict(n_per_class=40, classes=4), 160, 4),
-])
+@pytest.mark.parametrize(
+    "maker,kw,n,classes",
+    [
+        ("make_moons", dict(n=101), 101, 2),
+        ("make_spirals", dict(n_per_class=40, classes=4), 160, 4),
+    ],
+)
 def test_synthetic_sets(maker, kw, n, classes):
     X, y = getattr(dk.data, maker)(seed=1, **kw)
     assert X.shape == (n, 2) and y.shape == (n,)

@@ -1,4 +1,5 @@
 """deepkit.gradcheck: the measure, the finite differences, kinks, reports, and the measured thresholds."""
+
 import numpy as np
 import pytest
 
@@ -44,7 +45,7 @@ def test_report_names_the_worst_element():
     x = np.array([[1.0, -2.0], [0.5, 3.0]])
     analytic = 2 * x
     analytic[1, 0] += 0.7
-    rep = gc.check_gradient(lambda v: v ** 2, x, analytic)
+    rep = gc.check_gradient(lambda v: v**2, x, analytic)
     assert not rep.ok and not bool(rep)
     assert rep.worst_index == (1, 0)
     assert rep.worst_analytic == pytest.approx(1.7) and rep.worst_numeric == pytest.approx(1.0)

@@ -10,6 +10,7 @@ Notebooks are discovered from the tree, so a new topic is tested as soon as its 
 collected by tests/conftest.py (table at the end of the session, bench/results/notebook_times.json).
 The same runner is a command: ``python -m tools.run_notebooks [notebook ...]``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,8 +43,7 @@ def test_notebook_runs_clean(path, record_notebook_time):
 @pytest.mark.parametrize("path", RELEASE, ids=_id)
 def test_release_notebook_stops_at_first_stub(path, record_notebook_time):
     run = execute(path)
-    record_notebook_time(_id(path), run.seconds,
-                         f"stopped: {run.errors[0][1]}" if run.errors else "ran through")
+    record_notebook_time(_id(path), run.seconds, f"stopped: {run.errors[0][1]}" if run.errors else "ran through")
     assert problems(run) == [], f"{_id(path)}:\n" + "\n".join(problems(run))
     assert run.stopped and run.errors[0][1] == "NotImplementedError"
 

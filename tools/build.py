@@ -14,16 +14,17 @@
 The output is deterministic (nbgrader keeps the source cell ids and writes no timestamps into notebooks), so
 ``--check`` compares byte for byte.
 """
+
 from __future__ import annotations
 
 import argparse
-import subprocess
 import ast
 import filecmp
 import json
 import logging
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ END_HIDDEN = re.compile(r"^[ \t]*#+\s*END HIDDEN TESTS\s*$")
 HIDDEN_CALL = re.compile(r"^\s*(?:\w+\s*=\s*)?_?hidden_check\s*\(", re.M)
 FORBIDDEN = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 IGNORED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
+TEXT_TWIN = ".py"  # the jupytext twin of a source notebook (jupytext.toml): solutions/NN_x/NN_x.py
 
 
 class BuildError(Exception):
@@ -52,7 +54,7 @@ class BuildError(Exception):
 @dataclass(frozen=True)
 class Region:
     begin: int  # 0-based line index of the BEGIN marker
-    end: int    # 0-based line index of the END marker
+    end: int  # 0-based line index of the END marker
     indent: str
 
 
@@ -109,7 +111,7 @@ def strip_source(text: str, module: str, topics: tuple[Topic, ...] | None = None
         func = enclosing_function(tree, r.begin + 1)
         if func is None:
             raise BuildError(f"{module}:{r.begin + 1}: a solution region must be inside a function body")
-        out.extend(lines[pos:r.begin])
+        out.extend(lines[pos : r.begin])
         out.append(f'{r.indent}raise NotImplementedError("Exercise {topic}: implement {func} in {module}")\n')
         pos = r.end + 1
     out.extend(lines[pos:])
@@ -135,8 +137,10 @@ def secret_lines(text: str, hidden: bool = False) -> set[str]:
     return {s for s in inside_lines - outside_lines if not is_trivial(s)}
 
 
-_TRIVIAL = re.compile(r"^(?:return|pass|else:|try:|finally:|break|continue|raise|yield)\b[\w\s,().\[\]]*$"
-                      r"|^[\w.]+\s*[-+*/]?=\s*[\w.]+$|^[()\[\]{}:,]*$")
+_TRIVIAL = re.compile(
+    r"^(?:return|pass|else:|try:|finally:|break|continue|raise|yield)\b[\w\s,().\[\]]*$"
+    r"|^[\w.]+\s*[-+*/]?=\s*[\w.]+$|^[()\[\]{}:,]*$"
+)
 
 
 def is_trivial(line: str) -> bool:
@@ -150,9 +154,11 @@ def _files(folder: Path) -> list[Path]:
     """Files under ``folder`` (relative), skipping caches and checkpoints, sorted."""
     if not folder.is_dir():
         return []
-    return sorted(p.relative_to(folder) for p in folder.rglob("*")
-                  if p.is_file() and not IGNORED_NAMES & set(p.relative_to(folder).parts)
-                  and p.suffix not in {".pyc", ".pyo"})
+    return sorted(
+        p.relative_to(folder)
+        for p in folder.rglob("*")
+        if p.is_file() and not IGNORED_NAMES & set(p.relative_to(folder).parts) and p.suffix not in {".pyc", ".pyo"}
+    )
 
 
 def check_assignment_folders(root: Path = ROOT, topics: tuple[Topic, ...] | None = None) -> list[str]:
@@ -162,9 +168,11 @@ def check_assignment_folders(root: Path = ROOT, topics: tuple[Topic, ...] | None
     for t in (e.folder for e in topics):
         files = _files(root / "solutions" / t)
         for f in files:
-            if f.suffix != ".ipynb":
-                problems.append(f"solutions/{t}/{f}: only notebooks belong in an assignment folder "
-                                f"(nbgrader copies other files, solutions included, into the release)")
+            if f.suffix != ".ipynb" and str(f) != f"{t}{TEXT_TWIN}":
+                problems.append(
+                    f"solutions/{t}/{f}: only the notebook and its jupytext twin belong in an assignment folder "
+                    f"(nbgrader copies other files, solutions included, into the release)"
+                )
         if f"{t}.ipynb" not in {str(f) for f in files}:
             problems.append(f"solutions/{t}/{t}.ipynb: missing (the notebook is named after its folder)")
     return problems
@@ -230,8 +238,9 @@ def _fast_gradebook_stamp() -> None:
         nbgrader.api.get_alembic_version = get_alembic_version
 
 
-def build_exercises(root: Path, out: Path, only: list[str] | None = None,
-                    topics: tuple[Topic, ...] | None = None) -> list[str]:
+def build_exercises(
+    root: Path, out: Path, only: list[str] | None = None, topics: tuple[Topic, ...] | None = None
+) -> list[str]:
     """Write ``out/exercises/NN_x/`` from ``root/solutions/NN_x/`` with nbgrader; return written paths."""
     topics = load(root) if topics is None else topics
     problems = check_assignment_folders(root, topics)
@@ -247,8 +256,9 @@ def build_exercises(root: Path, out: Path, only: list[str] | None = None,
     with tempfile.TemporaryDirectory(prefix="deepkit-build-") as tmp:
         course = Path(tmp)
         for t in names:
-            shutil.copytree(root / "solutions" / t, course / "source" / t,
-                            ignore=shutil.ignore_patterns(*IGNORED_NAMES, "*.pyc"))
+            # only the notebook: its text twin (solutions included) must never reach the release
+            (course / "source" / t).mkdir(parents=True)
+            shutil.copy2(root / "solutions" / t / f"{t}.ipynb", course / "source" / t)
         cfg = _nbgrader_config(course)
         for t in names:
             coursedir = CourseDirectory(config=cfg)
@@ -327,8 +337,9 @@ def release_problems(root: Path = ROOT, topics: tuple[Topic, ...] | None = None)
 
 def _notebook_code(path: Path) -> str:
     nb = json.loads(path.read_text(encoding="utf-8"))
-    return "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-                     for c in nb.get("cells", []))
+    return "\n".join(
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in nb.get("cells", [])
+    )
 
 
 def _marker_problems(name: str, text: str) -> list[str]:
@@ -379,33 +390,51 @@ def local_work(root: Path = ROOT) -> list[str]:
     """Generated files with uncommitted edits that a fresh build would overwrite (a student's work in lib/ or
     an exercise notebook). Empty when git is unavailable or the tree is not a git checkout."""
     try:
-        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "lib/deepkit", "exercises"],
-                                capture_output=True, text=True, timeout=30)
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "lib/deepkit", "exercises"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return []
     if status.returncode != 0:
         return []
     changed = [line[3:].strip().strip('"') for line in status.stdout.splitlines() if line[:2].strip()]
     # a generated file whose source in solutions/ is itself being edited is the instructor's rebuild, not work
-    sources = {rel: ("reference/" + rel.removeprefix("lib/")) if rel.startswith("lib/")
-               else "solutions/" + rel.removeprefix("exercises/") for rel in changed}
-    edited = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "solutions", "reference"],
-                            capture_output=True, text=True, timeout=30).stdout
+    sources = {
+        rel: ("reference/" + rel.removeprefix("lib/"))
+        if rel.startswith("lib/")
+        else "solutions/" + rel.removeprefix("exercises/")
+        for rel in changed
+    }
+    edited = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--", "solutions", "reference"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
     edited_sources = {line[3:].strip().strip('"') for line in edited.splitlines()}
     changed = [rel for rel in changed if sources[rel] not in edited_sources]
     if not changed:
         return []
     with tempfile.TemporaryDirectory(prefix="deepkit-guard-") as tmp:
         build(root, Path(tmp))
-        return [rel for rel in changed
-                if (root / rel).is_file() and (not (Path(tmp) / rel).is_file()
-                                              or not filecmp.cmp(root / rel, Path(tmp) / rel, shallow=False))]
+        return [
+            rel
+            for rel in changed
+            if (root / rel).is_file()
+            and (not (Path(tmp) / rel).is_file() or not filecmp.cmp(root / rel, Path(tmp) / rel, shallow=False))
+        ]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.build", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--check", action="store_true", help="fail if the committed lib/ and exercises/ differ "
-                                                        "from a fresh build or leak solutions")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="fail if the committed lib/ and exercises/ differ from a fresh build or leak solutions",
+    )
     ap.add_argument("--force", action="store_true", help="overwrite uncommitted edits in lib/ and exercises/")
     ap.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -422,10 +451,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         work = [] if args.force else local_work(root)
         if work:
-            print("build REFUSED: these generated files have uncommitted edits that a build would overwrite "
-                  "(your own work?):\n  " + "\n  ".join(work) +
-                  "\nCommit or copy them first, or run `python -m tools.build --force` to discard them.",
-                  file=sys.stderr)
+            print(
+                "build REFUSED: these generated files have uncommitted edits that a build would overwrite "
+                "(your own work?):\n  "
+                + "\n  ".join(work)
+                + "\nCommit or copy them first, or run `python -m tools.build --force` to discard them.",
+                file=sys.stderr,
+            )
             return 1
         written = build(root)
     except BuildError as exc:

@@ -7,6 +7,7 @@ Each notebook runs in a fresh python3 kernel whose cwd is the notebook's folder,
 (non-GUI) backend. Lectures, solution notebooks and START_HERE must run clean (no error, nothing on stderr);
 release notebooks (exercises/) must stop at their first stub's ``NotImplementedError`` and nowhere else.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ class Run:
     path: Path
     seconds: float
     errors: list[tuple[int, str, str]]  # (cell index, exception name, message) of error outputs
-    stderr: list[str]                   # "cell i: text" of stderr stream outputs
-    stopped: bool                       # execution stopped at an error
+    stderr: list[str]  # "cell i: text" of stderr stream outputs
+    stopped: bool  # execution stopped at an error
 
     @property
     def name(self) -> str:
@@ -46,9 +47,14 @@ def execute(path: Path, timeout: int = CELL_TIMEOUT) -> Run:
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(str(path), as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no TCP-encryption chatter
-                            resources={"metadata": {"path": str(Path(path).parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=False,
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no TCP-encryption chatter
+        resources={"metadata": {"path": str(Path(path).parent)}},
+    )
     start = time.perf_counter()
     stopped = False
     try:
@@ -57,10 +63,18 @@ def execute(path: Path, timeout: int = CELL_TIMEOUT) -> Run:
     except CellExecutionError:
         stopped = True
     seconds = time.perf_counter() - start
-    errors = [(i, out["ename"], out["evalue"]) for i, cell in enumerate(nb.cells)
-              for out in cell.get("outputs", []) if out.get("output_type") == "error"]
-    stderr = [f"cell {i}: {out.get('text', '')[:500]}" for i, cell in enumerate(nb.cells)
-              for out in cell.get("outputs", []) if out.get("output_type") == "stream" and out.get("name") == "stderr"]
+    errors = [
+        (i, out["ename"], out["evalue"])
+        for i, cell in enumerate(nb.cells)
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]
+    stderr = [
+        f"cell {i}: {out.get('text', '')[:500]}"
+        for i, cell in enumerate(nb.cells)
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream" and out.get("name") == "stderr"
+    ]
     return Run(Path(path), seconds, errors, stderr, stopped)
 
 

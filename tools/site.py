@@ -10,6 +10,7 @@ figure embedded as base64 data. Widgets: the page embeds their saved state, whic
 plain embedded snapshot, shown when the widget cannot render (offline, JavaScript off) and hidden when it can.
 site/index.html lists the topics (each lecture's first heading) and copies docs/screenshots if present.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,8 +70,14 @@ def execute(path: Path):
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(str(path), as_version=4)
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", store_widget_state=True,
-                            extra_arguments=KERNEL_QUIET, resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        store_widget_state=True,
+        extra_arguments=KERNEL_QUIET,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     start, error = time.perf_counter(), None
     try:  # the kernel gets the headless environment (as tools/run_notebooks does)
         client.execute(env={**os.environ, **HEADLESS_ENV})
@@ -99,7 +106,7 @@ def _widget_pngs(state: dict, model_id: str, seen: set | None = None) -> list[by
     for value in model.get("state", {}).values():
         for v in value if isinstance(value, list) else [value]:
             if isinstance(v, str) and v.startswith("IPY_MODEL_"):
-                refs.append(v[len("IPY_MODEL_"):])
+                refs.append(v[len("IPY_MODEL_") :])
     for ref in refs:
         found += _widget_pngs(state, ref, seen)
     return found
@@ -108,6 +115,7 @@ def _widget_pngs(state: dict, model_id: str, seen: set | None = None) -> list[by
 def add_widget_snapshots(nb) -> int:
     """After every widget output, add its current image(s) as an embedded snapshot. Returns how many."""
     import nbformat
+
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     added = 0
     for cell in nb.cells:
@@ -116,17 +124,25 @@ def add_widget_snapshots(nb) -> int:
         outputs = []
         for out in cell.get("outputs", []):
             outputs.append(out)
-            view = out.get("data", {}).get(WIDGET_VIEW) if out.get("output_type") in ("display_data",
-                                                                                         "execute_result") else None
+            view = (
+                out.get("data", {}).get(WIDGET_VIEW)
+                if out.get("output_type") in ("display_data", "execute_result")
+                else None
+            )
             if not view:
                 continue
             pngs = _widget_pngs(state, view.get("model_id", ""))
             if not pngs:
                 continue
-            imgs = "".join(f'<img src="data:image/png;base64,{base64.b64encode(p).decode()}" '
-                           f'alt="snapshot of the interactive explorer" style="max-width:100%">' for p in pngs)
-            snippet = (f'<figure class="{SNAPSHOT_CLASS}">{imgs}<figcaption>A snapshot of the interactive '
-                       f'explorer: open the notebook in JupyterLab to move its controls.</figcaption></figure>')
+            imgs = "".join(
+                f'<img src="data:image/png;base64,{base64.b64encode(p).decode()}" '
+                f'alt="snapshot of the interactive explorer" style="max-width:100%">'
+                for p in pngs
+            )
+            snippet = (
+                f'<figure class="{SNAPSHOT_CLASS}">{imgs}<figcaption>A snapshot of the interactive '
+                f"explorer: open the notebook in JupyterLab to move its controls.</figcaption></figure>"
+            )
             outputs.append(nbformat.v4.new_output("display_data", data={"text/html": snippet}))
             added += 1
         cell.outputs = outputs
@@ -136,6 +152,7 @@ def add_widget_snapshots(nb) -> int:
 def render(nb, title: str, folder: Path) -> str:
     """The executed notebook as one self-contained HTML page (figures and Markdown images embedded)."""
     from nbconvert import HTMLExporter
+
     exporter = HTMLExporter(template_name="lab", embed_images=True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title, "path": str(folder)}})
     body = body.replace("</head>", PAGE_CSS + "</head>", 1)
@@ -151,8 +168,14 @@ def build_page(path: Path, out_dir: Path) -> dict:
     snapshots = add_widget_snapshots(nb)
     page = out_dir / f"{path.stem}.html"
     page.write_text(render(nb, title, path.parent), encoding="utf-8")
-    return {"stem": path.stem, "title": title, "page": page.name, "seconds": round(seconds, 1),
-            "snapshots": snapshots, "error": error}
+    return {
+        "stem": path.stem,
+        "title": title,
+        "page": page.name,
+        "seconds": round(seconds, 1),
+        "snapshots": snapshots,
+        "error": error,
+    }
 
 
 def index_html(rows: list[dict], screenshots: list[str]) -> str:
@@ -160,13 +183,17 @@ def index_html(rows: list[dict], screenshots: list[str]) -> str:
     for r in rows:
         number = r["stem"].split("_", 1)[0]
         status = f' <span style="color:#b00">(failed: {html.escape(r["error"])})</span>' if r["error"] else ""
-        items.append(f'<li><a href="{html.escape(r["page"])}">{number} · {html.escape(r["title"])}</a>'
-                     f' <small>(ran in {r["seconds"]} s)</small>{status}</li>')
+        items.append(
+            f'<li><a href="{html.escape(r["page"])}">{number} · {html.escape(r["title"])}</a>'
+            f" <small>(ran in {r['seconds']} s)</small>{status}</li>"
+        )
     shots = ""
     if screenshots:
         shots = "<h2>Screenshots</h2>\n" + "\n".join(
             f'<a href="screenshots/{html.escape(s)}"><img src="screenshots/{html.escape(s)}" alt="{html.escape(s)}" '
-            f'style="max-width:45%;margin:4px;border:1px solid #ccc"></a>' for s in screenshots)
+            f'style="max-width:45%;margin:4px;border:1px solid #ccc"></a>'
+            for s in screenshots
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Deep learning course: lectures</title>
 <style>body {{ font-family: sans-serif; max-width: 60em; margin: 2em auto; padding: 0 1em; line-height: 1.5; }}</style>
@@ -182,8 +209,13 @@ notebooks in JupyterLab (<code>make lab</code>) to use them.</p>
 """
 
 
-def build(paths: list[Path], out_dir: Path, jobs: int = 2, screenshots: Path | None = ROOT / "docs" / "screenshots",
-          progress=print) -> list[dict]:
+def build(
+    paths: list[Path],
+    out_dir: Path,
+    jobs: int = 2,
+    screenshots: Path | None = ROOT / "docs" / "screenshots",
+    progress=print,
+) -> list[dict]:
     """Build every page (``jobs`` lectures at a time), then index.html. Returns the index rows."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -192,15 +224,18 @@ def build(paths: list[Path], out_dir: Path, jobs: int = 2, screenshots: Path | N
         for f in futures:
             row = f.result()
             rows.append(row)
-            progress(f"{'FAIL' if row['error'] else 'ok  '} {row['seconds']:6.1f} s  {row['page']}  {row['title']}"
-                     + (f"  ({row['error']})" if row["error"] else ""))
+            progress(
+                f"{'FAIL' if row['error'] else 'ok  '} {row['seconds']:6.1f} s  {row['page']}  {row['title']}"
+                + (f"  ({row['error']})" if row["error"] else "")
+            )
     shots: list[str] = []
     if screenshots is not None and screenshots.is_dir():
         dest = out_dir / "screenshots"
         shutil.rmtree(dest, ignore_errors=True)  # a mirror: no stale screenshots from an earlier build
         shutil.copytree(screenshots, dest)
-        shots = sorted(p.name for p in dest.iterdir()
-                       if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"))
+        shots = sorted(
+            p.name for p in dest.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
+        )
     rows.sort(key=lambda r: r["stem"])
     (out_dir / "index.html").write_text(index_html(rows, shots), encoding="utf-8")
     return rows
@@ -219,8 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     rows = build(paths, args.out, args.jobs)
     failed = [r for r in rows if r["error"]]
-    print(f"{len(rows) - len(failed)}/{len(rows)} lectures rendered into {args.out / 'index.html'} "
-          f"in {time.perf_counter() - start:.0f} s")
+    print(
+        f"{len(rows) - len(failed)}/{len(rows)} lectures rendered into {args.out / 'index.html'} "
+        f"in {time.perf_counter() - start:.0f} s"
+    )
     return 1 if failed else 0
 
 

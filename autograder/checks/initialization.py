@@ -2,7 +2,8 @@
 experiment on digits.
 
 Random initialisers are checked statistically against closed-form theory (written out here independently of the
-reference, so a wrong reference cannot silently pass a wrong student): each probe samples >= 20,000 weights per shape and
+reference, so a wrong reference cannot silently pass a wrong student): each probe samples >= 20,000 weights per shape
+and
 returns their moments; a case passes when
 
 * the sample mean is within 6 standard errors of 0,
@@ -16,6 +17,7 @@ so a correct implementation fails a case with probability below 1e-8 (tests/topi
 reference on 1000 seeds), while the classic mistakes (Kaiming dividing by sqrt(2/n), swapped fans, the normal's
 std used as a uniform bound, a wrong gain) are off by a factor >= 1.5 in variance, far outside the bands.
 """
+
 from __future__ import annotations
 
 import math
@@ -88,8 +90,13 @@ def _kaiming_inputs(rng):
 def _mlp_inputs(rng):
     sizes = [rng.integers(200, 300), rng.integers(350, 500), rng.integers(60, 120), rng.integers(250, 400)]
     scheme = str(rng.choice(["xavier_uniform", "xavier_normal", "kaiming_normal", "kaiming_uniform"]))
-    return {"sizes": np.array(sizes, dtype=np.int64), "scheme": scheme, "gain": float(rng.choice(_GAIN_CHOICES)),
-            "nets": 4, "seed": int(rng.integers(2**31))}
+    return {
+        "sizes": np.array(sizes, dtype=np.int64),
+        "scheme": scheme,
+        "gain": float(rng.choice(_GAIN_CHOICES)),
+        "nets": 4,
+        "seed": int(rng.integers(2**31)),
+    }
 
 
 _DIGITS = None
@@ -102,12 +109,14 @@ def _digits() -> np.ndarray:
     if _DIGITS is None:
         import importlib.util
         from pathlib import Path
+
         spec = importlib.util.find_spec("sklearn")
         csv = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz" if spec else None
         if csv is not None and csv.is_file():
             pixels = np.loadtxt(csv, delimiter=",")[:, :64]
         else:  # pragma: no cover
             from sklearn.datasets import load_digits
+
             pixels = load_digits().data
         _DIGITS = pixels.astype(np.float64) / 16.0
     return _DIGITS
@@ -116,8 +125,13 @@ def _digits() -> np.ndarray:
 def _experiment_inputs(rng):
     digits = _digits()
     idx = rng.choice(len(digits), size=64, replace=False)
-    return {"X": digits[idx], "dout": rng.normal(size=(64, 10)), "hidden": np.full(7, 256, dtype=np.int64),
-            "nets": 4, "seed": int(rng.integers(2**31))}
+    return {
+        "X": digits[idx],
+        "dout": rng.normal(size=(64, 10)),
+        "hidden": np.full(7, 256, dtype=np.int64),
+        "nets": 4,
+        "seed": int(rng.integers(2**31)),
+    }
 
 
 # ------------------------------------------------------------------------------------------- theory
@@ -143,13 +157,18 @@ def check_moments(st: dict, dist: str, var: float, bound: float | None, what: st
     if abs(mean) > SIGMAS * math.sqrt(var / n):
         return f"{what}: sample mean is {abs(mean) / math.sqrt(var):.2g} standard deviations away from 0"
     if abs(m2 / var - 1.0) > SIGMAS * math.sqrt((kurt - 1.0) / n):
-        return (f"{what}: variance is {m2 / var:.3g} times the expected one "
-                f"(band +-{SIGMAS * math.sqrt((kurt - 1.0) / n):.1%}); check fans, gain and the formula")
-    k = m4 / m2 ** 2 if m2 > 0 else float("inf")
+        return (
+            f"{what}: variance is {m2 / var:.3g} times the expected one "
+            f"(band +-{SIGMAS * math.sqrt((kurt - 1.0) / n):.1%}); check fans, gain and the formula"
+        )
+    k = m4 / m2**2 if m2 > 0 else float("inf")
     if abs(k - kurt) > SIGMAS * math.sqrt(kvar / n):
         other = "uniform" if dist == "normal" else "normal"
-        hint = f" (looks {other}: kurtosis {k:.2f}, {dist} has {kurt:g})" if abs(k - KURTOSIS[other][0]) < 0.3 \
+        hint = (
+            f" (looks {other}: kurtosis {k:.2f}, {dist} has {kurt:g})"
+            if abs(k - KURTOSIS[other][0]) < 0.3
             else f" (kurtosis {k:.2f}, {dist} has {kurt:g})"
+        )
         return f"{what}: the values are not {dist}ly distributed{hint}"
     if bound is not None:
         if hi > bound * (1 + 1e-9) or lo < -bound * (1 + 1e-9):
@@ -177,6 +196,7 @@ _MOMENT_KEYS = ("n", "mean", "m2", "m4", "min", "max")
 
 def _compare_init(part: str):
     """compare() for one scheme's part: shape, dtype, then the moments against the theory."""
+
     def compare(student, reference, inp):
         modes = ("fan_in", "fan_out") if part.startswith("kaiming") else (None,)
         for mode, kind in ((m, k) for m in modes for k in ("dense", "conv")):
@@ -196,6 +216,7 @@ def _compare_init(part: str):
             if bad:
                 return 0.0, bad
         return 1.0, "ok"
+
     return compare
 
 
@@ -245,31 +266,106 @@ def _compare_experiment(student, reference, inp):
         err = np.abs(np.log(got / ref))
         if err.max() > EXPERIMENT_LOG_TOL:
             c, layer = np.unravel_index(int(np.argmax(err)), err.shape)
-            return 0.0, (f"per-layer {what} std of configuration {c} (see EXPERIMENT in the notebook) differs by a "
-                         f"factor {math.exp(err.max()):.3g} from the expected one at hidden layer {layer + 1}")
+            return 0.0, (
+                f"per-layer {what} std of configuration {c} (see EXPERIMENT in the notebook) differs by a "
+                f"factor {math.exp(err.max()):.3g} from the expected one at hidden layer {layer + 1}"
+            )
     return 1.0, "ok"
 
 
 PARTS = (
-    Part("fans", 1, "fans", _fans_inputs, seeds=4, rtol=0, atol=0,
-         description="compute_fans for dense (D_in, D_out) and conv (F, C, kh, kw) shapes"),
-    Part("gains", 1, "gains", _gains_inputs, seeds=3, rtol=1e-9, atol=1e-12,
-         description="calculate_gain, the same numbers as torch.nn.init.calculate_gain"),
-    Part("zeros_constant", 1, "zeros_constant", _zc_inputs, seeds=3, rtol=0, atol=0,
-         description="zeros and constant: exact values, float64, the requested shape"),
-    Part("normal", 1, "normal", _normal_inputs, seeds=4, compare=_compare_init("normal"),
-         description="normal(shape, std, rng): N(0, std^2)"),
-    Part("xavier_uniform", 2, "xavier_uniform", _xavier_inputs, seeds=4, compare=_compare_init("xavier_uniform"),
-         description="Xavier uniform: U(-a, a), a = gain sqrt(6 / (fan_in + fan_out))"),
-    Part("xavier_normal", 1, "xavier_normal", _xavier_inputs, seeds=4, compare=_compare_init("xavier_normal"),
-         description="Xavier normal: std = gain sqrt(2 / (fan_in + fan_out))"),
-    Part("kaiming_normal", 2, "kaiming_normal", _kaiming_inputs, seeds=4, compare=_compare_init("kaiming_normal"),
-         description="Kaiming normal: std = gain / sqrt(fan), both modes"),
-    Part("kaiming_uniform", 1, "kaiming_uniform", _kaiming_inputs, seeds=4,
-         compare=_compare_init("kaiming_uniform"),
-         description="Kaiming uniform: U(-b, b), b = gain sqrt(3 / fan), both modes"),
-    Part("init_mlp", 1, "init_mlp", _mlp_inputs, seeds=4, compare=_compare_mlp,
-         description="init_mlp: W_i of shape (D_i, D_{i+1}) from the scheme, zero biases"),
-    Part("experiment", 2, "experiment", _experiment_inputs, seeds=2, compare=_compare_experiment, timeout=30,
-         description="deep MLP on digits: per-layer activation and gradient std at init, four schemes"),
+    Part(
+        "fans",
+        1,
+        "fans",
+        _fans_inputs,
+        seeds=4,
+        rtol=0,
+        atol=0,
+        description="compute_fans for dense (D_in, D_out) and conv (F, C, kh, kw) shapes",
+    ),
+    Part(
+        "gains",
+        1,
+        "gains",
+        _gains_inputs,
+        seeds=3,
+        rtol=1e-9,
+        atol=1e-12,
+        description="calculate_gain, the same numbers as torch.nn.init.calculate_gain",
+    ),
+    Part(
+        "zeros_constant",
+        1,
+        "zeros_constant",
+        _zc_inputs,
+        seeds=3,
+        rtol=0,
+        atol=0,
+        description="zeros and constant: exact values, float64, the requested shape",
+    ),
+    Part(
+        "normal",
+        1,
+        "normal",
+        _normal_inputs,
+        seeds=4,
+        compare=_compare_init("normal"),
+        description="normal(shape, std, rng): N(0, std^2)",
+    ),
+    Part(
+        "xavier_uniform",
+        2,
+        "xavier_uniform",
+        _xavier_inputs,
+        seeds=4,
+        compare=_compare_init("xavier_uniform"),
+        description="Xavier uniform: U(-a, a), a = gain sqrt(6 / (fan_in + fan_out))",
+    ),
+    Part(
+        "xavier_normal",
+        1,
+        "xavier_normal",
+        _xavier_inputs,
+        seeds=4,
+        compare=_compare_init("xavier_normal"),
+        description="Xavier normal: std = gain sqrt(2 / (fan_in + fan_out))",
+    ),
+    Part(
+        "kaiming_normal",
+        2,
+        "kaiming_normal",
+        _kaiming_inputs,
+        seeds=4,
+        compare=_compare_init("kaiming_normal"),
+        description="Kaiming normal: std = gain / sqrt(fan), both modes",
+    ),
+    Part(
+        "kaiming_uniform",
+        1,
+        "kaiming_uniform",
+        _kaiming_inputs,
+        seeds=4,
+        compare=_compare_init("kaiming_uniform"),
+        description="Kaiming uniform: U(-b, b), b = gain sqrt(3 / fan), both modes",
+    ),
+    Part(
+        "init_mlp",
+        1,
+        "init_mlp",
+        _mlp_inputs,
+        seeds=4,
+        compare=_compare_mlp,
+        description="init_mlp: W_i of shape (D_i, D_{i+1}) from the scheme, zero biases",
+    ),
+    Part(
+        "experiment",
+        2,
+        "experiment",
+        _experiment_inputs,
+        seeds=2,
+        compare=_compare_experiment,
+        timeout=30,
+        description="deep MLP on digits: per-layer activation and gradient std at init, four schemes",
+    ),
 )

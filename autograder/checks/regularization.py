@@ -14,6 +14,7 @@ mask differently), so their ``compare`` functions check what must hold for ANY c
 tests/topics/test_regularization.py runs the reference through these compares over 1000 seeds (no flakes) and
 checks that each wrong variant is caught.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,10 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
 def _rate_ok(dropped: np.ndarray, expected: float, sigma: float, what: str) -> tuple[bool, str]:
     rate = float(dropped.mean())
     if abs(rate - expected) > SIGMAS * sigma:
-        return False, (f"{what}: measured drop rate {rate:.4f} is more than {SIGMAS:.0f} standard deviations "
-                       f"from the expected {expected:.4f} (is p_drop the probability of DROPPING?)")
+        return False, (
+            f"{what}: measured drop rate {rate:.4f} is more than {SIGMAS:.0f} standard deviations "
+            f"from the expected {expected:.4f} (is p_drop the probability of DROPPING?)"
+        )
     return True, ""
 
 
@@ -45,8 +48,10 @@ def _inverted_mask(out: np.ndarray, x: np.ndarray, p_drop: float, what: str) -> 
     kept = np.abs(ratio - scale) < 1e-6 * scale
     if not np.all(dropped | kept):
         bad = ratio[~(dropped | kept)][0]
-        return None, (f"{what}: every output must be 0 or x / (1 - p_drop) = {scale:.4g} * x (inverted "
-                      f"dropout); found out / x = {bad:.4g}")
+        return None, (
+            f"{what}: every output must be 0 or x / (1 - p_drop) = {scale:.4g} * x (inverted "
+            f"dropout); found out / x = {bad:.4g}"
+        )
     return dropped, ""
 
 
@@ -71,8 +76,11 @@ def _nonzero(rng: np.random.Generator, shape) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------- penalties
 def _penalty_inputs(rng):
-    return {"w": rng.normal(size=(5, 7)), "lam": float(rng.uniform(0.01, 1.0)),
-            "l1_ratio": float(rng.uniform(0.1, 0.9))}
+    return {
+        "w": rng.normal(size=(5, 7)),
+        "lam": float(rng.uniform(0.01, 1.0)),
+        "l1_ratio": float(rng.uniform(0.1, 0.9)),
+    }
 
 
 def _maxnorm_inputs(rng):
@@ -84,8 +92,12 @@ def _maxnorm_inputs(rng):
 # ------------------------------------------------------------------------------------------ dropout
 def _dropout_inputs(rng):
     shape = (100, 200)
-    return {"x": _nonzero(rng, shape), "p_drop": _p_drop(rng), "dout": rng.normal(size=shape),
-            "seed": int(rng.integers(2 ** 31))}
+    return {
+        "x": _nonzero(rng, shape),
+        "p_drop": _p_drop(rng),
+        "dout": rng.normal(size=shape),
+        "seed": int(rng.integers(2**31)),
+    }
 
 
 def compare_dropout_forward(student, reference, inp):
@@ -127,9 +139,15 @@ def compare_scaled_backward(student, reference, inp):
 def _dropconnect_inputs(rng, d=50, m=400):
     perm = rng.permutation(d)
     x = np.zeros((d, d))
-    x[np.arange(d), perm] = _nonzero(rng, d)        # one nonzero per row: out reveals the effective weights
-    return {"x": x, "w": _nonzero(rng, (d, m)), "b": rng.normal(size=m), "p_drop": _p_drop(rng),
-            "dout": rng.normal(size=(d, m)), "seed": int(rng.integers(2 ** 31))}
+    x[np.arange(d), perm] = _nonzero(rng, d)  # one nonzero per row: out reveals the effective weights
+    return {
+        "x": x,
+        "w": _nonzero(rng, (d, m)),
+        "b": rng.normal(size=m),
+        "p_drop": _p_drop(rng),
+        "dout": rng.normal(size=(d, m)),
+        "seed": int(rng.integers(2**31)),
+    }
 
 
 def _effective_weights(out: np.ndarray, inp: dict) -> np.ndarray:
@@ -177,8 +195,12 @@ def compare_dropconnect_backward(student, reference, inp):
 # ---------------------------------------------------------------------------------- SpatialDropout
 def _spatial_inputs(rng):
     shape = (200, 20, 3, 3)
-    return {"x": _nonzero(rng, shape), "p_drop": _p_drop(rng), "dout": rng.normal(size=shape),
-            "seed": int(rng.integers(2 ** 31))}
+    return {
+        "x": _nonzero(rng, shape),
+        "p_drop": _p_drop(rng),
+        "dout": rng.normal(size=shape),
+        "seed": int(rng.integers(2**31)),
+    }
 
 
 def compare_spatial_forward(student, reference, inp):
@@ -195,15 +217,19 @@ def compare_spatial_forward(student, reference, inp):
     per_channel = dropped.reshape(x.shape[0], x.shape[1], -1)
     if np.any(per_channel.min(axis=2) != per_channel.max(axis=2)):
         return 0.0, "SpatialDropout must keep or drop a whole (H, W) feature map at once (found a mixed channel)"
-    ok, why = _rate_ok(per_channel[:, :, 0], p, np.sqrt(p * (1 - p) / per_channel[:, :, 0].size),
-                       "SpatialDropout (fraction of channels)")
+    ok, why = _rate_ok(
+        per_channel[:, :, 0],
+        p,
+        np.sqrt(p * (1 - p) / per_channel[:, :, 0].size),
+        "SpatialDropout (fraction of channels)",
+    )
     return (1.0, "ok") if ok else (0.0, why)
 
 
 # --------------------------------------------------------------------------------------- DropBlock
 def gamma_formula(keep_prob: float, block_size: int, h: int, w: int) -> float:
     """Trusted copy of the paper's seed rate for an (h, w) map."""
-    return (1.0 - keep_prob) / block_size ** 2 * (h * w) / ((h - block_size + 1) * (w - block_size + 1))
+    return (1.0 - keep_prob) / block_size**2 * (h * w) / ((h - block_size + 1) * (w - block_size + 1))
 
 
 def dropblock_pixel_probs(keep_prob: float, block_size: int, h: int, w: int) -> np.ndarray:
@@ -225,11 +251,11 @@ def blocks_only(dropped: np.ndarray, bs: int) -> bool:
     full = np.ones(dropped.shape[:-2] + (hv, wv), dtype=bool)
     for di in range(bs):
         for dj in range(bs):
-            full &= dropped[..., di:di + hv, dj:dj + wv]
+            full &= dropped[..., di : di + hv, dj : dj + wv]
     covered = np.zeros_like(dropped)
     for di in range(bs):
         for dj in range(bs):
-            covered[..., di:di + hv, dj:dj + wv] |= full
+            covered[..., di : di + hv, dj : dj + wv] |= full
     return bool(np.array_equal(covered, dropped))
 
 
@@ -237,10 +263,12 @@ def check_dropblock_dropped(dropped: np.ndarray, keep_prob: float, bs: int, what
     """Structure and rate of a DropBlock drop pattern (N, C, H, W) of booleans."""
     n, c, h, w = dropped.shape
     if not blocks_only(dropped, bs):
-        return 0.0, (f"{what}: the dropped units are not a union of whole {bs}x{bs} blocks inside the map "
-                     f"(block_size ignored, or blocks clipped at the border?)")
+        return 0.0, (
+            f"{what}: the dropped units are not a union of whole {bs}x{bs} blocks inside the map "
+            f"(block_size ignored, or blocks clipped at the border?)"
+        )
     probs = dropblock_pixel_probs(keep_prob, bs, h, w)
-    sigma = np.sqrt(np.mean(probs * (1 - probs)) / (n * c))   # upper bound: pixels of one map correlated
+    sigma = np.sqrt(np.mean(probs * (1 - probs)) / (n * c))  # upper bound: pixels of one map correlated
     ok, why = _rate_ok(dropped, float(probs.mean()), float(sigma), what)
     return (1.0, "ok") if ok else (0.0, why + " -- check gamma")
 
@@ -249,8 +277,12 @@ def _dropblock_inputs(rng):
     # 8000 maps of 7x7 with blocks of 3 or 4: the correct rate and the rate of the classic wrong gamma
     # (without the feat_size**2 / (feat_size - block_size + 1)**2 factor) are > 15 sigma apart
     bs = int(rng.integers(3, 5))
-    return {"shape": np.array([125, 64, 7, 7]), "keep_prob": float(rng.uniform(0.75, 0.85)), "block_size": bs,
-            "seed": int(rng.integers(2 ** 31))}
+    return {
+        "shape": np.array([125, 64, 7, 7]),
+        "keep_prob": float(rng.uniform(0.75, 0.85)),
+        "block_size": bs,
+        "seed": int(rng.integers(2**31)),
+    }
 
 
 def compare_dropblock_mask(student, reference, inp):
@@ -265,9 +297,13 @@ def compare_dropblock_mask(student, reference, inp):
 
 def _dropblock_layer_inputs(rng):
     shape = (30, 32, 7, 7)
-    return {"x": _nonzero(rng, shape), "keep_prob": float(rng.uniform(0.75, 0.85)),
-            "block_size": int(rng.integers(3, 5)), "dout": rng.normal(size=shape),
-            "seed": int(rng.integers(2 ** 31))}
+    return {
+        "x": _nonzero(rng, shape),
+        "keep_prob": float(rng.uniform(0.75, 0.85)),
+        "block_size": int(rng.integers(3, 5)),
+        "dout": rng.normal(size=shape),
+        "seed": int(rng.integers(2**31)),
+    }
 
 
 def compare_dropblock_forward(student, reference, inp):
@@ -285,8 +321,10 @@ def compare_dropblock_forward(student, reference, inp):
         return 0.0, "DropBlock dropped everything"
     scale = x.size / kept
     if not np.allclose(ratio[~dropped], scale, rtol=1e-7):
-        return 0.0, ("kept units must be scaled by count(mask) / count_ones(mask) = "
-                     f"{scale:.4g}, the measured keep fraction's inverse (not 1 / keep_prob)")
+        return 0.0, (
+            "kept units must be scaled by count(mask) / count_ones(mask) = "
+            f"{scale:.4g}, the measured keep fraction's inverse (not 1 / keep_prob)"
+        )
     return check_dropblock_dropped(dropped, float(inp["keep_prob"]), int(inp["block_size"]), "DropBlock")
 
 
@@ -306,10 +344,14 @@ def _schedule_inputs(rng):
 
 def _early_inputs(rng):
     walk = np.round(np.cumsum(rng.normal(-0.04, 0.12, size=34)) + 2.0, 1)  # rounded: ties happen
-    walk = np.r_[walk, np.full(6, walk.max())]      # a flat, worse tail: every sequence ends in a stop
+    walk = np.r_[walk, np.full(6, walk.max())]  # a flat, worse tail: every sequence ends in a stop
     mode = "min" if rng.random() < 0.5 else "max"
-    return {"metrics": walk if mode == "min" else -walk, "patience": int(rng.integers(1, 5)),
-            "min_delta": float(rng.choice([0.0, 0.05, 0.1])), "mode": mode}
+    return {
+        "metrics": walk if mode == "min" else -walk,
+        "patience": int(rng.integers(1, 5)),
+        "min_delta": float(rng.choice([0.0, 0.05, 0.1])),
+        "mode": mode,
+    }
 
 
 def compare_early_stopping(student, reference, inp):
@@ -318,49 +360,156 @@ def compare_early_stopping(student, reference, inp):
     stops = np.flatnonzero(np.asarray(reference["stop"]) > 0)
     end = int(stops[0]) + 1 if stops.size else len(reference["stop"])
     n = len(reference["stop"])
-    for key, what in (("stop", "the stop flag"), ("best_epoch", "best_epoch"), ("best", "best"),
-                      ("best_params_epoch", "best_params (a copy of the params of the best epoch)")):
+    for key, what in (
+        ("stop", "the stop flag"),
+        ("best_epoch", "best_epoch"),
+        ("best", "best"),
+        ("best_params_epoch", "best_params (a copy of the params of the best epoch)"),
+    ):
         got, why = student_array(student, key, (n,))
         if got is None:
             return 0.0, why
         bad = np.flatnonzero(~np.isclose(got[:end], np.asarray(reference[key])[:end], rtol=1e-12, atol=1e-12))
         if bad.size:
-            return 0.0, (f"{what} differs at epoch {int(bad[0])} (patience {int(inp['patience'])}, min_delta "
-                         f"{float(inp['min_delta'])}, mode {inp['mode']!r})")
+            return 0.0, (
+                f"{what} differs at epoch {int(bad[0])} (patience {int(inp['patience'])}, min_delta "
+                f"{float(inp['min_delta'])}, mode {inp['mode']!r})"
+            )
     return 1.0, "ok"
 
 
 PARTS = (
-    Part("l1_penalty", 1, "l1_penalty", _penalty_inputs, grads=("grad",), grad_tol=1e-9,
-         description="L1 penalty value and subgradient"),
-    Part("l2_penalty", 1, "l2_penalty", _penalty_inputs, grads=("grad",), grad_tol=1e-9,
-         description="L2 penalty lam/2 ||w||^2 and gradient lam w"),
-    Part("elastic_net_penalty", 1, "elastic_net_penalty", _penalty_inputs, grads=("grad",), grad_tol=1e-9,
-         description="elastic net value and gradient"),
-    Part("max_norm_project", 2, "max_norm_project", _maxnorm_inputs,
-         description="max-norm projection along axis 0 and 1, input left unchanged"),
-    Part("dropout_forward", 2, "dropout_forward", _dropout_inputs, compare=compare_dropout_forward,
-         description="inverted dropout: values, drop rate, eval identity"),
-    Part("dropout_backward", 1, "dropout_backward", _dropout_inputs, compare=compare_scaled_backward,
-         description="dropout backward through the forward's own mask"),
-    Part("dropconnect_forward", 2, "dropconnect_forward", _dropconnect_inputs,
-         compare=compare_dropconnect_forward, description="DropConnect: masked weights, rate, eval affine"),
-    Part("dropconnect_backward", 2, "dropconnect_backward", lambda r: _dropconnect_inputs(r, 30, 20),
-         compare=compare_dropconnect_backward, description="DropConnect dx, dw, db"),
-    Part("spatial_dropout_forward", 2, "spatial_dropout_forward", _spatial_inputs,
-         compare=compare_spatial_forward, description="SpatialDropout: whole channels, rate, eval"),
-    Part("spatial_dropout_backward", 1, "spatial_dropout_backward", _spatial_inputs,
-         compare=compare_scaled_backward, description="SpatialDropout backward"),
-    Part("dropblock_gamma", 1, "dropblock_gamma", _gamma_inputs, rtol=1e-9, atol=1e-12,
-         description="DropBlock seed rate gamma"),
-    Part("dropblock_mask", 3, "dropblock_mask", _dropblock_inputs, compare=compare_dropblock_mask,
-         description="DropBlock mask: whole blocks inside the map, exact expected drop rate"),
-    Part("dropblock_forward", 1, "dropblock_forward", _dropblock_layer_inputs,
-         compare=compare_dropblock_forward, description="DropBlock layer: count normalisation, eval"),
-    Part("dropblock_backward", 1, "dropblock_backward", _dropblock_layer_inputs,
-         compare=compare_scaled_backward, description="DropBlock backward"),
-    Part("keep_prob_schedule", 1, "keep_prob_schedule", _schedule_inputs, rtol=1e-12, atol=1e-12,
-         description="linear keep_prob schedule from 1 to the target"),
-    Part("early_stopping", 2, "early_stopping", _early_inputs, seeds=6, compare=compare_early_stopping,
-         description="EarlyStopping.step: patience, min_delta, mode, best epoch and params"),
+    Part(
+        "l1_penalty",
+        1,
+        "l1_penalty",
+        _penalty_inputs,
+        grads=("grad",),
+        grad_tol=1e-9,
+        description="L1 penalty value and subgradient",
+    ),
+    Part(
+        "l2_penalty",
+        1,
+        "l2_penalty",
+        _penalty_inputs,
+        grads=("grad",),
+        grad_tol=1e-9,
+        description="L2 penalty lam/2 ||w||^2 and gradient lam w",
+    ),
+    Part(
+        "elastic_net_penalty",
+        1,
+        "elastic_net_penalty",
+        _penalty_inputs,
+        grads=("grad",),
+        grad_tol=1e-9,
+        description="elastic net value and gradient",
+    ),
+    Part(
+        "max_norm_project",
+        2,
+        "max_norm_project",
+        _maxnorm_inputs,
+        description="max-norm projection along axis 0 and 1, input left unchanged",
+    ),
+    Part(
+        "dropout_forward",
+        2,
+        "dropout_forward",
+        _dropout_inputs,
+        compare=compare_dropout_forward,
+        description="inverted dropout: values, drop rate, eval identity",
+    ),
+    Part(
+        "dropout_backward",
+        1,
+        "dropout_backward",
+        _dropout_inputs,
+        compare=compare_scaled_backward,
+        description="dropout backward through the forward's own mask",
+    ),
+    Part(
+        "dropconnect_forward",
+        2,
+        "dropconnect_forward",
+        _dropconnect_inputs,
+        compare=compare_dropconnect_forward,
+        description="DropConnect: masked weights, rate, eval affine",
+    ),
+    Part(
+        "dropconnect_backward",
+        2,
+        "dropconnect_backward",
+        lambda r: _dropconnect_inputs(r, 30, 20),
+        compare=compare_dropconnect_backward,
+        description="DropConnect dx, dw, db",
+    ),
+    Part(
+        "spatial_dropout_forward",
+        2,
+        "spatial_dropout_forward",
+        _spatial_inputs,
+        compare=compare_spatial_forward,
+        description="SpatialDropout: whole channels, rate, eval",
+    ),
+    Part(
+        "spatial_dropout_backward",
+        1,
+        "spatial_dropout_backward",
+        _spatial_inputs,
+        compare=compare_scaled_backward,
+        description="SpatialDropout backward",
+    ),
+    Part(
+        "dropblock_gamma",
+        1,
+        "dropblock_gamma",
+        _gamma_inputs,
+        rtol=1e-9,
+        atol=1e-12,
+        description="DropBlock seed rate gamma",
+    ),
+    Part(
+        "dropblock_mask",
+        3,
+        "dropblock_mask",
+        _dropblock_inputs,
+        compare=compare_dropblock_mask,
+        description="DropBlock mask: whole blocks inside the map, exact expected drop rate",
+    ),
+    Part(
+        "dropblock_forward",
+        1,
+        "dropblock_forward",
+        _dropblock_layer_inputs,
+        compare=compare_dropblock_forward,
+        description="DropBlock layer: count normalisation, eval",
+    ),
+    Part(
+        "dropblock_backward",
+        1,
+        "dropblock_backward",
+        _dropblock_layer_inputs,
+        compare=compare_scaled_backward,
+        description="DropBlock backward",
+    ),
+    Part(
+        "keep_prob_schedule",
+        1,
+        "keep_prob_schedule",
+        _schedule_inputs,
+        rtol=1e-12,
+        atol=1e-12,
+        description="linear keep_prob schedule from 1 to the target",
+    ),
+    Part(
+        "early_stopping",
+        2,
+        "early_stopping",
+        _early_inputs,
+        seeds=6,
+        compare=compare_early_stopping,
+        description="EarlyStopping.step: patience, min_delta, mode, best epoch and params",
+    ),
 )

@@ -3,6 +3,7 @@
 Each probe takes ``dk`` (the imported deepkit package) and the seeded inputs, and returns plain arrays.
 Backward probes chain through the student's own forward cache. Imports: numpy and the stdlib only.
 """
+
 import numpy as np
 
 
@@ -22,9 +23,11 @@ def _chain(fwd, bwd, x, dout, *args):
 
 def sigmoid_tanh_forward(dk, inp):
     a = dk.activations
-    return {"sigmoid": _forward_only(a.sigmoid_forward, inp["x"]),
-            "sigmoid_extreme": _forward_only(a.sigmoid_forward, inp["x_extreme"]),
-            "tanh": _forward_only(a.tanh_forward, inp["x"])}
+    return {
+        "sigmoid": _forward_only(a.sigmoid_forward, inp["x"]),
+        "sigmoid_extreme": _forward_only(a.sigmoid_forward, inp["x_extreme"]),
+        "tanh": _forward_only(a.tanh_forward, inp["x"]),
+    }
 
 
 def sigmoid_backward(dk, inp):
@@ -39,22 +42,27 @@ def tanh_backward(dk, inp):
 
 def leaky_relu_forward(dk, inp):
     a = dk.activations
-    return {"out_default": _forward_only(a.leaky_relu_forward, inp["x"]),
-            "out_slope": _forward_only(a.leaky_relu_forward, inp["x"], float(inp["slope"]))}
+    return {
+        "out_default": _forward_only(a.leaky_relu_forward, inp["x"]),
+        "out_slope": _forward_only(a.leaky_relu_forward, inp["x"], float(inp["slope"])),
+    }
 
 
 def leaky_relu_backward(dk, inp):
     a = dk.activations
-    return {"dx_default": _chain(a.leaky_relu_forward, a.leaky_relu_backward, inp["x"], inp["dout"]),
-            "dx_slope": _chain(a.leaky_relu_forward, a.leaky_relu_backward, inp["x"], inp["dout"],
-                               float(inp["slope"]))}
+    return {
+        "dx_default": _chain(a.leaky_relu_forward, a.leaky_relu_backward, inp["x"], inp["dout"]),
+        "dx_slope": _chain(a.leaky_relu_forward, a.leaky_relu_backward, inp["x"], inp["dout"], float(inp["slope"])),
+    }
 
 
 def _prelu_cases(inp):
     """(name, x, alpha, dout): a scalar alpha, a per-feature alpha (N, C), a per-channel alpha (N, C, H, W)."""
-    return [("scalar", inp["x4"], float(inp["alpha_s"]), inp["dout4"]),
-            ("feature", inp["x2"], inp["alpha2"], inp["dout2"]),
-            ("channel", inp["x4"], inp["alpha4"], inp["dout4"])]
+    return [
+        ("scalar", inp["x4"], float(inp["alpha_s"]), inp["dout4"]),
+        ("feature", inp["x2"], inp["alpha2"], inp["dout2"]),
+        ("channel", inp["x4"], inp["alpha4"], inp["dout4"]),
+    ]
 
 
 def prelu_forward(dk, inp):
@@ -85,14 +93,18 @@ def prelu_dalpha(dk, inp):
 
 def elu_forward(dk, inp):
     a = dk.activations
-    return {"out_default": _forward_only(a.elu_forward, inp["x"]),
-            "out_alpha": _forward_only(a.elu_forward, inp["x"], float(inp["alpha"]))}
+    return {
+        "out_default": _forward_only(a.elu_forward, inp["x"]),
+        "out_alpha": _forward_only(a.elu_forward, inp["x"], float(inp["alpha"])),
+    }
 
 
 def elu_backward(dk, inp):
     a = dk.activations
-    return {"dx_default": _chain(a.elu_forward, a.elu_backward, inp["x"], inp["dout"]),
-            "dx_alpha": _chain(a.elu_forward, a.elu_backward, inp["x"], inp["dout"], float(inp["alpha"]))}
+    return {
+        "dx_default": _chain(a.elu_forward, a.elu_backward, inp["x"], inp["dout"]),
+        "dx_alpha": _chain(a.elu_forward, a.elu_backward, inp["x"], inp["dout"], float(inp["alpha"])),
+    }
 
 
 def selu_forward(dk, inp):

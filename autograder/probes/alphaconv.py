@@ -1,5 +1,6 @@
 """Probes for topic 06 (the alpha-conv). Run inside the sandbox on the student's deepkit and in the trusted
 process on the reference; import only numpy and the stdlib."""
+
 import numpy as np
 
 
@@ -30,5 +31,9 @@ def l1_alpha_penalty(dk, inp):
 def sparsity_penalty(dk, inp):
     ev, edc = dk.alphaconv.entropy_penalty(inp["c"], float(inp["lam"]), float(inp["T"]))
     lv, ldc = dk.alphaconv.lp_penalty(inp["c"], float(inp["lam"]), float(inp["p"]), float(inp["T"]))
-    return {"entropy": np.asarray(ev, dtype=np.float64), "dc_entropy": np.asarray(edc),
-            "lp": np.asarray(lv, dtype=np.float64), "dc_lp": np.asarray(ldc)}
+    return {
+        "entropy": np.asarray(ev, dtype=np.float64),
+        "dc_entropy": np.asarray(edc),
+        "lp": np.asarray(lv, dtype=np.float64),
+        "dc_lp": np.asarray(ldc),
+    }

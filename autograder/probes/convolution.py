@@ -1,5 +1,6 @@
 """Probes for topic 08 (convolution, pooling, transposed convolution, residual block, small CNN). Run inside
 the sandbox on the student's deepkit and in the trusted process on the reference; numpy and stdlib only."""
+
 import numpy as np
 
 
@@ -14,8 +15,10 @@ def conv_output_size(dk, inp):
 
 
 def receptive_field(dk, inp):
-    r = [dk.conv.receptive_field([int(v) for v in k], [int(v) for v in s], [int(v) for v in d])
-         for k, s, d in zip(inp["kernels"], inp["strides"], inp["dilations"])]
+    r = [
+        dk.conv.receptive_field([int(v) for v in k], [int(v) for v in s], [int(v) for v in d])
+        for k, s, d in zip(inp["kernels"], inp["strides"], inp["dilations"])
+    ]
     return {"r": np.array(r, dtype=np.float64)}
 
 
@@ -101,7 +104,7 @@ def cnn_digits(dk, inp):
     for _ in range(int(inp["epochs"])):
         order = rng.permutation(len(y))
         for s in range(0, len(y), 32):
-            idx = order[s:s + 32]
+            idx = order[s : s + 32]
             _, grads = dk.blocks.small_cnn_loss(params, X[idx], y[idx], reg=1e-4)
             for k in params:
                 params[k] = params[k] - float(inp["lr"]) * grads[k]

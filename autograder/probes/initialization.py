@@ -4,6 +4,7 @@ process against the reference) with the same inputs. Only numpy and the stdlib (
 Random initialisers cannot be compared element by element (a student may consume the rng differently), so their
 probes return sample moments of many draws; autograder/checks/initialization.py compares those with the theory.
 """
+
 from contextlib import nullcontext
 
 import numpy as np
@@ -13,8 +14,10 @@ import numpy as np
 try:
     from threadpoolctl import threadpool_limits
 except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn (requirements.txt)
+
     def threadpool_limits(limits=None):
         return nullcontext()
+
 
 #: every statistical probe looks at no fewer samples than this (6-sigma bands are then a few per cent wide).
 MIN_SAMPLES = 20_000
@@ -47,8 +50,14 @@ def _moments(draw, shape: tuple) -> dict:
 def _summary(w: np.ndarray) -> dict:
     """n, mean, m2 = mean(w^2), m4 = mean(w^4), min, max of a flat float64 sample."""
     w2 = w * w
-    return {"n": np.array(float(w.size)), "mean": np.array(w.mean()), "m2": np.array(w2.mean()),
-            "m4": np.array((w2 * w2).mean()), "min": np.array(w.min()), "max": np.array(w.max())}
+    return {
+        "n": np.array(float(w.size)),
+        "mean": np.array(w.mean()),
+        "m2": np.array(w2.mean()),
+        "m4": np.array((w2 * w2).mean()),
+        "min": np.array(w.min()),
+        "max": np.array(w.max()),
+    }
 
 
 def fans(dk, inp):
@@ -59,17 +68,22 @@ def fans(dk, inp):
 def gains(dk, inp):
     g = dk.init.calculate_gain
     names = ("linear", "sigmoid", "tanh", "relu", "selu", "conv2d")
-    return {"named": np.array([g(n) for n in names], dtype=np.float64),
-            "leaky_default": np.array(g("leaky_relu"), dtype=np.float64),
-            "leaky": np.array(g("leaky_relu", float(inp["slope"])), dtype=np.float64)}
+    return {
+        "named": np.array([g(n) for n in names], dtype=np.float64),
+        "leaky_default": np.array(g("leaky_relu"), dtype=np.float64),
+        "leaky": np.array(g("leaky_relu", float(inp["slope"])), dtype=np.float64),
+    }
 
 
 def zeros_constant(dk, inp):
     shape = _shape(inp["shape"])
     z = np.asarray(dk.init.zeros(shape))
     c = np.asarray(dk.init.constant(shape, float(inp["value"])))
-    return {"zeros": z, "constant": c,
-            "float64": np.array([float(z.dtype == np.float64), float(c.dtype == np.float64)])}
+    return {
+        "zeros": z,
+        "constant": c,
+        "float64": np.array([float(z.dtype == np.float64), float(c.dtype == np.float64)]),
+    }
 
 
 def _rng(inp):
@@ -109,7 +123,7 @@ def _kaiming(fn, inp):
     out = {}
     for mode in ("fan_in", "fan_out"):
         kw = dict(mode=mode, nonlinearity=str(inp["nonlinearity"]), a=float(inp["a"]))
-        out.update(_per_shape(lambda s: fn(s, rng, **kw), inp, f"{mode}_"))
+        out.update(_per_shape(lambda s, kw=kw: fn(s, rng, **kw), inp, f"{mode}_"))
     return out
 
 
@@ -146,10 +160,12 @@ def init_mlp(dk, inp):
 
 
 #: the experiment's configurations: (scheme, keyword arguments, activation)
-EXPERIMENT = (("normal", {"std": 0.05}, "tanh"),
-              ("xavier_normal", {"gain": 1.0}, "tanh"),
-              ("kaiming_normal", {"nonlinearity": "relu"}, "relu"),
-              ("xavier_uniform", {"gain": 1.0}, "relu"))
+EXPERIMENT = (
+    ("normal", {"std": 0.05}, "tanh"),
+    ("xavier_normal", {"gain": 1.0}, "tanh"),
+    ("kaiming_normal", {"nonlinearity": "relu"}, "relu"),
+    ("xavier_uniform", {"gain": 1.0}, "relu"),
+)
 
 
 def experiment(dk, inp):
@@ -168,11 +184,11 @@ def experiment(dk, inp):
             for _ in range(int(inp["nets"])):
                 Ws = [np.asarray(fn((a, b), rng=rng, **kw), dtype=np.float64) for a, b in zip(sizes[:-1], sizes[1:])]
                 h, hs = X, []
-                for W in Ws[:-1]:                       # hidden layers (zero biases, as at initialisation)
+                for W in Ws[:-1]:  # hidden layers (zero biases, as at initialisation)
                     z = h @ W
                     h = np.tanh(z) if act == "tanh" else np.maximum(z, 0.0)
                     hs.append(h)
-                dh = dout @ Ws[-1].T                    # backward from the output layer
+                dh = dout @ Ws[-1].T  # backward from the output layer
                 for i in range(n_hidden - 1, -1, -1):
                     grad_var[c, i] += np.mean(dh * dh)
                     act_var[c, i] += np.mean(hs[i] * hs[i]) - np.mean(hs[i]) ** 2

@@ -1,13 +1,18 @@
 """Probes for topic 04 (normalization). Run inside the sandbox against the student's deepkit and in the trusted
 process against the reference, on the same inputs. numpy and the stdlib only.
 """
+
 import numpy as np
 
 
 def _bn_param(inp, mode="train"):
-    return {"mode": mode, "eps": float(inp["eps"]), "momentum": float(inp["momentum"]),
-            "running_mean": np.array(inp["running_mean"], dtype=np.float64),
-            "running_var": np.array(inp["running_var"], dtype=np.float64)}
+    return {
+        "mode": mode,
+        "eps": float(inp["eps"]),
+        "momentum": float(inp["momentum"]),
+        "running_mean": np.array(inp["running_mean"], dtype=np.float64),
+        "running_var": np.array(inp["running_var"], dtype=np.float64),
+    }
 
 
 def bn_forward(dk, inp):
@@ -25,9 +30,13 @@ def bn_running_eval(dk, inp):
     rm, rv = np.array(p["running_mean"], dtype=np.float64), np.array(p["running_var"], dtype=np.float64)
     p["mode"] = "eval"
     out, _ = dk.norm.batchnorm_forward(inp["x"], inp["gamma"], inp["beta"], p)
-    return {"running_mean": rm, "running_var": rv, "eval_out": np.asarray(out),
-            "running_mean_after_eval": np.asarray(p["running_mean"]),
-            "running_var_after_eval": np.asarray(p["running_var"])}
+    return {
+        "running_mean": rm,
+        "running_var": rv,
+        "eval_out": np.asarray(out),
+        "running_mean_after_eval": np.asarray(p["running_mean"]),
+        "running_var_after_eval": np.asarray(p["running_var"]),
+    }
 
 
 def _bn_backward(dk, inp, fn):
@@ -69,6 +78,7 @@ def ln_backward(dk, inp):
 
 
 def bn_fold(dk, inp):
-    w, b = dk.norm.fold_batchnorm(inp["w"], inp["b"], inp["gamma"], inp["beta"], inp["running_mean"],
-                                  inp["running_var"], float(inp["eps"]))
+    w, b = dk.norm.fold_batchnorm(
+        inp["w"], inp["b"], inp["gamma"], inp["beta"], inp["running_mean"], inp["running_var"], float(inp["eps"])
+    )
     return {"w_folded": np.asarray(w), "b_folded": np.asarray(b)}

@@ -3,6 +3,7 @@
 Runs inside the sandbox; imports only numpy and the stdlib. Each probe returns the trajectory of w
 (steps + 1 rows); the state dict is the student's own business (its keys are not compared).
 """
+
 import numpy as np
 
 _HYPER = {

@@ -4,6 +4,7 @@ Random layers are probed so that their randomness can be checked without knowing
 the outputs let the trusted side recover the mask (out / x, or the effective weights of DropConnect from a
 one-hot-per-row input), and every backward runs through the student's OWN forward cache.
 """
+
 import numpy as np
 
 
@@ -82,8 +83,10 @@ def spatial_dropout_backward(dk, inp):
 
 
 def dropblock_gamma(dk, inp):
-    g = [dk.dropout.dropblock_gamma(float(k), int(b), int(s))
-         for k, b, s in zip(inp["keep_prob"], inp["block_size"], inp["feat_size"])]
+    g = [
+        dk.dropout.dropblock_gamma(float(k), int(b), int(s))
+        for k, b, s in zip(inp["keep_prob"], inp["block_size"], inp["feat_size"])
+    ]
     return {"gamma": _arr(g)}
 
 
@@ -102,8 +105,7 @@ def dropblock_forward(dk, inp):
 
 def dropblock_backward(dk, inp):
     m = dk.dropout
-    out, cache = m.dropblock_forward(inp["x"], float(inp["keep_prob"]), int(inp["block_size"]), "train",
-                                     _rng(inp))
+    out, cache = m.dropblock_forward(inp["x"], float(inp["keep_prob"]), int(inp["block_size"]), "train", _rng(inp))
     return {"out": _arr(out), "dx": _arr(m.dropblock_backward(inp["dout"], cache))}
 
 
@@ -115,10 +117,11 @@ def keep_prob_schedule(dk, inp):
 
 # ------------------------------------------------------------------------------------- early stopping
 def early_stopping(dk, inp):
-    stopper = dk.early_stopping.EarlyStopping(patience=int(inp["patience"]), min_delta=float(inp["min_delta"]),
-                                              mode=str(inp["mode"]))
+    stopper = dk.early_stopping.EarlyStopping(
+        patience=int(inp["patience"]), min_delta=float(inp["min_delta"]), mode=str(inp["mode"])
+    )
     flags, best_epochs, bests, tags = [], [], [], []
-    params = {"epoch": np.array([-1.0])}            # updated IN PLACE every epoch, like real weights
+    params = {"epoch": np.array([-1.0])}  # updated IN PLACE every epoch, like real weights
     for epoch, v in enumerate(inp["metrics"]):
         params["epoch"][0] = epoch
         flags.append(bool(stopper.step(float(v), params)))
@@ -126,5 +129,4 @@ def early_stopping(dk, inp):
         bests.append(stopper.best)
         best = stopper.best_params
         tags.append(float(best["epoch"][0]) if isinstance(best, dict) and "epoch" in best else -1.0)
-    return {"stop": _arr(flags), "best_epoch": _arr(best_epochs), "best": _arr(bests),
-            "best_params_epoch": _arr(tags)}
+    return {"stop": _arr(flags), "best_epoch": _arr(best_epochs), "best": _arr(bests), "best_params_epoch": _arr(tags)}

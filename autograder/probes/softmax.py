@@ -1,5 +1,6 @@
 """Probes for topic 01 (softmax, cross-entropy, backprop). Run inside the sandbox on the student's deepkit and
 in the trusted process on the reference; import only numpy and the stdlib."""
+
 import numpy as np
 
 
@@ -45,5 +46,8 @@ def two_layer_loss(dk, inp):
     params = {k: inp[k] for k in ("W1", "b1", "W2", "b2")}
     scores = dk.nets.two_layer_loss(dict(params), inp["X"])
     loss, grads = dk.nets.two_layer_loss(dict(params), inp["X"], inp["y"], reg=float(inp["reg"]))
-    return {"scores": np.asarray(scores), "loss": np.asarray(loss, dtype=np.float64),
-            **{"d" + k: np.asarray(grads[k]) for k in ("W1", "b1", "W2", "b2")}}
+    return {
+        "scores": np.asarray(scores),
+        "loss": np.asarray(loss, dtype=np.float64),
+        **{"d" + k: np.asarray(grads[k]) for k in ("W1", "b1", "W2", "b2")},
+    }

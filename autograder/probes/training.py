@@ -6,6 +6,7 @@ bias towards class 0 to the scores (a stand-in for dropout noise), so an accurac
 loss computed in the wrong mode, differs from the reference. Only the ``capstone`` part runs the student's
 whole library (models.MLP -> layers, losses, optim.adam_step) from trusted initial weights.
 """
+
 import math
 
 import numpy as np
@@ -17,8 +18,11 @@ class ProbeModel:
     """scores = X @ W + (X * X) @ V + b (+ TRAIN_BIAS on class 0 in train mode); softmax loss + 0.5 reg ||W||^2."""
 
     def __init__(self, W, V, b, reg=0.0):
-        self.params = {"W": np.array(W, dtype=np.float64), "V": np.array(V, dtype=np.float64),
-                       "b": np.array(b, dtype=np.float64)}
+        self.params = {
+            "W": np.array(W, dtype=np.float64),
+            "V": np.array(V, dtype=np.float64),
+            "b": np.array(b, dtype=np.float64),
+        }
         self.reg = float(reg)
         self.mode = "train"
 
@@ -97,11 +101,18 @@ def update_weight_ratio(dk, inp):
 
 def _run_solver(dk, inp, **extra):
     model = _model(inp)
-    solver = dk.solver.Solver(model, _data(inp), optimizer=momentum_step,
-                              optim_config={"lr": float(inp["lr"]), "momentum": 0.9},
-                              lr_decay=float(inp["lr_decay"]), batch_size=int(inp["batch_size"]),
-                              num_epochs=int(inp["num_epochs"]), seed=int(inp["seed"]),
-                              num_train_samples=int(inp["num_train_samples"]), **extra)
+    solver = dk.solver.Solver(
+        model,
+        _data(inp),
+        optimizer=momentum_step,
+        optim_config={"lr": float(inp["lr"]), "momentum": 0.9},
+        lr_decay=float(inp["lr_decay"]),
+        batch_size=int(inp["batch_size"]),
+        num_epochs=int(inp["num_epochs"]),
+        seed=int(inp["seed"]),
+        num_train_samples=int(inp["num_train_samples"]),
+        **extra,
+    )
     return model, solver
 
 
@@ -110,8 +121,13 @@ def solver_step(dk, inp):
     solver.train()
     h = solver.history
     # accuracies are graded by check_accuracy, not here: this part is the step logic alone
-    return {"loss": _arr(h["loss"]), "ratio_W": _arr(h["ratios"]["W"]), "ratio_V": _arr(h["ratios"]["V"]),
-            "lr": _arr(h["lr"]), "iteration": _arr(solver.iteration)}
+    return {
+        "loss": _arr(h["loss"]),
+        "ratio_W": _arr(h["ratios"]["W"]),
+        "ratio_V": _arr(h["ratios"]["V"]),
+        "lr": _arr(h["lr"]),
+        "iteration": _arr(solver.iteration),
+    }
 
 
 def check_accuracy(dk, inp):
@@ -120,35 +136,55 @@ def check_accuracy(dk, inp):
     mode_after = model.mode == "train"
     model.eval()
     acc2 = solver.check_accuracy(inp["X_train"], inp["y_train"])
-    return {"acc": _arr(acc), "acc_train": _arr(acc2), "restored_train": _arr(mode_after),
-            "restored_eval": _arr(model.mode == "eval")}
+    return {
+        "acc": _arr(acc),
+        "acc_train": _arr(acc2),
+        "restored_train": _arr(mode_after),
+        "restored_eval": _arr(model.mode == "eval"),
+    }
 
 
 def initial_loss_check(dk, inp):
     model = _model(inp)
     res = dk.solver.initial_loss_check(model, inp["X_train"], inp["y_train"])
-    return {"loss_no_reg": _arr(res["loss_no_reg"]), "loss_reg": _arr(res["loss_reg"]),
-            "expected": _arr(res["expected"]), "reg_after": _arr(model.reg),
-            "mode_after_train": _arr(model.mode == "train")}
+    return {
+        "loss_no_reg": _arr(res["loss_no_reg"]),
+        "loss_reg": _arr(res["loss_reg"]),
+        "expected": _arr(res["expected"]),
+        "reg_after": _arr(model.reg),
+        "mode_after_train": _arr(model.mode == "train"),
+    }
 
 
 def overfit_small_subset(dk, inp):
     model = _model(inp)
-    solver = dk.solver.overfit_small_subset(model, _data(inp), num_examples=int(inp["num_examples"]),
-                                            num_epochs=int(inp["num_epochs"]), batch_size=int(inp["batch_size"]),
-                                            optimizer=momentum_step,
-                                            optim_config={"lr": float(inp["lr"]), "momentum": 0.9},
-                                            seed=int(inp["seed"]))
+    solver = dk.solver.overfit_small_subset(
+        model,
+        _data(inp),
+        num_examples=int(inp["num_examples"]),
+        num_epochs=int(inp["num_epochs"]),
+        batch_size=int(inp["batch_size"]),
+        optimizer=momentum_step,
+        optim_config={"lr": float(inp["lr"]), "momentum": 0.9},
+        seed=int(inp["seed"]),
+    )
     h = solver.history
     return {"loss": _arr(h["loss"]), "train_acc": _arr(h["train_acc"]), "val_acc": _arr(h["val_acc"])}
 
 
 def lr_range_test(dk, inp):
-    lrs, losses = dk.solver.lr_range_test(lambda: _model(inp), _data(inp), lr_min=float(inp["lr_min"]),
-                                          lr_max=float(inp["lr_max"]), num=int(inp["num"]),
-                                          num_iters=int(inp["num_iters"]), batch_size=int(inp["batch_size"]),
-                                          optimizer=momentum_step, optim_config={"momentum": 0.9},
-                                          seed=int(inp["seed"]))
+    lrs, losses = dk.solver.lr_range_test(
+        lambda: _model(inp),
+        _data(inp),
+        lr_min=float(inp["lr_min"]),
+        lr_max=float(inp["lr_max"]),
+        num=int(inp["num"]),
+        num_iters=int(inp["num_iters"]),
+        batch_size=int(inp["batch_size"]),
+        optimizer=momentum_step,
+        optim_config={"momentum": 0.9},
+        seed=int(inp["seed"]),
+    )
     return {"lrs": _arr(lrs), "losses": _arr(losses)}
 
 
@@ -164,33 +200,48 @@ def sample_hyperparams(dk, inp):
 
 def search_score(lr, reg, p, h):
     """The probe's stand-in for 'train and return the validation accuracy' (peak at lr=1e-3, reg=1e-2)."""
-    return -(math.log10(lr) + 3.0) ** 2 - 0.5 * (math.log10(reg) + 2.0) ** 2 - (p - 0.3) ** 2 - 0.01 * h
+    return -((math.log10(lr) + 3.0) ** 2) - 0.5 * (math.log10(reg) + 2.0) ** 2 - (p - 0.3) ** 2 - 0.01 * h
 
 
 def random_search(dk, inp):
-    trials = dk.solver.random_search(search_score, SPACE, int(inp["num_trials"]),
-                                     np.random.default_rng(int(inp["seed"])))
+    trials = dk.solver.random_search(
+        search_score, SPACE, int(inp["num_trials"]), np.random.default_rng(int(inp["seed"]))
+    )
     out = {name: _arr([t["params"][name] for t in trials]) for name in SPACE}
     out["score"] = _arr([t["score"] for t in trials])
     return out
 
 
 def refine_space(dk, inp):
-    trials = [{"params": {name: (int(inp[name][i]) if SPACE[name][2] == "int" else float(inp[name][i]))
-                          for name in SPACE}, "score": float(inp["score"][i])} for i in range(len(inp["score"]))]
+    trials = [
+        {
+            "params": {name: (int(inp[name][i]) if SPACE[name][2] == "int" else float(inp[name][i])) for name in SPACE},
+            "score": float(inp["score"][i]),
+        }
+        for i in range(len(inp["score"]))
+    ]
     new = dk.solver.refine_space(trials, SPACE, top_k=int(inp["top_k"]))
     return {name: _arr(new[name][:2]) for name in SPACE}
 
 
 # ------------------------------------------------------------------------------------------ capstone
 def capstone(dk, inp):
-    model = dk.models.MLP(input_dim=inp["X_train"].shape[1], hidden_dims=(inp["W1"].shape[1],), num_classes=10,
-                          seed=0)
+    model = dk.models.MLP(input_dim=inp["X_train"].shape[1], hidden_dims=(inp["W1"].shape[1],), num_classes=10, seed=0)
     for key in ("W1", "b1", "W2", "b2"):
         model.params[key] = inp[key].copy()
-    solver = dk.solver.Solver(model, _data(inp), optimizer="adam", optim_config={"lr": float(inp["lr"])},
-                              batch_size=int(inp["batch_size"]), num_epochs=int(inp["num_epochs"]),
-                              seed=int(inp["seed"]), lr_decay=0.9)
+    solver = dk.solver.Solver(
+        model,
+        _data(inp),
+        optimizer="adam",
+        optim_config={"lr": float(inp["lr"])},
+        batch_size=int(inp["batch_size"]),
+        num_epochs=int(inp["num_epochs"]),
+        seed=int(inp["seed"]),
+        lr_decay=0.9,
+    )
     solver.train()
-    return {"loss": _arr(solver.history["loss"]), "val_acc": _arr(solver.history["val_acc"]),
-            "final_val_acc": _arr(solver.check_accuracy(inp["X_val"], inp["y_val"]))}
+    return {
+        "loss": _arr(solver.history["loss"]),
+        "val_acc": _arr(solver.history["val_acc"]),
+        "final_val_acc": _arr(solver.check_accuracy(inp["X_val"], inp["y_val"])),
+    }

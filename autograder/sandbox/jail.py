@@ -20,6 +20,7 @@ The launcher kills PID 1 (so the namespace) at the wall deadline; the parent als
 group if the launcher itself overstays. Results come back only through the pipe (``result_fd``), as frames of
 ``8-byte length + payload``, read with a size cap; the parent parses them as untrusted data.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,6 +40,7 @@ _STRICT = [True]  # False in a user namespace: read-only remounts may be refused
 # ------------------------------------------------------------------------------------------- launcher side
 def _libc():
     import ctypes
+
     return ctypes, ctypes.CDLL(None, use_errno=True)
 
 
@@ -51,7 +53,7 @@ def _check(ret: int, what: str) -> None:
 
 def _mount(src: str | None, dst: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     _, libc = _libc()
-    enc = (lambda s: s.encode() if s is not None else None)
+    enc = lambda s: s.encode() if s is not None else None
     _check(libc.mount(enc(src), enc(dst), enc(fstype), flags, enc(data)), f"mount {src} -> {dst}")
 
 
@@ -81,16 +83,20 @@ def _isolate(want: str = "auto") -> str:
     ``want``: "auto", or "userns" / "none" to exercise the fallbacks (tests)."""
     base = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
     if want == "none":
-        sys.stderr.write("autograder sandbox: WARNING: isolation switched off; running WITHOUT network/file "
-                         "isolation (resource limits only)\n")
+        sys.stderr.write(
+            "autograder sandbox: WARNING: isolation switched off; running WITHOUT network/file "
+            "isolation (resource limits only)\n"
+        )
         return ""
     if os.geteuid() == 0 and want == "auto":
         try:
             _unshare(base)
             return "root"
         except OSError as exc:
-            sys.stderr.write(f"autograder sandbox: WARNING: unshare failed as root ({exc}); "
-                             "running WITHOUT network/file isolation (resource limits only)\n")
+            sys.stderr.write(
+                f"autograder sandbox: WARNING: unshare failed as root ({exc}); "
+                "running WITHOUT network/file isolation (resource limits only)\n"
+            )
             return ""
     uid, gid = os.geteuid(), os.getegid()
     try:
@@ -103,9 +109,11 @@ def _isolate(want: str = "auto") -> str:
             f.write(f"0 {gid} 1")
         return "userns"
     except OSError as exc:
-        sys.stderr.write(f"autograder sandbox: WARNING: cannot create namespaces here ({exc}); the checks run "
-                         "WITHOUT network/file isolation (resource limits and a time limit only). That is fine "
-                         "for checking your own code; instructors should grade as root on Linux.\n")
+        sys.stderr.write(
+            f"autograder sandbox: WARNING: cannot create namespaces here ({exc}); the checks run "
+            "WITHOUT network/file isolation (resource limits and a time limit only). That is fine "
+            "for checking your own code; instructors should grade as root on Linux.\n"
+        )
         return ""
 
 
@@ -113,6 +121,7 @@ def _loopback_up() -> None:
     import fcntl
     import socket
     import struct
+
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         ifr = struct.pack("16sH14x", b"lo", 0)
@@ -143,8 +152,7 @@ def _new_root(cfg: dict) -> None:
             _bind(d, r + d)
     # the private /tmp first: a virtualenv or staging copy that lives under /tmp is bound on top of it
     os.makedirs(r + "/tmp", exist_ok=True)
-    _mount("tmpfs", r + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-           f"size={int(cfg['scratch'])},mode=1777")
+    _mount("tmpfs", r + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(cfg['scratch'])},mode=1777")
     for d in cfg["ro_paths"]:  # interpreter prefixes, the virtualenv
         if os.path.exists(d) and not os.path.exists(r + d):
             _bind(d, r + d)
@@ -169,10 +177,15 @@ def _new_root(cfg: dict) -> None:
 
 def _limits(cfg: dict, mode: str) -> None:
     import resource
+
     cpu = int(cfg["cpu"])
-    limits = [(resource.RLIMIT_CPU, (cpu, cpu + 2)), (resource.RLIMIT_AS, (cfg["memory"],) * 2),
-              (resource.RLIMIT_FSIZE, (cfg["fsize"],) * 2), (resource.RLIMIT_CORE, (0, 0)),
-              (resource.RLIMIT_NOFILE, (1024, 1024))]
+    limits = [
+        (resource.RLIMIT_CPU, (cpu, cpu + 2)),
+        (resource.RLIMIT_AS, (cfg["memory"],) * 2),
+        (resource.RLIMIT_FSIZE, (cfg["fsize"],) * 2),
+        (resource.RLIMIT_CORE, (0, 0)),
+        (resource.RLIMIT_NOFILE, (1024, 1024)),
+    ]
     if mode == "root":  # per-sandbox uid: the count is this sandbox's own (elsewhere it is the user's total)
         limits.append((resource.RLIMIT_NPROC, (cfg["nproc"],) * 2))
     for lim, (soft, hard) in limits:
@@ -276,7 +289,7 @@ if __name__ != "__main__":
         uid: int = 0
         cwd: str = "/tmp"
         env: dict[str, str] = field(default_factory=dict)
-        max_result: int = 128 * 1024 ** 2
+        max_result: int = 128 * 1024**2
         log: Path | None = None  # where the sandbox's stdout+stderr go (capped); None: discarded
         isolation: str = "auto"  # "userns" / "none": exercise the fallbacks of machines without root
 
@@ -316,10 +329,10 @@ if __name__ != "__main__":
     def parse_frames(data: bytes) -> list[bytes]:
         out, i = [], 0
         while i + 8 <= len(data):
-            n = int.from_bytes(data[i:i + 8], "little")
+            n = int.from_bytes(data[i : i + 8], "little")
             if n < 0 or i + 8 + n > len(data):
                 break
-            out.append(data[i + 8:i + 8 + n])
+            out.append(data[i + 8 : i + 8 + n])
             i += 8 + n
         return out
 
@@ -328,16 +341,33 @@ if __name__ != "__main__":
         rfd, wfd = os.pipe()
         env = dict(jail.env)
         env["AUTOGRADER_FD"] = str(wfd)
-        cfg = {"argv": jail.argv, "binds": jail.binds, "wall": jail.wall, "cpu": jail.cpu,
-               "memory": jail.memory, "nproc": jail.nproc, "fsize": jail.fsize, "scratch": jail.scratch,
-               "uid": jail.uid, "cwd": jail.cwd, "env": env, "ro_paths": python_ro_paths(),
-               "isolation": jail.isolation}
+        cfg = {
+            "argv": jail.argv,
+            "binds": jail.binds,
+            "wall": jail.wall,
+            "cpu": jail.cpu,
+            "memory": jail.memory,
+            "nproc": jail.nproc,
+            "fsize": jail.fsize,
+            "scratch": jail.scratch,
+            "uid": jail.uid,
+            "cwd": jail.cwd,
+            "env": env,
+            "ro_paths": python_ro_paths(),
+            "isolation": jail.isolation,
+        }
         log = open(jail.log, "wb") if jail.log else subprocess.DEVNULL
         t0 = time.monotonic()
         try:
-            proc = subprocess.Popen([sys.executable, "-I", "-S", __file__, json.dumps(cfg)],
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(wfd,),
-                                    start_new_session=True, close_fds=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", __file__, json.dumps(cfg)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=(wfd,),
+                start_new_session=True,
+                close_fds=True,
+            )
         finally:
             os.close(wfd)
             if jail.log:
@@ -365,11 +395,12 @@ if __name__ != "__main__":
             with open(jail.log, "rb") as f:
                 f.seek(max(0, jail.log.stat().st_size - 4000))
                 tail = f.read().decode("utf-8", "replace")
-            if jail.log.stat().st_size > 8 * 1024 ** 2:  # keep the log readable, the disk small
-                os.truncate(jail.log, 8 * 1024 ** 2)
+            if jail.log.stat().st_size > 8 * 1024**2:  # keep the log readable, the disk small
+                os.truncate(jail.log, 8 * 1024**2)
         isolated = "WITHOUT network/file isolation" not in tail
-        return JailResult(parse_frames(sink[0] if sink else b""), rc, timed_out, bool(flag),
-                          time.monotonic() - t0, isolated, tail)
+        return JailResult(
+            parse_frames(sink[0] if sink else b""), rc, timed_out, bool(flag), time.monotonic() - t0, isolated, tail
+        )
 
     def _killpg(proc) -> None:
         try:

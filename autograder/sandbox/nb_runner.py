@@ -5,6 +5,7 @@ pipe (jupyter_client closes inherited descriptors).
 
 Used two ways: executed as a script in a fresh sandbox (``python runner.py <assignment>``), or called as
 ``run(fd, assignment)`` in a sandbox forked from the pre-loaded zygote (``autograder/sandbox/zygote.py``)."""
+
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ def send(fd: int, payload: bytes) -> None:
     data = len(payload).to_bytes(8, "little") + payload
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def autograde(assignment: str) -> int:

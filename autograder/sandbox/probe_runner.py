@@ -5,6 +5,7 @@ Trusted by nobody: the parent parses what arrives as untrusted data (npz without
 sent as soon as it is done, so a later crash, ``os._exit`` or time-out keeps the earlier parts' results.
 Standard output is discarded; standard error goes to the parent's capped log.
 """
+
 import io
 import json
 import os
@@ -30,7 +31,7 @@ def send(meta, arrays=None):
     data = len(data).to_bytes(8, "little") + data
     view = memoryview(data)
     while view:
-        view = view[os.write(FD, view):]
+        view = view[os.write(FD, view) :]
 
 
 _NUM = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
@@ -73,6 +74,7 @@ def main():
     imported = {}
     try:
         import deepkit
+
         if not os.path.realpath(deepkit.__file__).startswith(os.path.realpath(lib) + os.sep):
             raise ImportError("deepkit was not imported from the submission")
     except BaseException as exc:  # noqa: BLE001
@@ -132,6 +134,7 @@ if __name__ == "__main__":
         main()
     except BaseException:  # noqa: BLE001 - report, then leave without running any student atexit hook
         import traceback
+
         traceback.print_exc()
     finally:
         sys.stderr.flush()

@@ -8,18 +8,20 @@ builds its own namespaces and root before any student code exists. Protocol: one
 (``cfg`` as for jail.py, ``fifo`` result path, ``log`` path, ``assignment``); one line back with the
 launcher's pid (its process group, for the parent to kill on overrun).
 """
+
 import json
 import os
 import sys
 
 
 def serve() -> None:
-    from autograder.sandbox import jail, nb_runner
-    import nbgrader.converters  # noqa: F401 - the expensive imports, done once
-    import nbgrader.coursedir  # noqa: F401
-    import nbformat  # noqa: F401
     import jupyter_client.manager  # noqa: F401
     import nbclient  # noqa: F401
+    import nbformat  # noqa: F401
+    import nbgrader.converters  # noqa: F401 - the expensive imports, done once
+    import nbgrader.coursedir  # noqa: F401
+
+    from autograder.sandbox import jail, nb_runner
 
     sys.stdout.write("ready\n")
     sys.stdout.flush()

@@ -3,6 +3,7 @@
 Submodules are imported lazily (``deepkit.losses``, ``deepkit.norm``, ...), so one broken or unfinished
 module never stops the others from loading.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -7,25 +7,40 @@ Element-wise activations accept arrays of any shape; ``dout`` has the shape of `
 ReLU is implemented in ``deepkit.layers`` (topic 01) and re-exported here, so ``ACTIVATIONS`` lists every
 element-wise activation in one place: ``ACTIVATIONS[name] == (forward, backward)`` with default parameters.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from deepkit.validate import as_float_array, check_positive, check_shape
 from deepkit.layers import relu_backward, relu_forward
-
+from deepkit.validate import as_float_array, check_positive, check_shape
 
 #: SELU's constants (Klambauer et al., 2017): the fixed point mean 0 / variance 1 for N(0, 1) inputs.
 SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
 
 __all__ = [
-    "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward", "relu_forward", "relu_backward",
-    "leaky_relu_forward", "leaky_relu_backward", "prelu_forward", "prelu_backward", "elu_forward",
-    "elu_backward", "selu_forward", "selu_backward", "maxout_forward", "maxout_backward", "ACTIVATIONS",
-    "SELU_LAMBDA", "SELU_ALPHA",
+    "sigmoid_forward",
+    "sigmoid_backward",
+    "tanh_forward",
+    "tanh_backward",
+    "relu_forward",
+    "relu_backward",
+    "leaky_relu_forward",
+    "leaky_relu_backward",
+    "prelu_forward",
+    "prelu_backward",
+    "elu_forward",
+    "elu_backward",
+    "selu_forward",
+    "selu_backward",
+    "maxout_forward",
+    "maxout_backward",
+    "ACTIVATIONS",
+    "SELU_LAMBDA",
+    "SELU_ALPHA",
 ]
 
 
@@ -111,8 +126,10 @@ def prelu_forward(x: np.ndarray, alpha: float | np.ndarray) -> tuple[np.ndarray,
     x = as_float_array(x, "x")
     alpha = as_float_array(alpha, "alpha", ndim=(0, 1), shape_doc="() or (C,)")
     if alpha.ndim == 1 and (x.ndim < 2 or x.shape[1] != alpha.shape[0]):
-        raise ValueError(f"alpha of shape {alpha.shape} needs x of shape (N, {alpha.shape[0]}, ...) "
-                         f"(one alpha per channel along axis 1), got x of shape {x.shape}")
+        raise ValueError(
+            f"alpha of shape {alpha.shape} needs x of shape (N, {alpha.shape[0]}, ...) "
+            f"(one alpha per channel along axis 1), got x of shape {x.shape}"
+        )
     raise NotImplementedError("Exercise 02_activations: implement prelu_forward in lib/deepkit/activations.py")
 
 

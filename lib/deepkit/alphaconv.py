@@ -11,13 +11,25 @@ learning library's conv layer.
 Shapes: x (N, C_in, H, W); k (C_out, C_in, kh, kw); c (C_in, C_out); b (C_out,);
 z (N, C_out, H - kh + 1, W - kw + 1).
 """
+
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from deepkit.validate import as_float_array, check_positive
 
+
+class AlphaConvCache(NamedTuple):
+    """What ``alphaconv_backward`` needs from ``alphaconv_forward`` (any tuple your backward understands will do)."""
+
+    x: np.ndarray  # (N, C_in, H, W)
+    k: np.ndarray  # (C_out, C_in, kh, kw)
+    alpha: np.ndarray  # (C_in, C_out) mixing weights
+    y: np.ndarray  # (N, C_in, C_out, Ho, Wo) pair correlations
+    temperature: float
 
 
 def pair_correlations(x: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -29,8 +41,9 @@ def pair_correlations(x: np.ndarray, k: np.ndarray) -> np.ndarray:
     x = as_float_array(x, "x", ndim=4, shape_doc="(N, C_in, H, W)")
     k = as_float_array(k, "k", ndim=4, shape_doc="(C_out, C_in, kh, kw)")
     if k.shape[1] != x.shape[1]:
-        raise ValueError(f"k must have shape (C_out, {x.shape[1]}, kh, kw) to match x's {x.shape[1]} input maps, "
-                         f"got {k.shape}")
+        raise ValueError(
+            f"k must have shape (C_out, {x.shape[1]}, kh, kw) to match x's {x.shape[1]} input maps, got {k.shape}"
+        )
     if k.shape[2] > x.shape[2] or k.shape[3] > x.shape[3]:
         raise ValueError(f"kernel {k.shape[2:]} is larger than the input maps {x.shape[2:]}")
     windows = sliding_window_view(x, k.shape[2:], axis=(2, 3))  # (N, C_in, Ho, Wo, kh, kw)
@@ -61,8 +74,9 @@ def softmax_jvp(alpha: np.ndarray, dalpha: np.ndarray) -> np.ndarray:
     raise NotImplementedError("Exercise 06_alphaconv: implement softmax_jvp in lib/deepkit/alphaconv.py")
 
 
-def alphaconv_forward(x: np.ndarray, k: np.ndarray, c: np.ndarray, b: np.ndarray,
-                      temperature: float = 1.0) -> tuple[np.ndarray, tuple]:
+def alphaconv_forward(
+    x: np.ndarray, k: np.ndarray, c: np.ndarray, b: np.ndarray, temperature: float = 1.0
+) -> tuple[np.ndarray, tuple]:
     """z_j = sum_i alpha_ij (x_i * k_ji) + b_j for every example.
 
     x: (N, C_in, H, W); k: (C_out, C_in, kh, kw); c: (C_in, C_out); b: (C_out,).

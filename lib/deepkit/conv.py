@@ -6,15 +6,36 @@ im2col turns every receptive field into a row, so the convolution becomes one ma
 adjoint (it adds rows back into the image) and gives the input gradient. A transposed convolution is exactly
 that adjoint used as a forward layer.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from deepkit.validate import as_float_array, check_int
 
+
+class ConvCache(NamedTuple):
+    """What ``conv2d_backward`` needs from ``conv2d_forward`` (any tuple your backward understands will do)."""
+
+    x_shape: tuple  # (N, C, H, W)
+    cols: np.ndarray  # im2col(x): (N * Ho * Wo, C * kh * kw)
+    w: np.ndarray  # (F, C, kh, kw)
+    stride: int
+    pad: int
+    dilation: int
+
+
+class TransposedConvCache(NamedTuple):
+    """What ``conv_transpose2d_backward`` needs from ``conv_transpose2d_forward``."""
+
+    x: np.ndarray  # (N, C_in, H, W)
+    w: np.ndarray  # (C_in, C_out, kh, kw)
+    stride: int
+    pad: int
 
 
 def conv_output_size(n: int, f: int, pad: int = 0, stride: int = 1, dilation: int = 1, strict: bool = True) -> int:
@@ -28,8 +49,9 @@ def conv_output_size(n: int, f: int, pad: int = 0, stride: int = 1, dilation: in
     raise NotImplementedError("Exercise 08_convolution: implement conv_output_size in lib/deepkit/conv.py")
 
 
-def receptive_field(kernels: Sequence[int], strides: Sequence[int] | None = None,
-                    dilations: Sequence[int] | None = None) -> int:
+def receptive_field(
+    kernels: Sequence[int], strides: Sequence[int] | None = None, dilations: Sequence[int] | None = None
+) -> int:
     """Receptive field (in input pixels, along one axis) of a unit after a stack of conv/pool layers.
 
     ``r = 1 + sum_l d_l (k_l - 1) prod_{m < l} s_m``; with stride 1 and no dilation this is 1 + L (k - 1).
@@ -39,8 +61,9 @@ def receptive_field(kernels: Sequence[int], strides: Sequence[int] | None = None
     strides = [1] * L if strides is None else list(strides)
     dilations = [1] * L if dilations is None else list(dilations)
     if len(strides) != L or len(dilations) != L:
-        raise ValueError(f"strides and dilations must have one entry per layer ({L}), got "
-                         f"{len(strides)} and {len(dilations)}")
+        raise ValueError(
+            f"strides and dilations must have one entry per layer ({L}), got {len(strides)} and {len(dilations)}"
+        )
     raise NotImplementedError("Exercise 08_convolution: implement receptive_field in lib/deepkit/conv.py")
 
 
@@ -65,8 +88,9 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0, dilat
     raise NotImplementedError("Exercise 08_convolution: implement im2col in lib/deepkit/conv.py")
 
 
-def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1, pad: int = 0,
-           dilation: int = 1) -> np.ndarray:
+def col2im(
+    cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1, pad: int = 0, dilation: int = 1
+) -> np.ndarray:
     """The adjoint of im2col: add every row back onto its receptive field. Returns an array of x_shape.
 
     cols: (N * Ho * Wo, C * kh * kw). Overlapping fields are summed (that is what makes it the gradient).
@@ -85,8 +109,7 @@ def _check_conv_args(x, w, b, stride, pad, dilation, w_doc="(F, C, kh, kw)", cha
     w = as_float_array(w, "w", ndim=4, shape_doc=w_doc)
     b = as_float_array(b, "b", ndim=1)
     if w.shape[channel_axis] != x.shape[1]:
-        raise ValueError(f"w must have shape {w_doc} with C = {x.shape[1]} input channels (x's axis 1), "
-                         f"got {w.shape}")
+        raise ValueError(f"w must have shape {w_doc} with C = {x.shape[1]} input channels (x's axis 1), got {w.shape}")
     out_ch = w.shape[1 - channel_axis]
     if b.shape != (out_ch,):
         raise ValueError(f"b must have shape ({out_ch},), one bias per output channel, got {b.shape}")
@@ -94,8 +117,9 @@ def _check_conv_args(x, w, b, stride, pad, dilation, w_doc="(F, C, kh, kw)", cha
     return x, w, b
 
 
-def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0,
-                   dilation: int = 1) -> tuple[np.ndarray, tuple]:
+def conv2d_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0, dilation: int = 1
+) -> tuple[np.ndarray, tuple]:
     """out[n, f] = sum_c x[n, c] (correlated with) w[f, c] + b[f], with zero padding, stride and dilation.
 
     x: (N, C, H, W); w: (F, C, kh, kw); b: (F,). Returns out (N, F, Ho, Wo) and a cache.
@@ -114,8 +138,9 @@ def conv2d_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndar
     raise NotImplementedError("Exercise 08_convolution: implement conv2d_backward in lib/deepkit/conv.py")
 
 
-def conv_transpose2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
-                             pad: int = 0) -> tuple[np.ndarray, tuple]:
+def conv_transpose2d_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0
+) -> tuple[np.ndarray, tuple]:
     """Transposed convolution ("deconvolution"): the input-gradient of conv2d used as a layer.
 
     x: (N, C_in, H, W); w: (C_in, C_out, kh, kw) (PyTorch's layout for ConvTranspose2d); b: (C_out,).

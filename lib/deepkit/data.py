@@ -2,6 +2,7 @@
 
 Every function takes an explicit ``rng`` or ``seed`` and returns float64 features and int64 labels.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,8 +28,7 @@ class Split:
         return int(max(self.y_train.max(), self.y_val.max(), self.y_test.max())) + 1
 
 
-def load_digits(images: bool = False, val_fraction: float = 0.15, test_fraction: float = 0.15,
-                seed: int = 0) -> Split:
+def load_digits(images: bool = False, val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0) -> Split:
     """The 1,797 8x8 handwritten digits bundled with scikit-learn (no download), pixel values scaled to [0, 1].
 
     images: False -> X of shape (N, 64); True -> (N, 1, 8, 8) for convolutions.
@@ -47,7 +47,7 @@ def load_digits(images: bool = False, val_fraction: float = 0.15, test_fraction:
         X = X.reshape(-1, 1, 8, 8)
     idx = np.random.default_rng(seed).permutation(len(y))
     n_val, n_test = int(round(val_fraction * len(y))), int(round(test_fraction * len(y)))
-    te, va, tr = idx[:n_test], idx[n_test:n_test + n_val], idx[n_test + n_val:]
+    te, va, tr = idx[:n_test], idx[n_test : n_test + n_val], idx[n_test + n_val :]
     return Split(X[tr], y[tr], X[va], y[va], X[te], y[te])
 
 
@@ -66,8 +66,9 @@ def make_moons(n: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[np.ndar
     return X[p], y[p]
 
 
-def make_spirals(n_per_class: int = 100, classes: int = 3, noise: float = 0.2, seed: int = 0
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def make_spirals(
+    n_per_class: int = 100, classes: int = 3, noise: float = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """CS231n-style spirals: ``classes`` arms of ``n_per_class`` points. Returns X (n, 2), y (n,)."""
     n_per_class = check_int(n_per_class, "n_per_class", minimum=1)
     classes = check_int(classes, "classes", minimum=2)
@@ -91,5 +92,5 @@ def minibatches(X: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Ge
         raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
     idx = rng.permutation(len(y))
     for s in range(0, len(y), batch_size):
-        b = idx[s:s + batch_size]
+        b = idx[s : s + batch_size]
         yield X[b], y[b]

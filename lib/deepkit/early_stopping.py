@@ -9,6 +9,7 @@ Typical use::
             break
     params = stopper.best_params        # roll back to the best epoch
 """
+
 from __future__ import annotations
 
 import copy
@@ -17,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from deepkit.validate import check_int, check_positive
-
 
 
 class EarlyStopping:

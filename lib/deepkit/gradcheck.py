@@ -5,10 +5,11 @@ element-wise maximum, which explodes where both gradients are ~0). Thresholds be
 docs/gradcheck.md for the experiment (how many seeds, the worst error of correct layers, the smallest error of
 the wrong ones).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -31,8 +32,9 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / max(denom, _TINY)) if denom > 0 else 0.0
 
 
-def numerical_gradient(f: Callable[[], float] | Callable[[np.ndarray], float], x: np.ndarray,
-                       h: float = DEFAULT_H) -> np.ndarray:
+def numerical_gradient(
+    f: Callable[[], float] | Callable[[np.ndarray], float], x: np.ndarray, h: float = DEFAULT_H
+) -> np.ndarray:
     """Centred-difference gradient of a scalar function at ``x`` (same shape as x).
 
     ``f`` is called as ``f(x)``; ``x`` is perturbed in place one element at a time and restored.
@@ -40,15 +42,18 @@ def numerical_gradient(f: Callable[[], float] | Callable[[np.ndarray], float], x
     return numerical_gradient_array(lambda v: np.asarray(f(v), dtype=np.float64), x, np.array(1.0), h)
 
 
-def numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout: np.ndarray,
-                             h: float = DEFAULT_H) -> np.ndarray:
+def numerical_gradient_array(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout: np.ndarray, h: float = DEFAULT_H
+) -> np.ndarray:
     """Upstream-weighted centred differences: the gradient of ``sum(f(x) * dout)`` with respect to ``x``.
 
     x: float64 array, perturbed in place and restored; dout: array of f(x)'s shape. Returns x's shape.
     """
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
-        raise TypeError(f"x must be a float64 numpy array (it is perturbed in place), got "
-                        f"{type(x).__name__} {getattr(x, 'dtype', '')}")
+        raise TypeError(
+            f"x must be a float64 numpy array (it is perturbed in place), got "
+            f"{type(x).__name__} {getattr(x, 'dtype', '')}"
+        )
     grad = np.zeros_like(x)
     flat, gflat = x.reshape(-1), grad.reshape(-1)
     for i in range(flat.size):
@@ -78,17 +83,26 @@ class GradReport:
     def __str__(self) -> str:
         verdict = "OK" if self.ok else "FAILED"
         kinks = f", {self.skipped_kinks} element(s) at a kink skipped" if self.skipped_kinks else ""
-        return (f"gradient check d{self.name}: {verdict}: relative error {self.rel_error:.2e} "
-                f"(tolerance {self.tol:.0e}){kinks}; worst element {self.worst_index}: "
-                f"analytic {self.worst_analytic:.6g} vs numeric {self.worst_numeric:.6g}")
+        return (
+            f"gradient check d{self.name}: {verdict}: relative error {self.rel_error:.2e} "
+            f"(tolerance {self.tol:.0e}){kinks}; worst element {self.worst_index}: "
+            f"analytic {self.worst_analytic:.6g} vs numeric {self.worst_numeric:.6g}"
+        )
 
     def __bool__(self) -> bool:
         return self.ok
 
 
-def check_gradient(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, analytic: np.ndarray,
-                   dout: np.ndarray | None = None, h: float = DEFAULT_H, tol: float = DEFAULT_TOL,
-                   kink_aware: bool = True, name: str = "x") -> GradReport:
+def check_gradient(
+    f: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    analytic: np.ndarray,
+    dout: np.ndarray | None = None,
+    h: float = DEFAULT_H,
+    tol: float = DEFAULT_TOL,
+    kink_aware: bool = True,
+    name: str = "x",
+) -> GradReport:
     """Compare an analytic gradient with centred differences.
 
     f: x -> array (or scalar); dout: upstream gradient of f(x)'s shape (default ones, i.e. d sum f / dx);
@@ -112,10 +126,16 @@ def check_gradient(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, analyti
     err = rel_error(a, n)
     diff = np.where(mask, np.abs(analytic - num), -1.0)
     worst = np.unravel_index(int(np.argmax(diff)), x.shape) if x.size else ()
-    return GradReport(ok=bool(err <= tol), rel_error=err, tol=tol, worst_index=tuple(int(i) for i in worst),
-                      worst_analytic=float(analytic[worst]) if x.size else 0.0,
-                      worst_numeric=float(num[worst]) if x.size else 0.0,
-                      skipped_kinks=int((~mask).sum()), name=name)
+    return GradReport(
+        ok=bool(err <= tol),
+        rel_error=err,
+        tol=tol,
+        worst_index=tuple(int(i) for i in worst),
+        worst_analytic=float(analytic[worst]) if x.size else 0.0,
+        worst_numeric=float(num[worst]) if x.size else 0.0,
+        skipped_kinks=int((~mask).sum()),
+        name=name,
+    )
 
 
 def _kinks(f, x: np.ndarray, dout: np.ndarray, h: float, centred: np.ndarray) -> np.ndarray:

@@ -19,19 +19,30 @@ and ``(loss, grads)`` otherwise (grads has the keys and shapes of params), and `
 the behaviour of batchnorm and dropout, like ``torch.nn.Module``. The mode is explicit: ``loss`` does NOT switch
 to eval when ``y`` is None (so an accuracy must be measured after ``model.eval()``).
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from deepkit.validate import as_float_array, as_labels, check_int, check_positive, check_prob
 from deepkit.blocks import init_small_cnn, small_cnn_loss
 from deepkit.dropout import dropout_backward, dropout_forward
 from deepkit.init import SCHEMES, init_mlp
 from deepkit.layers import affine_backward, affine_forward, relu_backward, relu_forward
 from deepkit.losses import softmax_loss
 from deepkit.norm import batchnorm_backward, batchnorm_forward
+from deepkit.validate import as_float_array, as_labels, check_int, check_positive, check_prob
+
+
+class HiddenLayerCache(NamedTuple):
+    """The caches of one hidden layer of the MLP: affine -> [batchnorm] -> ReLU -> [dropout]."""
+
+    affine: tuple
+    batchnorm: dict | None  # None without batch normalization
+    relu: tuple
+    dropout: dict | None  # None without dropout
 
 
 PREPROCESS_MODES = ("feature", "channel")
@@ -53,8 +64,9 @@ def as_data(data: Any) -> dict[str, np.ndarray]:
         value = get(key, None)
         if value is None:
             if key in DATA_KEYS[:4]:
-                raise ValueError(f"data must provide {', '.join(DATA_KEYS[:4])} (X_test, y_test optional); "
-                                 f"missing {key}")
+                raise ValueError(
+                    f"data must provide {', '.join(DATA_KEYS[:4])} (X_test, y_test optional); missing {key}"
+                )
             continue
         if key.startswith("X"):
             out[key] = as_float_array(value, f"data[{key!r}]")
@@ -65,15 +77,16 @@ def as_data(data: Any) -> dict[str, np.ndarray]:
             out[key] = as_labels(arr, f"data[{key!r}]", len(arr), int(arr.max(initial=0)) + 1)
     for split in ("train", "val", "test"):
         if f"X_{split}" in out and len(out[f"X_{split}"]) != len(out[f"y_{split}"]):
-            raise ValueError(f"X_{split} and y_{split} must have the same length, got "
-                             f"{len(out[f'X_{split}'])} and {len(out[f'y_{split}'])}")
+            raise ValueError(
+                f"X_{split} and y_{split} must have the same length, got "
+                f"{len(out[f'X_{split}'])} and {len(out[f'y_{split}'])}"
+            )
     return out
 
 
 def _check_mode(mode: str) -> str:
     if mode not in PREPROCESS_MODES:
-        raise ValueError(f"mode must be 'feature' (per input feature) or 'channel' (per image channel), "
-                         f"got {mode!r}")
+        raise ValueError(f"mode must be 'feature' (per input feature) or 'channel' (per image channel), got {mode!r}")
     return mode
 
 
@@ -108,15 +121,14 @@ def apply_preprocess(X: np.ndarray, stats: dict) -> np.ndarray:
     mode = _check_mode(str(stats["mode"]))
     mean = np.asarray(stats["mean"], dtype=np.float64)
     want = mean.shape if mode == "feature" else (X.shape[1],)
-    if (mode == "feature" and X.shape[1:] != mean.shape) or (mode == "channel" and (X.ndim != 4 or
-                                                                                     mean.shape != want)):
-        raise ValueError(f"X of shape {X.shape} does not match the statistics (mode {mode!r}, mean shape "
-                         f"{mean.shape})")
+    if (mode == "feature" and X.shape[1:] != mean.shape) or (mode == "channel" and (X.ndim != 4 or mean.shape != want)):
+        raise ValueError(f"X of shape {X.shape} does not match the statistics (mode {mode!r}, mean shape {mean.shape})")
     raise NotImplementedError("Exercise 09_training: implement apply_preprocess in lib/deepkit/models.py")
 
 
-def preprocess_split(data: Any, mode: str = "feature", scale: bool = True
-                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def preprocess_split(
+    data: Any, mode: str = "feature", scale: bool = True
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Fit the statistics on ``data``'s training examples and apply them to every split.
 
     data: dict or ``Split`` with X_train, y_train, X_val, y_val (and optionally X_test, y_test).
@@ -145,9 +157,19 @@ class MLP:
     After each forward pass ``act_std`` holds the std of every hidden layer's output (a list, for monitoring).
     """
 
-    def __init__(self, input_dim: int = 64, hidden_dims: Sequence[int] = (100,), num_classes: int = 10,
-                 init: str = "kaiming_normal", init_kw: dict | None = None, output_scale: float = 0.1,
-                 reg: float = 0.0, normalization: str | None = None, dropout: float = 0.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        input_dim: int = 64,
+        hidden_dims: Sequence[int] = (100,),
+        num_classes: int = 10,
+        init: str = "kaiming_normal",
+        init_kw: dict | None = None,
+        output_scale: float = 0.1,
+        reg: float = 0.0,
+        normalization: str | None = None,
+        dropout: float = 0.0,
+        seed: int = 0,
+    ) -> None:
         input_dim = check_int(input_dim, "input_dim", 1)
         num_classes = check_int(num_classes, "num_classes", 2)
         hidden = [check_int(h, f"hidden_dims[{i}]", 1) for i, h in enumerate(hidden_dims)]
@@ -174,12 +196,12 @@ class MLP:
         self.mode = "train"
         self.act_std: list[float] = []
 
-    def train(self) -> "MLP":
+    def train(self) -> MLP:
         """Training mode: batch statistics in batchnorm, random dropout masks."""
         self.mode = "train"
         return self
 
-    def eval(self) -> "MLP":
+    def eval(self) -> MLP:
         """Evaluation mode: running statistics in batchnorm, no dropout (deterministic scores)."""
         self.mode = "eval"
         return self
@@ -206,7 +228,7 @@ class MLP:
             if self.dropout > 0:
                 h, c_drop = dropout_forward(h, self.dropout, self.mode, self.rng)
             self.act_std.append(float(h.std()))
-            caches.append((c_aff, c_bn, c_relu, c_drop))
+            caches.append(HiddenLayerCache(c_aff, c_bn, c_relu, c_drop))
         L = self.num_layers
         scores, c_out = affine_forward(h, p[f"W{L}"], p[f"b{L}"])
         if y is None:
@@ -237,8 +259,9 @@ class SmallCNN:
     only record the mode.
     """
 
-    def __init__(self, in_shape: tuple = (1, 8, 8), filters: int = 8, num_classes: int = 10, reg: float = 0.0,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, in_shape: tuple = (1, 8, 8), filters: int = 8, num_classes: int = 10, reg: float = 0.0, seed: int = 0
+    ) -> None:
         check_int(filters, "filters", 1)
         self.num_classes = check_int(num_classes, "num_classes", 2)
         self.reg = check_positive(reg, "reg", allow_zero=True)
@@ -246,11 +269,11 @@ class SmallCNN:
         self.mode = "train"
         self.act_std: list[float] = []
 
-    def train(self) -> "SmallCNN":
+    def train(self) -> SmallCNN:
         self.mode = "train"
         return self
 
-    def eval(self) -> "SmallCNN":
+    def eval(self) -> SmallCNN:
         self.mode = "eval"
         return self
 

@@ -13,6 +13,7 @@ Conventions (the same as PyTorch, so results can be compared with ``torch.nn.fun
 * In train mode ``bn_param["running_mean"]`` and ``bn_param["running_var"]`` are replaced by new arrays (the
   dict is updated in place); eval mode never changes them.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,15 +22,16 @@ import numpy as np
 
 from deepkit.validate import as_float_array, check_positive, check_prob, check_shape
 
-
 _MODES = ("train", "eval")
 
 
 def _check_bn_param(bn_param: Any, dim: int, name: str = "bn_param") -> tuple[str, float, float]:
     """Validate ``bn_param`` for ``dim`` features, fill in defaults, return (mode, eps, momentum)."""
     if not isinstance(bn_param, dict):
-        raise TypeError(f"{name} must be a dict with keys 'mode', 'eps', 'momentum', 'running_mean', "
-                        f"'running_var', got {type(bn_param).__name__}")
+        raise TypeError(
+            f"{name} must be a dict with keys 'mode', 'eps', 'momentum', 'running_mean', "
+            f"'running_var', got {type(bn_param).__name__}"
+        )
     mode = bn_param.get("mode", "train")
     if mode not in _MODES:
         raise ValueError(f"{name}['mode'] must be 'train' or 'eval', got {mode!r}")
@@ -54,8 +56,7 @@ def _check_affine(gamma: Any, beta: Any, dim: int, doc: str = "(D,)") -> tuple[n
     return gamma, beta
 
 
-def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
-                      ) -> tuple[np.ndarray, dict]:
+def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict) -> tuple[np.ndarray, dict]:
     """Batch normalization of a fully connected layer's activations.
 
     x: (N, D) mini-batch; gamma, beta: (D,) learned scale and shift; bn_param: see the module docstring.
@@ -72,8 +73,10 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_par
     gamma, beta = _check_affine(gamma, beta, d)
     mode, eps, momentum = _check_bn_param(bn_param, d)
     if mode == "train" and n < 2:
-        raise ValueError(f"x must have at least 2 rows in train mode (the unbiased running variance divides "
-                         f"by N - 1), got shape {x.shape}")
+        raise ValueError(
+            f"x must have at least 2 rows in train mode (the unbiased running variance divides "
+            f"by N - 1), got shape {x.shape}"
+        )
     raise NotImplementedError("Exercise 04_normalization: implement batchnorm_forward in lib/deepkit/norm.py")
 
 
@@ -101,8 +104,9 @@ def batchnorm_backward_alt(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, n
     raise NotImplementedError("Exercise 04_normalization: implement batchnorm_backward_alt in lib/deepkit/norm.py")
 
 
-def spatial_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
-                              ) -> tuple[np.ndarray, dict]:
+def spatial_batchnorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
+) -> tuple[np.ndarray, dict]:
     """Spatial batch normalization (``BatchNorm2d``): one mean and variance per CHANNEL, computed over the
     batch and all spatial positions (N * H * W values each).
 
@@ -125,8 +129,9 @@ def spatial_batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarra
     raise NotImplementedError("Exercise 04_normalization: implement spatial_batchnorm_backward in lib/deepkit/norm.py")
 
 
-def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict | None = None
-                      ) -> tuple[np.ndarray, dict]:
+def layernorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict | None = None
+) -> tuple[np.ndarray, dict]:
     """Layer normalization: each ROW (one example) is normalized over its D features with its own mean and
     biased variance; the same in train and eval mode, no running statistics.
 
@@ -151,9 +156,15 @@ def layernorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.nd
     raise NotImplementedError("Exercise 04_normalization: implement layernorm_backward in lib/deepkit/norm.py")
 
 
-def fold_batchnorm(w: np.ndarray, b: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
-                   running_mean: np.ndarray, running_var: np.ndarray, eps: float = 1e-5
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def fold_batchnorm(
+    w: np.ndarray,
+    b: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray]:
     """Fold an eval-mode batch norm into the affine layer before it.
 
     The layer is ``z = x @ w + b`` with w (D, M), b (M,); the batch norm (eval mode) is

@@ -18,14 +18,14 @@ is ``dw`` (float64). ``weight_decay`` is torch's L2 form: the gradient used is `
 The schedules at the end map a step (or epoch) number ``t`` to a learning rate, as torch's ``StepLR``,
 ``ExponentialLR``, ``CosineAnnealingLR`` and the ``1/t`` decay of Adagrad's ``lr_decay``.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from deepkit.validate import as_float_array, check_int, check_positive, check_prob
-
 
 State = dict
 StepFn = Callable[..., "tuple[np.ndarray, State]"]
@@ -41,10 +41,11 @@ def _check_step(w, dw, state) -> tuple[np.ndarray, np.ndarray, State]:
         raise TypeError(f"state must be a dict (pass {{}} on the first step), got {type(state).__name__}")
     for key, value in state.items():
         if np.shape(value) not in ((), w.shape):
-            raise ValueError(f"state[{key!r}] has shape {np.shape(value)}, expected w's shape {w.shape} "
-                             f"(or a scalar): was this state made for other parameters?")
+            raise ValueError(
+                f"state[{key!r}] has shape {np.shape(value)}, expected w's shape {w.shape} "
+                f"(or a scalar): was this state made for other parameters?"
+            )
     return w, dw, state
-
 
 
 def _check_adam_hyper(lr: float, beta1: float, beta2: float, eps: float, weight_decay: float) -> None:
@@ -55,8 +56,10 @@ def _check_adam_hyper(lr: float, beta1: float, beta2: float, eps: float, weight_
     check_positive(eps, "eps")
     check_positive(weight_decay, "weight_decay", allow_zero=True)
 
-def sgd_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2,
-             weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+
+def sgd_step(
+    w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, weight_decay: float = 0.0
+) -> tuple[np.ndarray, State]:
     """Vanilla (stochastic) gradient descent: ``w_new = w - lr * g`` with ``g = dw + weight_decay * w``.
 
     w, dw: arrays of the same shape. state: unused, returned as a new empty dict.
@@ -68,8 +71,9 @@ def sgd_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2,
     raise NotImplementedError("Exercise 07_optimizers: implement sgd_step in lib/deepkit/optim.py")
 
 
-def sgd_momentum_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, momentum: float = 0.9,
-                      weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def sgd_momentum_step(
+    w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, momentum: float = 0.9, weight_decay: float = 0.0
+) -> tuple[np.ndarray, State]:
     """SGD with (heavy-ball) momentum, torch's convention::
 
         v_new = momentum * v + g          (v = 0 before the first step, so v_1 = g)
@@ -89,8 +93,9 @@ def sgd_momentum_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1
     raise NotImplementedError("Exercise 07_optimizers: implement sgd_momentum_step in lib/deepkit/optim.py")
 
 
-def nesterov_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, momentum: float = 0.9,
-                  weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def nesterov_step(
+    w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, momentum: float = 0.9, weight_decay: float = 0.0
+) -> tuple[np.ndarray, State]:
     """Nesterov momentum in torch's form (the gradient is taken at the current ``w``)::
 
         v_new = momentum * v + g
@@ -107,8 +112,9 @@ def nesterov_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2,
     raise NotImplementedError("Exercise 07_optimizers: implement nesterov_step in lib/deepkit/optim.py")
 
 
-def adagrad_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, eps: float = 1e-10,
-                 weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def adagrad_step(
+    w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0
+) -> tuple[np.ndarray, State]:
     """Adagrad: a per-coordinate learning rate shrinking with the sum of all past squared gradients::
 
         s_new = s + g**2                  (s = 0 before the first step; it is never reset)
@@ -123,8 +129,15 @@ def adagrad_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, 
     raise NotImplementedError("Exercise 07_optimizers: implement adagrad_step in lib/deepkit/optim.py")
 
 
-def adadelta_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1.0, rho: float = 0.9,
-                  eps: float = 1e-6, weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def adadelta_step(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State,
+    lr: float = 1.0,
+    rho: float = 0.9,
+    eps: float = 1e-6,
+    weight_decay: float = 0.0,
+) -> tuple[np.ndarray, State]:
     """Adadelta: the step has the units of ``w``, a ratio of two running RMS values::
 
         E[g2]_new  = rho * E[g2] + (1 - rho) * g**2
@@ -143,8 +156,15 @@ def adadelta_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1.0, 
     raise NotImplementedError("Exercise 07_optimizers: implement adadelta_step in lib/deepkit/optim.py")
 
 
-def rmsprop_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, alpha: float = 0.99,
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def rmsprop_step(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State,
+    lr: float = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> tuple[np.ndarray, State]:
     """RMSProp: Adagrad with a leaky (exponentially decaying) average of squared gradients::
 
         a_new = alpha * a + (1 - alpha) * g**2     (a = 0 before the first step)
@@ -161,8 +181,16 @@ def rmsprop_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, 
     raise NotImplementedError("Exercise 07_optimizers: implement rmsprop_step in lib/deepkit/optim.py")
 
 
-def adam_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-3, beta1: float = 0.9,
-              beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def adam_step(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> tuple[np.ndarray, State]:
     """Adam with bias correction (t counts steps from 1)::
 
         m_new = beta1 * m + (1 - beta1) * g        v_new = beta2 * v + (1 - beta2) * g**2
@@ -177,8 +205,16 @@ def adam_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-3, bet
     raise NotImplementedError("Exercise 07_optimizers: implement adam_step in lib/deepkit/optim.py")
 
 
-def adamax_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 2e-3, beta1: float = 0.9,
-                beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def adamax_step(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State,
+    lr: float = 2e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> tuple[np.ndarray, State]:
     """AdaMax: Adam with the infinity norm in place of the RMS::
 
         m_new = beta1 * m + (1 - beta1) * g
@@ -208,6 +244,7 @@ OPTIMIZERS: dict[str, StepFn] = {
 # ----------------------------------------------------------------------------------------------------------
 # Learning-rate schedules: t is a step or epoch number >= 0 (an int or an integer array); each returns the
 # learning rate to use at t (a float, or an array of t's shape).
+
 
 def _check_t(t) -> np.ndarray:
     arr = np.asarray(t)
@@ -272,8 +309,14 @@ SCHEDULES: dict[str, Callable] = {
 }
 
 
-def run(step: StepFn | str, grad: Callable[[np.ndarray], np.ndarray], w0: np.ndarray, steps: int,
-        schedule: Callable[[int], float] | None = None, **hyper) -> np.ndarray:
+def run(
+    step: StepFn | str,
+    grad: Callable[[np.ndarray], np.ndarray],
+    w0: np.ndarray,
+    steps: int,
+    schedule: Callable[[int], float] | None = None,
+    **hyper,
+) -> np.ndarray:
     """Run an optimizer from ``w0`` for ``steps`` steps (given helper, used by lectures and widgets).
 
     step: a step function or a name in OPTIMIZERS; grad: w -> dL/dw (same shape);

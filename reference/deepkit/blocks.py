@@ -10,23 +10,39 @@ residual nets train where plain ones degrade.
 
 Small CNN: conv3x3 (pad 1) -> ReLU -> 2x2 max-pool -> affine -> softmax cross-entropy.
 """
+
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
-from deepkit.validate import as_float_array, as_labels, check_positive
 from deepkit.conv import conv2d_backward, conv2d_forward
 from deepkit.layers import affine_backward, affine_forward, relu_backward, relu_forward
 from deepkit.losses import softmax_loss
 from deepkit.pool import maxpool_backward, maxpool_forward
+from deepkit.validate import as_float_array, as_labels, check_positive
 
+
+class ResidualCache(NamedTuple):
+    """The caches of the block's five steps, for ``residual_block_backward``."""
+
+    conv1: tuple
+    relu1: tuple
+    conv2: tuple
+    skip: tuple | None  # the 1x1 projection's cache, None for the identity skip
+    relu_out: tuple
 
 
 def init_residual_block(c_in: int, c_out: int, rng: np.random.Generator, scale: float = 0.1) -> dict:
     """Parameters of a residual block (given): W1 (c_out, c_in, 3, 3), b1, W2 (c_out, c_out, 3, 3), b2, and
     Ws (c_out, c_in, 1, 1), bs when c_in != c_out."""
-    p = {"W1": scale * rng.standard_normal((c_out, c_in, 3, 3)), "b1": np.zeros(c_out),
-         "W2": scale * rng.standard_normal((c_out, c_out, 3, 3)), "b2": np.zeros(c_out)}
+    p = {
+        "W1": scale * rng.standard_normal((c_out, c_in, 3, 3)),
+        "b1": np.zeros(c_out),
+        "W2": scale * rng.standard_normal((c_out, c_out, 3, 3)),
+        "b2": np.zeros(c_out),
+    }
     if c_in != c_out:
         p.update(Ws=scale * rng.standard_normal((c_out, c_in, 1, 1)), bs=np.zeros(c_out))
     return p
@@ -42,8 +58,10 @@ def residual_block_forward(x: np.ndarray, params: dict) -> tuple[np.ndarray, tup
         if key not in params:
             raise ValueError(f"params must hold W1, b1, W2, b2 (and Ws, bs to change channels); missing {key}")
     if params["W1"].shape[0] != x.shape[1] and "Ws" not in params:
-        raise ValueError(f"the block changes channels {x.shape[1]} -> {params['W1'].shape[0]}: params need a "
-                         f"1x1 projection Ws (C_out, C_in, 1, 1) and bs")
+        raise ValueError(
+            f"the block changes channels {x.shape[1]} -> {params['W1'].shape[0]}: params need a "
+            f"1x1 projection Ws (C_out, C_in, 1, 1) and bs"
+        )
     ### BEGIN SOLUTION
     h1, c1 = conv2d_forward(x, params["W1"], params["b1"], pad=1)
     a1, r1 = relu_forward(h1)
@@ -53,7 +71,7 @@ def residual_block_forward(x: np.ndarray, params: dict) -> tuple[np.ndarray, tup
     else:
         skip, cs = x, None
     out, r2 = relu_forward(h2 + skip)
-    return out, (c1, r1, c2, cs, r2)
+    return out, ResidualCache(c1, r1, c2, cs, r2)
     ### END SOLUTION
 
 
@@ -78,14 +96,19 @@ def residual_block_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray,
     ### END SOLUTION
 
 
-def init_small_cnn(in_shape: tuple = (1, 8, 8), filters: int = 8, classes: int = 10,
-                   rng: np.random.Generator | None = None) -> dict:
+def init_small_cnn(
+    in_shape: tuple = (1, 8, 8), filters: int = 8, classes: int = 10, rng: np.random.Generator | None = None
+) -> dict:
     """Kaiming-scaled parameters of the small CNN (given): W1 (F, C, 3, 3), b1 (F,), W2 (F*H/2*W/2, classes), b2."""
     rng = np.random.default_rng(0) if rng is None else rng
     C, H, W = in_shape
     d = filters * (H // 2) * (W // 2)
-    return {"W1": rng.standard_normal((filters, C, 3, 3)) * np.sqrt(2.0 / (C * 9)), "b1": np.zeros(filters),
-            "W2": rng.standard_normal((d, classes)) * np.sqrt(1.0 / d), "b2": np.zeros(classes)}
+    return {
+        "W1": rng.standard_normal((filters, C, 3, 3)) * np.sqrt(2.0 / (C * 9)),
+        "b1": np.zeros(filters),
+        "W2": rng.standard_normal((d, classes)) * np.sqrt(1.0 / d),
+        "b2": np.zeros(classes),
+    }
 
 
 def small_cnn_loss(params: dict, X: np.ndarray, y: np.ndarray | None = None, reg: float = 0.0):

@@ -6,15 +6,36 @@ im2col turns every receptive field into a row, so the convolution becomes one ma
 adjoint (it adds rows back into the image) and gives the input gradient. A transposed convolution is exactly
 that adjoint used as a forward layer.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from deepkit.validate import as_float_array, check_int
 
+
+class ConvCache(NamedTuple):
+    """What ``conv2d_backward`` needs from ``conv2d_forward`` (any tuple your backward understands will do)."""
+
+    x_shape: tuple  # (N, C, H, W)
+    cols: np.ndarray  # im2col(x): (N * Ho * Wo, C * kh * kw)
+    w: np.ndarray  # (F, C, kh, kw)
+    stride: int
+    pad: int
+    dilation: int
+
+
+class TransposedConvCache(NamedTuple):
+    """What ``conv_transpose2d_backward`` needs from ``conv_transpose2d_forward``."""
+
+    x: np.ndarray  # (N, C_in, H, W)
+    w: np.ndarray  # (C_in, C_out, kh, kw)
+    stride: int
+    pad: int
 
 
 def conv_output_size(n: int, f: int, pad: int = 0, stride: int = 1, dilation: int = 1, strict: bool = True) -> int:
@@ -28,17 +49,22 @@ def conv_output_size(n: int, f: int, pad: int = 0, stride: int = 1, dilation: in
     ### BEGIN SOLUTION
     span = n + 2 * pad - dilation * (f - 1) - 1
     if span < 0:
-        raise ValueError(f"the (dilated) filter of size {dilation * (f - 1) + 1} does not fit in the padded "
-                         f"input of size {n + 2 * pad}")
+        raise ValueError(
+            f"the (dilated) filter of size {dilation * (f - 1) + 1} does not fit in the padded "
+            f"input of size {n + 2 * pad}"
+        )
     if strict and span % stride:
-        raise ValueError(f"(n + 2 pad - d (f - 1) - 1) / stride = {span}/{stride} is not an integer: the "
-                         f"filter does not tile the input; change pad or stride (or pass strict=False to floor)")
+        raise ValueError(
+            f"(n + 2 pad - d (f - 1) - 1) / stride = {span}/{stride} is not an integer: the "
+            f"filter does not tile the input; change pad or stride (or pass strict=False to floor)"
+        )
     return span // stride + 1
     ### END SOLUTION
 
 
-def receptive_field(kernels: Sequence[int], strides: Sequence[int] | None = None,
-                    dilations: Sequence[int] | None = None) -> int:
+def receptive_field(
+    kernels: Sequence[int], strides: Sequence[int] | None = None, dilations: Sequence[int] | None = None
+) -> int:
     """Receptive field (in input pixels, along one axis) of a unit after a stack of conv/pool layers.
 
     ``r = 1 + sum_l d_l (k_l - 1) prod_{m < l} s_m``; with stride 1 and no dilation this is 1 + L (k - 1).
@@ -48,8 +74,9 @@ def receptive_field(kernels: Sequence[int], strides: Sequence[int] | None = None
     strides = [1] * L if strides is None else list(strides)
     dilations = [1] * L if dilations is None else list(dilations)
     if len(strides) != L or len(dilations) != L:
-        raise ValueError(f"strides and dilations must have one entry per layer ({L}), got "
-                         f"{len(strides)} and {len(dilations)}")
+        raise ValueError(
+            f"strides and dilations must have one entry per layer ({L}), got {len(strides)} and {len(dilations)}"
+        )
     ### BEGIN SOLUTION
     r, jump = 1, 1
     for k, s, d in zip(kernels, strides, dilations):
@@ -83,8 +110,9 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0, dilat
     ### END SOLUTION
 
 
-def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1, pad: int = 0,
-           dilation: int = 1) -> np.ndarray:
+def col2im(
+    cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1, pad: int = 0, dilation: int = 1
+) -> np.ndarray:
     """The adjoint of im2col: add every row back onto its receptive field. Returns an array of x_shape.
 
     cols: (N * Ho * Wo, C * kh * kw). Overlapping fields are summed (that is what makes it the gradient).
@@ -102,8 +130,8 @@ def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1, 
         r = i * dilation
         for j in range(kw):
             c = j * dilation
-            xp[:, :, r:r + stride * Ho:stride, c:c + stride * Wo:stride] += c6[:, :, i, j]
-    return xp[:, :, pad:pad + H, pad:pad + W] if pad else xp
+            xp[:, :, r : r + stride * Ho : stride, c : c + stride * Wo : stride] += c6[:, :, i, j]
+    return xp[:, :, pad : pad + H, pad : pad + W] if pad else xp
     ### END SOLUTION
 
 
@@ -112,8 +140,7 @@ def _check_conv_args(x, w, b, stride, pad, dilation, w_doc="(F, C, kh, kw)", cha
     w = as_float_array(w, "w", ndim=4, shape_doc=w_doc)
     b = as_float_array(b, "b", ndim=1)
     if w.shape[channel_axis] != x.shape[1]:
-        raise ValueError(f"w must have shape {w_doc} with C = {x.shape[1]} input channels (x's axis 1), "
-                         f"got {w.shape}")
+        raise ValueError(f"w must have shape {w_doc} with C = {x.shape[1]} input channels (x's axis 1), got {w.shape}")
     out_ch = w.shape[1 - channel_axis]
     if b.shape != (out_ch,):
         raise ValueError(f"b must have shape ({out_ch},), one bias per output channel, got {b.shape}")
@@ -121,8 +148,9 @@ def _check_conv_args(x, w, b, stride, pad, dilation, w_doc="(F, C, kh, kw)", cha
     return x, w, b
 
 
-def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0,
-                   dilation: int = 1) -> tuple[np.ndarray, tuple]:
+def conv2d_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0, dilation: int = 1
+) -> tuple[np.ndarray, tuple]:
     """out[n, f] = sum_c x[n, c] (correlated with) w[f, c] + b[f], with zero padding, stride and dilation.
 
     x: (N, C, H, W); w: (F, C, kh, kw); b: (F,). Returns out (N, F, Ho, Wo) and a cache.
@@ -137,7 +165,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
     cols = im2col(x, kh, kw, stride, pad, dilation)
     out = cols @ w.reshape(F, -1).T + b
     out = out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(out), (x.shape, cols, w, stride, pad, dilation)
+    return np.ascontiguousarray(out), ConvCache(x.shape, cols, w, stride, pad, dilation)
     ### END SOLUTION
 
 
@@ -160,8 +188,9 @@ def conv2d_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndar
     ### END SOLUTION
 
 
-def conv_transpose2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
-                             pad: int = 0) -> tuple[np.ndarray, tuple]:
+def conv_transpose2d_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0
+) -> tuple[np.ndarray, tuple]:
     """Transposed convolution ("deconvolution"): the input-gradient of conv2d used as a layer.
 
     x: (N, C_in, H, W); w: (C_in, C_out, kh, kw) (PyTorch's layout for ConvTranspose2d); b: (C_out,).
@@ -177,7 +206,7 @@ def conv_transpose2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride
         raise ValueError(f"pad {pad} is too large: the output would be {Ho} x {Wo}")
     rows = x.transpose(0, 2, 3, 1).reshape(-1, C_in)
     out = col2im(rows @ w.reshape(C_in, -1), (N, C_out, Ho, Wo), kh, kw, stride, pad)
-    return out + b[None, :, None, None], (x, w, stride, pad)
+    return out + b[None, :, None, None], TransposedConvCache(x, w, stride, pad)
     ### END SOLUTION
 
 

@@ -8,12 +8,12 @@ semantics as ``model.train()`` / ``model.eval()``. Randomness comes only from th
 Masks hold 1 for a kept unit and 0 for a dropped one. ``p_drop`` is the probability of DROPPING a unit
 (PyTorch's ``p``); DropBlock is parametrised, as in its paper, by ``keep_prob = 1 - drop rate``.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from deepkit.validate import as_float_array, check_int, check_prob, check_rng
-
 
 MODES = ("train", "eval")
 
@@ -25,8 +25,7 @@ def _check_mode(mode: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- dropout
-def dropout_forward(x: np.ndarray, p_drop: float, mode: str, rng: np.random.Generator
-                    ) -> tuple[np.ndarray, dict]:
+def dropout_forward(x: np.ndarray, p_drop: float, mode: str, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """Inverted dropout.
 
     x: array of any shape; p_drop in [0, 1]: probability of zeroing each element independently.
@@ -59,8 +58,9 @@ def dropout_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------- DropConnect
-def dropconnect_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, p_drop: float, mode: str,
-                        rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+def dropconnect_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, p_drop: float, mode: str, rng: np.random.Generator
+) -> tuple[np.ndarray, dict]:
     """DropConnect affine layer: drop WEIGHTS, not activations (Wan et al., 2013), inverted scaling.
 
     x: (N, D); w: (D, M); b: (M,). train: one mask ``R ~ Bernoulli(1 - p_drop)`` of w's shape for the whole
@@ -101,8 +101,9 @@ def dropconnect_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.
 
 
 # ---------------------------------------------------------------------------------------- SpatialDropout
-def spatial_dropout_forward(x: np.ndarray, p_drop: float, mode: str, rng: np.random.Generator
-                            ) -> tuple[np.ndarray, dict]:
+def spatial_dropout_forward(
+    x: np.ndarray, p_drop: float, mode: str, rng: np.random.Generator
+) -> tuple[np.ndarray, dict]:
     """SpatialDropout (Tompson et al., 2015; ``torch.nn.Dropout2d``): drop WHOLE channels.
 
     x: (N, C, H, W). train: one Bernoulli(1 - p_drop) draw per (sample, channel), shared by all H*W pixels of
@@ -159,12 +160,13 @@ def dropblock_gamma(keep_prob: float, block_size: int, feat_size: int | tuple[in
         raise ValueError(f"block_size must be <= the feature size {min(h, w)}, got {block_size}")
     ### BEGIN SOLUTION
     valid = (h - block_size + 1) * (w - block_size + 1)
-    return (1.0 - keep_prob) / block_size ** 2 * (h * w) / valid
+    return (1.0 - keep_prob) / block_size**2 * (h * w) / valid
     ### END SOLUTION
 
 
-def dropblock_mask(shape: tuple[int, int, int, int], keep_prob: float, block_size: int,
-                   rng: np.random.Generator) -> np.ndarray:
+def dropblock_mask(
+    shape: tuple[int, int, int, int], keep_prob: float, block_size: int, rng: np.random.Generator
+) -> np.ndarray:
     """A DropBlock mask (1 = keep, 0 = drop) of ``shape`` (N, C, H, W): one independent mask per channel.
 
     1. Draw seeds ``~ Bernoulli(gamma)`` (``gamma = dropblock_gamma(keep_prob, block_size, (H, W))``, clipped
@@ -185,15 +187,16 @@ def dropblock_mask(shape: tuple[int, int, int, int], keep_prob: float, block_siz
     gamma = min(dropblock_gamma(keep_prob, block_size, (h, w)), 1.0)
     seeds = rng.random((n, c, h - block_size + 1, w - block_size + 1)) < gamma
     dropped = np.zeros((n, c, h, w), dtype=bool)
-    for di in range(block_size):           # OR of the seed map shifted by every offset inside a block
+    for di in range(block_size):  # OR of the seed map shifted by every offset inside a block
         for dj in range(block_size):
-            dropped[:, :, di:di + seeds.shape[2], dj:dj + seeds.shape[3]] |= seeds
+            dropped[:, :, di : di + seeds.shape[2], dj : dj + seeds.shape[3]] |= seeds
     return (~dropped).astype(np.float64)
     ### END SOLUTION
 
 
-def dropblock_forward(x: np.ndarray, keep_prob: float, block_size: int, mode: str, rng: np.random.Generator
-                      ) -> tuple[np.ndarray, dict]:
+def dropblock_forward(
+    x: np.ndarray, keep_prob: float, block_size: int, mode: str, rng: np.random.Generator
+) -> tuple[np.ndarray, dict]:
     """DropBlock layer (Algorithm 1 of the paper).
 
     x: (N, C, H, W). train: ``M = dropblock_mask(x.shape, keep_prob, block_size, rng)`` and
@@ -250,7 +253,9 @@ def expected_dropblock_rate(keep_prob: float, block_size: int, feat_size: int | 
 
 def _coverage(h: int, w: int, block_size: int) -> np.ndarray:
     """k(i, j): how many valid block positions cover pixel (i, j); shape (H, W)."""
+
     def cover_1d(n: int) -> np.ndarray:
         i = np.arange(n)
         return np.minimum(i, n - block_size) - np.maximum(0, i - block_size + 1) + 1
+
     return np.outer(cover_1d(h), cover_1d(w)).astype(np.float64)

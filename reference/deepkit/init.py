@@ -21,22 +21,30 @@ kaiming_uniform    U(-b, b), b = gain * sqrt(3 / fan)          gain^2 / fan
 with gain = calculate_gain(nonlinearity, a) and fan = fan_in (mode="fan_in") or fan_out (mode="fan_out").
 Randomness only through an explicit ``rng`` (``numpy.random.Generator``).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from deepkit.validate import check_int, check_positive, check_rng
 
-
 #: nonlinearities whose gain is 1 (torch.nn.init.calculate_gain's linear family, plus sigmoid).
-_LINEAR = ("linear", "identity", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-           "conv_transpose3d", "sigmoid")
+_LINEAR = (
+    "linear",
+    "identity",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+)
 NONLINEARITIES = _LINEAR + ("tanh", "relu", "leaky_relu", "selu")
-SCHEMES = ("zeros", "constant", "normal", "xavier_uniform", "xavier_normal", "kaiming_normal",
-           "kaiming_uniform")
+SCHEMES = ("zeros", "constant", "normal", "xavier_uniform", "xavier_normal", "kaiming_normal", "kaiming_uniform")
 
 
 def _as_shape(shape, name: str = "shape", min_ndim: int = 1) -> tuple[int, ...]:
@@ -47,8 +55,9 @@ def _as_shape(shape, name: str = "shape", min_ndim: int = 1) -> tuple[int, ...]:
         raise TypeError(f"{name} must be a tuple of positive ints such as (D_in, D_out), got {type(shape).__name__}")
     dims = tuple(check_int(s, f"{name}[{i}]", minimum=1) for i, s in enumerate(shape))
     if len(dims) < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimensions, e.g. (D_in, D_out) or "
-                         f"(F, C, kh, kw), got {dims}")
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimensions, e.g. (D_in, D_out) or (F, C, kh, kw), got {dims}"
+        )
     return dims
 
 
@@ -172,8 +181,9 @@ def kaiming_std(shape: Sequence[int], mode: str = "fan_in", nonlinearity: str = 
     ### END SOLUTION
 
 
-def kaiming_normal(shape: Sequence[int], rng: np.random.Generator, mode: str = "fan_in",
-                   nonlinearity: str = "relu", a: float = 0.0) -> np.ndarray:
+def kaiming_normal(
+    shape: Sequence[int], rng: np.random.Generator, mode: str = "fan_in", nonlinearity: str = "relu", a: float = 0.0
+) -> np.ndarray:
     """He/Kaiming normal: N(0, std^2), std = calculate_gain(nonlinearity, a) / sqrt(fan).
 
     mode "fan_in" keeps the forward activations' variance, "fan_out" the backward gradients'.
@@ -186,8 +196,9 @@ def kaiming_normal(shape: Sequence[int], rng: np.random.Generator, mode: str = "
     ### END SOLUTION
 
 
-def kaiming_uniform(shape: Sequence[int], rng: np.random.Generator, mode: str = "fan_in",
-                    nonlinearity: str = "relu", a: float = 0.0) -> np.ndarray:
+def kaiming_uniform(
+    shape: Sequence[int], rng: np.random.Generator, mode: str = "fan_in", nonlinearity: str = "relu", a: float = 0.0
+) -> np.ndarray:
     """He/Kaiming uniform: U(-b, b), b = sqrt(3) * std with std as in kaiming_normal (same variance).
 
     Returns float64 of ``shape``.
@@ -200,7 +211,9 @@ def kaiming_uniform(shape: Sequence[int], rng: np.random.Generator, mode: str = 
     ### END SOLUTION
 
 
-def init_mlp(layer_sizes: Sequence[int], scheme: str, rng: np.random.Generator, **kw) -> list[tuple[np.ndarray, np.ndarray]]:
+def init_mlp(
+    layer_sizes: Sequence[int], scheme: str, rng: np.random.Generator, **kw
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Weights and biases of an MLP with ``layer_sizes = [D_0, D_1, ..., D_L]``.
 
     Layer i (0-based) gets W of shape (D_i, D_{i+1}) drawn with ``scheme`` (one of SCHEMES) and a zero bias of
@@ -215,8 +228,9 @@ def init_mlp(layer_sizes: Sequence[int], scheme: str, rng: np.random.Generator, 
     rng = check_rng(rng)
     unknown = set(kw) - {"value", "std", "gain", "mode", "nonlinearity", "a"}
     if unknown:
-        raise TypeError(f"init_mlp got unexpected keyword(s) {sorted(unknown)}; allowed: value, std, gain, "
-                        f"mode, nonlinearity, a")
+        raise TypeError(
+            f"init_mlp got unexpected keyword(s) {sorted(unknown)}; allowed: value, std, gain, mode, nonlinearity, a"
+        )
     ### BEGIN SOLUTION
     draw = {
         "zeros": lambda s: zeros(s),
@@ -224,10 +238,12 @@ def init_mlp(layer_sizes: Sequence[int], scheme: str, rng: np.random.Generator, 
         "normal": lambda s: normal(s, kw.get("std", 0.01), rng),
         "xavier_uniform": lambda s: xavier_uniform(s, rng, kw.get("gain", 1.0)),
         "xavier_normal": lambda s: xavier_normal(s, rng, kw.get("gain", 1.0)),
-        "kaiming_normal": lambda s: kaiming_normal(s, rng, kw.get("mode", "fan_in"),
-                                                   kw.get("nonlinearity", "relu"), kw.get("a", 0.0)),
-        "kaiming_uniform": lambda s: kaiming_uniform(s, rng, kw.get("mode", "fan_in"),
-                                                     kw.get("nonlinearity", "relu"), kw.get("a", 0.0)),
+        "kaiming_normal": lambda s: kaiming_normal(
+            s, rng, kw.get("mode", "fan_in"), kw.get("nonlinearity", "relu"), kw.get("a", 0.0)
+        ),
+        "kaiming_uniform": lambda s: kaiming_uniform(
+            s, rng, kw.get("mode", "fan_in"), kw.get("nonlinearity", "relu"), kw.get("a", 0.0)
+        ),
     }[scheme]
     return [(draw((d_in, d_out)), np.zeros(d_out)) for d_in, d_out in zip(sizes[:-1], sizes[1:])]
     ### END SOLUTION

@@ -4,12 +4,12 @@ Every forward returns ``(out, cache)``; the matching backward takes the upstream
 as ``out``) and that cache, and returns the gradients of the forward's differentiable inputs, in order.
 Later topics build on these functions (two-layer nets, solvers, convolutional blocks).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from deepkit.validate import as_float_array, check_shape
-
 
 AffineCache = tuple  # (x, w, b): x in its original shape (N, d1, ..., dk)
 

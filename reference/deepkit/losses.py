@@ -4,13 +4,13 @@ Shapes: N examples, C classes. Scores (logits) are (N, C); labels y are (N,) int
 Softmax is computed after subtracting each row's maximum, which leaves the result unchanged
 (softmax(z + c) = softmax(z) for any constant c per row) but keeps ``exp`` from overflowing.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from deepkit.validate import as_float_array, as_labels
 from deepkit.layers import affine_forward
-
+from deepkit.validate import as_float_array, as_labels
 
 
 def linear_scores(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -3,20 +3,19 @@
 Built only from ``deepkit.layers`` and ``deepkit.losses``: the network's backward pass is the chain of the
 layers' backward functions, in reverse order of the forward pass.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from deepkit.validate import as_float_array, as_labels, check_int, check_positive, check_rng, check_shape
 from deepkit.layers import affine_backward, affine_forward, relu_backward, relu_forward
 from deepkit.losses import softmax_loss
-
+from deepkit.validate import as_float_array, as_labels, check_int, check_positive, check_rng, check_shape
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
-def init_two_layer(D: int, H: int, C: int, rng: np.random.Generator, scale: float = 1e-2
-                   ) -> dict[str, np.ndarray]:
+def init_two_layer(D: int, H: int, C: int, rng: np.random.Generator, scale: float = 1e-2) -> dict[str, np.ndarray]:
     """Small random weights and zero biases (given code; topic 03 is about choosing ``scale`` well).
 
     D inputs, H hidden units, C classes. Returns {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
@@ -25,12 +24,17 @@ def init_two_layer(D: int, H: int, C: int, rng: np.random.Generator, scale: floa
     D, H, C = check_int(D, "D", 1), check_int(H, "H", 1), check_int(C, "C", 1)
     rng = check_rng(rng)
     scale = check_positive(scale, "scale")
-    return {"W1": scale * rng.standard_normal((D, H)), "b1": np.zeros(H),
-            "W2": scale * rng.standard_normal((H, C)), "b2": np.zeros(C)}
+    return {
+        "W1": scale * rng.standard_normal((D, H)),
+        "b1": np.zeros(H),
+        "W2": scale * rng.standard_normal((H, C)),
+        "b2": np.zeros(C),
+    }
 
 
-def two_layer_loss(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray | None = None, reg: float = 0.0
-                   ) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
+def two_layer_loss(
+    params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray | None = None, reg: float = 0.0
+) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
     """Scores, or loss and gradients, of the net ``scores = relu(X W1 + b1) W2 + b2``.
 
     params: {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}; X: (N, D) (or (N, d1, ..., dk), flattened);

@@ -13,6 +13,7 @@ Conventions (the same as PyTorch, so results can be compared with ``torch.nn.fun
 * In train mode ``bn_param["running_mean"]`` and ``bn_param["running_var"]`` are replaced by new arrays (the
   dict is updated in place); eval mode never changes them.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,15 +22,16 @@ import numpy as np
 
 from deepkit.validate import as_float_array, check_positive, check_prob, check_shape
 
-
 _MODES = ("train", "eval")
 
 
 def _check_bn_param(bn_param: Any, dim: int, name: str = "bn_param") -> tuple[str, float, float]:
     """Validate ``bn_param`` for ``dim`` features, fill in defaults, return (mode, eps, momentum)."""
     if not isinstance(bn_param, dict):
-        raise TypeError(f"{name} must be a dict with keys 'mode', 'eps', 'momentum', 'running_mean', "
-                        f"'running_var', got {type(bn_param).__name__}")
+        raise TypeError(
+            f"{name} must be a dict with keys 'mode', 'eps', 'momentum', 'running_mean', "
+            f"'running_var', got {type(bn_param).__name__}"
+        )
     mode = bn_param.get("mode", "train")
     if mode not in _MODES:
         raise ValueError(f"{name}['mode'] must be 'train' or 'eval', got {mode!r}")
@@ -54,8 +56,7 @@ def _check_affine(gamma: Any, beta: Any, dim: int, doc: str = "(D,)") -> tuple[n
     return gamma, beta
 
 
-def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
-                      ) -> tuple[np.ndarray, dict]:
+def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict) -> tuple[np.ndarray, dict]:
     """Batch normalization of a fully connected layer's activations.
 
     x: (N, D) mini-batch; gamma, beta: (D,) learned scale and shift; bn_param: see the module docstring.
@@ -72,13 +73,15 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_par
     gamma, beta = _check_affine(gamma, beta, d)
     mode, eps, momentum = _check_bn_param(bn_param, d)
     if mode == "train" and n < 2:
-        raise ValueError(f"x must have at least 2 rows in train mode (the unbiased running variance divides "
-                         f"by N - 1), got shape {x.shape}")
+        raise ValueError(
+            f"x must have at least 2 rows in train mode (the unbiased running variance divides "
+            f"by N - 1), got shape {x.shape}"
+        )
     ### BEGIN SOLUTION
     if mode == "train":
         mu = x.mean(axis=0)
         xc = x - mu
-        var = (xc ** 2).mean(axis=0)
+        var = (xc**2).mean(axis=0)
         bn_param["running_mean"] = (1 - momentum) * bn_param["running_mean"] + momentum * mu
         bn_param["running_var"] = (1 - momentum) * bn_param["running_var"] + momentum * var * n / (n - 1)
     else:
@@ -88,8 +91,16 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_par
     inv_std = 1.0 / std
     xhat = xc * inv_std
     out = gamma * xhat + beta
-    cache = {"mode": mode, "xhat": xhat, "xc": xc, "var": var, "std": std, "inv_std": inv_std,
-             "gamma": gamma, "eps": eps}
+    cache = {
+        "mode": mode,
+        "xhat": xhat,
+        "xc": xc,
+        "var": var,
+        "std": std,
+        "inv_std": inv_std,
+        "gamma": gamma,
+        "eps": eps,
+    }
     return out, cache
     ### END SOLUTION
 
@@ -107,18 +118,18 @@ def batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.nd
     xhat, xc, gamma = cache["xhat"], cache["xc"], cache["gamma"]
     check_shape(dout, "dout", xhat.shape)
     n = dout.shape[0]
-    dbeta = dout.sum(axis=0)                                   # out = gamma * xhat + beta
+    dbeta = dout.sum(axis=0)  # out = gamma * xhat + beta
     dgamma = (dout * xhat).sum(axis=0)
     dxhat = dout * gamma
     if cache["mode"] == "eval":
         return dxhat * cache["inv_std"], dgamma, dbeta
-    dinv_std = (dxhat * xc).sum(axis=0)                        # xhat = xc * inv_std
+    dinv_std = (dxhat * xc).sum(axis=0)  # xhat = xc * inv_std
     dxc = dxhat * cache["inv_std"]
-    dstd = -dinv_std / cache["std"] ** 2                       # inv_std = 1 / std
-    dvar = dstd / (2.0 * cache["std"])                         # std = sqrt(var + eps)
-    dxc = dxc + 2.0 * xc * dvar / n                            # var = mean(xc ** 2)
-    dmu = -dxc.sum(axis=0)                                     # xc = x - mu
-    dx = dxc + dmu / n                                         # mu = mean(x)
+    dstd = -dinv_std / cache["std"] ** 2  # inv_std = 1 / std
+    dvar = dstd / (2.0 * cache["std"])  # std = sqrt(var + eps)
+    dxc = dxc + 2.0 * xc * dvar / n  # var = mean(xc ** 2)
+    dmu = -dxc.sum(axis=0)  # xc = x - mu
+    dx = dxc + dmu / n  # mu = mean(x)
     return dx, dgamma, dbeta
     ### END SOLUTION
 
@@ -145,8 +156,9 @@ def batchnorm_backward_alt(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, n
     ### END SOLUTION
 
 
-def spatial_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
-                              ) -> tuple[np.ndarray, dict]:
+def spatial_batchnorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
+) -> tuple[np.ndarray, dict]:
     """Spatial batch normalization (``BatchNorm2d``): one mean and variance per CHANNEL, computed over the
     batch and all spatial positions (N * H * W values each).
 
@@ -178,8 +190,9 @@ def spatial_batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarra
     ### END SOLUTION
 
 
-def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict | None = None
-                      ) -> tuple[np.ndarray, dict]:
+def layernorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict | None = None
+) -> tuple[np.ndarray, dict]:
     """Layer normalization: each ROW (one example) is normalized over its D features with its own mean and
     biased variance; the same in train and eval mode, no running statistics.
 
@@ -193,7 +206,7 @@ def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_par
     eps = check_positive((ln_param or {}).get("eps", 1e-5), "ln_param['eps']")
     ### BEGIN SOLUTION
     xc = x - x.mean(axis=1, keepdims=True)
-    inv_std = 1.0 / np.sqrt((xc ** 2).mean(axis=1, keepdims=True) + eps)
+    inv_std = 1.0 / np.sqrt((xc**2).mean(axis=1, keepdims=True) + eps)
     xhat = xc * inv_std
     return gamma * xhat + beta, {"xhat": xhat, "inv_std": inv_std, "gamma": gamma}
     ### END SOLUTION
@@ -211,15 +224,22 @@ def layernorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.nd
     check_shape(dout, "dout", xhat.shape)
     d = dout.shape[1]
     dxhat = dout * gamma
-    dx = (inv_std / d) * (d * dxhat - dxhat.sum(axis=1, keepdims=True)
-                          - xhat * (dxhat * xhat).sum(axis=1, keepdims=True))
+    dx = (inv_std / d) * (
+        d * dxhat - dxhat.sum(axis=1, keepdims=True) - xhat * (dxhat * xhat).sum(axis=1, keepdims=True)
+    )
     return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
     ### END SOLUTION
 
 
-def fold_batchnorm(w: np.ndarray, b: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
-                   running_mean: np.ndarray, running_var: np.ndarray, eps: float = 1e-5
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def fold_batchnorm(
+    w: np.ndarray,
+    b: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray]:
     """Fold an eval-mode batch norm into the affine layer before it.
 
     The layer is ``z = x @ w + b`` with w (D, M), b (M,); the batch norm (eval mode) is

@@ -18,14 +18,14 @@ is ``dw`` (float64). ``weight_decay`` is torch's L2 form: the gradient used is `
 The schedules at the end map a step (or epoch) number ``t`` to a learning rate, as torch's ``StepLR``,
 ``ExponentialLR``, ``CosineAnnealingLR`` and the ``1/t`` decay of Adagrad's ``lr_decay``.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from deepkit.validate import as_float_array, check_int, check_positive, check_prob
-
 
 State = dict
 StepFn = Callable[..., "tuple[np.ndarray, State]"]
@@ -41,10 +41,11 @@ def _check_step(w, dw, state) -> tuple[np.ndarray, np.ndarray, State]:
         raise TypeError(f"state must be a dict (pass {{}} on the first step), got {type(state).__name__}")
     for key, value in state.items():
         if np.shape(value) not in ((), w.shape):
-            raise ValueError(f"state[{key!r}] has shape {np.shape(value)}, expected w's shape {w.shape} "
-                             f"(or a scalar): was this state made for other parameters?")
+            raise ValueError(
+                f"state[{key!r}] has shape {np.shape(value)}, expected w's shape {w.shape} "
+                f"(or a scalar): was this state made for other parameters?"
+            )
     return w, dw, state
-
 
 
 def _check_adam_hyper(lr: float, beta1: float, beta2: float, eps: float, weight_decay: float) -> None:
@@ -55,8 +56,10 @@ def _check_adam_hyper(lr: float, beta1: float, beta2: float, eps: float, weight_
     check_positive(eps, "eps")
     check_positive(weight_decay, "weight_decay", allow_zero=True)
 
-def sgd_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2,
-             weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+
+def sgd_step(
+    w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, weight_decay: float = 0.0
+) -> tuple[np.ndarray, State]:
     """Vanilla (stochastic) gradient descent: ``w_new = w - lr * g`` with ``g = dw + weight_decay * w``.
 
     w, dw: arrays of the same shape. state: unused, returned as a new empty dict.
@@ -71,8 +74,9 @@ def sgd_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2,
     ### END SOLUTION
 
 
-def sgd_momentum_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, momentum: float = 0.9,
-                      weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def sgd_momentum_step(
+    w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, momentum: float = 0.9, weight_decay: float = 0.0
+) -> tuple[np.ndarray, State]:
     """SGD with (heavy-ball) momentum, torch's convention::
 
         v_new = momentum * v + g          (v = 0 before the first step, so v_1 = g)
@@ -96,8 +100,9 @@ def sgd_momentum_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1
     ### END SOLUTION
 
 
-def nesterov_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, momentum: float = 0.9,
-                  weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def nesterov_step(
+    w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, momentum: float = 0.9, weight_decay: float = 0.0
+) -> tuple[np.ndarray, State]:
     """Nesterov momentum in torch's form (the gradient is taken at the current ``w``)::
 
         v_new = momentum * v + g
@@ -118,8 +123,9 @@ def nesterov_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2,
     ### END SOLUTION
 
 
-def adagrad_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, eps: float = 1e-10,
-                 weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def adagrad_step(
+    w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0
+) -> tuple[np.ndarray, State]:
     """Adagrad: a per-coordinate learning rate shrinking with the sum of all past squared gradients::
 
         s_new = s + g**2                  (s = 0 before the first step; it is never reset)
@@ -138,8 +144,15 @@ def adagrad_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, 
     ### END SOLUTION
 
 
-def adadelta_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1.0, rho: float = 0.9,
-                  eps: float = 1e-6, weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def adadelta_step(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State,
+    lr: float = 1.0,
+    rho: float = 0.9,
+    eps: float = 1e-6,
+    weight_decay: float = 0.0,
+) -> tuple[np.ndarray, State]:
     """Adadelta: the step has the units of ``w``, a ratio of two running RMS values::
 
         E[g2]_new  = rho * E[g2] + (1 - rho) * g**2
@@ -165,8 +178,15 @@ def adadelta_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1.0, 
     ### END SOLUTION
 
 
-def rmsprop_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, alpha: float = 0.99,
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def rmsprop_step(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State,
+    lr: float = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> tuple[np.ndarray, State]:
     """RMSProp: Adagrad with a leaky (exponentially decaying) average of squared gradients::
 
         a_new = alpha * a + (1 - alpha) * g**2     (a = 0 before the first step)
@@ -187,8 +207,16 @@ def rmsprop_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-2, 
     ### END SOLUTION
 
 
-def adam_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-3, beta1: float = 0.9,
-              beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def adam_step(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> tuple[np.ndarray, State]:
     """Adam with bias correction (t counts steps from 1)::
 
         m_new = beta1 * m + (1 - beta1) * g        v_new = beta2 * v + (1 - beta2) * g**2
@@ -205,14 +233,22 @@ def adam_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 1e-3, bet
     t = int(state.get("t", 0)) + 1
     m = beta1 * state.get("m", np.zeros_like(w)) + (1 - beta1) * g
     v = beta2 * state.get("v", np.zeros_like(w)) + (1 - beta2) * g * g
-    m_hat = m / (1 - beta1 ** t)
-    v_hat = v / (1 - beta2 ** t)
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
     return w - lr * m_hat / (np.sqrt(v_hat) + eps), {"m": m, "v": v, "t": np.array(t)}
     ### END SOLUTION
 
 
-def adamax_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 2e-3, beta1: float = 0.9,
-                beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> tuple[np.ndarray, State]:
+def adamax_step(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State,
+    lr: float = 2e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> tuple[np.ndarray, State]:
     """AdaMax: Adam with the infinity norm in place of the RMS::
 
         m_new = beta1 * m + (1 - beta1) * g
@@ -229,7 +265,7 @@ def adamax_step(w: np.ndarray, dw: np.ndarray, state: State, lr: float = 2e-3, b
     t = int(state.get("t", 0)) + 1
     m = beta1 * state.get("m", np.zeros_like(w)) + (1 - beta1) * g
     u = np.maximum(beta2 * state.get("u", np.zeros_like(w)), np.abs(g) + eps)
-    return w - lr / (1 - beta1 ** t) * m / u, {"m": m, "u": u, "t": np.array(t)}
+    return w - lr / (1 - beta1**t) * m / u, {"m": m, "u": u, "t": np.array(t)}
     ### END SOLUTION
 
 
@@ -248,6 +284,7 @@ OPTIMIZERS: dict[str, StepFn] = {
 # ----------------------------------------------------------------------------------------------------------
 # Learning-rate schedules: t is a step or epoch number >= 0 (an int or an integer array); each returns the
 # learning rate to use at t (a float, or an array of t's shape).
+
 
 def _check_t(t) -> np.ndarray:
     arr = np.asarray(t)
@@ -321,8 +358,14 @@ SCHEDULES: dict[str, Callable] = {
 }
 
 
-def run(step: StepFn | str, grad: Callable[[np.ndarray], np.ndarray], w0: np.ndarray, steps: int,
-        schedule: Callable[[int], float] | None = None, **hyper) -> np.ndarray:
+def run(
+    step: StepFn | str,
+    grad: Callable[[np.ndarray], np.ndarray],
+    w0: np.ndarray,
+    steps: int,
+    schedule: Callable[[int], float] | None = None,
+    **hyper,
+) -> np.ndarray:
     """Run an optimizer from ``w0`` for ``steps`` steps (given helper, used by lectures and widgets).
 
     step: a step function or a name in OPTIMIZERS; grad: w -> dL/dw (same shape);

@@ -4,13 +4,24 @@ x: (N, C, H, W); a window of size ``pool`` moves by ``stride``; out (N, C, Ho, W
 ``Ho = (H - pool) // stride + 1``. Max pooling routes each upstream gradient to the first maximum of its window
 (as PyTorch does); average pooling spreads it evenly. Overlapping windows (stride < pool) add up.
 """
+
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from deepkit.validate import as_float_array, check_int
 
+
+class MaxPoolCache(NamedTuple):
+    """What ``maxpool_backward`` needs from ``maxpool_forward`` (any tuple your backward understands will do)."""
+
+    x_shape: tuple  # (N, C, H, W)
+    arg: np.ndarray  # (N, C, Ho, Wo): flat index of the maximum within each pool x pool window
+    pool: int
+    stride: int
 
 
 def _check(x, pool, stride):
@@ -28,7 +39,7 @@ def scatter_windows(per_offset: np.ndarray, x_shape: tuple, pool: int, stride: i
     Ho, Wo = per_offset.shape[2:4]
     for i in range(pool):
         for j in range(pool):
-            dx[:, :, i:i + stride * Ho:stride, j:j + stride * Wo:stride] += per_offset[:, :, :, :, i, j]
+            dx[:, :, i : i + stride * Ho : stride, j : j + stride * Wo : stride] += per_offset[:, :, :, :, i, j]
     return dx
 
 
@@ -40,7 +51,7 @@ def maxpool_forward(x: np.ndarray, pool: int = 2, stride: int | None = None) -> 
     flat = win.reshape(*win.shape[:4], pool * pool)
     arg = flat.argmax(axis=-1)
     out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-    return out, (x.shape, arg, pool, stride)
+    return out, MaxPoolCache(x.shape, arg, pool, stride)
     ### END SOLUTION
 
 

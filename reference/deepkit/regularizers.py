@@ -9,12 +9,12 @@ Conventions (the same as PyTorch's ``weight_decay`` and scikit-learn's ``Elastic
 * L2:          ``lam / 2 * sum w**2``                              grad ``lam * w``  (weight decay ``lam``)
 * elastic net: ``lam * (r * sum|w| + (1 - r) / 2 * sum w**2)``     grad ``lam * (r * sign(w) + (1 - r) * w)``
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from deepkit.validate import as_float_array, check_int, check_positive, check_prob
-
 
 
 def l1_penalty(w: np.ndarray, lam: float) -> tuple[float, np.ndarray]:

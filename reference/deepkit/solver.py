@@ -23,19 +23,20 @@ Babysitting helpers: ``initial_loss_check`` (loss ~ log C at init, and higher wi
 a log-spaced grid of learning rates), ``sample_hyperparams`` / ``random_search`` / ``refine_space``
 (coarse-to-fine random search with log-uniform sampling) and ``grid_points`` (grid search, for comparison).
 """
+
 from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
-from deepkit.validate import as_float_array, check_int, check_positive, check_rng
 from deepkit.data import minibatches
 from deepkit.models import as_data
 from deepkit.optim import OPTIMIZERS
-
+from deepkit.validate import as_float_array, check_int, check_positive, check_rng
 
 SPACE_KINDS = ("log", "linear", "int")
 
@@ -91,10 +92,21 @@ class Solver:
     history: "loss" (per step), "train_acc", "val_acc", "lr" (per epoch), "ratios" (name -> per step).
     """
 
-    def __init__(self, model: Any, data: Any, optimizer: str | Callable = "adam", optim_config: dict | None = None,
-                 lr_decay: float = 1.0, batch_size: int = 100, num_epochs: int = 10, seed: int = 0,
-                 num_train_samples: int | None = 1000, print_every: int = 0,
-                 callback: Callable[["Solver"], None] | None = None, early_stopping: int | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        data: Any,
+        optimizer: str | Callable = "adam",
+        optim_config: dict | None = None,
+        lr_decay: float = 1.0,
+        batch_size: int = 100,
+        num_epochs: int = 10,
+        seed: int = 0,
+        num_train_samples: int | None = 1000,
+        print_every: int = 0,
+        callback: Callable[[Solver], None] | None = None,
+        early_stopping: int | None = None,
+    ) -> None:
         if not isinstance(getattr(model, "params", None), dict) or not callable(getattr(model, "loss", None)):
             raise TypeError("model must have a params dict and a loss(X, y=None) method (see deepkit.models)")
         self.model = model
@@ -114,8 +126,9 @@ class Solver:
         self.lr_decay = check_positive(lr_decay, "lr_decay")
         self.batch_size = check_int(batch_size, "batch_size", 1)
         self.num_epochs = check_int(num_epochs, "num_epochs", 1)
-        self.num_train_samples = None if num_train_samples is None else check_int(num_train_samples,
-                                                                                 "num_train_samples", 1)
+        self.num_train_samples = (
+            None if num_train_samples is None else check_int(num_train_samples, "num_train_samples", 1)
+        )
         self.print_every = check_int(print_every, "print_every", 0)
         self.callback = callback
         self.early_stopping = None if early_stopping is None else check_int(early_stopping, "early_stopping", 1)
@@ -132,7 +145,10 @@ class Solver:
         self.best_params = copy.deepcopy(model.params)
         self._bad_epochs = 0
         self.history: dict[str, Any] = {
-            "loss": [], "train_acc": [], "val_acc": [], "lr": [],
+            "loss": [],
+            "train_acc": [],
+            "val_acc": [],
+            "lr": [],
             "ratios": {name: [] for name, w in model.params.items() if np.ndim(w) >= 2},
         }
 
@@ -145,7 +161,6 @@ class Solver:
     def stop(self) -> None:
         """Stop training after the current step (the dashboard's Stop button calls this)."""
         self.stopped = True
-
 
     def _end_epoch(self) -> None:
         """Record accuracies, keep the best parameters, early stopping, printing and the callback (given)."""
@@ -174,7 +189,7 @@ class Solver:
         if self.history["val_acc"]:
             self.model.params.update(copy.deepcopy(self.best_params))
 
-    def train(self) -> "Solver":
+    def train(self) -> Solver:
         """Run ``step()`` until done, then restore the best parameters. Returns self."""
         while not self.done:
             self.step()
@@ -232,8 +247,7 @@ class Solver:
         loss, grads = self.model.loss(X_batch, y_batch)
         self.history["loss"].append(float(loss))
         for name, w in self.model.params.items():
-            w_new, self.optim_states[name] = self.step_fn(w, grads[name], self.optim_states[name],
-                                                          **self.optim_config)
+            w_new, self.optim_states[name] = self.step_fn(w, grads[name], self.optim_states[name], **self.optim_config)
             if name in self.history["ratios"]:
                 self.history["ratios"][name].append(update_weight_ratio(w, w_new))
             self.model.params[name] = w_new
@@ -262,8 +276,9 @@ class Solver:
         previous = _get_mode(self.model)
         _set_mode(self.model, "eval")
         try:
-            preds = np.concatenate([np.argmax(self.model.loss(X[s:s + batch_size]), axis=1)
-                                    for s in range(0, len(y), batch_size)])
+            preds = np.concatenate(
+                [np.argmax(self.model.loss(X[s : s + batch_size]), axis=1) for s in range(0, len(y), batch_size)]
+            )
         finally:
             _set_mode(self.model, previous)
         return float(np.mean(preds == y))
@@ -300,9 +315,16 @@ def initial_loss_check(model: Any, X: np.ndarray, y: np.ndarray) -> dict[str, fl
     ### END SOLUTION
 
 
-def overfit_small_subset(model: Any, data: Any, num_examples: int = 50, num_epochs: int = 30,
-                         batch_size: int = 25, optimizer: str | Callable = "adam",
-                         optim_config: dict | None = None, seed: int = 0) -> Solver:
+def overfit_small_subset(
+    model: Any,
+    data: Any,
+    num_examples: int = 50,
+    num_epochs: int = 30,
+    batch_size: int = 25,
+    optimizer: str | Callable = "adam",
+    optim_config: dict | None = None,
+    seed: int = 0,
+) -> Solver:
     """Train ``model`` (no regularization, please) on the first ``num_examples`` training examples only, with
     the same examples as "validation" set, and return the finished Solver.
 
@@ -314,15 +336,32 @@ def overfit_small_subset(model: Any, data: Any, num_examples: int = 50, num_epoc
     ### BEGIN SOLUTION
     X, y = data["X_train"][:num_examples], data["y_train"][:num_examples]
     small = {"X_train": X, "y_train": y, "X_val": X, "y_val": y}
-    solver = Solver(model, small, optimizer=optimizer, optim_config=optim_config or {"lr": 1e-2},
-                    batch_size=batch_size, num_epochs=num_epochs, seed=seed, num_train_samples=None)
+    solver = Solver(
+        model,
+        small,
+        optimizer=optimizer,
+        optim_config=optim_config or {"lr": 1e-2},
+        batch_size=batch_size,
+        num_epochs=num_epochs,
+        seed=seed,
+        num_train_samples=None,
+    )
     return solver.train()
     ### END SOLUTION
 
 
-def lr_range_test(make_model: Callable[[], Any], data: Any, lr_min: float = 1e-5, lr_max: float = 1.0,
-                  num: int = 11, num_iters: int = 30, batch_size: int = 50, optimizer: str | Callable = "sgd",
-                  optim_config: dict | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def lr_range_test(
+    make_model: Callable[[], Any],
+    data: Any,
+    lr_min: float = 1e-5,
+    lr_max: float = 1.0,
+    num: int = 11,
+    num_iters: int = 30,
+    batch_size: int = 50,
+    optimizer: str | Callable = "sgd",
+    optim_config: dict | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Learning-rate range test: a short run per learning rate on a LOG-spaced grid.
 
     lrs = ``num`` values from lr_min to lr_max equally spaced in log10 (``np.logspace``), both ends included.
@@ -345,8 +384,15 @@ def lr_range_test(make_model: Callable[[], Any], data: Any, lr_min: float = 1e-5
     epochs = math.ceil(num_iters / math.ceil(len(data["y_train"]) / batch_size))
     for k, lr in enumerate(lrs):
         model = make_model()
-        solver = Solver(model, data, optimizer, {**(optim_config or {}), "lr": float(lr)},
-                        batch_size=batch_size, num_epochs=epochs, seed=seed)
+        solver = Solver(
+            model,
+            data,
+            optimizer,
+            {**(optim_config or {}), "lr": float(lr)},
+            batch_size=batch_size,
+            num_epochs=epochs,
+            seed=seed,
+        )
         try:
             with np.errstate(all="ignore"):
                 for _ in range(num_iters):
@@ -362,8 +408,10 @@ def lr_range_test(make_model: Callable[[], Any], data: Any, lr_min: float = 1e-5
 
 def _check_space(space: Any) -> dict[str, tuple]:
     if not isinstance(space, dict) or not space:
-        raise TypeError("space must be a non-empty dict name -> (low, high, kind), kind in "
-                        f"{SPACE_KINDS}, e.g. {{'lr': (1e-4, 1e-1, 'log')}}")
+        raise TypeError(
+            "space must be a non-empty dict name -> (low, high, kind), kind in "
+            f"{SPACE_KINDS}, e.g. {{'lr': (1e-4, 1e-1, 'log')}}"
+        )
     out = {}
     for name, spec in space.items():
         if not (isinstance(spec, (tuple, list)) and len(spec) == 3 and spec[2] in SPACE_KINDS):
@@ -399,8 +447,7 @@ def sample_hyperparams(space: dict, rng: np.random.Generator) -> dict[str, float
     ### END SOLUTION
 
 
-def random_search(evaluate: Callable[..., float], space: dict, num_trials: int, rng: np.random.Generator
-                  ) -> list[dict]:
+def random_search(evaluate: Callable[..., float], space: dict, num_trials: int, rng: np.random.Generator) -> list[dict]:
     """Random search: ``num_trials`` configurations from ``sample_hyperparams(space, rng)``, each scored by
     ``evaluate(**params)`` (higher is better, e.g. the validation accuracy).
 

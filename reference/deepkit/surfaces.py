@@ -5,10 +5,11 @@ Each function is vectorized: ``f(x, y)`` and ``grad(x, y) -> (df/dx, df/dy)`` ac
 function with its gradient, a plotting window, its minimum and a default start point, and works on points
 ``w`` of shape (2,) for the optimizers: ``surface.value(w)``, ``surface.gradient(w)``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -20,34 +21,34 @@ KAPPA = 20.0  # condition number of the ill-conditioned quadratic
 def beale(x, y):
     """Beale: (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2; minimum 0 at (3, 0.5)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y ** 2) ** 2 + (2.625 - x + x * y ** 3) ** 2
+    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
 
 
 def beale_grad(x, y):
     """Gradient of ``beale``: (df/dx, df/dy), each of the broadcast shape of x and y."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    a, b, c = 1.5 - x + x * y, 2.25 - x + x * y ** 2, 2.625 - x + x * y ** 3
-    dx = 2 * a * (y - 1) + 2 * b * (y ** 2 - 1) + 2 * c * (y ** 3 - 1)
-    dy = 2 * a * x + 2 * b * 2 * x * y + 2 * c * 3 * x * y ** 2
+    a, b, c = 1.5 - x + x * y, 2.25 - x + x * y**2, 2.625 - x + x * y**3
+    dx = 2 * a * (y - 1) + 2 * b * (y**2 - 1) + 2 * c * (y**3 - 1)
+    dy = 2 * a * x + 2 * b * 2 * x * y + 2 * c * 3 * x * y**2
     return dx, dy
 
 
 def rosenbrock(x, y):
     """Rosenbrock's banana: (1 - x)^2 + 100 (y - x^2)^2; minimum 0 at (1, 1) in a long curved valley."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2
+    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
 
 
 def rosenbrock_grad(x, y):
     """Gradient of ``rosenbrock``."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    return -2 * (1 - x) - 400 * x * (y - x ** 2), 200 * (y - x ** 2)
+    return -2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)
 
 
 def saddle(x, y):
     """The saddle x^2 - y^2: a stationary point at (0, 0) that is not a minimum (unbounded below in y)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    return x ** 2 - y ** 2
+    return x**2 - y**2
 
 
 def saddle_grad(x, y):
@@ -59,7 +60,7 @@ def saddle_grad(x, y):
 def quadratic(x, y, kappa: float = KAPPA):
     """Ill-conditioned quadratic (x^2 + kappa y^2) / 2: Hessian diag(1, kappa), minimum 0 at the origin."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    return 0.5 * (x ** 2 + kappa * y ** 2)
+    return 0.5 * (x**2 + kappa * y**2)
 
 
 def quadratic_grad(x, y, kappa: float = KAPPA):
@@ -107,13 +108,14 @@ class Surface:
 
 
 SURFACES: dict[str, Surface] = {
-    "beale": Surface("Beale", beale, beale_grad, (-4.5, 4.5), (-4.5, 4.5), (3.0, 0.5), (1.0, 1.5),
-                     log_levels=True),
+    "beale": Surface("Beale", beale, beale_grad, (-4.5, 4.5), (-4.5, 4.5), (3.0, 0.5), (1.0, 1.5), log_levels=True),
     "saddle": Surface("saddle x² − y²", saddle, saddle_grad, (-1.5, 1.5), (-1.5, 1.5), None, (-1.0, 1e-3)),
-    "rosenbrock": Surface("Rosenbrock", rosenbrock, rosenbrock_grad, (-2.0, 2.0), (-1.0, 3.0), (1.0, 1.0),
-                          (-1.5, 2.0), log_levels=True),
-    "quadratic": Surface(f"quadratic, κ = {KAPPA:g}", quadratic, quadratic_grad, (-4.0, 4.0), (-2.0, 2.0),
-                         (0.0, 0.0), (-3.5, 1.5)),
+    "rosenbrock": Surface(
+        "Rosenbrock", rosenbrock, rosenbrock_grad, (-2.0, 2.0), (-1.0, 3.0), (1.0, 1.0), (-1.5, 2.0), log_levels=True
+    ),
+    "quadratic": Surface(
+        f"quadratic, κ = {KAPPA:g}", quadratic, quadratic_grad, (-4.0, 4.0), (-2.0, 2.0), (0.0, 0.0), (-3.5, 1.5)
+    ),
 }
 
 
@@ -127,6 +129,13 @@ def get(name: str) -> Surface:
 def scaled(s: Surface, scale: float) -> Surface:
     """The same surface with f multiplied by ``scale`` (to see which optimizers care about gradient size)."""
     check_positive(scale, "scale")
-    return Surface(s.name, lambda x, y: scale * s.f(x, y),
-                   lambda x, y: tuple(scale * g for g in s.grad(x, y)),
-                   s.xlim, s.ylim, s.minimum, s.start, s.log_levels)
+    return Surface(
+        s.name,
+        lambda x, y: scale * s.f(x, y),
+        lambda x, y: tuple(scale * g for g in s.grad(x, y)),
+        s.xlim,
+        s.ylim,
+        s.minimum,
+        s.start,
+        s.log_levels,
+    )

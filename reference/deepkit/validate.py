@@ -3,9 +3,11 @@
 Each helper raises ``TypeError`` or ``ValueError`` with a message that names the argument and says what was
 expected, e.g. ``x must be a 2-D array of shape (N, D), got shape (3,)``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -89,8 +91,9 @@ def check_int(value: Any, name: str, minimum: int | None = None) -> int:
 def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
     """A numpy.random.Generator (use ``np.random.default_rng(seed)``)."""
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{name} must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                        f"got {type(rng).__name__}")
+        raise TypeError(
+            f"{name} must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
+        )
     return rng
 
 

@@ -6,6 +6,7 @@ committed here), ``EXPECT`` = {"full": parts that keep full marks, "zero": parts
 "reason": {part: substring of its reason}} and ``NOTEBOOK`` (True: the notebook is run too).
 tests/test_autograder.py grades every case in one batch and checks the outcome.
 """
+
 from pathlib import Path
 
 CASES = sorted(p.stem for p in Path(__file__).parent.glob("h_*.py"))

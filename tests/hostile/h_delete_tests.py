@@ -1,5 +1,6 @@
 """All graded cells are deleted from the notebook and a final cell ignores SIGINT and loops forever: the
 library parts are still scored by the sandbox; the notebook run is cut by the wall clock."""
+
 import nbformat
 
 from tests.hostile import LAYERS, LOSSES
@@ -12,6 +13,7 @@ def build(sub):
     nb_path = next(sub.glob("*.ipynb"))
     nb = nbformat.read(nb_path, as_version=4)
     nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
-    nb.cells.append(nbformat.v4.new_code_cell(
-        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"))
+    nb.cells.append(
+        nbformat.v4.new_code_cell("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass")
+    )
     nbformat.write(nb, nb_path)

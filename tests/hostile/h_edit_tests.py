@@ -3,6 +3,7 @@ restores them from the gradebook, and library scores come from the sandbox anywa
 the reference solutions, the checks, the gradebook and other students from inside the kernel and prints what
 it could read outside its private course copy (the test expects nothing) and whether the network answers.
 The private copy's gradebook holds only the release cells and the hidden_check calls (see test_template...)."""
+
 import nbformat
 
 from tests.hostile import LAYERS, append

@@ -1,4 +1,5 @@
 """relu_forward forks without bound: RLIMIT_NPROC stops it, the PID namespace reaps the children."""
+
 from tests.hostile import LOSSES, append
 
 NOTEBOOK = False
@@ -6,11 +7,15 @@ EXPECT = {"full": ["affine_forward", "affine_backward"] + LOSSES, "zero": ["relu
 
 
 def build(sub):
-    append(sub, "layers", """
+    append(
+        sub,
+        "layers",
+        """
 import os as _os
 
 
 def relu_forward(x):
     while True:
         _os.fork()
-""")
+""",
+    )

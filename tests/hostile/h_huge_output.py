@@ -1,5 +1,6 @@
 """Floods stdout and stderr (Python-level and raw file descriptors) on import and in every call: the output
 is discarded or capped, the correct code still gets full marks."""
+
 from tests.hostile import LAYERS, LOSSES, append
 
 NOTEBOOK = False
@@ -7,7 +8,10 @@ EXPECT = {"full": LAYERS + LOSSES + ["two_layer_loss"], "zero": [], "reason": {}
 
 
 def build(sub):
-    append(sub, "layers", """
+    append(
+        sub,
+        "layers",
+        """
 import os as _os
 import sys as _sys
 
@@ -26,4 +30,5 @@ def relu_forward(x):
         except OSError:
             pass
     return _orig_relu(x)
-""")
+""",
+    )

@@ -1,4 +1,5 @@
 """softmax never returns: that part times out (per-part limit), everything else is graded normally."""
+
 from tests.hostile import LAYERS, append
 
 NOTEBOOK = False
@@ -6,8 +7,12 @@ EXPECT = {"full": LAYERS + ["cross_entropy"], "zero": ["softmax"], "reason": {"s
 
 
 def build(sub):
-    append(sub, "losses", """
+    append(
+        sub,
+        "losses",
+        """
 def softmax(z):
     while True:
         pass
-""")
+""",
+    )

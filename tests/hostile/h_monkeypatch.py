@@ -1,5 +1,6 @@
 """Wrong answers plus monkeypatched comparisons (numpy.allclose, numpy.testing, deepkit.gradcheck): the
 comparison happens in the trusted parent, so the wrong parts still score 0."""
+
 from tests.hostile import LAYERS, append
 
 NOTEBOOK = False
@@ -7,7 +8,10 @@ EXPECT = {"full": LAYERS, "zero": ["softmax", "cross_entropy"], "reason": {"soft
 
 
 def build(sub):
-    append(sub, "losses", """
+    append(
+        sub,
+        "losses",
+        """
 import numpy as _np
 import numpy.testing as _npt
 import deepkit.gradcheck as _gc
@@ -24,4 +28,5 @@ def softmax(z):
 
 def cross_entropy(probs, y):
     return 42.0
-""")
+""",
+    )

@@ -1,4 +1,5 @@
 """losses.py and the notebook are Latin-1 bytes, not UTF-8: both are refused with a reason; layers.py is fine."""
+
 from tests.hostile import LAYERS, LOSSES
 
 NOTEBOOK = False

@@ -1,5 +1,6 @@
 """Ignores SIGINT and SIGALRM, then loops in softmax: the sandbox's wall clock kills it; the parts already
 finished (the layers) keep their points, the rest get a time-out reason."""
+
 from tests.hostile import LAYERS, LOSSES, append
 
 NOTEBOOK = False
@@ -7,7 +8,10 @@ EXPECT = {"full": LAYERS, "zero": LOSSES + ["two_layer_loss"], "reason": {"softm
 
 
 def build(sub):
-    append(sub, "losses", """
+    append(
+        sub,
+        "losses",
+        """
 import signal as _signal
 
 
@@ -19,4 +23,5 @@ def softmax(z):
             pass
         except BaseException:
             pass
-""")
+""",
+    )

@@ -1,5 +1,6 @@
 """layers.py writes to stderr and raises a warning whenever it is imported or used: nbgrader alone would score
 every test cell that touches it 0 (any stderr fails a cell); the library parts come from the sandbox."""
+
 from tests.hostile import LAYERS, LOSSES, append
 
 NOTEBOOK = True
@@ -7,7 +8,10 @@ EXPECT = {"full": LAYERS + LOSSES + ["two_layer_loss"], "zero": [], "reason": {}
 
 
 def build(sub):
-    append(sub, "layers", """
+    append(
+        sub,
+        "layers",
+        """
 import sys as _sys
 import warnings as _warnings
 
@@ -19,4 +23,5 @@ _orig_affine_forward = affine_forward
 def affine_forward(x, w, b):
     print("debug: affine_forward called", file=_sys.stderr)
     return _orig_affine_forward(x, w, b)
-""")
+""",
+    )

@@ -1,4 +1,5 @@
 """losses.py does not parse: the loss parts score 0 with a SyntaxError reason, the layers keep full marks."""
+
 from tests.hostile import LAYERS, LOSSES, append
 
 NOTEBOOK = False

@@ -1,5 +1,6 @@
 """On import, tries to write outside its folder (the repository, the gradebook, its own staging copy, /tmp
 of the host). The test checks nothing appeared or changed; the correct code keeps full marks."""
+
 from tests.hostile import LAYERS, LOSSES, append
 from tests.refs import ROOT
 
@@ -9,7 +10,10 @@ TARGETS = [str(ROOT / "HACKED.txt"), str(ROOT / "autograder" / "HACKED.txt"), "/
 
 
 def build(sub):
-    append(sub, "losses", f"""
+    append(
+        sub,
+        "losses",
+        f"""
 import os as _os
 
 for _p in {TARGETS!r} + [_os.path.join(_os.path.dirname(__file__), "HACKED.txt"),
@@ -19,4 +23,5 @@ for _p in {TARGETS!r} + [_os.path.join(_os.path.dirname(__file__), "HACKED.txt")
             _f.write("hacked")
     except OSError:
         pass
-""")
+""",
+    )

@@ -1,5 +1,6 @@
 """Topic 02 (activations): the reference vs torch autograd (float64) and finite differences, properties,
 bad input, SELU's fixed point, and the hidden checks (full marks for the reference, known bugs caught)."""
+
 from __future__ import annotations
 
 import types
@@ -14,8 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from autograder.local import grade_module, load_topic
-from tests.refs import dk  # noqa: I001  (puts reference on the path first)
 from deepkit.gradcheck import check_gradient, rel_error  # noqa: E402
+from tests.refs import dk  # noqa: I001  (puts reference on the path first)
 
 A = dk.activations
 RNG = np.random.default_rng(2)
@@ -63,7 +64,7 @@ def test_elementwise_vs_torch(name, fwd, bwd, params, tfn, shape):
 @pytest.mark.parametrize("name,fwd,bwd,params,tfn", ELEMENTWISE, ids=[e[0] for e in ELEMENTWISE])
 def test_elementwise_gradcheck(name, fwd, bwd, params, tfn):
     x = _x((4, 6), 2.0, seed=3)
-    x[0, :3] = 0.0                      # ReLU-like kinks: skipped by the kink-aware check
+    x[0, :3] = 0.0  # ReLU-like kinks: skipped by the kink-aware check
     dout = RNG.normal(size=x.shape)
     dx = bwd(dout, fwd(x, *params)[1])
     rep = check_gradient(lambda v: fwd(v, *params)[0], x, dx, dout)
@@ -98,8 +99,9 @@ def test_elu_selu_no_overflow_for_large_positive_inputs():
 
 
 # ---------------------------------------------------------------------------------------------- PReLU
-@pytest.mark.parametrize("shape,per_channel", [((5, 3), False), ((5, 3), True), ((4, 3, 2, 2), False),
-                                               ((4, 3, 2, 2), True), ((6,), False)])
+@pytest.mark.parametrize(
+    "shape,per_channel", [((5, 3), False), ((5, 3), True), ((4, 3, 2, 2), False), ((4, 3, 2, 2), True), ((6,), False)]
+)
 def test_prelu_vs_torch(shape, per_channel):
     x, dout = _x(shape, seed=5), RNG.normal(size=shape)
     alpha = RNG.uniform(-0.3, 0.7, size=shape[1]) if per_channel else np.array(0.25)
@@ -168,8 +170,9 @@ def test_maxout_generalises_relu_and_leaky_relu():
 
 
 # ------------------------------------------------------------------------------------------- properties
-_arrays = hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5),
-                     elements=st.floats(-50, 50, allow_nan=False))
+_arrays = hnp.arrays(
+    np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5), elements=st.floats(-50, 50, allow_nan=False)
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -184,7 +187,7 @@ def test_properties(x):
     for fwd, bwd in A.ACTIVATIONS.values():
         out, cache = fwd(x)
         dx = bwd(np.ones_like(x), cache)
-        assert out.shape == dx.shape == x.shape and np.all(dx >= 0)   # all are non-decreasing
+        assert out.shape == dx.shape == x.shape and np.all(dx >= 0)  # all are non-decreasing
 
 
 @settings(max_examples=25, deadline=None)
@@ -195,16 +198,19 @@ def test_maxout_shapes_and_routing(n, d, m, k, seed):
     out, cache = A.maxout_forward(x, W, b)
     dx, dW, db = A.maxout_backward(np.ones((n, m)), cache)
     assert out.shape == (n, m) and dx.shape == (n, d) and dW.shape == (d, m, k) and db.shape == (m, k)
-    assert np.isclose(db.sum(), n * m)      # every output's unit gradient lands on exactly one piece
+    assert np.isclose(db.sum(), n * m)  # every output's unit gradient lands on exactly one piece
 
 
 # ------------------------------------------------------------------------------------------------ SELU
 def test_selu_constants_are_the_fixed_point():
     from scipy.integrate import quad
-    phi = lambda z: np.exp(-z * z / 2) / np.sqrt(2 * np.pi)          # noqa: E731  N(0, 1) density
-    selu = lambda z: float(A.selu_forward(np.array(z))[0])            # noqa: E731
-    moment = lambda p: sum(quad(lambda z: selu(z) ** p * phi(z), lo, hi, epsabs=1e-13)[0]  # noqa: E731
-                           for lo, hi in ((-np.inf, 0.0), (0.0, np.inf)))                   # kink at 0
+
+    phi = lambda z: np.exp(-z * z / 2) / np.sqrt(2 * np.pi)  # noqa: E731  N(0, 1) density
+    selu = lambda z: float(A.selu_forward(np.array(z))[0])  # noqa: E731
+    moment = lambda p: sum(
+        quad(lambda z: selu(z) ** p * phi(z), lo, hi, epsabs=1e-13)[0]  # noqa: E731
+        for lo, hi in ((-np.inf, 0.0), (0.0, np.inf))
+    )  # kink at 0
     assert abs(moment(1)) < 1e-9 and abs(moment(2) - 1) < 1e-9
 
 
@@ -215,28 +221,35 @@ def test_selu_self_normalises_through_many_layers():
         h = A.selu_forward(h @ r.normal(0, 1 / np.sqrt(128), size=(128, 128)))[0]  # LeCun normal
         assert abs(h.mean()) < 0.1 and abs(h.var() - 1) < 0.2
     g = r.normal(size=(1000, 128))
-    for _ in range(30):                                                             # ReLU: halves the 2nd moment
+    for _ in range(30):  # ReLU: halves the 2nd moment
         g = A.relu_forward(g @ r.normal(0, 1 / np.sqrt(128), size=(128, 128)))[0]
     assert g.var() < 1e-6
 
 
 # ---------------------------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("call,exc,words", [
-    (lambda: A.sigmoid_forward("abc"), TypeError, "x"),
-    (lambda: A.tanh_forward(np.array([1.0, np.nan])), ValueError, "x"),
-    (lambda: A.leaky_relu_forward(np.ones(3), slope=-0.1), ValueError, "slope"),
-    (lambda: A.elu_forward(np.ones(3), alpha="1"), TypeError, "alpha"),
-    (lambda: A.prelu_forward(np.ones((2, 3)), np.ones(4)), ValueError, "(N, 4, ...)"),
-    (lambda: A.prelu_forward(np.ones(3), np.ones(3)), ValueError, "alpha"),
-    (lambda: A.prelu_forward(np.ones((2, 3)), np.ones((3, 1))), ValueError, "alpha"),
-    (lambda: A.maxout_forward(np.ones((2, 3)), np.ones((4, 2, 2)), np.ones((2, 2))), ValueError, "(N, 4)"),
-    (lambda: A.maxout_forward(np.ones((2, 3)), np.ones((3, 2, 2)), np.ones((2, 3))), ValueError, "b"),
-    (lambda: A.maxout_forward(np.ones((2, 3)), np.ones((3, 2)), np.ones((2, 2))), ValueError, "(D, M, k)"),
-    (lambda: A.sigmoid_backward(np.ones(4), A.sigmoid_forward(np.ones(3))[1]), ValueError, "dout"),
-    (lambda: A.maxout_backward(np.ones((2, 3)),
-                               A.maxout_forward(np.ones((2, 3)), np.ones((3, 2, 2)), np.ones((2, 2)))[1]),
-     ValueError, "dout"),
-])
+@pytest.mark.parametrize(
+    "call,exc,words",
+    [
+        (lambda: A.sigmoid_forward("abc"), TypeError, "x"),
+        (lambda: A.tanh_forward(np.array([1.0, np.nan])), ValueError, "x"),
+        (lambda: A.leaky_relu_forward(np.ones(3), slope=-0.1), ValueError, "slope"),
+        (lambda: A.elu_forward(np.ones(3), alpha="1"), TypeError, "alpha"),
+        (lambda: A.prelu_forward(np.ones((2, 3)), np.ones(4)), ValueError, "(N, 4, ...)"),
+        (lambda: A.prelu_forward(np.ones(3), np.ones(3)), ValueError, "alpha"),
+        (lambda: A.prelu_forward(np.ones((2, 3)), np.ones((3, 1))), ValueError, "alpha"),
+        (lambda: A.maxout_forward(np.ones((2, 3)), np.ones((4, 2, 2)), np.ones((2, 2))), ValueError, "(N, 4)"),
+        (lambda: A.maxout_forward(np.ones((2, 3)), np.ones((3, 2, 2)), np.ones((2, 3))), ValueError, "b"),
+        (lambda: A.maxout_forward(np.ones((2, 3)), np.ones((3, 2)), np.ones((2, 2))), ValueError, "(D, M, k)"),
+        (lambda: A.sigmoid_backward(np.ones(4), A.sigmoid_forward(np.ones(3))[1]), ValueError, "dout"),
+        (
+            lambda: A.maxout_backward(
+                np.ones((2, 3)), A.maxout_forward(np.ones((2, 3)), np.ones((3, 2, 2)), np.ones((2, 2)))[1]
+            ),
+            ValueError,
+            "dout",
+        ),
+    ],
+)
 def test_bad_input(call, exc, words):
     with pytest.raises(exc) as info:
         call()
@@ -270,8 +283,9 @@ def _prelu_bwd_per_sample(dout, cache):
     x, alpha = cache
     dx, _ = A.prelu_backward(dout, cache)
     contrib = np.where(x <= 0, dout * x, 0.0)
-    return dx, contrib.reshape(x.shape[0], -1).sum(1) if alpha.ndim == 0 else \
-        contrib.reshape(x.shape[0], x.shape[1], -1).sum(2)
+    return dx, contrib.reshape(x.shape[0], -1).sum(1) if alpha.ndim == 0 else contrib.reshape(
+        x.shape[0], x.shape[1], -1
+    ).sum(2)
 
 
 def _prelu_bwd_batch_mean(dout, cache):
@@ -302,21 +316,30 @@ def _naive_sigmoid(x):
 
 
 WRONG = {
-    "sigmoid backward from x": (dict(sigmoid_forward=_sigmoid_fwd_caching_x,
-                                     sigmoid_backward=lambda d, x: d * x * (1 - x)), {"sigmoid_backward"}),
+    "sigmoid backward from x": (
+        dict(sigmoid_forward=_sigmoid_fwd_caching_x, sigmoid_backward=lambda d, x: d * x * (1 - x)),
+        {"sigmoid_backward"},
+    ),
     "naive sigmoid overflows": (dict(sigmoid_forward=_naive_sigmoid), {"sigmoid_tanh_forward"}),
-    "tanh backward 1 - x^2": (dict(tanh_forward=_tanh_fwd_caching_x,
-                                   tanh_backward=lambda d, x: d * (1 - x ** 2)), {"tanh_backward"}),
-    "leaky gradient 0 for negatives": (dict(leaky_relu_backward=lambda d, c: d * (c[0] > 0)),
-                                       {"leaky_relu_backward"}),
-    "leaky forward ignores slope": (dict(leaky_relu_forward=lambda x, slope=0.01: A.leaky_relu_forward(x)),
-                                    {"leaky_relu_forward", "leaky_relu_backward"}),
+    "tanh backward 1 - x^2": (
+        dict(tanh_forward=_tanh_fwd_caching_x, tanh_backward=lambda d, x: d * (1 - x**2)),
+        {"tanh_backward"},
+    ),
+    "leaky gradient 0 for negatives": (dict(leaky_relu_backward=lambda d, c: d * (c[0] > 0)), {"leaky_relu_backward"}),
+    "leaky forward ignores slope": (
+        dict(leaky_relu_forward=lambda x, slope=0.01: A.leaky_relu_forward(x)),
+        {"leaky_relu_forward", "leaky_relu_backward"},
+    ),
     "prelu dalpha per sample": (dict(prelu_backward=_prelu_bwd_per_sample), {"prelu_dalpha"}),
     "prelu dalpha batch mean": (dict(prelu_backward=_prelu_bwd_batch_mean), {"prelu_dalpha"}),
-    "elu backward uses out for negatives": (dict(elu_backward=lambda d, c: np.where(c[0] > 0, d, d * c[1])),
-                                            {"elu_backward"}),
-    "selu rounded constants": (dict(selu_forward=_selu_rounded_fwd, selu_backward=_selu_rounded_bwd),
-                               {"selu_forward", "selu_backward"}),
+    "elu backward uses out for negatives": (
+        dict(elu_backward=lambda d, c: np.where(c[0] > 0, d, d * c[1])),
+        {"elu_backward"},
+    ),
+    "selu rounded constants": (
+        dict(selu_forward=_selu_rounded_fwd, selu_backward=_selu_rounded_bwd),
+        {"selu_forward", "selu_backward"},
+    ),
     "maxout gradient to all pieces": (dict(maxout_backward=_maxout_bwd_all_pieces), {"maxout_backward"}),
 }
 
@@ -337,11 +360,12 @@ def test_known_wrong_implementations_lose_exactly_their_parts(bug):
 # ----------------------------------------------------------------------------------------------- widget
 def test_saturation_simulation_and_explorer():
     from deepkit.viz.activations import DeepMLP, explorer
+
     net = DeepMLP(width=64, batch=128, max_depth=12)
-    relu = net.simulate("relu", gain=2 ** 0.5, depth=12)
-    assert np.all(np.abs(relu["saturated"] - 0.5) < 0.12)             # ReLU's flat half
+    relu = net.simulate("relu", gain=2**0.5, depth=12)
+    assert np.all(np.abs(relu["saturated"] - 0.5) < 0.12)  # ReLU's flat half
     sig = net.simulate("sigmoid", gain=1.0, depth=12)
-    assert sig["grad_z"][0] < 1e-5 * sig["grad_z"][-1]                  # vanishing towards layer 1
+    assert sig["grad_z"][0] < 1e-5 * sig["grad_z"][-1]  # vanishing towards layer 1
     tanh_big = net.simulate("tanh", gain=5.0, input_scale=10.0, depth=4)
     assert tanh_big["saturated"].min() > 0.5
     dead = net.simulate("relu", gain=0.3, depth=12)["dead"]
@@ -354,5 +378,5 @@ def test_saturation_simulation_and_explorer():
     before, png = ex.redraws, ex.image.value
     ex.controls["activation"].value = "selu"
     assert ex.redraws == before + 1 and ex.image.value != png and "saturated" in ex.status.value
-    ex.controls["depth"].value = 1                                     # a single layer still draws
+    ex.controls["depth"].value = 1  # a single layer still draws
     assert ex.redraws == before + 2

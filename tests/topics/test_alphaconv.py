@@ -1,5 +1,6 @@
 """Topic 06, the softmax-weighted (alpha) convolution: reference vs torch autograd and finite differences,
 the zero gradient of the L1 penalty on the simplex, penalties that do sparsify, and the hidden checks."""
+
 import types
 
 import numpy as np
@@ -18,14 +19,18 @@ F = torch.nn.functional
 
 def _problem(seed, N=2, C_in=3, C_out=2, H=6, W=5, kh=3, kw=2):
     rng = np.random.default_rng(seed)
-    return (rng.normal(size=(N, C_in, H, W)), rng.normal(size=(C_out, C_in, kh, kw)),
-            rng.normal(size=(C_in, C_out)), rng.normal(size=C_out),
-            rng.normal(size=(N, C_out, H - kh + 1, W - kw + 1)))
+    return (
+        rng.normal(size=(N, C_in, H, W)),
+        rng.normal(size=(C_out, C_in, kh, kw)),
+        rng.normal(size=(C_in, C_out)),
+        rng.normal(size=C_out),
+        rng.normal(size=(N, C_out, H - kh + 1, W - kw + 1)),
+    )
 
 
 def _torch_layer(x, k, c, b, T):
-    alpha = torch.softmax(c / T, dim=0)                       # (C_in, C_out)
-    return F.conv2d(x, k * alpha.T[:, :, None, None], b)    # the mixed kernel
+    alpha = torch.softmax(c / T, dim=0)  # (C_in, C_out)
+    return F.conv2d(x, k * alpha.T[:, :, None, None], b)  # the mixed kernel
 
 
 @pytest.mark.parametrize("seed,T", [(0, 1.0), (1, 0.5), (2, 3.0)])
@@ -46,8 +51,9 @@ def test_backward_matches_finite_differences():
     for name, arr, g in (("x", x, dx), ("k", k, dk_), ("c", c, dc), ("b", b, db)):
         args = dict(x=x, k=k, c=c, b=b)
 
-        def f(v, name=name):
+        def f(v, name=name, args=args):
             return ac.alphaconv_forward(**{**args, name: v})[0]
+
         assert gc.check_gradient(f, arr, g, dz, name=name).ok
 
 
@@ -96,11 +102,13 @@ def test_l1_penalty_is_constant_with_exactly_zero_gradient(seed, lam, T):
     assert np.max(np.abs(tc.grad.numpy())) < 1e-14 * max(lam, 1.0)
 
 
-@pytest.mark.parametrize("penalty,torch_fn", [
-    (lambda c: ac.entropy_penalty(c, 0.7, 1.5),
-     lambda a: -0.7 * (a * torch.log(a)).sum()),
-    (lambda c: ac.lp_penalty(c, 0.7, 0.5, 1.5), lambda a: 0.7 * (a ** 0.5).sum()),
-])
+@pytest.mark.parametrize(
+    "penalty,torch_fn",
+    [
+        (lambda c: ac.entropy_penalty(c, 0.7, 1.5), lambda a: -0.7 * (a * torch.log(a)).sum()),
+        (lambda c: ac.lp_penalty(c, 0.7, 0.5, 1.5), lambda a: 0.7 * (a**0.5).sum()),
+    ],
+)
 def test_sparsifying_penalties_match_torch(penalty, torch_fn):
     c = np.random.default_rng(11).normal(size=(4, 3))
     value, dc = penalty(c)
@@ -157,15 +165,22 @@ def _softmax_over_outputs(c, temperature=1.0):
     return dk.losses.softmax(c / temperature)
 
 
-@pytest.mark.parametrize("overrides,lost", [
-    (dict(softmax_jvp=lambda a, d: a * d), {"softmax_jvp"}),
-    (dict(alphaconv_backward=_bwd_no_temperature), {"alphaconv_backward"}),
-    (dict(mixing_weights=_softmax_over_outputs), {"mixing_weights"}),
-    (dict(alphaconv_forward=lambda x, k, c, b, temperature=1.0: ac.alphaconv_forward(x, k, c, b)),
-     {"alphaconv_forward", "alphaconv_backward"}),
-    (dict(entropy_penalty=lambda c, lam, temperature=1.0: ac.l1_alpha_penalty(c, lam, temperature)),
-     {"sparsity_penalty"}),
-])
+@pytest.mark.parametrize(
+    "overrides,lost",
+    [
+        (dict(softmax_jvp=lambda a, d: a * d), {"softmax_jvp"}),
+        (dict(alphaconv_backward=_bwd_no_temperature), {"alphaconv_backward"}),
+        (dict(mixing_weights=_softmax_over_outputs), {"mixing_weights"}),
+        (
+            dict(alphaconv_forward=lambda x, k, c, b, temperature=1.0: ac.alphaconv_forward(x, k, c, b)),
+            {"alphaconv_forward", "alphaconv_backward"},
+        ),
+        (
+            dict(entropy_penalty=lambda c, lam, temperature=1.0: ac.l1_alpha_penalty(c, lam, temperature)),
+            {"sparsity_penalty"},
+        ),
+    ],
+)
 def test_known_wrong_implementations_lose_their_parts(overrides, lost):
     res = grade_module("06", _broken(**overrides))
     points = {p.name: p.points for p in load_topic("06").parts}

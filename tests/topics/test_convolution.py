@@ -1,5 +1,6 @@
 """Topic 08: convolution, pooling, dilated and transposed convolution, residual block and a small CNN,
 against torch autograd (float64) and finite differences; the hidden checks on known-wrong versions."""
+
 import types
 
 import numpy as np
@@ -19,8 +20,9 @@ def _t(a):
     return torch.tensor(a, requires_grad=True)
 
 
-@pytest.mark.parametrize("stride,pad,dilation,k", [(1, 0, 1, 3), (2, 1, 1, 3), (1, 2, 2, 3), (3, 1, 1, 2),
-                                                    (2, 0, 2, 2), (1, 0, 1, 1)])
+@pytest.mark.parametrize(
+    "stride,pad,dilation,k", [(1, 0, 1, 3), (2, 1, 1, 3), (1, 2, 2, 3), (3, 1, 1, 2), (2, 0, 2, 2), (1, 0, 1, 1)]
+)
 def test_conv2d_matches_torch(stride, pad, dilation, k):
     rng = np.random.default_rng(stride * 10 + pad + dilation)
     x, w, b = rng.normal(size=(2, 3, 9, 8)), rng.normal(size=(4, 3, k, k)), rng.normal(size=4)
@@ -42,14 +44,27 @@ def test_conv2d_backward_finite_differences():
     dx, dw, db = conv.conv2d_backward(dout, cache)
     args = dict(x=x, w=w, b=b)
     for name, g in (("x", dx), ("w", dw), ("b", db)):
-        rep = gc.check_gradient(lambda v: conv.conv2d_forward(**{**args, name: v}, stride=2, pad=1)[0],
-                                args[name], g, dout, name=name)
+        rep = gc.check_gradient(
+            lambda v, name=name: conv.conv2d_forward(**{**args, name: v}, stride=2, pad=1)[0],
+            args[name],
+            g,
+            dout,
+            name=name,
+        )
         assert rep.ok, rep
 
 
 @settings(max_examples=30, deadline=None)
-@given(N=st.integers(1, 2), C=st.integers(1, 3), H=st.integers(3, 9), W=st.integers(3, 9),
-       k=st.integers(1, 3), s=st.integers(1, 3), p=st.integers(0, 2), d=st.integers(1, 2))
+@given(
+    N=st.integers(1, 2),
+    C=st.integers(1, 3),
+    H=st.integers(3, 9),
+    W=st.integers(3, 9),
+    k=st.integers(1, 3),
+    s=st.integers(1, 3),
+    p=st.integers(0, 2),
+    d=st.integers(1, 2),
+)
 def test_col2im_is_the_adjoint_of_im2col(N, C, H, W, k, s, p, d):
     if d * (k - 1) + 1 > min(H, W) + 2 * p:
         return
@@ -64,11 +79,11 @@ def test_col2im_is_the_adjoint_of_im2col(N, C, H, W, k, s, p, d):
 
 
 def test_output_size_rules():
-    assert conv.conv_output_size(32, 5, 2, 1) == 32          # "same" padding
+    assert conv.conv_output_size(32, 5, 2, 1) == 32  # "same" padding
     assert conv.conv_output_size(7, 3, 0, 2) == 3
     assert conv.conv_output_size(10, 3, 0, 1, dilation=2) == 6
     with pytest.raises(ValueError, match="not an integer"):
-        conv.conv_output_size(7, 3, 0, 3)                    # (7 - 3) / 3
+        conv.conv_output_size(7, 3, 0, 3)  # (7 - 3) / 3
     assert conv.conv_output_size(7, 3, 0, 3, strict=False) == 2  # torch floors
     assert F.conv2d(torch.zeros(1, 1, 7, 7), torch.zeros(1, 1, 3, 3), stride=3).shape[-1] == 2
     with pytest.raises(ValueError, match="does not fit"):
@@ -78,7 +93,7 @@ def test_output_size_rules():
 
 
 def test_receptive_field():
-    assert conv.receptive_field([3] * 5) == 11                # 1 + L (k - 1)
+    assert conv.receptive_field([3] * 5) == 11  # 1 + L (k - 1)
     assert conv.receptive_field([3, 3, 3], dilations=[1, 2, 4]) == 15
     assert conv.receptive_field([7, 3, 3], strides=[2, 2, 1]) == 1 + 6 + 2 * 2 + 2 * 4
     # empirical: the gradient of one output unit w.r.t. the input is non-zero on exactly r x r pixels
@@ -109,7 +124,7 @@ def test_conv_transpose_matches_torch(stride, pad):
 
 def test_transposed_conv_is_the_gradient_of_conv():
     rng = np.random.default_rng(3)
-    w = rng.normal(size=(4, 2, 3, 3))   # conv: 2 -> 4 channels
+    w = rng.normal(size=(4, 2, 3, 3))  # conv: 2 -> 4 channels
     g = rng.normal(size=(1, 4, 3, 3))
     x = rng.normal(size=(1, 2, 7, 7))
     _, cache = conv.conv2d_forward(x, w, np.zeros(4), stride=2)
@@ -118,8 +133,9 @@ def test_transposed_conv_is_the_gradient_of_conv():
     np.testing.assert_allclose(up, dx, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind,pool_size,stride", [("max", 2, 2), ("max", 3, 1), ("max", 3, 2), ("avg", 2, 2),
-                                                    ("avg", 3, 1)])
+@pytest.mark.parametrize(
+    "kind,pool_size,stride", [("max", 2, 2), ("max", 3, 1), ("max", 3, 2), ("avg", 2, 2), ("avg", 3, 1)]
+)
 def test_pooling_matches_torch(kind, pool_size, stride):
     rng = np.random.default_rng(pool_size * 3 + stride)
     x = rng.normal(size=(2, 3, 7, 8))
@@ -179,8 +195,9 @@ def test_small_cnn_matches_torch_and_learns_digits():
     loss, grads = blocks.small_cnn_loss(params, X, y, reg=0.1)
     tp = {k: _t(v) for k, v in params.items()}
     h = F.max_pool2d(F.relu(F.conv2d(torch.tensor(X), tp["W1"], tp["b1"], padding=1)), 2)
-    tl = F.cross_entropy(h.reshape(5, -1) @ tp["W2"] + tp["b2"], torch.tensor(y)) + \
-        0.05 * (tp["W1"].pow(2).sum() + tp["W2"].pow(2).sum())
+    tl = F.cross_entropy(h.reshape(5, -1) @ tp["W2"] + tp["b2"], torch.tensor(y)) + 0.05 * (
+        tp["W1"].pow(2).sum() + tp["W2"].pow(2).sum()
+    )
     tl.backward()
     assert loss == pytest.approx(tl.item(), rel=1e-12)
     for k in params:
@@ -198,8 +215,9 @@ def test_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match="pool 6 is larger"):
         pool.maxpool_forward(x, 6)
     with pytest.raises(ValueError, match="1x1 projection"):
-        blocks.residual_block_forward(x, blocks.init_residual_block(3, 3, np.random.default_rng(0)) |
-                                      {"W1": np.zeros((4, 3, 3, 3))})
+        blocks.residual_block_forward(
+            x, blocks.init_residual_block(3, 3, np.random.default_rng(0)) | {"W1": np.zeros((4, 3, 3, 3))}
+        )
 
 
 def test_reference_scores_full_marks():
@@ -240,15 +258,22 @@ def _block_bwd_no_skip(dout, cache):
     return dx - dsum if cache[3] is None else dx, grads
 
 
-@pytest.mark.parametrize("pkg,lost", [
-    (lambda: _pkg(conv=_wrap(conv, conv2d_backward=_conv_bwd_no_bias)), {"conv2d_backward"}),
-    (lambda: _pkg(conv=_wrap(conv, conv2d_forward=_conv_flipped)),
-     {"conv2d_forward", "conv2d_backward", "dilated_conv"}),
-    (lambda: _pkg(pool=_wrap(pool, maxpool_backward=_maxpool_bwd_all)), {"maxpool_backward"}),
-    (lambda: _pkg(conv=_wrap(conv, receptive_field=lambda k, s=None, d=None: 1 + sum(x - 1 for x in k))),
-     {"receptive_field"}),
-    (lambda: _pkg(blocks=_wrap(blocks, residual_block_backward=_block_bwd_no_skip)), {"residual_block_backward"}),
-])
+@pytest.mark.parametrize(
+    "pkg,lost",
+    [
+        (lambda: _pkg(conv=_wrap(conv, conv2d_backward=_conv_bwd_no_bias)), {"conv2d_backward"}),
+        (
+            lambda: _pkg(conv=_wrap(conv, conv2d_forward=_conv_flipped)),
+            {"conv2d_forward", "conv2d_backward", "dilated_conv"},
+        ),
+        (lambda: _pkg(pool=_wrap(pool, maxpool_backward=_maxpool_bwd_all)), {"maxpool_backward"}),
+        (
+            lambda: _pkg(conv=_wrap(conv, receptive_field=lambda k, s=None, d=None: 1 + sum(x - 1 for x in k))),
+            {"receptive_field"},
+        ),
+        (lambda: _pkg(blocks=_wrap(blocks, residual_block_backward=_block_bwd_no_skip)), {"residual_block_backward"}),
+    ],
+)
 def test_known_wrong_implementations_lose_their_parts(pkg, lost):
     points = {p.name: p.points for p in load_topic("08").parts}
     for name, (score, reason) in grade_module("08", pkg()).items():

@@ -1,5 +1,6 @@
 """Topic 03 (initialization): the reference deepkit.init against torch.nn.init, its input checks, and the hidden
 checks (reference scores full marks on 1000/1000 seeds; each classic mistake loses its part's points)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -9,7 +10,8 @@ import types
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograder.checks import initialization as init_checks
 from autograder.local import grade_module, load_probes, load_topic
@@ -30,17 +32,28 @@ def test_fans_match_torch(shape):
     assert I.compute_fans(shape) == torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(tshape))
 
 
-@pytest.mark.parametrize("name,param", [("linear", None), ("sigmoid", None), ("tanh", None), ("relu", None),
-                                        ("selu", None), ("conv2d", None), ("leaky_relu", None),
-                                        ("leaky_relu", 0.2), ("leaky_relu", 0.0), ("leaky_relu", 1.0)])
+@pytest.mark.parametrize(
+    "name,param",
+    [
+        ("linear", None),
+        ("sigmoid", None),
+        ("tanh", None),
+        ("relu", None),
+        ("selu", None),
+        ("conv2d", None),
+        ("leaky_relu", None),
+        ("leaky_relu", 0.2),
+        ("leaky_relu", 0.0),
+        ("leaky_relu", 1.0),
+    ],
+)
 def test_gain_matches_torch(name, param):
     assert I.calculate_gain(name, param) == pytest.approx(torch.nn.init.calculate_gain(name, param), rel=1e-15)
 
 
 def _moments(w):
     w = np.asarray(w, dtype=np.float64).ravel()
-    return {"n": w.size, "mean": w.mean(), "m2": np.mean(w ** 2), "m4": np.mean(w ** 4), "min": w.min(),
-            "max": w.max()}
+    return {"n": w.size, "mean": w.mean(), "m2": np.mean(w**2), "m4": np.mean(w**4), "min": w.min(), "max": w.max()}
 
 
 def _torch_sample(fn, shape, seed, **kw):
@@ -54,14 +67,34 @@ def _torch_sample(fn, shape, seed, **kw):
 SCHEME_CASES = [
     ("xavier_uniform", (300, 200), {"gain": 5 / 3}, torch.nn.init.xavier_uniform_, {"gain": 5 / 3}),
     ("xavier_normal", (32, 12, 3, 3), {"gain": 1.0}, torch.nn.init.xavier_normal_, {"gain": 1.0}),
-    ("kaiming_normal", (150, 400), {"mode": "fan_in"}, torch.nn.init.kaiming_normal_,
-     {"mode": "fan_in", "nonlinearity": "relu"}),
-    ("kaiming_normal", (150, 400), {"mode": "fan_out"}, torch.nn.init.kaiming_normal_,
-     {"mode": "fan_out", "nonlinearity": "relu"}),
-    ("kaiming_uniform", (40, 16, 5, 5), {"nonlinearity": "leaky_relu", "a": 0.2}, torch.nn.init.kaiming_uniform_,
-     {"nonlinearity": "leaky_relu", "a": 0.2}),
-    ("kaiming_uniform", (400, 150), {"nonlinearity": "tanh", "mode": "fan_out"}, torch.nn.init.kaiming_uniform_,
-     {"nonlinearity": "tanh", "mode": "fan_out"}),
+    (
+        "kaiming_normal",
+        (150, 400),
+        {"mode": "fan_in"},
+        torch.nn.init.kaiming_normal_,
+        {"mode": "fan_in", "nonlinearity": "relu"},
+    ),
+    (
+        "kaiming_normal",
+        (150, 400),
+        {"mode": "fan_out"},
+        torch.nn.init.kaiming_normal_,
+        {"mode": "fan_out", "nonlinearity": "relu"},
+    ),
+    (
+        "kaiming_uniform",
+        (40, 16, 5, 5),
+        {"nonlinearity": "leaky_relu", "a": 0.2},
+        torch.nn.init.kaiming_uniform_,
+        {"nonlinearity": "leaky_relu", "a": 0.2},
+    ),
+    (
+        "kaiming_uniform",
+        (400, 150),
+        {"nonlinearity": "tanh", "mode": "fan_out"},
+        torch.nn.init.kaiming_uniform_,
+        {"nonlinearity": "tanh", "mode": "fan_out"},
+    ),
 ]
 
 
@@ -72,14 +105,22 @@ def test_scheme_same_distribution_as_torch(name, shape, kw, tfn, tkw):
     ours = [getattr(I, name)(shape, np.random.default_rng(s), **kw) for s in range(4)]
     theirs = [_torch_sample(tfn, shape, s, **tkw) for s in range(4)]
     assert ours[0].shape == shape and ours[0].dtype == np.float64
-    inp = {"shape": np.array(shape), "gain": kw.get("gain", 1.0), "nonlinearity": kw.get("nonlinearity", "relu"),
-           "a": kw.get("a", 0.0)}
+    inp = {
+        "shape": np.array(shape),
+        "gain": kw.get("gain", 1.0),
+        "nonlinearity": kw.get("nonlinearity", "relu"),
+        "a": kw.get("a", 0.0),
+    }
     dist, var, bound = init_checks.theory(name, inp, kw.get("mode", "fan_in"))
     for sample in (ours, theirs):
         flat = np.concatenate([w.ravel() for w in sample])
         assert init_checks.check_moments(_moments(flat), dist, var, bound, name) is None
-    assert I.kaiming_std(shape, kw.get("mode", "fan_in"), kw.get("nonlinearity", "relu"), kw.get("a", 0.0)) ** 2 \
-        == pytest.approx(var) if name.startswith("kaiming") else True
+    assert (
+        I.kaiming_std(shape, kw.get("mode", "fan_in"), kw.get("nonlinearity", "relu"), kw.get("a", 0.0)) ** 2
+        == pytest.approx(var)
+        if name.startswith("kaiming")
+        else True
+    )
 
 
 def test_normal_zeros_constant():
@@ -108,8 +149,10 @@ def test_init_mlp_shapes_and_schemes():
 
 
 @settings(max_examples=40, deadline=None)
-@given(shape=st.lists(st.integers(1, 6), min_size=2, max_size=5),
-       scheme=st.sampled_from(["xavier_uniform", "xavier_normal", "kaiming_normal", "kaiming_uniform"]))
+@given(
+    shape=st.lists(st.integers(1, 6), min_size=2, max_size=5),
+    scheme=st.sampled_from(["xavier_uniform", "xavier_normal", "kaiming_normal", "kaiming_uniform"]),
+)
 def test_property_shapes_fans(shape, scheme):
     shape = tuple(shape)
     fi, fo = I.compute_fans(shape)
@@ -122,21 +165,24 @@ def test_property_shapes_fans(shape, scheme):
         assert np.abs(w).max() <= math.sqrt(3 * var)
 
 
-@pytest.mark.parametrize("call,exc,words", [
-    (lambda: I.compute_fans((5,)), ValueError, "shape"),
-    (lambda: I.compute_fans((3, 0)), ValueError, "shape[1]"),
-    (lambda: I.compute_fans("ab"), TypeError, "shape"),
-    (lambda: I.calculate_gain("softplus"), ValueError, "nonlinearity"),
-    (lambda: I.calculate_gain("leaky_relu", -1.0), ValueError, "param"),
-    (lambda: I.normal((2, 2), -1.0, np.random.default_rng()), ValueError, "std"),
-    (lambda: I.normal((2, 2), 1.0, 42), TypeError, "rng"),
-    (lambda: I.xavier_uniform((2, 2), np.random.default_rng(), gain=0), ValueError, "gain"),
-    (lambda: I.kaiming_normal((2, 2), np.random.default_rng(), mode="in"), ValueError, "mode"),
-    (lambda: I.constant((2, 2), "a"), TypeError, "value"),
-    (lambda: I.init_mlp([4, 3], "he", np.random.default_rng()), ValueError, "scheme"),
-    (lambda: I.init_mlp([4], "zeros", np.random.default_rng()), ValueError, "layer_sizes"),
-    (lambda: I.init_mlp([4, 3], "normal", np.random.default_rng(), sdt=1.0), TypeError, "sdt"),
-])
+@pytest.mark.parametrize(
+    "call,exc,words",
+    [
+        (lambda: I.compute_fans((5,)), ValueError, "shape"),
+        (lambda: I.compute_fans((3, 0)), ValueError, "shape[1]"),
+        (lambda: I.compute_fans("ab"), TypeError, "shape"),
+        (lambda: I.calculate_gain("softplus"), ValueError, "nonlinearity"),
+        (lambda: I.calculate_gain("leaky_relu", -1.0), ValueError, "param"),
+        (lambda: I.normal((2, 2), -1.0, np.random.default_rng()), ValueError, "std"),
+        (lambda: I.normal((2, 2), 1.0, 42), TypeError, "rng"),
+        (lambda: I.xavier_uniform((2, 2), np.random.default_rng(), gain=0), ValueError, "gain"),
+        (lambda: I.kaiming_normal((2, 2), np.random.default_rng(), mode="in"), ValueError, "mode"),
+        (lambda: I.constant((2, 2), "a"), TypeError, "value"),
+        (lambda: I.init_mlp([4, 3], "he", np.random.default_rng()), ValueError, "scheme"),
+        (lambda: I.init_mlp([4], "zeros", np.random.default_rng()), ValueError, "layer_sizes"),
+        (lambda: I.init_mlp([4, 3], "normal", np.random.default_rng(), sdt=1.0), TypeError, "sdt"),
+    ],
+)
 def test_bad_input(call, exc, words):
     with pytest.raises(exc, match=None) as info:
         call()
@@ -149,8 +195,9 @@ def test_reference_full_marks():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("part", ["normal", "xavier_uniform", "xavier_normal", "kaiming_normal",
-                                  "kaiming_uniform", "init_mlp"])
+@pytest.mark.parametrize(
+    "part", ["normal", "xavier_uniform", "xavier_normal", "kaiming_normal", "kaiming_uniform", "init_mlp"]
+)
 def test_reference_passes_1000_seeds(part):
     """The statistical checks cannot flake: the reference passes every one of 1000 independent seeds."""
     p = PARTS[part]
@@ -194,6 +241,7 @@ def _kaiming_divides(m):
     def kaiming_std(shape, mode="fan_in", nonlinearity="relu", a=0.0):
         fi, fo = m.compute_fans(shape)
         return 1.0 / (m.calculate_gain(nonlinearity, a) / math.sqrt(fi if mode == "fan_in" else fo))
+
     return kaiming_std
 
 
@@ -207,12 +255,14 @@ def _uniform_with_normal_bound(m):
         fi, fo = m.compute_fans(shape)
         b = gain * math.sqrt(2.0 / (fi + fo))
         return rng.uniform(-b, b, size=tuple(shape))
+
     return xavier_uniform
 
 
 def _kaiming_uniform_normal_bound(m):
-    return lambda shape, rng, mode="fan_in", nonlinearity="relu", a=0.0: rng.uniform(
-        -1, 1, size=tuple(shape)) * m.kaiming_std(shape, mode, nonlinearity, a)
+    return lambda shape, rng, mode="fan_in", nonlinearity="relu", a=0.0: (
+        rng.uniform(-1, 1, size=tuple(shape)) * m.kaiming_std(shape, mode, nonlinearity, a)
+    )
 
 
 def _relu_gain_2(m):
@@ -223,6 +273,7 @@ def _relu_gain_2(m):
 def _xavier_lecun(m):
     def xavier_normal(shape, rng, gain=1.0):
         return rng.normal(0, gain / math.sqrt(m.compute_fans(shape)[0]), size=tuple(shape))
+
     return xavier_normal
 
 
@@ -231,6 +282,7 @@ def _xavier_normal_is_uniform(m):
         fi, fo = m.compute_fans(shape)
         b = gain * math.sqrt(6.0 / (fi + fo))
         return rng.uniform(-b, b, size=tuple(shape))
+
     return xavier_normal
 
 
@@ -249,10 +301,14 @@ def _index_typo_mlp(m):
         for i in range(len(s) - 1):
             nxt = s[i + 2] if i + 2 < len(s) else s[i + 1]
             std = kw.get("gain", 1.0) * math.sqrt(2.0 / (s[i + 1] + nxt))
-            W = rng.uniform(-std * math.sqrt(3), std * math.sqrt(3), (s[i], s[i + 1])) \
-                if scheme.endswith("uniform") else rng.normal(0, std, (s[i], s[i + 1]))
+            W = (
+                rng.uniform(-std * math.sqrt(3), std * math.sqrt(3), (s[i], s[i + 1]))
+                if scheme.endswith("uniform")
+                else rng.normal(0, std, (s[i], s[i + 1]))
+            )
             out.append((W, np.zeros(s[i + 1])))
         return out
+
     return init_mlp
 
 
@@ -267,20 +323,48 @@ def _nonzero_bias(m):
 
 # (name, replacements, parts that must lose points, parts that may also lose because they use the broken function)
 WRONG = [
-    ("kaiming divides by sqrt(2/n)", {"kaiming_std": _kaiming_divides},
-     {"kaiming_normal", "kaiming_uniform", "experiment"}, {"init_mlp"}),
-    ("torch's (out, in) fans for dense", {"compute_fans": _torch_fans}, {"fans", "kaiming_normal"},
-     {"kaiming_uniform", "init_mlp", "experiment"}),
-    ("normal's std as the uniform bound", {"xavier_uniform": _uniform_with_normal_bound},
-     {"xavier_uniform", "experiment"}, {"init_mlp"}),
-    ("kaiming_uniform with the normal's std as bound", {"kaiming_uniform": _kaiming_uniform_normal_bound},
-     {"kaiming_uniform"}, {"init_mlp"}),
-    ("relu gain 2 instead of sqrt 2", {"calculate_gain": _relu_gain_2}, {"gains", "experiment"},
-     {"kaiming_normal", "kaiming_uniform", "init_mlp"}),
-    ("LeCun fan_in only for xavier_normal", {"xavier_normal": _xavier_lecun}, {"xavier_normal"},
-     {"init_mlp", "experiment"}),
-    ("uniform samples for xavier_normal", {"xavier_normal": _xavier_normal_is_uniform}, {"xavier_normal"},
-     {"init_mlp"}),
+    (
+        "kaiming divides by sqrt(2/n)",
+        {"kaiming_std": _kaiming_divides},
+        {"kaiming_normal", "kaiming_uniform", "experiment"},
+        {"init_mlp"},
+    ),
+    (
+        "torch's (out, in) fans for dense",
+        {"compute_fans": _torch_fans},
+        {"fans", "kaiming_normal"},
+        {"kaiming_uniform", "init_mlp", "experiment"},
+    ),
+    (
+        "normal's std as the uniform bound",
+        {"xavier_uniform": _uniform_with_normal_bound},
+        {"xavier_uniform", "experiment"},
+        {"init_mlp"},
+    ),
+    (
+        "kaiming_uniform with the normal's std as bound",
+        {"kaiming_uniform": _kaiming_uniform_normal_bound},
+        {"kaiming_uniform"},
+        {"init_mlp"},
+    ),
+    (
+        "relu gain 2 instead of sqrt 2",
+        {"calculate_gain": _relu_gain_2},
+        {"gains", "experiment"},
+        {"kaiming_normal", "kaiming_uniform", "init_mlp"},
+    ),
+    (
+        "LeCun fan_in only for xavier_normal",
+        {"xavier_normal": _xavier_lecun},
+        {"xavier_normal"},
+        {"init_mlp", "experiment"},
+    ),
+    (
+        "uniform samples for xavier_normal",
+        {"xavier_normal": _xavier_normal_is_uniform},
+        {"xavier_normal"},
+        {"init_mlp"},
+    ),
     ("std used as variance", {"normal": _std_as_variance}, {"normal", "experiment"}, set()),
     ("slide index typo n^{k+1} + n^k", {"init_mlp": _index_typo_mlp}, {"init_mlp"}, set()),
     ("integer zeros", {"zeros": _int_zeros}, {"zeros_constant"}, {"init_mlp"}),
@@ -312,13 +396,13 @@ def test_explorer_core_and_redraw():
     from deepkit.viz.initialization import explorer, propagate
 
     r = propagate("kaiming_normal", activation="relu", depth=8, width=128)
-    assert 0.5 < r["act_std"][-1] / r["act_std"][0] < 2 and 0.3 < r["frac"].mean() < 0.7   # ~half the ReLUs dead
+    assert 0.5 < r["act_std"][-1] / r["act_std"][0] < 2 and 0.3 < r["frac"].mean() < 0.7  # ~half the ReLUs dead
     r = propagate("normal", 0.01, "tanh", depth=8, width=128)
     ratio = r["act_std"][1:] / r["act_std"][:-1]
-    assert np.allclose(ratio, 0.01 * np.sqrt(128), rtol=0.2)      # Var(z) = n Var(w) Var(x), tanh ~ identity
-    assert r["grad_std"][0] < 1e-6 * r["grad_std"][-1]             # and the gradients vanish going back
+    assert np.allclose(ratio, 0.01 * np.sqrt(128), rtol=0.2)  # Var(z) = n Var(w) Var(x), tanh ~ identity
+    assert r["grad_std"][0] < 1e-6 * r["grad_std"][-1]  # and the gradients vanish going back
     r = propagate("constant", 0.1, "tanh", depth=3, width=16)
-    assert all(np.ptp(a, axis=1).max() == 0 for a in r["acts"])    # every unit of a layer identical
+    assert all(np.ptp(a, axis=1).max() == 0 for a in r["acts"])  # every unit of a layer identical
     w = explorer()
     before = (w.redraws, w.image.value)
     w.controls["scheme"].value = "xavier_normal"

@@ -1,5 +1,6 @@
 """Topic 04 (normalization): the reference deepkit.norm against torch autograd (float64), finite differences,
 properties, bad input, and the topic's grading (full marks for the reference, classic bugs lose their part)."""
+
 from __future__ import annotations
 
 import types
@@ -12,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder.local import grade_module, load_topic
-from tests.refs import dk  # first: puts the reference deepkit (reference) on the path
 from deepkit.gradcheck import check_gradient, rel_error  # noqa: E402  (the reference's given module)
+from tests.refs import dk  # first: puts the reference deepkit (reference) on the path
 
 nm = dk.norm
 T = lambda a, grad=False: torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)  # noqa: E731
@@ -123,8 +124,15 @@ def test_fold_batchnorm_matches_torch_fusion_and_eval_outputs():
         bn.running_var.copy_(T(rng.uniform(0.3, 2, size=m)))
     lin.eval(), bn.eval()
     w, b = lin.weight.detach().numpy().T, lin.bias.detach().numpy()
-    wf, bf = nm.fold_batchnorm(w, b, bn.weight.detach().numpy(), bn.bias.detach().numpy(),
-                               bn.running_mean.numpy(), bn.running_var.numpy(), 1e-3)
+    wf, bf = nm.fold_batchnorm(
+        w,
+        b,
+        bn.weight.detach().numpy(),
+        bn.bias.detach().numpy(),
+        bn.running_mean.numpy(),
+        bn.running_var.numpy(),
+        1e-3,
+    )
     fused = torch.nn.utils.fusion.fuse_linear_bn_eval(lin, bn)
     np.testing.assert_allclose(wf, fused.weight.detach().numpy().T, rtol=1e-12)
     np.testing.assert_allclose(bf, fused.bias.detach().numpy(), rtol=1e-12, atol=1e-14)
@@ -132,8 +140,7 @@ def test_fold_batchnorm_matches_torch_fusion_and_eval_outputs():
     with torch.no_grad():
         want = bn(lin(T(x))).numpy()
     np.testing.assert_allclose(x @ wf + bf, want, rtol=1e-10, atol=1e-12)
-    p = {"mode": "eval", "eps": 1e-3, "running_mean": bn.running_mean.numpy(),
-         "running_var": bn.running_var.numpy()}
+    p = {"mode": "eval", "eps": 1e-3, "running_mean": bn.running_mean.numpy(), "running_var": bn.running_var.numpy()}
     out, _ = nm.batchnorm_forward(x @ w + b, bn.weight.detach().numpy(), bn.bias.detach().numpy(), p)
     np.testing.assert_allclose(x @ wf + bf, out, rtol=1e-10, atol=1e-12)
 
@@ -177,7 +184,7 @@ shapes = st.tuples(st.integers(2, 9), st.integers(1, 6))
 
 
 @settings(max_examples=30, deadline=None)
-@given(shapes, st.integers(0, 2 ** 31 - 1))
+@given(shapes, st.integers(0, 2**31 - 1))
 def test_batchnorm_properties(shape, seed):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=shape) * rng.uniform(0.5, 5, size=shape[1]) + rng.normal(size=shape[1]) * 10
@@ -197,7 +204,7 @@ def test_batchnorm_properties(shape, seed):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.tuples(st.integers(1, 6), st.integers(2, 9)), st.integers(0, 2 ** 31 - 1))
+@given(st.tuples(st.integers(1, 6), st.integers(2, 9)), st.integers(0, 2**31 - 1))
 def test_layernorm_properties(shape, seed):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=shape) * 3 + rng.normal(size=(shape[0], 1)) * 10
@@ -206,33 +213,55 @@ def test_layernorm_properties(shape, seed):
     np.testing.assert_allclose(out.mean(axis=1), 0, atol=1e-8)
     np.testing.assert_allclose(out.std(axis=1), 1, rtol=1e-5)
     # each row on its own: the batch does not matter (unlike batch norm)
-    np.testing.assert_allclose(nm.layernorm_forward(x[:1], np.ones(shape[1]), np.zeros(shape[1]),
-                                                    {"eps": 1e-12})[0], out[:1], atol=1e-12)
+    np.testing.assert_allclose(
+        nm.layernorm_forward(x[:1], np.ones(shape[1]), np.zeros(shape[1]), {"eps": 1e-12})[0], out[:1], atol=1e-12
+    )
     dx = nm.layernorm_backward(np.random.default_rng(seed).normal(size=shape), cache)[0]
     np.testing.assert_allclose(dx.sum(axis=1), 0, atol=1e-6 * (1 + np.abs(dx).max()))
 
 
 # ---------------------------------------------------------------- bad input
-@pytest.mark.parametrize("call,exc,msg", [
-    (lambda: nm.batchnorm_forward(np.ones(3), np.ones(3), np.zeros(3), {}), ValueError, "x must be a 2-D"),
-    (lambda: nm.batchnorm_forward(np.ones((2, 3)), np.ones(4), np.zeros(3), {}), ValueError, "gamma"),
-    (lambda: nm.batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {"mode": "test"}), ValueError,
-     "bn_param['mode']"),
-    (lambda: nm.batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {"momentum": 1.5}), ValueError,
-     "momentum"),
-    (lambda: nm.batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {"running_var": np.ones(2)}),
-     ValueError, "running_var"),
-    (lambda: nm.batchnorm_forward(np.ones((1, 3)), np.ones(3), np.zeros(3), {}), ValueError, "at least 2 rows"),
-    (lambda: nm.batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), None), TypeError, "bn_param"),
-    (lambda: nm.spatial_batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {}), ValueError,
-     "(N, C, H, W)"),
-    (lambda: nm.layernorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(2)), ValueError, "beta"),
-    (lambda: nm.layernorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {"eps": -1}), ValueError, "eps"),
-    (lambda: nm.fold_batchnorm(np.ones((3, 2)), np.ones(3), np.ones(2), np.ones(2), np.ones(2), np.ones(2)),
-     ValueError, "b must have shape"),
-    (lambda: nm.fold_batchnorm(np.ones((3, 2)), np.ones(2), np.ones(2), np.ones(2), np.ones(2), -np.ones(2)),
-     ValueError, "running_var"),
-])
+@pytest.mark.parametrize(
+    "call,exc,msg",
+    [
+        (lambda: nm.batchnorm_forward(np.ones(3), np.ones(3), np.zeros(3), {}), ValueError, "x must be a 2-D"),
+        (lambda: nm.batchnorm_forward(np.ones((2, 3)), np.ones(4), np.zeros(3), {}), ValueError, "gamma"),
+        (
+            lambda: nm.batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {"mode": "test"}),
+            ValueError,
+            "bn_param['mode']",
+        ),
+        (
+            lambda: nm.batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {"momentum": 1.5}),
+            ValueError,
+            "momentum",
+        ),
+        (
+            lambda: nm.batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {"running_var": np.ones(2)}),
+            ValueError,
+            "running_var",
+        ),
+        (lambda: nm.batchnorm_forward(np.ones((1, 3)), np.ones(3), np.zeros(3), {}), ValueError, "at least 2 rows"),
+        (lambda: nm.batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), None), TypeError, "bn_param"),
+        (
+            lambda: nm.spatial_batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {}),
+            ValueError,
+            "(N, C, H, W)",
+        ),
+        (lambda: nm.layernorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(2)), ValueError, "beta"),
+        (lambda: nm.layernorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {"eps": -1}), ValueError, "eps"),
+        (
+            lambda: nm.fold_batchnorm(np.ones((3, 2)), np.ones(3), np.ones(2), np.ones(2), np.ones(2), np.ones(2)),
+            ValueError,
+            "b must have shape",
+        ),
+        (
+            lambda: nm.fold_batchnorm(np.ones((3, 2)), np.ones(2), np.ones(2), np.ones(2), np.ones(2), -np.ones(2)),
+            ValueError,
+            "running_var",
+        ),
+    ],
+)
 def test_bad_input_messages(call, exc, msg):
     with pytest.raises(exc) as info:
         call()
@@ -260,6 +289,7 @@ def _fake(**overrides):
 
 def _rerun_stats(update):
     """A batchnorm_forward whose running statistics are recomputed by update(old, batch, momentum, n)."""
+
     def fwd(x, gamma, beta, p):
         if p.get("mode", "train") != "train":
             return nm.batchnorm_forward(x, gamma, beta, p)
@@ -269,6 +299,7 @@ def _rerun_stats(update):
         p["running_mean"] = update(old_m, x.mean(axis=0), m, n, False)
         p["running_var"] = update(old_v, x.var(axis=0), m, n, True)
         return out, cache
+
     return fwd
 
 
@@ -305,7 +336,7 @@ def _spatial_wrong_axes(x, gamma, beta, p):  # flattens (N, C, H, W) without mov
 def _ln_over_batch(x, gamma, beta, ln_param=None):
     eps = (ln_param or {}).get("eps", 1e-5)
     xc = x - x.mean(axis=0)
-    inv_std = 1 / np.sqrt((xc ** 2).mean(axis=0, keepdims=True) + eps)
+    inv_std = 1 / np.sqrt((xc**2).mean(axis=0, keepdims=True) + eps)
     return gamma * xc * inv_std + beta, {"xhat": xc * inv_std, "inv_std": inv_std, "gamma": gamma}
 
 
@@ -314,16 +345,19 @@ def _fold_ignores_mean(w, b, gamma, beta, rm, rv, eps=1e-5):
 
 
 # A forward bug also breaks the backward graded through the student's own cache, so those fakes lose both.
-@pytest.mark.parametrize("fake,lost", [
-    (dict(batchnorm_forward=_rerun_stats(_biased)), {"bn_running_eval"}),
-    (dict(batchnorm_forward=_rerun_stats(_flipped)), {"bn_running_eval"}),
-    (dict(batchnorm_forward=_eval_uses_batch), {"bn_running_eval"}),
-    (dict(batchnorm_backward=_missing_mean_term), {"bn_backward"}),
-    (dict(batchnorm_backward_alt=_dgamma_unsummed), {"bn_backward_alt"}),
-    (dict(spatial_batchnorm_forward=_spatial_wrong_axes), {"spatial_bn_forward", "spatial_bn_backward"}),
-    (dict(layernorm_forward=_ln_over_batch), {"ln_forward", "ln_backward"}),
-    (dict(fold_batchnorm=_fold_ignores_mean), {"bn_fold"}),
-])
+@pytest.mark.parametrize(
+    "fake,lost",
+    [
+        (dict(batchnorm_forward=_rerun_stats(_biased)), {"bn_running_eval"}),
+        (dict(batchnorm_forward=_rerun_stats(_flipped)), {"bn_running_eval"}),
+        (dict(batchnorm_forward=_eval_uses_batch), {"bn_running_eval"}),
+        (dict(batchnorm_backward=_missing_mean_term), {"bn_backward"}),
+        (dict(batchnorm_backward_alt=_dgamma_unsummed), {"bn_backward_alt"}),
+        (dict(spatial_batchnorm_forward=_spatial_wrong_axes), {"spatial_bn_forward", "spatial_bn_backward"}),
+        (dict(layernorm_forward=_ln_over_batch), {"ln_forward", "ln_backward"}),
+        (dict(fold_batchnorm=_fold_ignores_mean), {"bn_fold"}),
+    ],
+)
 def test_known_wrong_implementations_lose_exactly_their_parts(fake, lost):
     topic = load_topic("04")
     scores = grade_module("04", _fake(**fake))
@@ -335,6 +369,7 @@ def test_known_wrong_implementations_lose_exactly_their_parts(fake, lost):
 # ---------------------------------------------------------------- widget
 def test_widget_trains_redraws_and_shows_the_bn_effect():
     import matplotlib
+
     matplotlib.use("Agg")
     from deepkit.viz import normalization as vb
 

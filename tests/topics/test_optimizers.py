@@ -1,16 +1,18 @@
 """Topic 07 (optimizers): the reference update rules vs torch.optim (float64), schedules vs torch's
 schedulers, the test surfaces vs autograd and finite differences, purity, bad input, and the hidden checks."""
+
 import copy
 import types
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tests.refs import dk  # noqa: I001 (puts the reference deepkit on the path first)
 from autograder.local import grade_module
 from deepkit.gradcheck import check_gradient
+from tests.refs import dk  # noqa: I001 (puts the reference deepkit on the path first)
 
 O = dk.optim
 S = dk.surfaces
@@ -18,19 +20,38 @@ S = dk.surfaces
 # name -> (our step, our hyper, torch class, torch kwargs)
 CASES = {
     "sgd": (O.sgd_step, dict(lr=0.1), torch.optim.SGD, dict(lr=0.1)),
-    "sgd_momentum": (O.sgd_momentum_step, dict(lr=0.05, momentum=0.9), torch.optim.SGD,
-                     dict(lr=0.05, momentum=0.9)),
-    "nesterov": (O.nesterov_step, dict(lr=0.05, momentum=0.9), torch.optim.SGD,
-                 dict(lr=0.05, momentum=0.9, nesterov=True)),
+    "sgd_momentum": (O.sgd_momentum_step, dict(lr=0.05, momentum=0.9), torch.optim.SGD, dict(lr=0.05, momentum=0.9)),
+    "nesterov": (
+        O.nesterov_step,
+        dict(lr=0.05, momentum=0.9),
+        torch.optim.SGD,
+        dict(lr=0.05, momentum=0.9, nesterov=True),
+    ),
     "adagrad": (O.adagrad_step, dict(lr=0.3, eps=1e-3), torch.optim.Adagrad, dict(lr=0.3, eps=1e-3)),
-    "adadelta": (O.adadelta_step, dict(lr=1.0, rho=0.9, eps=1e-4), torch.optim.Adadelta,
-                 dict(lr=1.0, rho=0.9, eps=1e-4)),
-    "rmsprop": (O.rmsprop_step, dict(lr=0.02, alpha=0.9, eps=1e-3), torch.optim.RMSprop,
-                dict(lr=0.02, alpha=0.9, eps=1e-3)),
-    "adam": (O.adam_step, dict(lr=0.05, beta1=0.8, beta2=0.95, eps=1e-3), torch.optim.Adam,
-             dict(lr=0.05, betas=(0.8, 0.95), eps=1e-3)),
-    "adamax": (O.adamax_step, dict(lr=0.05, beta1=0.8, beta2=0.95, eps=1e-3), torch.optim.Adamax,
-               dict(lr=0.05, betas=(0.8, 0.95), eps=1e-3)),
+    "adadelta": (
+        O.adadelta_step,
+        dict(lr=1.0, rho=0.9, eps=1e-4),
+        torch.optim.Adadelta,
+        dict(lr=1.0, rho=0.9, eps=1e-4),
+    ),
+    "rmsprop": (
+        O.rmsprop_step,
+        dict(lr=0.02, alpha=0.9, eps=1e-3),
+        torch.optim.RMSprop,
+        dict(lr=0.02, alpha=0.9, eps=1e-3),
+    ),
+    "adam": (
+        O.adam_step,
+        dict(lr=0.05, beta1=0.8, beta2=0.95, eps=1e-3),
+        torch.optim.Adam,
+        dict(lr=0.05, betas=(0.8, 0.95), eps=1e-3),
+    ),
+    "adamax": (
+        O.adamax_step,
+        dict(lr=0.05, beta1=0.8, beta2=0.95, eps=1e-3),
+        torch.optim.Adamax,
+        dict(lr=0.05, betas=(0.8, 0.95), eps=1e-3),
+    ),
 }
 
 
@@ -81,8 +102,9 @@ def test_default_hyperparameters_match_torch():
         if cls is torch.optim.SGD:
             ours = {"lr": 0.05} if name == "sgd" else {"lr": 0.05, "momentum": 0.9}
             theirs = {**ours, "nesterov": name == "nesterov"}
-        np.testing.assert_allclose(_ours(step, ours, *prob), _torch(cls, theirs, *prob),
-                                   rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(
+            _ours(step, ours, *prob), _torch(cls, theirs, *prob), rtol=1e-10, atol=1e-12, err_msg=name
+        )
 
 
 def test_cs231n_momentum_form_same_trajectory_constant_lr():
@@ -94,8 +116,9 @@ def test_cs231n_momentum_form_same_trajectory_constant_lr():
         v = mu * v - lr * ((A @ w.ravel() - b).reshape(w.shape) + n)
         w = w + v
         out.append(w)
-    np.testing.assert_allclose(np.stack(out), _ours(O.sgd_momentum_step, dict(lr=lr, momentum=mu), w0, A, b, noise),
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        np.stack(out), _ours(O.sgd_momentum_step, dict(lr=lr, momentum=mu), w0, A, b, noise), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_nesterov_lookahead_form_is_the_same_method():
@@ -111,8 +134,13 @@ def test_nesterov_lookahead_form_is_the_same_method():
         xt, state = O.nesterov_step(xt, grad(xt), state, lr=lr, momentum=mu)
         np.testing.assert_allclose(xt, x + mu * v, rtol=1e-10, atol=1e-12)
     # and it is NOT plain momentum
-    assert np.abs(O.run("sgd_momentum", grad, np.ones(12), 20, lr=lr, momentum=mu)[-1]
-                  - O.run("nesterov", grad, np.ones(12), 20, lr=lr, momentum=mu)[-1]).max() > 1e-3
+    assert (
+        np.abs(
+            O.run("sgd_momentum", grad, np.ones(12), 20, lr=lr, momentum=mu)[-1]
+            - O.run("nesterov", grad, np.ones(12), 20, lr=lr, momentum=mu)[-1]
+        ).max()
+        > 1e-3
+    )
 
 
 def test_adam_bias_correction_first_step_is_lr_sign_g():
@@ -121,8 +149,11 @@ def test_adam_bias_correction_first_step_is_lr_sign_g():
     np.testing.assert_allclose(w, -0.1 * np.sign(g), rtol=1e-8)
 
 
-arrays = st.integers(1, 6).flatmap(lambda n: st.tuples(
-    st.lists(st.floats(-3, 3), min_size=n, max_size=n), st.lists(st.floats(-3, 3), min_size=n, max_size=n)))
+arrays = st.integers(1, 6).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.floats(-3, 3), min_size=n, max_size=n), st.lists(st.floats(-3, 3), min_size=n, max_size=n)
+    )
+)
 
 
 @settings(max_examples=25, deadline=None)
@@ -148,15 +179,18 @@ def test_zero_gradient_is_a_fixed_point():
         np.testing.assert_allclose(traj[-1], w, atol=1e-12, err_msg=name)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(w=np.ones(3), dw=np.ones(4)), "dw must have the shape"),
-    (dict(state=[]), "state must be a dict"),
-    (dict(state={"v": np.ones(5)}), r"state\['v'\] has shape"),
-    (dict(lr=-1.0), "lr must be > 0"),
-    (dict(momentum=1.0), r"momentum must be in \[0, 1\)"),
-    (dict(w=np.array([1.0, np.nan])), "w contains NaN"),
-    (dict(dw=np.array(["a", "b", "c"])), "dw must hold real numbers"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(w=np.ones(3), dw=np.ones(4)), "dw must have the shape"),
+        (dict(state=[]), "state must be a dict"),
+        (dict(state={"v": np.ones(5)}), r"state\['v'\] has shape"),
+        (dict(lr=-1.0), "lr must be > 0"),
+        (dict(momentum=1.0), r"momentum must be in \[0, 1\)"),
+        (dict(w=np.array([1.0, np.nan])), "w contains NaN"),
+        (dict(dw=np.array(["a", "b", "c"])), "dw must hold real numbers"),
+    ],
+)
 def test_bad_input_messages(bad, match):
     args = dict(w=np.ones(3), dw=np.ones(3), state={})
     args.update(bad)
@@ -168,6 +202,7 @@ def test_bad_input_messages(bad, match):
 
 
 # ---- schedules -------------------------------------------------------------------------------------------
+
 
 def _torch_lrs(make_sched, lr0, n):
     p = torch.zeros(1, requires_grad=True)
@@ -183,15 +218,22 @@ def _torch_lrs(make_sched, lr0, n):
 def test_schedules_match_torch_schedulers():
     t, lr0 = np.arange(40), 0.3
     sch = torch.optim.lr_scheduler
-    np.testing.assert_allclose(O.step_decay(lr0, t, 7, 0.5),
-                               _torch_lrs(lambda o: sch.StepLR(o, 7, 0.5), lr0, 40), rtol=1e-12)
-    np.testing.assert_allclose(O.exponential_decay(lr0, t, 0.9),
-                               _torch_lrs(lambda o: sch.ExponentialLR(o, 0.9), lr0, 40), rtol=1e-10)
-    np.testing.assert_allclose(O.cosine_decay(lr0, t[:31], 30, 0.01),
-                               _torch_lrs(lambda o: sch.CosineAnnealingLR(o, 30, 0.01), lr0, 31), rtol=1e-9)
-    np.testing.assert_allclose(O.inverse_time_decay(lr0, t, 0.2),
-                               _torch_lrs(lambda o: sch.LambdaLR(o, lambda e: 1 / (1 + 0.2 * e)), lr0, 40),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        O.step_decay(lr0, t, 7, 0.5), _torch_lrs(lambda o: sch.StepLR(o, 7, 0.5), lr0, 40), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        O.exponential_decay(lr0, t, 0.9), _torch_lrs(lambda o: sch.ExponentialLR(o, 0.9), lr0, 40), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        O.cosine_decay(lr0, t[:31], 30, 0.01),
+        _torch_lrs(lambda o: sch.CosineAnnealingLR(o, 30, 0.01), lr0, 31),
+        rtol=1e-9,
+    )
+    np.testing.assert_allclose(
+        O.inverse_time_decay(lr0, t, 0.2),
+        _torch_lrs(lambda o: sch.LambdaLR(o, lambda e: 1 / (1 + 0.2 * e)), lr0, 40),
+        rtol=1e-12,
+    )
     assert O.cosine_decay(lr0, 100, 30, 0.01) == pytest.approx(0.01)  # stays at lr_min after total
     assert isinstance(O.step_decay(lr0, 3, 2), float)
 
@@ -199,8 +241,14 @@ def test_schedules_match_torch_schedulers():
 def test_inverse_time_schedule_is_adagrads_lr_decay():
     w0, A, b, noise = _problem(6, steps=40)
     noisy = iter(noise)
-    ours = O.run(O.adagrad_step, lambda w: (A @ w.ravel() - b).reshape(w.shape) + next(noisy), w0, 40,
-                 schedule=lambda t: O.inverse_time_decay(0.3, t, 0.1), eps=1e-3)
+    ours = O.run(
+        O.adagrad_step,
+        lambda w: (A @ w.ravel() - b).reshape(w.shape) + next(noisy),
+        w0,
+        40,
+        schedule=lambda t: O.inverse_time_decay(0.3, t, 0.1),
+        eps=1e-3,
+    )
     ref = _torch(torch.optim.Adagrad, dict(lr=0.3, lr_decay=0.1, eps=1e-3), w0, A, b, noise)
     np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-12)
 
@@ -216,11 +264,14 @@ def test_schedule_bad_input():
 
 # ---- surfaces (given) ------------------------------------------------------------------------------------
 
+
 def _torch_f(name, x, y):
-    return {"beale": lambda: (1.5 - x + x * y) ** 2 + (2.25 - x + x * y ** 2) ** 2 + (2.625 - x + x * y ** 3) ** 2,
-            "rosenbrock": lambda: (1 - x) ** 2 + 100 * (y - x ** 2) ** 2,
-            "saddle": lambda: x ** 2 - y ** 2,
-            "quadratic": lambda: 0.5 * (x ** 2 + S.KAPPA * y ** 2)}[name]()
+    return {
+        "beale": lambda: (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2,
+        "rosenbrock": lambda: (1 - x) ** 2 + 100 * (y - x**2) ** 2,
+        "saddle": lambda: x**2 - y**2,
+        "quadratic": lambda: 0.5 * (x**2 + S.KAPPA * y**2),
+    }[name]()
 
 
 @pytest.mark.parametrize("name", list(S.SURFACES))
@@ -290,7 +341,7 @@ def _momentum_sign(w, dw, state, lr=1e-2, momentum=0.9, weight_decay=0.0):
 def _adamax_bias_u(w, dw, state, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
     w2, s2 = O.adamax_step(w, dw, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
     t = int(s2["t"])
-    return w + (w2 - w) * (1 - beta2 ** t), s2  # divides u by (1 - beta2^t) too
+    return w + (w2 - w) * (1 - beta2**t), s2  # divides u by (1 - beta2^t) too
 
 
 def _adadelta_no_lr(w, dw, state, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
@@ -305,16 +356,19 @@ def _cosine_off_by_half(lr0, t, total, lr_min=0.0):
     return lr_min + (lr0 - lr_min) * np.cos(np.pi * np.minimum(t, total) / (2 * total))  # quarter period
 
 
-@pytest.mark.parametrize("part, func, fake", [
-    ("adam", "adam_step", _no_bias_adam),
-    ("rmsprop", "rmsprop_step", _rmsprop_eps_inside),
-    ("adagrad", "adagrad_step", _adagrad_reset),
-    ("nesterov", "nesterov_step", _nesterov_plain),
-    ("sgd_momentum", "sgd_momentum_step", _momentum_sign),
-    ("adamax", "adamax_step", _adamax_bias_u),
-    ("adadelta", "adadelta_step", _adadelta_no_lr),
-    ("schedules", "cosine_decay", _cosine_off_by_half),
-])
+@pytest.mark.parametrize(
+    "part, func, fake",
+    [
+        ("adam", "adam_step", _no_bias_adam),
+        ("rmsprop", "rmsprop_step", _rmsprop_eps_inside),
+        ("adagrad", "adagrad_step", _adagrad_reset),
+        ("nesterov", "nesterov_step", _nesterov_plain),
+        ("sgd_momentum", "sgd_momentum_step", _momentum_sign),
+        ("adamax", "adamax_step", _adamax_bias_u),
+        ("adadelta", "adadelta_step", _adadelta_no_lr),
+        ("schedules", "cosine_decay", _cosine_off_by_half),
+    ],
+)
 def test_known_wrong_loses_exactly_its_part(part, func, fake):
     mod = types.ModuleType("optim")
     mod.__dict__.update({k: v for k, v in vars(O).items() if not k.startswith("__")})
@@ -336,6 +390,7 @@ def test_explorer_redraws_on_control_change():
     import time
 
     from deepkit.viz.optimizers import explorer
+
     ex = explorer()
     n, png = ex.redraws, ex.image.value
     c0 = time.process_time()
@@ -352,6 +407,7 @@ def test_student_stub_scores_zero_and_names_the_exercise():
     from pathlib import Path
 
     from tools import build
+
     ref_src = (Path(O.__file__)).read_text(encoding="utf-8")
     stub = build.strip_source(ref_src, "lib/deepkit/optim.py")
     mod = types.ModuleType("optim_stub")

@@ -1,6 +1,7 @@
 """Topic 05 (regularization, the dropout family, early stopping): reference vs torch autograd (float64), finite
 differences, property tests, bad input, and the topic's grading (full marks for the reference, no flakes over
 1000 seeds, each classic bug loses its own part's points)."""
+
 from __future__ import annotations
 
 import copy
@@ -13,10 +14,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.refs import dk  # noqa: I001  (puts the reference deepkit on the path first)
 from autograder.checks import regularization as reg_checks
 from autograder.local import grade_module, load_probes, load_topic, make_cases
 from deepkit.gradcheck import check_gradient, rel_error
+from tests.refs import dk  # noqa: I001  (puts the reference deepkit on the path first)
 
 R, D, E = dk.regularizers, dk.dropout, dk.early_stopping
 TOPIC = load_topic("05")
@@ -40,9 +41,8 @@ def test_penalties_match_torch_autograd(seed):
     lam, r = 0.37, 0.3
     cases = {
         "l1": (R.l1_penalty(w, lam), lambda t: lam * t.abs().sum()),
-        "l2": (R.l2_penalty(w, lam), lambda t: 0.5 * lam * (t ** 2).sum()),
-        "enet": (R.elastic_net_penalty(w, lam, r),
-                 lambda t: lam * (r * t.abs().sum() + (1 - r) / 2 * (t ** 2).sum())),
+        "l2": (R.l2_penalty(w, lam), lambda t: 0.5 * lam * (t**2).sum()),
+        "enet": (R.elastic_net_penalty(w, lam, r), lambda t: lam * (r * t.abs().sum() + (1 - r) / 2 * (t**2).sum())),
     }
     for name, ((value, grad), torch_fn) in cases.items():
         tw = t64(w, grad=True)
@@ -82,14 +82,14 @@ def test_max_norm_matches_torch_renorm():
     before = w.copy()
     ours = R.max_norm_project(w, c, axis=0)
     assert np.array_equal(w, before), "max_norm_project must not modify its input"
-    ref = torch.renorm(t64(w), p=2, dim=1, maxnorm=c).numpy()   # sub-tensors along dim 1 = columns
-    assert np.allclose(ours, ref, rtol=1e-6)                       # torch rescales by c / (norm + 1e-7)
+    ref = torch.renorm(t64(w), p=2, dim=1, maxnorm=c).numpy()  # sub-tensors along dim 1 = columns
+    assert np.allclose(ours, ref, rtol=1e-6)  # torch rescales by c / (norm + 1e-7)
     ref_rows = torch.renorm(t64(w), p=2, dim=0, maxnorm=c).numpy()
     assert np.allclose(R.max_norm_project(w, c, axis=1), ref_rows, rtol=1e-6)
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 6), st.integers(1, 6), st.floats(0.1, 5.0), st.integers(0, 1), st.integers(0, 2 ** 31))
+@given(st.integers(1, 6), st.integers(1, 6), st.floats(0.1, 5.0), st.integers(0, 1), st.integers(0, 2**31))
 def test_max_norm_properties(d, m, c, axis, seed):
     w = rng(seed).normal(size=(d, m)) * 3
     p = R.max_norm_project(w, c, axis=axis)
@@ -97,8 +97,8 @@ def test_max_norm_properties(d, m, c, axis, seed):
     assert np.all(norms_out <= c * (1 + 1e-12))
     inside = norms_in <= c
     assert np.allclose(np.compress(inside, p, axis=1 - axis), np.compress(inside, w, axis=1 - axis))
-    assert np.allclose(R.max_norm_project(p, c, axis=axis), p)     # a projection is idempotent
-    cos = np.sum(p * w, axis=axis) / (norms_in * norms_out)       # directions are kept
+    assert np.allclose(R.max_norm_project(p, c, axis=axis), p)  # a projection is idempotent
+    cos = np.sum(p * w, axis=axis) / (norms_in * norms_out)  # directions are kept
     assert np.allclose(cos, 1.0)
 
 
@@ -109,7 +109,7 @@ def test_dropout_matches_torch_semantics():
     out, cache = D.dropout_forward(x, p, "train", rng(4))
     torch.manual_seed(0)
     tout = torch.nn.functional.dropout(t64(x), p=p, training=True).numpy()
-    for o in (out, tout):   # both inverted: kept values are x / (1 - p), dropped are 0
+    for o in (out, tout):  # both inverted: kept values are x / (1 - p), dropped are 0
         ratio = o / x
         assert np.all(np.isclose(ratio, 0) | np.isclose(ratio, 1 / (1 - p)))
         assert abs((ratio == 0).mean() - p) < 6 * np.sqrt(p * (1 - p) / x.size)
@@ -125,7 +125,7 @@ def test_dropout_gradcheck_and_edges():
     x = rng(6).normal(size=(4, 5))
     out, cache = D.dropout_forward(x, 0.4, "train", rng(7))
     dout = rng(8).normal(size=x.shape)
-    f = lambda v: D.dropout_forward(v, 0.4, "train", rng(7))[0]   # same seed -> same mask
+    f = lambda v: D.dropout_forward(v, 0.4, "train", rng(7))[0]  # same seed -> same mask
     assert check_gradient(f, x, D.dropout_backward(dout, cache), dout)
     assert np.array_equal(D.dropout_forward(x, 0.0, "train", rng(0))[0], x)
     assert np.array_equal(D.dropout_forward(x, 1.0, "train", rng(0))[0], np.zeros_like(x))
@@ -176,7 +176,7 @@ def test_spatial_dropout_matches_torch_dropout2d():
     tout = torch.nn.Dropout2d(p)(t64(x)).numpy()
     for o in (out, tout):
         ratio = (o / x).reshape(300, 16, -1)
-        assert np.allclose(ratio, ratio[:, :, :1])                      # one value per channel
+        assert np.allclose(ratio, ratio[:, :, :1])  # one value per channel
         assert np.all(np.isclose(ratio, 0) | np.isclose(ratio, 1 / (1 - p)))
         assert abs((ratio[:, :, 0] == 0).mean() - p) < 6 * np.sqrt(p * (1 - p) / (300 * 16))
     dout = rng(13).normal(size=x.shape)
@@ -191,12 +191,12 @@ def test_spatial_dropout_matches_torch_dropout2d():
 def test_dropblock_gamma_formula():
     # paper, eq. 1: (1 - kp) / bs^2 * f^2 / (f - bs + 1)^2
     assert D.dropblock_gamma(0.9, 7, 14) == pytest.approx(0.1 / 49 * 196 / 64)
-    assert D.dropblock_gamma(0.8, 1, 10) == pytest.approx(0.2)             # block_size 1: plain dropout
+    assert D.dropblock_gamma(0.8, 1, 10) == pytest.approx(0.2)  # block_size 1: plain dropout
     assert D.dropblock_gamma(0.8, 3, (8, 10)) == pytest.approx(0.2 / 9 * 80 / (6 * 8))
     assert D.dropblock_gamma(1.0, 3, 8) == 0.0
     # gamma * (#block positions) * bs^2 == (1 - kp) * H * W: the no-overlap drop count
     g, kp, bs, f = D.dropblock_gamma(0.85, 4, 11), 0.85, 4, 11
-    assert g * (f - bs + 1) ** 2 * bs ** 2 == pytest.approx((1 - kp) * f * f)
+    assert g * (f - bs + 1) ** 2 * bs**2 == pytest.approx((1 - kp) * f * f)
 
 
 def test_dropblock_mask_structure_and_exact_rate():
@@ -206,7 +206,7 @@ def test_dropblock_mask_structure_and_exact_rate():
     assert reg_checks.blocks_only(mask == 0, bs)
     exact = D.expected_dropblock_rate(kp, bs, 10)
     assert exact == pytest.approx(float(reg_checks.dropblock_pixel_probs(kp, bs, 10, 10).mean()))
-    assert exact < 1 - kp                     # overlaps make the gamma formula an over-estimate of coverage
+    assert exact < 1 - kp  # overlaps make the gamma formula an over-estimate of coverage
     probs = reg_checks.dropblock_pixel_probs(kp, bs, 10, 10)
     sigma = np.sqrt(np.mean(probs * (1 - probs)) / (400 * 16))
     assert abs((mask == 0).mean() - exact) < 6 * sigma
@@ -217,9 +217,9 @@ def test_dropblock_mask_structure_and_exact_rate():
 
 def test_dropblock_limits():
     x = rng(16).uniform(0.5, 2, size=(500, 8, 5, 5))
-    m1 = D.dropblock_mask(x.shape, 0.7, 1, rng(17))          # block 1: independent pixels at rate 1 - kp
+    m1 = D.dropblock_mask(x.shape, 0.7, 1, rng(17))  # block 1: independent pixels at rate 1 - kp
     assert abs((m1 == 0).mean() - 0.3) < 6 * np.sqrt(0.21 / m1.size)
-    m5 = D.dropblock_mask(x.shape, 0.7, 5, rng(18))          # block = map: whole channels (SpatialDropout)
+    m5 = D.dropblock_mask(x.shape, 0.7, 5, rng(18))  # block = map: whole channels (SpatialDropout)
     per = m5.reshape(500, 8, -1)
     assert np.all(per.min(axis=2) == per.max(axis=2))
     assert abs((per[:, :, 0] == 0).mean() - 0.3) < 6 * np.sqrt(0.21 / 4000)
@@ -228,7 +228,7 @@ def test_dropblock_limits():
 def test_dropblock_forward_backward():
     x = rng(19).normal(size=(3, 2, 7, 7))
     out, cache = D.dropblock_forward(x, 0.8, 3, "train", rng(20))
-    mask = D.dropblock_mask(x.shape, 0.8, 3, rng(20))         # same seed -> the forward's mask
+    mask = D.dropblock_mask(x.shape, 0.8, 3, rng(20))  # same seed -> the forward's mask
     assert np.allclose(out, x * mask * mask.size / mask.sum())
     dout = rng(21).normal(size=x.shape)
     dx = D.dropblock_backward(dout, cache)
@@ -265,15 +265,15 @@ def test_early_stopping_patience_is_exact():
 
 
 def test_early_stopping_min_delta_mode_and_copy():
-    _, flags = _run([1.0, 0.95, 0.9], patience=2, min_delta=0.1)   # 0.05 steps are not improvements
+    _, flags = _run([1.0, 0.95, 0.9], patience=2, min_delta=0.1)  # 0.05 steps are not improvements
     assert flags == [False, False, True]
     es, flags = _run([0.5, 0.6, 0.55, 0.7], patience=2, mode="max")
     assert not any(flags) and es.best_epoch == 3 and es.best == 0.7
     es = E.EarlyStopping(patience=1)
     params = {"w": np.zeros(2)}
     es.step(1.0, params)
-    params["w"] += 5                                                 # later in-place updates
-    assert np.array_equal(es.best_params["w"], np.zeros(2))         # do not leak into the saved best
+    params["w"] += 5  # later in-place updates
+    assert np.array_equal(es.best_params["w"], np.zeros(2))  # do not leak into the saved best
 
 
 def test_early_stopping_on_a_real_validation_curve():
@@ -298,24 +298,30 @@ def test_early_stopping_on_a_real_validation_curve():
 
 
 # ------------------------------------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("call, exc, words", [
-    (lambda: R.l2_penalty(np.ones(3), -1.0), ValueError, "lam"),
-    (lambda: R.elastic_net_penalty(np.ones(3), 1.0, 1.5), ValueError, "l1_ratio"),
-    (lambda: R.max_norm_project(np.ones(3), 1.0), ValueError, "(D, M)"),
-    (lambda: R.max_norm_project(np.ones((2, 2)), 0.0), ValueError, "c"),
-    (lambda: D.dropout_forward(np.ones(3), 1.2, "train", rng()), ValueError, "p_drop"),
-    (lambda: D.dropout_forward(np.ones(3), 0.5, "test", rng()), ValueError, "mode"),
-    (lambda: D.dropout_forward(np.ones(3), 0.5, "train", 0), TypeError, "Generator"),
-    (lambda: D.spatial_dropout_forward(np.ones((2, 3)), 0.5, "train", rng()), ValueError, "(N, C, H, W)"),
-    (lambda: D.dropconnect_forward(np.ones((2, 3)), np.ones((4, 2)), np.ones(2), 0.5, "train", rng()),
-     ValueError, "w (D, M)"),
-    (lambda: D.dropblock_gamma(0.9, 9, 8), ValueError, "block_size"),
-    (lambda: D.dropblock_mask((2, 3, 8), 0.9, 3, rng()), ValueError, "(N, C, H, W)"),
-    (lambda: D.keep_prob_schedule(-1, 10, 0.9), ValueError, "step"),
-    (lambda: E.EarlyStopping(patience=0), ValueError, "patience"),
-    (lambda: E.EarlyStopping(mode="best"), ValueError, "mode"),
-    (lambda: E.EarlyStopping().step(float("nan")), ValueError, "NaN"),
-])
+@pytest.mark.parametrize(
+    "call, exc, words",
+    [
+        (lambda: R.l2_penalty(np.ones(3), -1.0), ValueError, "lam"),
+        (lambda: R.elastic_net_penalty(np.ones(3), 1.0, 1.5), ValueError, "l1_ratio"),
+        (lambda: R.max_norm_project(np.ones(3), 1.0), ValueError, "(D, M)"),
+        (lambda: R.max_norm_project(np.ones((2, 2)), 0.0), ValueError, "c"),
+        (lambda: D.dropout_forward(np.ones(3), 1.2, "train", rng()), ValueError, "p_drop"),
+        (lambda: D.dropout_forward(np.ones(3), 0.5, "test", rng()), ValueError, "mode"),
+        (lambda: D.dropout_forward(np.ones(3), 0.5, "train", 0), TypeError, "Generator"),
+        (lambda: D.spatial_dropout_forward(np.ones((2, 3)), 0.5, "train", rng()), ValueError, "(N, C, H, W)"),
+        (
+            lambda: D.dropconnect_forward(np.ones((2, 3)), np.ones((4, 2)), np.ones(2), 0.5, "train", rng()),
+            ValueError,
+            "w (D, M)",
+        ),
+        (lambda: D.dropblock_gamma(0.9, 9, 8), ValueError, "block_size"),
+        (lambda: D.dropblock_mask((2, 3, 8), 0.9, 3, rng()), ValueError, "(N, C, H, W)"),
+        (lambda: D.keep_prob_schedule(-1, 10, 0.9), ValueError, "step"),
+        (lambda: E.EarlyStopping(patience=0), ValueError, "patience"),
+        (lambda: E.EarlyStopping(mode="best"), ValueError, "mode"),
+        (lambda: E.EarlyStopping().step(float("nan")), ValueError, "NaN"),
+    ],
+)
 def test_bad_input_messages(call, exc, words):
     with pytest.raises(exc, match=None) as info:
         call()
@@ -328,8 +334,13 @@ def test_reference_scores_full_marks():
     assert {k: v[0] for k, v in result.items()} == {p.name: p.points for p in TOPIC.parts}, result
 
 
-STATISTICAL = ["dropout_forward", "dropconnect_forward", "spatial_dropout_forward", "dropblock_mask",
-               "dropblock_forward"]
+STATISTICAL = [
+    "dropout_forward",
+    "dropconnect_forward",
+    "spatial_dropout_forward",
+    "dropblock_mask",
+    "dropblock_forward",
+]
 
 
 def _reference_never_fails(name, n):
@@ -354,8 +365,9 @@ def test_statistical_checks_do_not_flake_1000_seeds(name):
 def _fake(module_name: str, **replace):
     """A deepkit lookalike: the reference, with some functions of one module replaced."""
     mods = {m: getattr(dk, m) for m in TOPIC.modules}
-    ns = types.SimpleNamespace(**{k: getattr(mods[module_name], k) for k in dir(mods[module_name])
-                                  if not k.startswith("__")})
+    ns = types.SimpleNamespace(
+        **{k: getattr(mods[module_name], k) for k in dir(mods[module_name]) if not k.startswith("__")}
+    )
     for k, v in replace.items():
         setattr(ns, k, v)
     mods[module_name] = ns
@@ -380,7 +392,7 @@ def _dropout_keep_swapped(x, p, mode, g):
     return x * m, {"scaled_mask": m}
 
 
-def _dropout_test_time_scaling(x, p, mode, g):   # classic (non-inverted) dropout: scale at test time
+def _dropout_test_time_scaling(x, p, mode, g):  # classic (non-inverted) dropout: scale at test time
     if mode == "eval":
         return x * (1 - p), {"scaled_mask": None}
     m = _bernoulli_keep(x.shape, 1 - p, g)
@@ -398,11 +410,11 @@ def _dropblock_mask_no_blocks(shape, kp, bs, g):
 
 def _dropblock_mask_wrong_gamma(shape, kp, bs, g):
     n, c, h, w = shape
-    seeds = g.random((n, c, h - bs + 1, w - bs + 1)) < (1 - kp) / bs ** 2     # no feature-size correction
+    seeds = g.random((n, c, h - bs + 1, w - bs + 1)) < (1 - kp) / bs**2  # no feature-size correction
     dropped = np.zeros(shape, bool)
     for i in range(bs):
         for j in range(bs):
-            dropped[:, :, i:i + h - bs + 1, j:j + w - bs + 1] |= seeds
+            dropped[:, :, i : i + h - bs + 1, j : j + w - bs + 1] |= seeds
     return (~dropped).astype(float)
 
 
@@ -414,8 +426,8 @@ def _dropblock_mask_clipped(shape, kp, bs, g):
     r = bs // 2
     for i in range(-r, bs - r):
         for j in range(-r, bs - r):
-            src = seeds[:, :, max(0, -i):h - max(0, i), max(0, -j):w - max(0, j)]
-            dropped[:, :, max(0, i):h - max(0, -i), max(0, j):w - max(0, -j)] |= src
+            src = seeds[:, :, max(0, -i) : h - max(0, i), max(0, -j) : w - max(0, j)]
+            dropped[:, :, max(0, i) : h - max(0, -i), max(0, j) : w - max(0, -j)] |= src
     return (~dropped).astype(float)
 
 
@@ -460,23 +472,33 @@ def _dc_backward_unmasked(dout, cache):
     return dx, cache["x"].T @ dout, db
 
 
-WRONG = {   # part that must lose ALL its points -> fake package
+WRONG = {  # part that must lose ALL its points -> fake package
     "l1_penalty": _fake("regularizers", l1_penalty=lambda w, lam: (lam * np.abs(w).sum(), np.sign(w))),
-    "l2_penalty": _fake("regularizers", l2_penalty=lambda w, lam: (0.5 * lam * (w ** 2).sum(), 2 * lam * w)),
-    "elastic_net_penalty": _fake("regularizers", elastic_net_penalty=lambda w, lam, r: (
-        lam * (r * np.abs(w).sum() + (1 - r) * (w ** 2).sum()), lam * (r * np.sign(w) + 2 * (1 - r) * w))),
-    "max_norm_project": _fake("regularizers", max_norm_project=lambda w, c, axis=0:
-                              c * w / np.linalg.norm(w, axis=axis, keepdims=True)),
+    "l2_penalty": _fake("regularizers", l2_penalty=lambda w, lam: (0.5 * lam * (w**2).sum(), 2 * lam * w)),
+    "elastic_net_penalty": _fake(
+        "regularizers",
+        elastic_net_penalty=lambda w, lam, r: (
+            lam * (r * np.abs(w).sum() + (1 - r) * (w**2).sum()),
+            lam * (r * np.sign(w) + 2 * (1 - r) * w),
+        ),
+    ),
+    "max_norm_project": _fake(
+        "regularizers", max_norm_project=lambda w, c, axis=0: c * w / np.linalg.norm(w, axis=axis, keepdims=True)
+    ),
     "dropout_forward:no_scale": _fake("dropout", dropout_forward=_dropout_no_scale),
     "dropout_forward:keep_swapped": _fake("dropout", dropout_forward=_dropout_keep_swapped),
     "dropout_forward:test_time_scaling": _fake("dropout", dropout_forward=_dropout_test_time_scaling),
-    "dropout_backward": _fake("dropout", dropout_backward=lambda dout, cache: dout * (
-        1.0 if cache["scaled_mask"] is None else cache["scaled_mask"] != 0)),
+    "dropout_backward": _fake(
+        "dropout",
+        dropout_backward=lambda dout, cache: (
+            dout * (1.0 if cache["scaled_mask"] is None else cache["scaled_mask"] != 0)
+        ),
+    ),
     "dropconnect_forward": _fake("dropout", dropconnect_forward=_dc_not_inverted),
     "dropconnect_backward": _fake("dropout", dropconnect_backward=_dc_backward_unmasked),
     "spatial_dropout_forward": _fake("dropout", spatial_dropout_forward=_spatial_per_pixel),
     "spatial_dropout_backward": _fake("dropout", spatial_dropout_backward=lambda dout, cache: dout.copy()),
-    "dropblock_gamma": _fake("dropout", dropblock_gamma=lambda kp, bs, f: (1 - kp) / bs ** 2),
+    "dropblock_gamma": _fake("dropout", dropblock_gamma=lambda kp, bs, f: (1 - kp) / bs**2),
     "dropblock_mask:no_blocks": _fake("dropout", dropblock_mask=_dropblock_mask_no_blocks),
     "dropblock_mask:wrong_gamma": _fake("dropout", dropblock_mask=_dropblock_mask_wrong_gamma),
     "dropblock_mask:clipped": _fake("dropout", dropblock_mask=_dropblock_mask_clipped),
@@ -490,8 +512,7 @@ WRONG = {   # part that must lose ALL its points -> fake package
 
 def test_dropping_the_bias_is_caught():
     """A forward bug that also breaks the mask the backward check recovers: loses (at least) the forward."""
-    result = grade_module("05", _fake("dropout", dropconnect_forward=_dc_bias_dropped),
-                          parts=["dropconnect_forward"])
+    result = grade_module("05", _fake("dropout", dropconnect_forward=_dc_bias_dropped), parts=["dropconnect_forward"])
     assert result["dropconnect_forward"][0] == 0.0
 
 
@@ -506,6 +527,7 @@ def test_known_wrong_implementation_loses_exactly_its_part(case):
 # ------------------------------------------------------------------------------------------------ widgets
 def test_mask_viewer_redraws_and_measures():
     from deepkit.viz import regularization as masks
+
     e = masks.masks_explorer()
     for kind in masks.KINDS:
         before, img = e.redraws, e.image.value
@@ -516,13 +538,14 @@ def test_mask_viewer_redraws_and_measures():
     e.controls["block_size"].value = 3
     m = masks.sample_masks("DropBlock", 0.7, 3, 0)
     assert abs((m == 0).mean() - D.expected_dropblock_rate(0.7, 3, masks.SIZE)) < 0.03
-    for kind in ("dropout", "DropConnect"):       # element-wise kinds: measured close to the target
+    for kind in ("dropout", "DropConnect"):  # element-wise kinds: measured close to the target
         assert abs((masks.sample_masks(kind, 0.7, 3, 1) == 0).mean() - 0.3) < 6 * np.sqrt(0.21 / 131072)
 
 
 def test_playground_l2_shrinks_weights_and_widget_redraws():
     from deepkit.viz import regularization as pg
-    norms = [np.sqrt(sum((w ** 2).sum() for w in pg.trained_model(lam, 0.0).Ws)) for lam in (0.0, 0.1)]
+
+    norms = [np.sqrt(sum((w**2).sum() for w in pg.trained_model(lam, 0.0).Ws)) for lam in (0.0, 0.1)]
     assert norms[1] < 0.5 * norms[0]
     e = pg.explorer(precompute=False)
     before = e.redraws
@@ -533,9 +556,13 @@ def test_playground_l2_shrinks_weights_and_widget_redraws():
 def test_mlp_backward_matches_torch():
     """The playground's NumPy MLP (used for the tables) has correct gradients (dropout off, eval masks)."""
     from deepkit.viz import regularization as pg
+
     g = rng(30)
-    net = pg.MLP([g.normal(size=(5, 4)), g.normal(size=(4, 3)), g.normal(size=(3, 2))],
-                 [g.normal(size=4), g.normal(size=3), g.normal(size=2)], linear_first=True)
+    net = pg.MLP(
+        [g.normal(size=(5, 4)), g.normal(size=(4, 3)), g.normal(size=(3, 2))],
+        [g.normal(size=4), g.normal(size=3), g.normal(size=2)],
+        linear_first=True,
+    )
     X, dz = g.normal(size=(6, 5)), g.normal(size=(6, 2))
     z, caches = net.forward(X)
     dWs, dbs = net.backward(dz, caches)

@@ -1,5 +1,6 @@
 """Topic 01: affine/ReLU layers, softmax family and the two-layer net vs torch autograd (float64) and finite
 differences; property tests; bad input; grading of the reference and of classic wrong implementations."""
+
 from __future__ import annotations
 
 import types
@@ -26,6 +27,7 @@ def t(a, grad=False):
 
 
 # ---------------------------------------------------------------- layers vs torch
+
 
 def test_affine_forward_backward_vs_torch():
     rng = np.random.default_rng(0)
@@ -68,6 +70,7 @@ def test_relu_vs_torch_and_gradcheck():
 
 
 # ---------------------------------------------------------------- softmax family vs torch
+
 
 def test_softmax_and_log_softmax_vs_torch():
     rng = np.random.default_rng(3)
@@ -127,6 +130,7 @@ def test_linear_scores_and_initial_loss_is_log_c():
 
 # ---------------------------------------------------------------- two-layer net
 
+
 def _net(seed=8, N=6, D=5, H=7, C=4):
     rng = np.random.default_rng(seed)
     params = NETS.init_two_layer(D, H, C, rng, scale=0.8)
@@ -140,8 +144,9 @@ def test_two_layer_vs_torch():
     loss, grads = NETS.two_layer_loss(params, X, y, reg=reg)
     tp = {k: t(v, True) for k, v in params.items()}
     tscores = torch.relu(t(X) @ tp["W1"] + tp["b1"]) @ tp["W2"] + tp["b2"]
-    tloss = (torch.nn.functional.cross_entropy(tscores, torch.tensor(y))
-             + 0.5 * reg * ((tp["W1"] ** 2).sum() + (tp["W2"] ** 2).sum()))
+    tloss = torch.nn.functional.cross_entropy(tscores, torch.tensor(y)) + 0.5 * reg * (
+        (tp["W1"] ** 2).sum() + (tp["W2"] ** 2).sum()
+    )
     tloss.backward()
     assert np.allclose(NETS.two_layer_loss(params, X), tscores.detach().numpy(), rtol=1e-12)
     assert abs(loss - tloss.item()) < 1e-12
@@ -154,8 +159,10 @@ def test_two_layer_gradcheck():
     params, X, y = _net(seed=9)
     _, grads = NETS.two_layer_loss(params, X, y, reg=0.1)
     for k in params:
+
         def f(v, k=k):
             return NETS.two_layer_loss({**params, k: v}, X, y, reg=0.1)[0]
+
         rep = check_gradient(f, params[k].copy(), grads[k], name=k)
         assert rep, str(rep)
 
@@ -185,13 +192,12 @@ finite = st.floats(-50, 50, allow_nan=False)
 
 
 @settings(max_examples=40, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 6)), elements=finite),
-       st.floats(-1e3, 1e3))
+@given(arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 6)), elements=finite), st.floats(-1e3, 1e3))
 def test_softmax_properties(z, c):
     p = F.softmax(z)
     assert p.shape == z.shape and np.all(p >= 0)
     assert np.allclose(p.sum(axis=1), 1.0)
-    assert np.allclose(F.softmax(z + c), p, atol=1e-12)          # shift invariance
+    assert np.allclose(F.softmax(z + c), p, atol=1e-12)  # shift invariance
     assert np.allclose(np.exp(F.log_softmax(z)), p, atol=1e-12)
     assert np.all(F.log_softmax(z) <= 0)
 
@@ -203,8 +209,8 @@ def test_softmax_loss_properties(N, C, seed):
     s, y = 10 * rng.standard_normal((N, C)), rng.integers(0, C, N)
     loss, ds = F.softmax_loss(s, y)
     assert loss >= 0 and ds.shape == (N, C)
-    assert np.allclose(ds.sum(axis=1), 0.0, atol=1e-15)           # (p - onehot) rows sum to 0
-    assert np.all(ds[np.arange(N), y] <= 0)                       # true class pushed up
+    assert np.allclose(ds.sum(axis=1), 0.0, atol=1e-15)  # (p - onehot) rows sum to 0
+    assert np.all(ds[np.arange(N), y] <= 0)  # true class pushed up
     assert loss == pytest.approx(F.cross_entropy(F.softmax(s), y), rel=1e-9, abs=1e-12)
 
 
@@ -222,25 +228,39 @@ def test_affine_shapes(N, dims, M):
 
 # ---------------------------------------------------------------- bad input
 
-@pytest.mark.parametrize("call, exc, words", [
-    (lambda: L.affine_forward(np.ones(3), np.ones((3, 2)), np.ones(2)), ValueError, "x must"),
-    (lambda: L.affine_forward(np.ones((2, 3)), np.ones((4, 2)), np.ones(2)), ValueError, "w must have shape"),
-    (lambda: L.affine_forward(np.ones((2, 3)), np.ones((3, 2)), np.ones(3)), ValueError, "b must have shape"),
-    (lambda: L.affine_backward(np.ones((2, 3)), L.affine_forward(np.ones((2, 3)), np.ones((3, 2)),
-                                                                 np.ones(2))[1]), ValueError, "dout"),
-    (lambda: L.relu_backward(np.ones(3), L.relu_forward(np.ones(4))[1]), ValueError, "dout"),
-    (lambda: F.softmax(np.ones((2, 2, 2))), ValueError, "z must be"),
-    (lambda: F.softmax(np.array(["a"])), TypeError, "z must hold real numbers"),
-    (lambda: F.softmax(np.array([np.nan, 1.0])), ValueError, "NaN"),
-    (lambda: F.cross_entropy(np.full((2, 2), 0.5), np.array([0, 2])), ValueError, "y values"),
-    (lambda: F.cross_entropy(np.full((2, 2), 1.5), np.array([0, 1])), ValueError, "probs must lie"),
-    (lambda: F.softmax_loss(np.ones((3, 2)), np.array([0, 1])), ValueError, "y must have shape (3,)"),
-    (lambda: F.softmax_loss(np.ones((2, 2)), np.array([0.5, 1])), TypeError, "integer"),
-    (lambda: NETS.two_layer_loss({"W1": np.ones((2, 2))}, np.ones((1, 2))), ValueError, "missing b1"),
-    (lambda: NETS.two_layer_loss(NETS.init_two_layer(2, 3, 2, np.random.default_rng(0)), np.ones((1, 2)),
-                                 np.array([0]), reg=-1.0), ValueError, "reg must be >= 0"),
-    (lambda: NETS.init_two_layer(2, 3, 2, 0), TypeError, "rng must be"),
-])
+
+@pytest.mark.parametrize(
+    "call, exc, words",
+    [
+        (lambda: L.affine_forward(np.ones(3), np.ones((3, 2)), np.ones(2)), ValueError, "x must"),
+        (lambda: L.affine_forward(np.ones((2, 3)), np.ones((4, 2)), np.ones(2)), ValueError, "w must have shape"),
+        (lambda: L.affine_forward(np.ones((2, 3)), np.ones((3, 2)), np.ones(3)), ValueError, "b must have shape"),
+        (
+            lambda: L.affine_backward(
+                np.ones((2, 3)), L.affine_forward(np.ones((2, 3)), np.ones((3, 2)), np.ones(2))[1]
+            ),
+            ValueError,
+            "dout",
+        ),
+        (lambda: L.relu_backward(np.ones(3), L.relu_forward(np.ones(4))[1]), ValueError, "dout"),
+        (lambda: F.softmax(np.ones((2, 2, 2))), ValueError, "z must be"),
+        (lambda: F.softmax(np.array(["a"])), TypeError, "z must hold real numbers"),
+        (lambda: F.softmax(np.array([np.nan, 1.0])), ValueError, "NaN"),
+        (lambda: F.cross_entropy(np.full((2, 2), 0.5), np.array([0, 2])), ValueError, "y values"),
+        (lambda: F.cross_entropy(np.full((2, 2), 1.5), np.array([0, 1])), ValueError, "probs must lie"),
+        (lambda: F.softmax_loss(np.ones((3, 2)), np.array([0, 1])), ValueError, "y must have shape (3,)"),
+        (lambda: F.softmax_loss(np.ones((2, 2)), np.array([0.5, 1])), TypeError, "integer"),
+        (lambda: NETS.two_layer_loss({"W1": np.ones((2, 2))}, np.ones((1, 2))), ValueError, "missing b1"),
+        (
+            lambda: NETS.two_layer_loss(
+                NETS.init_two_layer(2, 3, 2, np.random.default_rng(0)), np.ones((1, 2)), np.array([0]), reg=-1.0
+            ),
+            ValueError,
+            "reg must be >= 0",
+        ),
+        (lambda: NETS.init_two_layer(2, 3, 2, 0), TypeError, "rng must be"),
+    ],
+)
 def test_bad_input(call, exc, words):
     with pytest.raises(exc) as info:
         call()
@@ -249,8 +269,10 @@ def test_bad_input(call, exc, words):
 
 # ---------------------------------------------------------------- widget
 
+
 def test_explorer_redraws_and_reports_overflow():
     from deepkit.viz.softmax import explorer
+
     ex = explorer(scores=(0.0, 1.0, 2.0), label=1)
     first, n = ex.image.value, ex.redraws
     ex.controls["true_score"].value = 4.0
@@ -270,14 +292,24 @@ def losses_softmax_row(z):
 @pytest.mark.parametrize("kw, words", [(dict(scores=(1.0,)), "C >= 2"), (dict(label=7), "label must be")])
 def test_explorer_bad_input(kw, words):
     from deepkit.viz.softmax import explorer
+
     with pytest.raises(ValueError, match=words):
         explorer(**kw)
 
 
 # ---------------------------------------------------------------- grading
 
-FULL = {"affine_forward": 1, "affine_backward": 2, "relu_forward": 1, "relu_backward": 1, "softmax": 1,
-        "log_softmax": 1, "cross_entropy": 1, "softmax_loss": 2, "two_layer_loss": 3}
+FULL = {
+    "affine_forward": 1,
+    "affine_backward": 2,
+    "relu_forward": 1,
+    "relu_backward": 1,
+    "softmax": 1,
+    "log_softmax": 1,
+    "cross_entropy": 1,
+    "softmax_loss": 2,
+    "two_layer_loss": 3,
+}
 
 
 def test_reference_gets_full_marks():

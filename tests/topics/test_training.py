@@ -1,6 +1,7 @@
 """Topic 09 (training capstone): preprocessing, the MLP model vs torch autograd (float64) and finite differences,
 the Solver vs an independent torch training loop on the same batches, the babysitting helpers, the dashboard, and
 the hidden checks (reference = full marks; each known-wrong variant loses its part)."""
+
 import asyncio
 import copy
 import math
@@ -10,12 +11,13 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tests.refs import dk  # noqa: I001 (puts the reference deepkit on the path first)
 from autograder.checks import training as train_checks
 from autograder.local import grade_module
 from deepkit.gradcheck import numerical_gradient, rel_error
+from tests.refs import dk  # noqa: I001 (puts the reference deepkit on the path first)
 
 M = dk.models
 S = dk.solver
@@ -23,16 +25,25 @@ S = dk.solver
 
 def _digits(n_train=300, n_val=100, images=False):
     split = dk.data.load_digits(images=images)
-    return {"X_train": split.X_train[:n_train], "y_train": split.y_train[:n_train],
-            "X_val": split.X_val[:n_val], "y_val": split.y_val[:n_val],
-            "X_test": split.X_test[:n_val], "y_test": split.y_test[:n_val]}
+    return {
+        "X_train": split.X_train[:n_train],
+        "y_train": split.y_train[:n_train],
+        "X_val": split.X_val[:n_val],
+        "y_val": split.y_val[:n_val],
+        "X_test": split.X_test[:n_val],
+        "y_test": split.y_test[:n_val],
+    }
 
 
 # ------------------------------------------------------------------------------------------ preprocess
 def test_preprocess_matches_torch_and_uses_training_statistics_only():
     rng = np.random.default_rng(0)
-    data = {"X_train": rng.normal(2.0, 3.0, (50, 3, 4, 4)), "y_train": rng.integers(0, 3, 50),
-            "X_val": rng.normal(5.0, 1.0, (20, 3, 4, 4)), "y_val": rng.integers(0, 3, 20)}
+    data = {
+        "X_train": rng.normal(2.0, 3.0, (50, 3, 4, 4)),
+        "y_train": rng.integers(0, 3, 50),
+        "X_val": rng.normal(5.0, 1.0, (20, 3, 4, 4)),
+        "y_val": rng.integers(0, 3, 20),
+    }
     xt = torch.tensor(data["X_train"])
     for mode, dims in (("feature", (0,)), ("channel", (0, 2, 3))):
         new, stats = M.preprocess_split(data, mode=mode)
@@ -58,7 +69,7 @@ def test_preprocess_constant_feature_is_centred_not_divided():
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(2, 12), c=st.integers(1, 4), hw=st.integers(1, 4), seed=st.integers(0, 10 ** 6))
+@given(n=st.integers(2, 12), c=st.integers(1, 4), hw=st.integers(1, 4), seed=st.integers(0, 10**6))
 def test_preprocess_shapes_and_train_invariants(n, c, hw, seed):
     X = np.random.default_rng(seed).normal(size=(n, c, hw, hw)) * 5 + 1
     for mode, axes, shape in (("feature", 0, (c, hw, hw)), ("channel", (0, 2, 3), (c,))):
@@ -71,13 +82,16 @@ def test_preprocess_shapes_and_train_invariants(n, c, hw, seed):
         assert np.all(np.isclose(sd, 1, atol=1e-6) | np.isclose(sd, 0, atol=1e-6))
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: M.fit_preprocess(np.zeros(5)), r"X_train must be a 2-D or 4-D array"),
-    (lambda: M.fit_preprocess(np.zeros((4, 3)), mode="channel"), r"mode 'channel' needs image batches"),
-    (lambda: M.fit_preprocess(np.zeros((4, 3)), mode="pixel"), r"mode must be 'feature'"),
-    (lambda: M.apply_preprocess(np.zeros((4, 5)), M.fit_preprocess(np.zeros((4, 3)))), r"does not match"),
-    (lambda: M.preprocess_split({"X_train": np.zeros((3, 2))}), r"data must provide"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: M.fit_preprocess(np.zeros(5)), r"X_train must be a 2-D or 4-D array"),
+        (lambda: M.fit_preprocess(np.zeros((4, 3)), mode="channel"), r"mode 'channel' needs image batches"),
+        (lambda: M.fit_preprocess(np.zeros((4, 3)), mode="pixel"), r"mode must be 'feature'"),
+        (lambda: M.apply_preprocess(np.zeros((4, 5)), M.fit_preprocess(np.zeros((4, 3)))), r"does not match"),
+        (lambda: M.preprocess_split({"X_train": np.zeros((3, 2))}), r"data must provide"),
+    ],
+)
 def test_preprocess_bad_input(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
@@ -110,7 +124,7 @@ def test_mlp_matches_torch_autograd(norm):
     t_loss, t_grads = _torch_mlp_loss(model, X, y)
     assert abs(loss - t_loss) < 1e-12
     assert set(grads) == set(model.params)
-    for k in grads:   # (a bias before batchnorm has a zero gradient: compare it absolutely)
+    for k in grads:  # (a bias before batchnorm has a zero gradient: compare it absolutely)
         assert rel_error(grads[k], t_grads[k]) < 1e-10 or np.abs(grads[k] - t_grads[k]).max() < 1e-14, k
 
 
@@ -122,7 +136,7 @@ def test_mlp_gradient_check_with_dropout():
     state = copy.deepcopy(model.rng.bit_generator.state)
 
     def f(_):
-        model.rng.bit_generator.state = copy.deepcopy(state)      # the same dropout mask every call
+        model.rng.bit_generator.state = copy.deepcopy(state)  # the same dropout mask every call
         return model.loss(X, y)[0]
 
     f(None)
@@ -137,12 +151,12 @@ def test_mlp_modes_dropout_and_batchnorm():
     X = np.random.default_rng(5).normal(size=(20, 6))
     model = M.MLP(6, (30,), 3, dropout=0.5, normalization="batchnorm", seed=0)
     a, b = model.train().loss(X), model.loss(X)
-    assert not np.allclose(a, b)                      # dropout masks differ from call to call in train mode
+    assert not np.allclose(a, b)  # dropout masks differ from call to call in train mode
     e1, e2 = model.eval().loss(X), model.loss(X)
-    assert np.array_equal(e1, e2)                     # eval: deterministic
+    assert np.array_equal(e1, e2)  # eval: deterministic
     nodrop = M.MLP(6, (30,), 3, normalization="batchnorm", seed=0)
     nodrop.bn_params = copy.deepcopy(model.bn_params)
-    assert np.allclose(nodrop.eval().loss(X), e1)     # inverted dropout: eval is the plain network
+    assert np.allclose(nodrop.eval().loss(X), e1)  # inverted dropout: eval is the plain network
     assert len(model.act_std) == 1 and model.act_std[0] > 0
 
 
@@ -190,10 +204,13 @@ def test_update_weight_ratio_vs_torch_sgd_step():
         S.update_weight_ratio(np.ones(3), np.ones(4))
 
 
-@pytest.mark.parametrize("opt, cfg, torch_opt, torch_cfg", [
-    ("sgd", {"lr": 0.1}, torch.optim.SGD, {"lr": 0.1}),
-    ("adam", {"lr": 1e-2}, torch.optim.Adam, {"lr": 1e-2}),
-])
+@pytest.mark.parametrize(
+    "opt, cfg, torch_opt, torch_cfg",
+    [
+        ("sgd", {"lr": 0.1}, torch.optim.SGD, {"lr": 0.1}),
+        ("adam", {"lr": 1e-2}, torch.optim.Adam, {"lr": 1e-2}),
+    ],
+)
 def test_solver_matches_a_torch_training_loop(opt, cfg, torch_opt, torch_cfg):
     """An independent loop: torch model, torch optimizer, the same shuffles (np.random.default_rng(seed)
     permutations, one per epoch) and the same per-epoch lr decay."""
@@ -210,7 +227,7 @@ def test_solver_matches_a_torch_training_loop(opt, cfg, torch_opt, torch_cfg):
     for _ in range(3):
         idx = rng.permutation(130)
         for s in range(0, 130, 32):
-            b = idx[s:s + 32]
+            b = idx[s : s + 32]
             h = torch.relu(torch.tensor(d["X_train"][b]) @ p["W1"] + p["b1"])
             loss = torch.nn.functional.cross_entropy(h @ p["W2"] + p["b2"], torch.tensor(d["y_train"][b]))
             loss = loss + 0.005 * ((p["W1"] ** 2).sum() + (p["W2"] ** 2).sum())
@@ -221,7 +238,7 @@ def test_solver_matches_a_torch_training_loop(opt, cfg, torch_opt, torch_cfg):
         sched.step()
     assert len(solver.history["loss"]) == len(losses) == 15
     assert np.allclose(solver.history["loss"], losses, rtol=1e-10)
-    assert solver.history["lr"] == pytest.approx([cfg["lr"] * 0.8 ** k for k in (1, 2, 3)])
+    assert solver.history["lr"] == pytest.approx([cfg["lr"] * 0.8**k for k in (1, 2, 3)])
 
 
 def test_solver_is_deterministic_and_reshuffles():
@@ -238,7 +255,7 @@ def test_solver_is_deterministic_and_reshuffles():
     s.train()
     l1, l2 = np.array(s.history["loss"][:10]), np.array(s.history["loss"][10:])
     assert not np.allclose(np.sort(l1), np.sort(l2))
-    assert np.mean(l1) == pytest.approx(np.mean(l2), rel=1e-6)   # the same examples, in other batches
+    assert np.mean(l1) == pytest.approx(np.mean(l2), rel=1e-6)  # the same examples, in other batches
 
 
 def test_check_accuracy_uses_eval_mode_and_restores_it():
@@ -256,17 +273,27 @@ def test_check_accuracy_uses_eval_mode_and_restores_it():
 def test_ratios_history_and_best_params_and_early_stopping(capsys):
     d = _digits(200, 60)
     calls = []
-    s = S.Solver(M.MLP(64, (30, 20), 10, seed=0), d, "adam", {"lr": 1e-3}, batch_size=50, num_epochs=30,
-                 seed=0, callback=lambda sv: calls.append(sv.epoch), early_stopping=2, print_every=4)
+    s = S.Solver(
+        M.MLP(64, (30, 20), 10, seed=0),
+        d,
+        "adam",
+        {"lr": 1e-3},
+        batch_size=50,
+        num_epochs=30,
+        seed=0,
+        callback=lambda sv: calls.append(sv.epoch),
+        early_stopping=2,
+        print_every=4,
+    )
     s.train()
     assert set(s.history["ratios"]) == {"W1", "W2", "W3"}
     assert all(len(r) == len(s.history["loss"]) for r in s.history["ratios"].values())
     med = np.median(s.history["ratios"]["W1"])
     assert 1e-4 < med < 1e-1
     assert calls == list(range(1, s.epoch + 1))
-    assert s.stopped and s.epoch < 30                      # early stopping triggered
+    assert s.stopped and s.epoch < 30  # early stopping triggered
     assert max(s.history["val_acc"]) == s.best_val_acc
-    assert s.check_accuracy(d["X_val"], d["y_val"]) == s.best_val_acc   # best params restored
+    assert s.check_accuracy(d["X_val"], d["y_val"]) == s.best_val_acc  # best params restored
     assert "(epoch 1 / 30)" in capsys.readouterr().out
     with pytest.raises(RuntimeError, match="training is finished"):
         s.step()
@@ -293,8 +320,9 @@ def test_run_generator_and_stop():
 
 def test_overfit_small_subset_reaches_zero_loss():
     d = _digits()
-    s = S.overfit_small_subset(M.MLP(64, (100,), 10, seed=0), d, num_examples=30, num_epochs=40,
-                               batch_size=10, optim_config={"lr": 1e-2})
+    s = S.overfit_small_subset(
+        M.MLP(64, (100,), 10, seed=0), d, num_examples=30, num_epochs=40, batch_size=10, optim_config={"lr": 1e-2}
+    )
     assert s.history["train_acc"][-1] == 1.0 and s.history["loss"][-1] < 0.02
 
 
@@ -302,16 +330,18 @@ def test_lr_range_test_log_grid_and_divergence_without_warnings():
     d = _digits(150, 30)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        lrs, losses = S.lr_range_test(lambda: M.MLP(64, (20,), 10, seed=0), d, lr_min=1e-4, lr_max=1e3, num=8,
-                                      num_iters=10, batch_size=50)
+        lrs, losses = S.lr_range_test(
+            lambda: M.MLP(64, (20,), 10, seed=0), d, lr_min=1e-4, lr_max=1e3, num=8, num_iters=10, batch_size=50
+        )
     assert np.allclose(np.log10(lrs), np.linspace(-4, 3, 8))
-    assert losses[0] == pytest.approx(math.log(10), abs=0.1)      # too small: nothing happens
-    assert losses[-1] > 10 * losses[0]                             # too large: the loss explodes
+    assert losses[0] == pytest.approx(math.log(10), abs=0.1)  # too small: nothing happens
+    assert losses[-1] > 10 * losses[0]  # too large: the loss explodes
     assert np.min(losses) < losses[0] - 0.5
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _, losses = S.lr_range_test(lambda: M.MLP(64, (20,), 10, seed=0), d, lr_min=1e-4, lr_max=1e300, num=3,
-                                    num_iters=3, batch_size=50)
+        _, losses = S.lr_range_test(
+            lambda: M.MLP(64, (20,), 10, seed=0), d, lr_min=1e-4, lr_max=1e300, num=3, num_iters=3, batch_size=50
+        )
     assert np.isfinite(losses[0]) and np.all(np.isinf(losses[1:]))  # overflow is reported as inf, quietly
     with pytest.raises(ValueError, match="lr_max must be > lr_min"):
         S.lr_range_test(lambda: None, d, lr_min=1.0, lr_max=0.1)
@@ -321,7 +351,7 @@ SPACE = {"lr": (1e-5, 1e-1, "log"), "p": (0.1, 0.5, "linear"), "h": (3, 6, "int"
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2 ** 31))
+@given(seed=st.integers(0, 2**31))
 def test_sample_hyperparams_in_bounds(seed):
     hp = S.sample_hyperparams(SPACE, np.random.default_rng(seed))
     assert 1e-5 <= hp["lr"] <= 1e-1 and 0.1 <= hp["p"] <= 0.5 and hp["h"] in (3, 4, 5, 6)
@@ -336,7 +366,7 @@ def test_log_uniform_sampling_puts_equal_mass_per_decade():
 
 
 def test_random_search_refine_and_grid():
-    f = lambda lr, p, h: -(np.log10(lr) + 3) ** 2 - p  # noqa: E731
+    f = lambda lr, p, h: -((np.log10(lr) + 3) ** 2) - p  # noqa: E731
     trials = S.random_search(f, SPACE, 40, np.random.default_rng(0))
     scores = [t["score"] for t in trials]
     assert scores == sorted(scores, reverse=True) and len(trials) == 40
@@ -344,7 +374,7 @@ def test_random_search_refine_and_grid():
     top = [t["params"] for t in trials[:5]]
     assert new["lr"] == (min(t["lr"] for t in top), max(t["lr"] for t in top), "log")
     assert new["h"][2] == "int" and isinstance(new["h"][0], int)
-    assert 1e-4 < new["lr"][0] <= new["lr"][1] < 1e-2          # zoomed in around the optimum 1e-3
+    assert 1e-4 < new["lr"][0] <= new["lr"][1] < 1e-2  # zoomed in around the optimum 1e-3
     grid = S.grid_points(SPACE, 3)
     assert len(grid) == 27 and sorted({g["lr"] for g in grid}) == pytest.approx([1e-5, 1e-3, 1e-1])
     with pytest.raises(ValueError, match=r"space\['lr'\] is log-scaled: low must be > 0"):
@@ -369,26 +399,27 @@ def test_solver_bad_input():
 def test_capstone_targets_mlp_and_cnn_reach_95_percent_test_accuracy():
     """The accuracies the exercise notebook states (digits, reference library, fixed seeds)."""
     data, _ = M.preprocess_split(dk.data.load_digits())
-    s = S.Solver(M.MLP(64, (100,), 10, seed=0), data, "adam", {"lr": 1e-3}, batch_size=50, num_epochs=10,
-                 seed=0).train()
+    s = S.Solver(
+        M.MLP(64, (100,), 10, seed=0), data, "adam", {"lr": 1e-3}, batch_size=50, num_epochs=10, seed=0
+    ).train()
     assert s.check_accuracy(data["X_test"], data["y_test"]) >= 0.95
     imgs, _ = M.preprocess_split(dk.data.load_digits(images=True), mode="channel")
-    s = S.Solver(M.SmallCNN(filters=8, seed=0), imgs, "adam", {"lr": 5e-3}, batch_size=50, num_epochs=8,
-                 seed=0).train()
+    s = S.Solver(M.SmallCNN(filters=8, seed=0), imgs, "adam", {"lr": 5e-3}, batch_size=50, num_epochs=8, seed=0).train()
     assert s.check_accuracy(imgs["X_test"], imgs["y_test"]) >= 0.95
 
 
 # ----------------------------------------------------------------------------------------- dashboard
 def test_dashboard_redraws_and_stop_button_stops_training():
     from deepkit.viz.training import explorer
+
     d = _digits(100, 30)
     s = S.Solver(M.MLP(64, (16, 16), 10, seed=0), d, "adam", {"lr": 1e-3}, batch_size=10, num_epochs=20)
     dash = explorer(s, every=5)
     before = dash.explorer.redraws
 
-    def press(_):                               # called at every epoch end (10 iterations)
+    def press(_):  # called at every epoch end (10 iterations)
         if s.iteration >= 15:
-            dash.stop_button.value = True       # what a click does: the widget's value
+            dash.stop_button.value = True  # what a click does: the widget's value
 
     s.callback = press
     dash.run()
@@ -398,19 +429,20 @@ def test_dashboard_redraws_and_stop_button_stops_training():
     assert dash.explorer.image.value[:4] == b"\x89PNG"
     assert dash.explorer.last_ms < 2000
     n = dash.explorer.redraws
-    dash.explorer.controls["smooth"].value = 5            # a control redraws
+    dash.explorer.controls["smooth"].value = 5  # a control redraws
     assert dash.explorer.redraws == n + 1
 
 
 def test_dashboard_start_runs_in_background_and_stops():
     from deepkit.viz.training import Dashboard
+
     d = _digits(100, 30)
     s = S.Solver(M.MLP(64, (8,), 10, seed=0), d, "sgd", {"lr": 0.1}, batch_size=10, num_epochs=50)
     dash = Dashboard(s, every=3)
 
     async def main():
         task = dash.start()
-        while s.iteration < 9:               # other work runs while training: the loop is not blocked
+        while s.iteration < 9:  # other work runs while training: the loop is not blocked
             await asyncio.sleep(0)
         dash.stop_button.value = True
         await task
@@ -435,7 +467,7 @@ def _fake(module, **replacements):
 def _leaky_preprocess_split(data, mode="feature", scale=True):
     data = M.as_data(data)
     every = np.concatenate([data["X_train"], data["X_val"], data["X_test"]])
-    stats = M.fit_preprocess(every, mode, scale)           # fitted on all splits: a leak
+    stats = M.fit_preprocess(every, mode, scale)  # fitted on all splits: a leak
     return {k: (M.apply_preprocess(v, stats) if k.startswith("X") else v) for k, v in data.items()}, stats
 
 
@@ -463,21 +495,22 @@ class _NoShuffleSolver(S.Solver):
     def _next_batch(self):
         if self.iteration % self.iters_per_epoch == 0:
             X, y = self.data["X_train"], self.data["y_train"]
-            self._batches = iter([(X[s:s + self.batch_size], y[s:s + self.batch_size])
-                                  for s in range(0, len(y), self.batch_size)])
+            self._batches = iter(
+                [(X[s : s + self.batch_size], y[s : s + self.batch_size]) for s in range(0, len(y), self.batch_size)]
+            )
         return next(self._batches)
 
 
 class _ReseedSolver(S.Solver):
     def _next_batch(self):
         if self.iteration % self.iters_per_epoch == 0:
-            self.rng = np.random.default_rng(self.seed)       # same order every epoch
+            self.rng = np.random.default_rng(self.seed)  # same order every epoch
         return super()._next_batch()
 
 
 class _NoDecaySolver(S.Solver):
     def _end_epoch(self):
-        self.optim_config["lr"] /= self.lr_decay             # undo the decay step() applied
+        self.optim_config["lr"] /= self.lr_decay  # undo the decay step() applied
         super()._end_epoch()
 
 
@@ -487,8 +520,10 @@ class _TrainModeAccuracySolver(S.Solver):
 
 
 def _linear_sample(space, rng):
-    return {k: (int(rng.integers(lo, hi + 1)) if kind == "int" else float(rng.uniform(lo, hi)))
-            for k, (lo, hi, kind) in space.items()}
+    return {
+        k: (int(rng.integers(lo, hi + 1)) if kind == "int" else float(rng.uniform(lo, hi)))
+        for k, (lo, hi, kind) in space.items()
+    }
 
 
 def _linspace_range_test(make_model, data, lr_min=1e-5, lr_max=1.0, num=11, **kw):
@@ -508,22 +543,34 @@ def _unsorted_search(evaluate, space, num_trials, rng):
     return trials[::-1]
 
 
-SOLVER_PARTS = ("solver_step", "capstone")   # capstone runs the whole Solver too
+SOLVER_PARTS = ("solver_step", "capstone")  # capstone runs the whole Solver too
 WRONG = [
-    ("leak: statistics from train + val + test", {"models": _fake(M, preprocess_split=_leaky_preprocess_split)},
-     ("preprocess",)),
-    ("inverted ratio", {"solver": _fake(S, update_weight_ratio=lambda a, b: np.linalg.norm(a) / np.linalg.norm(b - a))},
-     ("update_weight_ratio",)),
+    (
+        "leak: statistics from train + val + test",
+        {"models": _fake(M, preprocess_split=_leaky_preprocess_split)},
+        ("preprocess",),
+    ),
+    (
+        "inverted ratio",
+        {"solver": _fake(S, update_weight_ratio=lambda a, b: np.linalg.norm(a) / np.linalg.norm(b - a))},
+        ("update_weight_ratio",),
+    ),
     ("ratio from the gradient (no lr)", {"solver": _fake(S, Solver=_GradRatioSolver)}, ("solver_step",)),
     ("no shuffling", {"solver": _fake(S, Solver=_NoShuffleSolver)}, SOLVER_PARTS),
     ("rng re-seeded every epoch", {"solver": _fake(S, Solver=_ReseedSolver)}, SOLVER_PARTS),
     ("no learning-rate decay", {"solver": _fake(S, Solver=_NoDecaySolver)}, SOLVER_PARTS),
     ("accuracy in train mode", {"solver": _fake(S, Solver=_TrainModeAccuracySolver)}, ("check_accuracy",)),
-    ("linear sampling of log-scaled values", {"solver": _fake(S, sample_hyperparams=_linear_sample)},
-     ("sample_hyperparams",)),
+    (
+        "linear sampling of log-scaled values",
+        {"solver": _fake(S, sample_hyperparams=_linear_sample)},
+        ("sample_hyperparams",),
+    ),
     ("linspace learning rates", {"solver": _fake(S, lr_range_test=_linspace_range_test)}, ("lr_range_test",)),
-    ("initial loss keeps the regularization", {"solver": _fake(S, initial_loss_check=_initial_loss_keeping_reg)},
-     ("initial_loss_check",)),
+    (
+        "initial loss keeps the regularization",
+        {"solver": _fake(S, initial_loss_check=_initial_loss_keeping_reg)},
+        ("initial_loss_check",),
+    ),
     ("search not sorted best first", {"solver": _fake(S, random_search=_unsorted_search)}, ("random_search",)),
 ]
 

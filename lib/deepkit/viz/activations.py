@@ -12,9 +12,10 @@ of saturated units per layer (local slope f'(z) below 5% of the activation's pea
 layer's pre-activations) and of the mean |dL/dW| per layer.
 All random draws are made once, so a redraw only runs the network (~10 ms) and matplotlib.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -40,8 +41,9 @@ class DeepMLP:
     activations: name -> (forward, backward) (default ``deepkit.activations.ACTIVATIONS``); seed: the draws.
     """
 
-    def __init__(self, width: int = 100, batch: int = 256, max_depth: int = 20, seed: int = 0,
-                 activations: dict | None = None) -> None:
+    def __init__(
+        self, width: int = 100, batch: int = 256, max_depth: int = 20, seed: int = 0, activations: dict | None = None
+    ) -> None:
         if activations is None:
             from deepkit.activations import ACTIVATIONS as activations
         self.activations = dict(activations)
@@ -81,16 +83,23 @@ class DeepMLP:
                 grad_w[l] = float(np.mean(np.abs(inputs[l].T @ dz)))
                 da = dz @ (gain * self.W[l]).T
         flat = [s < level for s in slopes]
-        return {"z": zs, "a": acts, "saturated": np.array([f.mean() for f in flat]),
-                "dead": np.array([f.all(axis=0).mean() for f in flat]),
-                "grad_w": np.array(grad_w), "grad_z": np.array(grad_z)}
+        return {
+            "z": zs,
+            "a": acts,
+            "saturated": np.array([f.mean() for f in flat]),
+            "dead": np.array([f.all(axis=0).mean() for f in flat]),
+            "grad_w": np.array(grad_w),
+            "grad_z": np.array(grad_z),
+        }
 
 
 def _hist_setup(ax, title: str) -> tuple[list, list]:
     """Three empty step histograms and their coloured labels (a legend costs ~15 ms per redraw)."""
     steps = [ax.stairs(np.zeros(1), [0.0, 1.0], color=col) for col in _COLORS]
-    labels = [ax.text(0.02, 0.97 - 0.09 * i, "", color=col, transform=ax.transAxes, ha="left", va="top",
-                      fontsize=7) for i, col in enumerate(_COLORS)]
+    labels = [
+        ax.text(0.02, 0.97 - 0.09 * i, "", color=col, transform=ax.transAxes, ha="left", va="top", fontsize=7)
+        for i, col in enumerate(_COLORS)
+    ]
     ax.set_title(title, fontsize=10)
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.set_yticks([])  # the counts' scale says nothing here, and every tick costs redraw time
@@ -118,8 +127,9 @@ def _hist(ax, parts: tuple, arrays: list, labels: list) -> None:
     ax.set_ylim(0, 1.05 * top or 1.0)
 
 
-def explorer(width: int = 100, batch: int = 256, max_depth: int = 20, seed: int = 0,
-             activations: dict | None = None) -> Explorer:
+def explorer(
+    width: int = 100, batch: int = 256, max_depth: int = 20, seed: int = 0, activations: dict | None = None
+) -> Explorer:
     """An Explorer with controls: activation, weight gain, input scale and depth (see the module docstring).
 
     ``activations`` (name -> (forward, backward)) lets you explore your own implementations.
@@ -134,13 +144,13 @@ def explorer(width: int = 100, batch: int = 256, max_depth: int = 20, seed: int 
         ha = _hist_setup(axes[1], " ")
         ax = axes[2]
         sat = ax.stairs(np.zeros(1), [0.5, 1.5], fill=True, color="0.7")
-        dead, = ax.plot([1], [0], "o-", color="tab:red", ms=3)
+        (dead,) = ax.plot([1], [0], "o-", color="tab:red", ms=3)
         ax.set_ylim(0, 1.02)
         ax.set_yticks([0, 0.5, 1])
         ax.set_title("saturated (grey), dead (red)", fontsize=10)
         ax = axes[3]
-        gz, = ax.plot([1], [0], "o-", ms=3)
-        gw, = ax.plot([1], [0], "--", color="tab:green")
+        (gz,) = ax.plot([1], [0], "o-", ms=3)
+        (gw,) = ax.plot([1], [0], "--", color="tab:green")
         ax.yaxis.set_major_locator(MaxNLocator(4))
         ax.set_title("log10 mean |dL/dz| (o), |dL/dW| (--)", fontsize=10)
         for ax in axes[2:]:
@@ -155,8 +165,12 @@ def explorer(width: int = 100, batch: int = 256, max_depth: int = 20, seed: int 
         shown = sorted({0, (depth - 1) // 2, depth - 1})
         labels = [f"layer {l + 1}" for l in shown]
         zstd = [float(np.std(res["z"][l])) or 1.0 for l in shown]  # scales differ by decades: show shapes
-        _hist(axes[0], st["hz"], [res["z"][l] / sd for l, sd in zip(shown, zstd)],
-              [f"{lab}: std {sd:.2g}" for lab, sd in zip(labels, zstd)])
+        _hist(
+            axes[0],
+            st["hz"],
+            [res["z"][l] / sd for l, sd in zip(shown, zstd)],
+            [f"{lab}: std {sd:.2g}" for lab, sd in zip(labels, zstd)],
+        )
         _hist(axes[1], st["ha"], [res["a"][l] for l in shown], [f"std {np.std(res['a'][l]):.2g}" for l in shown])
         axes[1].title.set_text(f"activations {activation}(z)")
         layers = np.arange(1, depth + 1)
@@ -174,8 +188,10 @@ def explorer(width: int = 100, batch: int = 256, max_depth: int = 20, seed: int 
             ax.set_xlim(0.5 - 0.02 * depth, depth + 0.5 + 0.02 * depth)
         g = res["grad_z"]
         ratio = f"{g[0] / g[-1]:.2g}" if g[-1] > 0 else "undefined (no gradient reaches the last layer)"
-        return (f"last layer: {res['saturated'][-1]:.0%} saturated, {res['dead'][-1]:.0%} dead; "
-                f"mean |dL/dz| layer 1 / layer {depth} = {ratio}")
+        return (
+            f"last layer: {res['saturated'][-1]:.0%} saturated, {res['dead'][-1]:.0%} dead; "
+            f"mean |dL/dz| layer 1 / layer {depth} = {ratio}"
+        )
 
     names = list(net.activations)
     controls = {

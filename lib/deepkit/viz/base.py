@@ -16,11 +16,12 @@ buffer. Two ways to draw:
   ``set_ydata``, ``set_text``, ``set_xlim``, ...), which saves the creation of axes and ticks, the bulk of a
   from-scratch redraw.
 """
+
 from __future__ import annotations
 
 import io
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import ipywidgets as W
 import matplotlib as mpl
@@ -32,26 +33,48 @@ RenderFn = Callable[..., None]
 
 def slider(value: float, lo: float, hi: float, step: float, description: str, fmt: str = ".3g") -> W.FloatSlider:
     """A float slider that redraws when released (not on every pixel of a drag)."""
-    return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=description,
-                         readout_format=fmt, continuous_update=False, style={"description_width": "initial"})
+    return W.FloatSlider(
+        value=value,
+        min=lo,
+        max=hi,
+        step=step,
+        description=description,
+        readout_format=fmt,
+        continuous_update=False,
+        style={"description_width": "initial"},
+    )
 
 
 def log_slider(value: float, lo: float, hi: float, description: str) -> W.FloatLogSlider:
     """A log-scale slider between ``lo`` and ``hi`` (powers of ten at 0.1-decade steps)."""
     import math
-    return W.FloatLogSlider(value=value, base=10, min=math.log10(lo), max=math.log10(hi), step=0.1,
-                            description=description, continuous_update=False,
-                            style={"description_width": "initial"})
+
+    return W.FloatLogSlider(
+        value=value,
+        base=10,
+        min=math.log10(lo),
+        max=math.log10(hi),
+        step=0.1,
+        description=description,
+        continuous_update=False,
+        style={"description_width": "initial"},
+    )
 
 
 def int_slider(value: int, lo: int, hi: int, description: str, step: int = 1) -> W.IntSlider:
-    return W.IntSlider(value=value, min=lo, max=hi, step=step, description=description,
-                       continuous_update=False, style={"description_width": "initial"})
+    return W.IntSlider(
+        value=value,
+        min=lo,
+        max=hi,
+        step=step,
+        description=description,
+        continuous_update=False,
+        style={"description_width": "initial"},
+    )
 
 
 def dropdown(options, value, description: str) -> W.Dropdown:
-    return W.Dropdown(options=options, value=value, description=description,
-                      style={"description_width": "initial"})
+    return W.Dropdown(options=options, value=value, description=description, style={"description_width": "initial"})
 
 
 #: rcParams for every explorer drawing: a fixed title height (no per-draw measuring of tick labels), and
@@ -62,6 +85,7 @@ RC = {"axes.titley": 1.0, "text.hinting": "no_hinting"}
 def png_bytes(fig: Figure, compress_level: int = 1) -> bytes:
     """Draw ``fig`` on its Agg canvas and encode it as an RGB PNG (fast zlib level; the plots are small)."""
     from PIL import Image
+
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     with mpl.rc_context(RC):
         canvas.draw()
@@ -96,16 +120,26 @@ class Explorer:
     Attributes for tests: ``redraws`` (count), ``last_ms`` (redraw time), ``image.value`` (PNG bytes).
     """
 
-    def __init__(self, controls: dict, render: RenderFn | None = None, figsize: tuple = (10, 3.6), dpi: int = 72,
-                 title: str = "", *, setup: Callable[[Figure], object] | None = None,
-                 update: Callable[..., str | None] | None = None) -> None:
+    def __init__(
+        self,
+        controls: dict,
+        render: RenderFn | None = None,
+        figsize: tuple = (10, 3.6),
+        dpi: int = 72,
+        title: str = "",
+        *,
+        setup: Callable[[Figure], object] | None = None,
+        update: Callable[..., str | None] | None = None,
+    ) -> None:
         if (render is None) == (setup is None or update is None):
             raise TypeError("Explorer needs either render, or both setup and update")
         self.controls = dict(controls)
         self.render = render
         self._setup, self._update = setup, update
         self.figsize, self.dpi = figsize, dpi
-        self.image = W.Image(format="png", layout=W.Layout(max_width="100%", align_self="flex-start"))  # never stretched
+        self.image = W.Image(
+            format="png", layout=W.Layout(max_width="100%", align_self="flex-start")
+        )  # never stretched
         self.image.add_class("deepkit-plot")
         self.status = W.HTML()
         self.status.add_class("deepkit-status")
@@ -116,8 +150,9 @@ class Explorer:
         for w in self.controls.values():
             w.observe(self._changed, names="value")
         head = [W.HTML(f"<b>{title}</b>")] if title else []
-        box = W.Box(list(self.controls.values()),
-                    layout=W.Layout(display="flex", flex_flow="row wrap", grid_gap="4px 16px"))
+        box = W.Box(
+            list(self.controls.values()), layout=W.Layout(display="flex", flex_flow="row wrap", grid_gap="4px 16px")
+        )
         self.widget = W.VBox(head + [box, self.image, self.status])
         self.widget.add_class("deepkit-explorer")
         self.update()
@@ -174,4 +209,5 @@ class Explorer:
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
+
         display(self.widget)

@@ -7,6 +7,7 @@ the chosen step (the chosen layer highlighted, its step-0 histogram in grey), th
 settings at this batch size, and the validation accuracy in train mode (batch statistics) vs eval mode (running
 statistics): the train/eval discrepancy that small batches cause for batch norm and that layer norm avoids.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,11 +18,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from deepkit import data
-from deepkit.validate import check_int, check_positive
 from deepkit.activations import tanh_backward, tanh_forward
 from deepkit.layers import affine_backward, affine_forward
 from deepkit.losses import softmax_loss
 from deepkit.norm import batchnorm_backward_alt, batchnorm_forward, layernorm_backward, layernorm_forward
+from deepkit.validate import check_int, check_positive
 from deepkit.viz.base import Explorer, dropdown, int_slider
 
 NORMS = {"none": "no normalization", "batch": "batch norm", "layer": "layer norm"}
@@ -104,8 +105,10 @@ class _Net:
         if mode == "eval" or self.norm != "batch":
             return float(np.mean(self.forward(x, "eval", update=False)[0].argmax(1) == y))
         n = len(y) - len(y) % batch_size
-        hits = [self.forward(x[s:s + batch_size], "train", update=False)[0].argmax(1) == y[s:s + batch_size]
-                for s in range(0, n, batch_size)]
+        hits = [
+            self.forward(x[s : s + batch_size], "train", update=False)[0].argmax(1) == y[s : s + batch_size]
+            for s in range(0, n, batch_size)
+        ]
         return float(np.mean(np.concatenate(hits)))
 
 
@@ -114,8 +117,17 @@ def _digits(seed: int) -> data.Split:
     return data.load_digits(seed=seed)
 
 
-def train_run(norm: str, batch_size: int, steps: int = 60, every: int = 10, depth: int = 6, width: int = 48,
-              lr: float = 0.2, init_std: float = 0.05, seed: int = 0) -> Run:
+def train_run(
+    norm: str,
+    batch_size: int,
+    steps: int = 60,
+    every: int = 10,
+    depth: int = 6,
+    width: int = 48,
+    lr: float = 0.2,
+    init_std: float = 0.05,
+    seed: int = 0,
+) -> Run:
     """Train the deep MLP for ``steps`` SGD steps on mini-batches of ``batch_size`` digits and record a Run.
 
     norm: "none", "batch" or "layer"; init_std: weight scale (deliberately small, so without normalization the
@@ -123,15 +135,23 @@ def train_run(norm: str, batch_size: int, steps: int = 60, every: int = 10, dept
     """
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {sorted(NORMS)}, got {norm!r}")
-    return _train(norm, check_int(batch_size, "batch_size", minimum=2), check_int(steps, "steps", minimum=1),
-                  check_int(every, "every", minimum=1), check_int(depth, "depth", minimum=1),
-                  check_int(width, "width", minimum=1), check_positive(lr, "lr"),
-                  check_positive(init_std, "init_std"), check_int(seed, "seed", minimum=0))
+    return _train(
+        norm,
+        check_int(batch_size, "batch_size", minimum=2),
+        check_int(steps, "steps", minimum=1),
+        check_int(every, "every", minimum=1),
+        check_int(depth, "depth", minimum=1),
+        check_int(width, "width", minimum=1),
+        check_positive(lr, "lr"),
+        check_positive(init_std, "init_std"),
+        check_int(seed, "seed", minimum=0),
+    )
 
 
 @lru_cache(maxsize=64)
-def _train(norm: str, batch_size: int, steps: int, every: int, depth: int, width: int, lr: float,
-           init_std: float, seed: int) -> Run:
+def _train(
+    norm: str, batch_size: int, steps: int, every: int, depth: int, width: int, lr: float, init_std: float, seed: int
+) -> Run:
     split = _digits(seed)
     rng = np.random.default_rng(seed)
     net = _Net([split.X_train.shape[1]] + [width] * depth + [split.num_classes], norm, init_std, rng)
@@ -148,15 +168,24 @@ def _train(norm: str, batch_size: int, steps: int, every: int, depth: int, width
         acc_e.append(net.accuracy(x_val, y_val, "eval", batch_size))
 
     record(0)
-    order = np.concatenate([rng.permutation(len(split.y_train)) for _ in range(steps * batch_size
-                                                                                // len(split.y_train) + 1)])
+    order = np.concatenate(
+        [rng.permutation(len(split.y_train)) for _ in range(steps * batch_size // len(split.y_train) + 1)]
+    )
     for step in range(steps):
-        idx = order[step * batch_size:(step + 1) * batch_size]
+        idx = order[step * batch_size : (step + 1) * batch_size]
         losses.append(net.sgd_step(split.X_train[idx], split.y_train[idx], lr))
         if (step + 1) % every == 0:
             record(step + 1)
-    return Run(norm, batch_size, np.array(losses), np.array(ckpt), np.array(hist, dtype=float), np.array(pct),
-               np.array(acc_t), np.array(acc_e))
+    return Run(
+        norm,
+        batch_size,
+        np.array(losses),
+        np.array(ckpt),
+        np.array(hist, dtype=float),
+        np.array(pct),
+        np.array(acc_t),
+        np.array(acc_e),
+    )
 
 
 def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explorer:
@@ -177,18 +206,22 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explor
     def setup(fig: Figure) -> dict:
         """The three panels and their artists, built once; ``update`` changes their data."""
         fig.set_layout_engine("none")  # fixed margins: constrained layout would double the redraw time
-        ax1, ax2, ax3 = fig.subplots(1, 3, gridspec_kw=dict(left=0.04, right=0.995, bottom=0.15, top=0.9,
-                                                             wspace=0.18))
+        ax1, ax2, ax3 = fig.subplots(1, 3, gridspec_kw=dict(left=0.04, right=0.995, bottom=0.15, top=0.9, wspace=0.18))
         flat = np.zeros(len(BINS) - 1)
         step0 = ax1.stairs(flat + 1, BINS, baseline=1, fill=True, color="0.85")  # the chosen layer at step 0
         ridges = [ax1.stairs(flat + i + 1, BINS, baseline=i + 1) for i in range(depth)]
-        ax1.set(xlim=(-1, 1), ylim=(0.9, depth + 1), xticks=[-1, 0, 1], yticks=np.arange(1, depth + 1),
-                yticklabels=[str(i) for i in range(1, depth + 1)])
+        ax1.set(
+            xlim=(-1, 1),
+            ylim=(0.9, depth + 1),
+            xticks=[-1, 0, 1],
+            yticks=np.arange(1, depth + 1),
+            yticklabels=[str(i) for i in range(1, depth + 1)],
+        )
         ax1.set_ylabel("hidden layer", fontsize=9)
         losses = {other: ax2.plot([0], [0], color=_COLORS[other], label=NORMS[other])[0] for other in NORMS}
         ax2.legend(fontsize=7, loc="lower left")
-        acc_train, = ax3.plot([0], [0], "-")
-        acc_eval, = ax3.plot([0], [0], "--", color="k")
+        (acc_train,) = ax3.plot([0], [0], "-")
+        (acc_eval,) = ax3.plot([0], [0], "--", color="k")
         marks = [ax.axvline(0, color="tab:red", lw=0.8, ls=":") for ax in (ax2, ax3)]
         ax3.set(ylim=(0, 1.02), yticks=[0, 0.5, 1])
         ax3.set_title("val. accuracy: train mode (solid) vs eval (dashed)", fontsize=9)
@@ -198,8 +231,15 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explor
             ax.set_xlim(-0.02 * steps, steps * 1.02 + 1)
         ax2.yaxis.set_major_locator(MaxNLocator(4))
         titles = [ax.set_title(" ", fontsize=9) for ax in (ax1, ax2)]
-        return dict(axes=(ax1, ax2, ax3), step0=step0, ridges=ridges, losses=losses, acc=(acc_train, acc_eval),
-                    marks=marks, titles=titles)
+        return dict(
+            axes=(ax1, ax2, ax3),
+            step0=step0,
+            ridges=ridges,
+            losses=losses,
+            acc=(acc_train, acc_eval),
+            marks=marks,
+            titles=titles,
+        )
 
     def update(st: dict, norm: str, batch_size: int, layer: int, step: int) -> str:
         r = run(norm, batch_size)
@@ -231,9 +271,11 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explor
             mark.set_xdata([r.ckpt[k], r.ckpt[k]])
         lo, hi = r.pct[k, layer - 1, 1], r.pct[k, layer - 1, 3]
         gap = r.acc_train[k] - r.acc_eval[k]
-        return (f"{NORMS[norm]}, batch {batch_size}, step {r.ckpt[k]}: layer {layer} middle half in "
-                f"[{lo:.3f}, {hi:.3f}]; val accuracy train mode {r.acc_train[k]:.2f} vs eval mode "
-                f"{r.acc_eval[k]:.2f} (gap {gap:+.2f})")
+        return (
+            f"{NORMS[norm]}, batch {batch_size}, step {r.ckpt[k]}: layer {layer} middle half in "
+            f"[{lo:.3f}, {hi:.3f}]; val accuracy train mode {r.acc_train[k]:.2f} vs eval mode "
+            f"{r.acc_eval[k]:.2f} (gap {gap:+.2f})"
+        )
 
     controls = {
         "norm": dropdown([(v, k) for k, v in NORMS.items()], "batch", "normalization"),
@@ -241,5 +283,10 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explor
         "layer": int_slider(depth, 1, depth, "layer"),
         "step": int_slider(steps, 0, steps, "step", step=10),
     }
-    return Explorer(controls, setup=setup, update=update, figsize=(12, 3.2),
-                    title="A 6-layer tanh MLP on digits: no normalization, batch norm, layer norm")
+    return Explorer(
+        controls,
+        setup=setup,
+        update=update,
+        figsize=(12, 3.2),
+        title="A 6-layer tanh MLP on digits: no normalization, batch norm, layer norm",
+    )

@@ -8,10 +8,11 @@ the legend), momentum, Adam's beta1/beta2, RMSProp/Adadelta's decay rho and grad
 Trajectories come from the reference step functions (``deepkit.optim.run``) and are cached per optimizer and
 setting, so a control only recomputes the paths it changes; contour grids are computed once per surface.
 """
+
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import ipywidgets as W
 import numpy as np
@@ -21,21 +22,32 @@ from deepkit import optim, surfaces
 from deepkit.viz.base import Explorer, dropdown, int_slider, log_slider, slider
 
 NAMES = tuple(optim.OPTIMIZERS)
-LABELS = {"sgd": "SGD", "sgd_momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "Adagrad",
-          "adadelta": "Adadelta", "rmsprop": "RMSProp", "adam": "Adam", "adamax": "AdaMax"}
-COLORS = dict(zip(NAMES, ("#333333", "#1f77b4", "#17becf", "#2ca02c", "#bcbd22", "#9467bd", "#d62728",
-                          "#ff7f0e")))
+LABELS = {
+    "sgd": "SGD",
+    "sgd_momentum": "Momentum",
+    "nesterov": "Nesterov",
+    "adagrad": "Adagrad",
+    "adadelta": "Adadelta",
+    "rmsprop": "RMSProp",
+    "adam": "Adam",
+    "adamax": "AdaMax",
+}
+COLORS = dict(zip(NAMES, ("#333333", "#1f77b4", "#17becf", "#2ca02c", "#bcbd22", "#9467bd", "#d62728", "#ff7f0e")))
 
 # Learning rates that give a readable picture on each surface at lr x 1 (found by a small sweep, then halved).
 BASE_LR = {
-    "beale": dict(sgd=1e-2, sgd_momentum=2e-3, nesterov=2e-3, adagrad=1.0, adadelta=5.0, rmsprop=3e-2, adam=0.1,
-                  adamax=0.3),
-    "saddle": dict(sgd=1e-2, sgd_momentum=2e-3, nesterov=2e-3, adagrad=5e-2, adadelta=1.0, rmsprop=5e-3,
-                   adam=1e-2, adamax=1e-2),
-    "rosenbrock": dict(sgd=1e-3, sgd_momentum=1e-3, nesterov=1e-3, adagrad=1.0, adadelta=5.0, rmsprop=3e-2,
-                       adam=0.3, adamax=0.3),
-    "quadratic": dict(sgd=5e-2, sgd_momentum=5e-3, nesterov=5e-3, adagrad=0.5, adadelta=3.0, rmsprop=3e-2,
-                      adam=5e-2, adamax=0.1),
+    "beale": dict(
+        sgd=1e-2, sgd_momentum=2e-3, nesterov=2e-3, adagrad=1.0, adadelta=5.0, rmsprop=3e-2, adam=0.1, adamax=0.3
+    ),
+    "saddle": dict(
+        sgd=1e-2, sgd_momentum=2e-3, nesterov=2e-3, adagrad=5e-2, adadelta=1.0, rmsprop=5e-3, adam=1e-2, adamax=1e-2
+    ),
+    "rosenbrock": dict(
+        sgd=1e-3, sgd_momentum=1e-3, nesterov=1e-3, adagrad=1.0, adadelta=5.0, rmsprop=3e-2, adam=0.3, adamax=0.3
+    ),
+    "quadratic": dict(
+        sgd=5e-2, sgd_momentum=5e-3, nesterov=5e-3, adagrad=0.5, adadelta=3.0, rmsprop=3e-2, adam=5e-2, adamax=0.1
+    ),
 }
 
 # Start points per surface: the first is the surface's default.
@@ -47,8 +59,7 @@ STARTS = {
 }
 
 
-def hyper(name: str, surface: str, lr_scale: float, momentum: float, beta1: float, beta2: float,
-          rho: float) -> dict:
+def hyper(name: str, surface: str, lr_scale: float, momentum: float, beta1: float, beta2: float, rho: float) -> dict:
     """The keyword hyper-parameters the explorer passes to ``optim.OPTIMIZERS[name]``."""
     h = {"lr": BASE_LR[surface][name] * lr_scale}
     if name in ("sgd_momentum", "nesterov"):
@@ -63,8 +74,9 @@ def hyper(name: str, surface: str, lr_scale: float, momentum: float, beta1: floa
 
 
 @lru_cache(maxsize=512)
-def trajectory(name: str, surface: str, start: tuple, steps: int, noise: float, hyper_items: tuple
-               ) -> tuple[np.ndarray, np.ndarray]:
+def trajectory(
+    name: str, surface: str, start: tuple, steps: int, noise: float, hyper_items: tuple
+) -> tuple[np.ndarray, np.ndarray]:
     """(path of shape (steps + 1, 2), loss of shape (steps + 1,)) of one optimizer; NaN after divergence.
 
     With ``noise`` > 0 every gradient gets N(0, noise^2) added (the same seeded noise for every optimizer).
@@ -81,7 +93,7 @@ def trajectory(name: str, surface: str, start: tuple, steps: int, noise: float, 
     return path, s.f(path[:, 0], path[:, 1])
 
 
-MAX_STEPS = 300   # the steps slider's maximum
+MAX_STEPS = 300  # the steps slider's maximum
 _LONGEST: dict = {}  # (name, surface, start, noise, hyper) -> the longest (path, loss) computed so far
 
 
@@ -96,10 +108,10 @@ def _prefix(name: str, surface: str, start: tuple, steps: int, noise: float, hyp
         have = _LONGEST[key] = trajectory(name, surface, start, n, noise, hyper_items)
         if len(_LONGEST) > 2048:
             _LONGEST.pop(next(iter(_LONGEST)))
-    return have[0][:steps + 1], have[1][:steps + 1]
+    return have[0][: steps + 1], have[1][: steps + 1]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _grid(surface: str):
     s = surfaces.get(surface)
     X, Y, Z = s.grid(70)
@@ -120,8 +132,8 @@ def setup(fig) -> dict:
     fig.set_layout_engine("none")  # fixed margins: constrained layout costs ~60 ms per redraw
     ax, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
     fig.subplots_adjust(left=0.05, right=0.99, bottom=0.11, top=0.93, wspace=0.18)
-    star, = ax.plot([0], [0], marker="*", ms=12, color="gold", mec="k", zorder=5)
-    start, = ax.plot([0], [0], "ko", ms=5, zorder=5)
+    (star,) = ax.plot([0], [0], marker="*", ms=12, color="gold", mec="k", zorder=5)
+    (start,) = ax.plot([0], [0], "ko", ms=5, zorder=5)
     paths = {n: ax.plot([0], [0], "-", color=COLORS[n], lw=1.4)[0] for n in NAMES}
     curves = {n: ax2.plot([0], [1], color=COLORS[n], lw=1.2)[0] for n in NAMES}
     for a in (ax, ax2):
@@ -130,8 +142,17 @@ def setup(fig) -> dict:
     ax2.set_xlabel("step t")
     ax2.set_title("loss vs step", fontsize=10)
     ax.set_title(" ", fontsize=10)
-    return dict(axes=(ax, ax2), star=star, start=start, paths=paths, curves=curves, surface=None,
-                contours=None, legend=None, shown=None)
+    return dict(
+        axes=(ax, ax2),
+        star=star,
+        start=start,
+        paths=paths,
+        curves=curves,
+        surface=None,
+        contours=None,
+        legend=None,
+        shown=None,
+    )
 
 
 def _set_surface(st: dict, surface: str) -> None:
@@ -162,9 +183,19 @@ def _set_surface(st: dict, surface: str) -> None:
     st["surface"] = surface
 
 
-def update(st: dict, surface: str = "beale", start: int = 0, show: tuple = NAMES, steps: int = 150,
-           lr_scale: float = 1.0, momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
-           rho: float = 0.9, noise: float = 0.0) -> str:
+def update(
+    st: dict,
+    surface: str = "beale",
+    start: int = 0,
+    show: tuple = NAMES,
+    steps: int = 150,
+    lr_scale: float = 1.0,
+    momentum: float = 0.9,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    rho: float = 0.9,
+    noise: float = 0.0,
+) -> str:
     """Paths (left) and loss curves (right) for the chosen settings; returns the status line."""
     ax, ax2 = st["axes"]
     s = surfaces.get(surface)
@@ -191,8 +222,11 @@ def update(st: dict, surface: str = "beale", start: int = 0, show: tuple = NAMES
     if tuple(show) != st["shown"]:  # a new legend only when the set of optimizers changes
         if st["legend"] is not None:
             st["legend"].remove()
-        st["legend"] = ax.legend([st["paths"][n] for n in show], labels, fontsize=7, loc="lower left", ncol=2,
-                                 framealpha=0.8) if show else None
+        st["legend"] = (
+            ax.legend([st["paths"][n] for n in show], labels, fontsize=7, loc="lower left", ncol=2, framealpha=0.8)
+            if show
+            else None
+        )
         st["shown"] = tuple(show)
     elif st["legend"] is not None:
         for text, label in zip(st["legend"].get_texts(), labels):
@@ -210,21 +244,21 @@ def update(st: dict, surface: str = "beale", start: int = 0, show: tuple = NAMES
     return "final loss: " + ", ".join(final)
 
 
-def render(fig, surface: str = "beale", start: int = 0, show: tuple = NAMES, steps: int = 150,
-           lr_scale: float = 1.0, momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
-           rho: float = 0.9, noise: float = 0.0) -> str:
-    """Draw paths (left) and loss curves (right) into an empty figure (``setup`` + ``update``)."""
-    return update(setup(fig), surface, start, show, steps, lr_scale, momentum, beta1, beta2, rho, noise)
-
-
 def explorer(surface: str = "beale", steps: int = 150) -> Explorer:
     """The optimizer explorer widget (display it, or call ``.draw(**values)`` in scripts)."""
     controls = {
-        "surface": dropdown([("Beale", "beale"), ("saddle x²−y²", "saddle"), ("Rosenbrock", "rosenbrock"),
-                             ("quadratic κ=20", "quadratic")], surface, "surface"),
+        "surface": dropdown(
+            [
+                ("Beale", "beale"),
+                ("saddle x²−y²", "saddle"),
+                ("Rosenbrock", "rosenbrock"),
+                ("quadratic κ=20", "quadratic"),
+            ],
+            surface,
+            "surface",
+        ),
         "start": dropdown([("start A", 0), ("start B", 1), ("start C", 2)], 0, "start"),
-        "show": W.SelectMultiple(options=[(LABELS[n], n) for n in NAMES], value=NAMES, rows=4,
-                                 description="show"),
+        "show": W.SelectMultiple(options=[(LABELS[n], n) for n in NAMES], value=NAMES, rows=4, description="show"),
         "steps": int_slider(steps, 10, MAX_STEPS, "steps", step=10),
         "lr_scale": log_slider(1.0, 0.1, 10.0, "lr ×"),
         "momentum": slider(0.9, 0.0, 0.99, 0.01, "momentum"),

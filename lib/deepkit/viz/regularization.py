@@ -11,10 +11,11 @@ The training loop is assembled from the reference deepkit: ``layers`` and ``loss
 lecture's pictures come from the same code the exercises ask for. Everything is full-batch, seeded and small:
 one 2-D model trains in ~0.1 s, the whole table grid in seconds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import ipywidgets as W
 import numpy as np
@@ -42,8 +43,7 @@ class MLP:
     bs: list
     linear_first: bool = False
 
-    def forward(self, X: np.ndarray, p_drop: float = 0.0, mode: str = "eval",
-                rng: np.random.Generator | None = None):
+    def forward(self, X: np.ndarray, p_drop: float = 0.0, mode: str = "eval", rng: np.random.Generator | None = None):
         """Scores (N, K) and the caches for ``backward``. Dropout after every hidden layer in train mode."""
         rng = np.random.default_rng(0) if rng is None else rng
         h, caches = X, []
@@ -80,9 +80,19 @@ class MLP:
         return float(np.mean(self.forward(X)[0].argmax(axis=1) == y))
 
 
-def train_mlp(X: np.ndarray, y: np.ndarray, hidden=(32, 32), lam_w: float = 0.0, lam_in: float = 0.0,
-              p_drop: float = 0.0, steps: int = 300, lr: float = 0.01, seed: int = 0,
-              linear_first: bool = False, bias_first: bool = True) -> MLP:
+def train_mlp(
+    X: np.ndarray,
+    y: np.ndarray,
+    hidden=(32, 32),
+    lam_w: float = 0.0,
+    lam_in: float = 0.0,
+    p_drop: float = 0.0,
+    steps: int = 300,
+    lr: float = 0.01,
+    seed: int = 0,
+    linear_first: bool = False,
+    bias_first: bool = True,
+) -> MLP:
     """Full-batch Adam on mean cross-entropy + l2_penalty(first layer, lam_in) + l2_penalty(others, lam_w).
 
     X: (N, D) floats; y: (N,) int labels. hidden: widths of the hidden layers. The first layer is the
@@ -90,7 +100,7 @@ def train_mlp(X: np.ndarray, y: np.ndarray, hidden=(32, 32), lam_w: float = 0.0,
     embeddings of a bag-of-words input), and ``bias_first=False`` drops its bias. Biases are not penalised.
     Returns the trained MLP.
     """
-    with threadpool_limits(limits=1, user_api="blas"):   # tiny matrices: threads only add overhead
+    with threadpool_limits(limits=1, user_api="blas"):  # tiny matrices: threads only add overhead
         return _train(X, y, hidden, lam_w, lam_in, p_drop, steps, lr, seed, linear_first, bias_first)
 
 
@@ -98,8 +108,11 @@ def _train(X, y, hidden, lam_w, lam_in, p_drop, steps, lr, seed, linear_first, b
     rng = np.random.default_rng(seed)
     k = int(y.max()) + 1
     sizes = (X.shape[1], *hidden, k)
-    net = MLP([rng.normal(size=(a, b)) * np.sqrt(2.0 / a) for a, b in zip(sizes[:-1], sizes[1:])],
-              [np.zeros(b) for b in sizes[1:]], linear_first)
+    net = MLP(
+        [rng.normal(size=(a, b)) * np.sqrt(2.0 / a) for a, b in zip(sizes[:-1], sizes[1:])],
+        [np.zeros(b) for b in sizes[1:]],
+        linear_first,
+    )
     w_states, b_states = [{} for _ in net.Ws], [{} for _ in net.bs]
     for _ in range(steps):
         scores, caches = net.forward(X, p_drop, "train", rng)
@@ -121,17 +134,17 @@ def moons_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return Xtr, ytr, Xte, yte
 
 
-@lru_cache(maxsize=None)
+@cache
 def trained_model(lam: float, p_drop: float) -> MLP:
     """The 2-D model for one (L2, dropout) setting, trained once and cached (0.1-0.4 s)."""
     Xtr, ytr, _, _ = moons_data()
     return train_mlp(Xtr, ytr, hidden=(64, 64), lam_w=lam, lam_in=lam, p_drop=p_drop, steps=500, lr=0.02)
 
 
-GRID_EXTENT = (-1.6, 2.6, -1.4, 1.9)   # x0, x1, y0, y1
+GRID_EXTENT = (-1.6, 2.6, -1.4, 1.9)  # x0, x1, y0, y1
 
 
-@lru_cache(maxsize=None)
+@cache
 def boundary_probs(lam: float, p_drop: float, n: int = 80) -> np.ndarray:
     """P(class 1) of the cached model on an n x n grid over GRID_EXTENT (cached too)."""
     x0, x1, y0, y1 = GRID_EXTENT
@@ -147,16 +160,34 @@ def render_boundary(fig, lam: float = 0.0, p_drop: float = 0.0, show_test: bool 
     prob = boundary_probs(lam, p_drop)
     ax = fig.subplots()
     x0, x1, y0, y1 = GRID_EXTENT
-    ax.imshow(prob, origin="lower", extent=GRID_EXTENT, cmap="RdBu_r", vmin=0, vmax=1, alpha=0.75,
-              aspect="auto", interpolation="bilinear")
-    ax.contour(np.linspace(x0, x1, prob.shape[1]), np.linspace(y0, y1, prob.shape[0]), prob, levels=[0.5],
-               colors="k", linewidths=1.5)
+    ax.imshow(
+        prob,
+        origin="lower",
+        extent=GRID_EXTENT,
+        cmap="RdBu_r",
+        vmin=0,
+        vmax=1,
+        alpha=0.75,
+        aspect="auto",
+        interpolation="bilinear",
+    )
+    ax.contour(
+        np.linspace(x0, x1, prob.shape[1]),
+        np.linspace(y0, y1, prob.shape[0]),
+        prob,
+        levels=[0.5],
+        colors="k",
+        linewidths=1.5,
+    )
     X, y = (Xte[:300], yte[:300]) if show_test else (Xtr, ytr)
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="k", s=18, linewidths=0.6)
     ax.set_xticks([]), ax.set_yticks([])
     w_norm = np.sqrt(sum(float(np.sum(Wm * Wm)) for Wm in net.Ws))
-    ax.set_title(f"L2 {lam:g}, dropout {p_drop:g}: train acc {net.accuracy(Xtr, ytr):.2f}, "
-                 f"test acc {net.accuracy(Xte, yte):.3f}", fontsize=10)
+    ax.set_title(
+        f"L2 {lam:g}, dropout {p_drop:g}: train acc {net.accuracy(Xtr, ytr):.2f}, "
+        f"test acc {net.accuracy(Xte, yte):.3f}",
+        fontsize=10,
+    )
     return f"||W|| = {w_norm:.1f} (L2 shrinks the weights: a smoother boundary)"
 
 
@@ -172,10 +203,20 @@ def explorer(lam: float = 0.0, p_drop: float = 0.0, precompute: bool = True) -> 
             for p_ in DROP_GRID:
                 boundary_probs(lam_, p_)
     controls = {
-        "lam": W.SelectionSlider(options=L2_GRID, value=lam, description="L2 (weight decay)",
-                                 continuous_update=False, style={"description_width": "initial"}),
-        "p_drop": W.SelectionSlider(options=DROP_GRID, value=p_drop, description="dropout rate",
-                                    continuous_update=False, style={"description_width": "initial"}),
+        "lam": W.SelectionSlider(
+            options=L2_GRID,
+            value=lam,
+            description="L2 (weight decay)",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        ),
+        "p_drop": W.SelectionSlider(
+            options=DROP_GRID,
+            value=p_drop,
+            description="dropout rate",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        ),
         "show_test": W.Checkbox(value=False, description="show test points"),
     }
     return Explorer(controls, render_boundary, figsize=(5.6, 3.8), title="Regularization playground")
@@ -196,8 +237,16 @@ class TextTask:
     y_test: np.ndarray
 
 
-def text_task(n_train: int = 300, n_test: int = 3000, vocab: int = 400, classes: int = 4, length: int = 25,
-              keywords: int = 20, signal: float = 0.2, seed: int = 0) -> TextTask:
+def text_task(
+    n_train: int = 300,
+    n_test: int = 3000,
+    vocab: int = 400,
+    classes: int = 4,
+    length: int = 25,
+    keywords: int = 20,
+    signal: float = 0.2,
+    seed: int = 0,
+) -> TextTask:
     """Documents of ``length`` words: with probability ``signal`` a word is one of its class's ``keywords``
     (shared with a second, confusable class for half of them), otherwise a Zipf-distributed background word.
     Few training documents and many words: an unregularized model memorises rare words and overfits."""
@@ -205,7 +254,7 @@ def text_task(n_train: int = 300, n_test: int = 3000, vocab: int = 400, classes:
     background = 1.0 / np.arange(1, vocab + 1)
     background /= background.sum()
     perm = rng.permutation(vocab)
-    kw = [perm[c * keywords // 2: c * keywords // 2 + keywords] for c in range(classes)]  # half overlap
+    kw = [perm[c * keywords // 2 : c * keywords // 2 + keywords] for c in range(classes)]  # half overlap
 
     def sample(n):
         y = rng.integers(0, classes, size=n)
@@ -221,22 +270,46 @@ def text_task(n_train: int = 300, n_test: int = 3000, vocab: int = 400, classes:
     return TextTask(Xtr, ytr, Xte, yte)
 
 
-def text_accuracy(task: TextTask, lam_w: float = 0.0, lam_embed: float = 0.0, p_drop: float = 0.0,
-                  seeds: tuple = (0, 1), steps: int = 150) -> float:
+def text_accuracy(
+    task: TextTask,
+    lam_w: float = 0.0,
+    lam_embed: float = 0.0,
+    p_drop: float = 0.0,
+    seeds: tuple = (0, 1),
+    steps: int = 150,
+) -> float:
     """Test accuracy (%) of embedding(16, linear) -> ReLU(32) -> softmax, averaged over ``seeds``."""
-    accs = [train_mlp(task.X_train, task.y_train, hidden=(16, 32), lam_w=lam_w, lam_in=lam_embed,
-                      p_drop=p_drop, steps=steps, lr=0.02, seed=s, linear_first=True, bias_first=False
-                      ).accuracy(task.X_test, task.y_test) for s in seeds]
+    accs = [
+        train_mlp(
+            task.X_train,
+            task.y_train,
+            hidden=(16, 32),
+            lam_w=lam_w,
+            lam_in=lam_embed,
+            p_drop=p_drop,
+            steps=steps,
+            lr=0.02,
+            seed=s,
+            linear_first=True,
+            bias_first=False,
+        ).accuracy(task.X_test, task.y_test)
+        for s in seeds
+    ]
     return 100.0 * float(np.mean(accs))
 
 
-def comparison_tables(task: TextTask | None = None, lam_ws=(0.0, 1e-3, 1e-2, 3e-2),
-                      lam_embeds=(0.0, 1e-3, 1e-2, 3e-2), drops=(0.0, 0.3, 0.6, 0.8), seeds: tuple = (0,)) -> dict:
+def comparison_tables(
+    task: TextTask | None = None,
+    lam_ws=(0.0, 1e-3, 1e-2, 3e-2),
+    lam_embeds=(0.0, 1e-3, 1e-2, 3e-2),
+    drops=(0.0, 0.3, 0.6, 0.8),
+    seeds: tuple = (0,),
+) -> dict:
     """The slides' grids at small scale. Returns {"weights_x_embed": (rows lam_embed, cols lam_w) array,
     "dropout_x_weights": (rows p, cols lam_w), "dropout_x_embed": (rows p, cols lam_embed)} of test accuracies
     (each the mean over ``seeds``; the defaults train 34 distinct settings once, ~10 s of CPU)."""
     task = text_task() if task is None else task
-    done: dict = {}      # the grids share cells (e.g. p = 0): train each setting once
+    done: dict = {}  # the grids share cells (e.g. p = 0): train each setting once
 
     def acc(lw, le, p=0.0):
         if (lw, le, p) not in done:
@@ -246,33 +319,45 @@ def comparison_tables(task: TextTask | None = None, lam_ws=(0.0, 1e-3, 1e-2, 3e-
     we = np.array([[acc(lw, le) for lw in lam_ws] for le in lam_embeds])
     dw = np.array([[acc(lw, 0.0, p) for lw in lam_ws[1:]] for p in drops])
     de = np.array([[acc(0.0, le, p) for le in lam_embeds[1:]] for p in drops])
-    return {"weights_x_embed": we, "dropout_x_weights": dw, "dropout_x_embed": de,
-            "lam_ws": lam_ws, "lam_embeds": lam_embeds, "drops": drops}
+    return {
+        "weights_x_embed": we,
+        "dropout_x_weights": dw,
+        "dropout_x_embed": de,
+        "lam_ws": lam_ws,
+        "lam_embeds": lam_embeds,
+        "drops": drops,
+    }
 
 
 def markdown_tables(t: dict) -> str:
     """The three grids of ``comparison_tables`` as Markdown (test accuracy %, best cell in bold)."""
+
     def table(arr, rows, cols, rname, cname):
         best = arr.max()
         head = f"| {rname} \\ {cname} | " + " | ".join(f"{c:g}" for c in cols) + " |"
         sep = "|" + "---|" * (len(cols) + 1)
-        body = ["| " + f"{r:g} | " + " | ".join((f"**{v:.1f}**" if v == best else f"{v:.1f}") for v in row) + " |"
-                for r, row in zip(rows, arr)]
+        body = [
+            "| " + f"{r:g} | " + " | ".join((f"**{v:.1f}**" if v == best else f"{v:.1f}") for v in row) + " |"
+            for r, row in zip(rows, arr)
+        ]
         return "\n".join([head, sep, *body])
-    return "\n\n".join([
-        "**L2 on embeddings (rows) x L2 on weights (columns)**\n\n"
-        + table(t["weights_x_embed"], t["lam_embeds"], t["lam_ws"], "λ_embed", "λ_w"),
-        "**Dropout rate (rows) x L2 on weights (columns)**\n\n"
-        + table(t["dropout_x_weights"], t["drops"], t["lam_ws"][1:], "p", "λ_w"),
-        "**Dropout rate (rows) x L2 on embeddings (columns)**\n\n"
-        + table(t["dropout_x_embed"], t["drops"], t["lam_embeds"][1:], "p", "λ_embed"),
-    ])
+
+    return "\n\n".join(
+        [
+            "**L2 on embeddings (rows) x L2 on weights (columns)**\n\n"
+            + table(t["weights_x_embed"], t["lam_embeds"], t["lam_ws"], "λ_embed", "λ_w"),
+            "**Dropout rate (rows) x L2 on weights (columns)**\n\n"
+            + table(t["dropout_x_weights"], t["drops"], t["lam_ws"][1:], "p", "λ_w"),
+            "**Dropout rate (rows) x L2 on embeddings (columns)**\n\n"
+            + table(t["dropout_x_embed"], t["drops"], t["lam_embeds"][1:], "p", "λ_embed"),
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------------------- mask viewer
 KINDS = ("dropout", "DropConnect", "SpatialDropout", "DropBlock")
-SIZE = 16           # feature maps / weight matrices are SIZE x SIZE
-SAMPLE = (32, 16)   # (N, C) for the measured rate
+SIZE = 16  # feature maps / weight matrices are SIZE x SIZE
+SAMPLE = (32, 16)  # (N, C) for the measured rate
 
 
 def sample_masks(kind: str, keep_prob: float, block_size: int, seed: int = 0) -> np.ndarray:
@@ -291,9 +376,10 @@ def sample_masks(kind: str, keep_prob: float, block_size: int, seed: int = 0) ->
         out = D.spatial_dropout_forward(ones, p, "train", rng)[0]
     elif kind == "DropBlock":
         return D.dropblock_mask(ones.shape, keep_prob, block_size, rng)
-    elif kind == "DropConnect":      # n * c weight matrices side by side: one (SIZE, SIZE * n * c) layer
-        out = D.dropconnect_forward(np.eye(SIZE), np.ones((SIZE, SIZE * n * c)), np.zeros(SIZE * n * c), p,
-                                    "train", rng)[0]
+    elif kind == "DropConnect":  # n * c weight matrices side by side: one (SIZE, SIZE * n * c) layer
+        out = D.dropconnect_forward(
+            np.eye(SIZE), np.ones((SIZE, SIZE * n * c)), np.zeros(SIZE * n * c), p, "train", rng
+        )[0]
         out = out.reshape(SIZE, n, c, SIZE).transpose(1, 2, 0, 3)
     else:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -307,7 +393,7 @@ def _montage(maps: np.ndarray, cols: int = 4) -> np.ndarray:
     img = np.full((rows * (s + 1) - 1, cols * (s + 1) - 1), 0.5)
     for i in range(k):
         r, c = divmod(i, cols)
-        img[r * (s + 1): r * (s + 1) + s, c * (s + 1): c * (s + 1) + s] = maps[i]
+        img[r * (s + 1) : r * (s + 1) + s, c * (s + 1) : c * (s + 1) + s] = maps[i]
     return img
 
 
@@ -332,7 +418,7 @@ def render_masks(fig, kind: str = "DropBlock", keep_prob: float = 0.8, block_siz
     if kind == "DropBlock":
         names.insert(1, "exact")
         vals.insert(1, D.expected_dropblock_rate(keep_prob, block_size, SIZE))
-    ax_bar.bar(names, vals, color=["0.6", "tab:orange", "tab:blue"][:len(vals)])
+    ax_bar.bar(names, vals, color=["0.6", "tab:orange", "tab:blue"][: len(vals)])
     ax_bar.set_ylim(0, max(0.05, 1.2 * max(vals)))
     ax_bar.set_title(f"drop rate over {SAMPLE[0]} x {SAMPLE[1]} maps", fontsize=9)
     ax_bar.tick_params(labelsize=8)
@@ -340,10 +426,13 @@ def render_masks(fig, kind: str = "DropBlock", keep_prob: float = 0.8, block_siz
         ax_bar.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
     note = f"{kind}: measured drop rate {measured:.3f} vs target 1 - keep_prob = {target:.3f}"
     if kind == "DropBlock":
-        note += (f"; gamma = {D.dropblock_gamma(keep_prob, block_size, SIZE):.4f}, exact expectation "
-                 f"{vals[1]:.3f} (overlapping blocks drop fewer units than gamma's derivation assumes)")
+        note += (
+            f"; gamma = {D.dropblock_gamma(keep_prob, block_size, SIZE):.4f}, exact expectation "
+            f"{vals[1]:.3f} (overlapping blocks drop fewer units than gamma's derivation assumes)"
+        )
     if kind == "SpatialDropout":
-        note += f" (only {SAMPLE[0] * SAMPLE[1]} independent channel draws: expect +-{2 * np.sqrt(target * keep_prob / (SAMPLE[0] * SAMPLE[1])):.3f})"
+        draws = SAMPLE[0] * SAMPLE[1]
+        note += f" (only {draws} independent channel draws: expect +-{2 * np.sqrt(target * keep_prob / draws):.3f})"
     return note
 
 

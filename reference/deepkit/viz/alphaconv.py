@@ -4,6 +4,7 @@ The task (``make_task``): 4 input maps, one output map; the target is map 1 corr
 a weaker contribution of map 3, so a good layer puts most of alpha on map 1. ``train`` runs plain gradient
 descent on 0.5 * mean squared error + a penalty on alpha and records alpha after every step.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -15,8 +16,12 @@ from threadpoolctl import threadpool_limits
 from deepkit import alphaconv as ac
 from deepkit.viz.base import Explorer, dropdown, log_slider, slider
 
-PENALTIES = {"none": None, "L1 (slides)": ac.l1_alpha_penalty, "entropy": ac.entropy_penalty,
-             "Lp, p = 0.5": ac.lp_penalty}
+PENALTIES = {
+    "none": None,
+    "L1 (slides)": ac.l1_alpha_penalty,
+    "entropy": ac.entropy_penalty,
+    "Lp, p = 0.5": ac.lp_penalty,
+}
 
 
 @lru_cache(maxsize=4)
@@ -31,8 +36,14 @@ def make_task(seed: int = 0, n: int = 16, size: int = 8) -> tuple[np.ndarray, np
 
 
 @lru_cache(maxsize=256)
-def train(penalty: str = "none", lam: float = 0.05, temperature: float = 1.0, steps: int = 80,
-          lr: float = 0.075, seed: int = 0) -> dict:
+def train(
+    penalty: str = "none",
+    lam: float = 0.05,
+    temperature: float = 1.0,
+    steps: int = 80,
+    lr: float = 0.075,
+    seed: int = 0,
+) -> dict:
     """Gradient descent on the task. Returns {"alpha": (steps + 1, 4) history, "loss": (steps + 1,)}.
 
     Results are cached (treat them as read-only): moving a slider back is instant."""
@@ -46,7 +57,7 @@ def train(penalty: str = "none", lam: float = 0.05, temperature: float = 1.0, st
     for _ in range(steps + 1):
         z, cache = ac.alphaconv_forward(x, k, c, b, temperature)
         diff = z - t
-        loss = 0.5 * np.mean(diff ** 2)
+        loss = 0.5 * np.mean(diff**2)
         alphas.append(cache[2][:, 0].copy())
         _, dk, dc, db = ac.alphaconv_backward(diff / diff.size, cache)
         if pen is not None:
@@ -104,7 +115,7 @@ def _update(st: dict, penalty: str, lam: float, temperature: float) -> str:
     if penalty != st["penalty"]:  # a new legend only when the penalty's name changes
         if st["legend"] is not None:
             st["legend"].remove()
-        st["legend"] = axes[2].legend(st["objective"][:len(runs)], list(runs), fontsize=8)
+        st["legend"] = axes[2].legend(st["objective"][: len(runs)], list(runs), fontsize=8)
         st["penalty"] = penalty
     steps = len(runs["none"]["loss"]) - 1
     for ax in axes:
@@ -115,13 +126,9 @@ def _update(st: dict, penalty: str, lam: float, temperature: float) -> str:
     axes[2].set_ylim(lo / m, hi * m)
     same = np.abs(runs["none"]["alpha"] - runs[penalty]["alpha"]).max() < 1e-4
     final = runs[penalty]["alpha"][-1]
-    return (f"final alpha with {penalty}: [{', '.join(f'{a:.2f}' for a in final)}]"
-            + ("  (the same as without a penalty, up to rounding)" if same and penalty != "none" else ""))
-
-
-def _render(fig, penalty, lam, temperature):
-    """The whole picture into an empty figure (``_setup`` + ``_update``)."""
-    return _update(_setup(fig), penalty, lam, temperature)
+    return f"final alpha with {penalty}: [{', '.join(f'{a:.2f}' for a in final)}]" + (
+        "  (the same as without a penalty, up to rounding)" if same and penalty != "none" else ""
+    )
 
 
 def explorer() -> Explorer:
@@ -134,8 +141,11 @@ def explorer() -> Explorer:
     for name in PENALTIES:
         if name != "none":
             _train(name, lam, temperature)
-    controls = {"penalty": dropdown(list(PENALTIES), "entropy", "penalty"),
-                "lam": log_slider(lam, 1e-3, 1.0, "lambda"),
-                "temperature": slider(temperature, 0.2, 3.0, 0.1, "temperature")}
-    return Explorer(controls, setup=_setup, update=_update, figsize=(11, 3.2),
-                    title="Alpha-conv: which penalty sparsifies alpha?")
+    controls = {
+        "penalty": dropdown(list(PENALTIES), "entropy", "penalty"),
+        "lam": log_slider(lam, 1e-3, 1.0, "lambda"),
+        "temperature": slider(temperature, 0.2, 3.0, 0.1, "temperature"),
+    }
+    return Explorer(
+        controls, setup=_setup, update=_update, figsize=(11, 3.2), title="Alpha-conv: which penalty sparsifies alpha?"
+    )

@@ -4,6 +4,7 @@ Left: the (padded) input grid; the receptive field of the selected output unit i
 in dark, the span they cover in light). Middle: the output grid with the selected unit. Right: how the
 receptive field grows with depth for a stack of such layers.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,16 @@ def _setup(fig) -> dict:
     ax_rf.set_title("receptive field", fontsize=10)
     legend = ax_rf.legend(fontsize=7)
     titles = [ax.set_title(" ", fontsize=10) for ax in (ax_in, ax_out)]
-    return dict(axes=(ax_in, ax_out, ax_rf), im_in=im_in, im_out=im_out, none=none, lines=lines,
-                legend=legend, titles=titles, depth=depth)
+    return dict(
+        axes=(ax_in, ax_out, ax_rf),
+        im_in=im_in,
+        im_out=im_out,
+        none=none,
+        lines=lines,
+        legend=legend,
+        titles=titles,
+        depth=depth,
+    )
 
 
 def _show(ax, im, img) -> None:
@@ -54,21 +63,23 @@ def _update(st, n, f, pad, stride, dilation, unit):
     span, out = _size(n, f, pad, stride, dilation)
     total = n + 2 * pad
     grid = np.zeros((total, total))
-    grid[pad:pad + n, pad:pad + n] = 1.0                      # real input pixels
+    grid[pad : pad + n, pad : pad + n] = 1.0  # real input pixels
     note = ""
     if out <= 0:
         note = f"the dilated filter ({dilation * (f - 1) + 1} px) does not fit the padded input ({total} px)"
     else:
         u = min(unit, out - 1)
-        r0 = c0 = u * stride                                  # top-left of the unit's field (on the diagonal)
+        r0 = c0 = u * stride  # top-left of the unit's field (on the diagonal)
         ext = dilation * (f - 1) + 1
-        grid[r0:r0 + ext, c0:c0 + ext] += 0.8
+        grid[r0 : r0 + ext, c0 : c0 + ext] += 0.8
         taps = r0 + dilation * np.arange(f)
         grid[np.ix_(taps, c0 + dilation * np.arange(f))] = 3.0
         if span % stride:
             unused = total - ((out - 1) * stride + ext)
-            note = (f"(N - F + 2P)/S = {span}/{stride} is not an integer: the last {unused} row(s)/column(s) "
-                    f"are never used (PyTorch floors to {out})")
+            note = (
+                f"(N - F + 2P)/S = {span}/{stride} is not an integer: the last {unused} row(s)/column(s) "
+                f"are never used (PyTorch floors to {out})"
+            )
         ogrid = np.zeros((out, out))
         ogrid[u, u] = 1.0
         _show(ax_out, st["im_out"], ogrid)
@@ -88,13 +99,20 @@ def _update(st, n, f, pad, stride, dilation, unit):
         text.set_text(label)
     lo, hi = min(min(c) for c in curves), max(max(c) for c in curves)
     ax_rf.set_ylim(lo / 1.25, hi * 1.25)
-    formula = f"(N - F_eff + 2P)/S + 1 = ({n} - {dilation * (f - 1) + 1} + 2*{pad})/{stride} + 1 = {span / stride + 1:.2f}"
+    formula = (
+        f"(N - F_eff + 2P)/S + 1 = ({n} - {dilation * (f - 1) + 1} + 2*{pad})/{stride} + 1 = {span / stride + 1:.2f}"
+    )
     return f"output size {formula}" + (f" · {note}" if note else "")
 
 
 def explorer() -> Explorer:
     """Sliders for input size, filter size, padding, stride, dilation and the output unit to highlight."""
-    controls = {"n": int_slider(9, 3, 16, "input N"), "f": int_slider(3, 1, 7, "filter F"),
-                "pad": int_slider(1, 0, 3, "padding P"), "stride": int_slider(2, 1, 4, "stride S"),
-                "dilation": int_slider(1, 1, 3, "dilation D"), "unit": int_slider(1, 0, 15, "output unit")}
+    controls = {
+        "n": int_slider(9, 3, 16, "input N"),
+        "f": int_slider(3, 1, 7, "filter F"),
+        "pad": int_slider(1, 0, 3, "padding P"),
+        "stride": int_slider(2, 1, 4, "stride S"),
+        "dilation": int_slider(1, 1, 3, "dilation D"),
+        "unit": int_slider(1, 0, 15, "output unit"),
+    }
     return Explorer(controls, setup=_setup, update=_update, figsize=(11, 3.4), title="Convolution arithmetic")

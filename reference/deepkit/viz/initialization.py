@@ -5,6 +5,7 @@ digits batch, and see layer by layer the standard deviation of the activations (
 Forward and backward use deepkit's own layers (``deepkit.layers`` affine/relu, ``deepkit.activations`` tanh and
 sigmoid) and the reference ``deepkit.init``; ``propagate`` is the testable core, ``explorer`` the widget.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -17,9 +18,11 @@ from deepkit import activations, init, layers
 from deepkit.viz.base import Explorer, dropdown, int_slider, log_slider
 
 SCHEMES = ("zeros", "constant", "normal", "xavier_uniform", "xavier_normal", "kaiming_normal", "kaiming_uniform")
-ACTIVATIONS = {"relu": (layers.relu_forward, layers.relu_backward),
-               "tanh": (activations.tanh_forward, activations.tanh_backward),
-               "sigmoid": (activations.sigmoid_forward, activations.sigmoid_backward)}
+ACTIVATIONS = {
+    "relu": (layers.relu_forward, layers.relu_backward),
+    "tanh": (activations.tanh_forward, activations.tanh_backward),
+    "sigmoid": (activations.sigmoid_forward, activations.sigmoid_backward),
+}
 BINS = 41
 
 
@@ -27,6 +30,7 @@ BINS = 41
 def _digits(n: int = 256) -> np.ndarray:
     """n digits images (n, 64), standardised per pixel (zero mean, unit variance where the pixel varies)."""
     from deepkit.data import load_digits
+
     X = load_digits(seed=0).X_train[:n]
     return (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1.0)
 
@@ -44,8 +48,15 @@ def _weights(scheme: str, scale: float, activation: str, shape: tuple, rng: np.r
     return getattr(init, scheme)(shape, rng, nonlinearity=activation)
 
 
-def propagate(scheme: str, scale: float = 0.01, activation: str = "tanh", depth: int = 8, width: int = 128,
-              seed: int = 0, X: np.ndarray | None = None) -> dict:
+def propagate(
+    scheme: str,
+    scale: float = 0.01,
+    activation: str = "tanh",
+    depth: int = 8,
+    width: int = 128,
+    seed: int = 0,
+    X: np.ndarray | None = None,
+) -> dict:
     """Forward a digits batch through ``depth`` hidden layers of ``width`` units (+ a 10-way linear output), then
     backward a unit-variance random upstream gradient.
 
@@ -82,8 +93,13 @@ def propagate(scheme: str, scale: float = 0.01, activation: str = "tanh", depth:
         frac = [float(np.mean(np.abs(a) > 0.99)) for a in acts]
     else:
         frac = [float(np.mean((a < 0.01) | (a > 0.99))) for a in acts]
-    return {"act_std": np.array([a.std() for a in acts]), "grad_std": np.array([g.std() for g in grads]),
-            "frac": np.array(frac), "acts": acts, "grads": grads}
+    return {
+        "act_std": np.array([a.std() for a in acts]),
+        "grad_std": np.array([g.std() for g in grads]),
+        "frac": np.array(frac),
+        "acts": acts,
+        "grads": grads,
+    }
 
 
 _PLAIN = FuncFormatter(lambda v, _: f"{v:.0e}")  # no mathtext: log tick labels render ~10x faster
@@ -98,8 +114,8 @@ def _log_y(ax, subs: tuple = (1.0, 3.0)) -> None:
     ax.tick_params(labelsize=7)
 
 
-MAX_DEPTH = 12   # the depth slider's maximum
-SHOWN = 5        # histograms drawn per panel (layers spread over the depth)
+MAX_DEPTH = 12  # the depth slider's maximum
+SHOWN = 5  # histograms drawn per panel (layers spread over the depth)
 
 
 def _hist_counts(arrays: list, lim: float) -> tuple[list, list, np.ndarray]:
@@ -108,8 +124,9 @@ def _hist_counts(arrays: list, lim: float) -> tuple[list, list, np.ndarray]:
     n = len(arrays)
     shown = sorted(set(np.linspace(0, n - 1, min(n, SHOWN)).round().astype(int)))  # at most 5 layers drawn
     # bins + range (not the edges array): NumPy's uniform-bin path, no sorting; the same bins as ``edges``
-    counts = [np.histogram(np.clip(arrays[i], -lim, lim), bins=BINS - 1, range=(-lim, lim))[0] / arrays[i].size
-              for i in shown]
+    counts = [
+        np.histogram(np.clip(arrays[i], -lim, lim), bins=BINS - 1, range=(-lim, lim))[0] / arrays[i].size for i in shown
+    ]
     return shown, counts, edges
 
 
@@ -138,6 +155,7 @@ def _hist_setup(ax) -> list:
 def _hist(ax, steps, hist, n, title, xlim=None) -> None:
     """Fill the step histograms of ``_hist_setup`` with ``hist`` (from ``_hist_counts``) of n layers."""
     from matplotlib import colormaps
+
     cmap = colormaps["viridis"]
     shown, counts, edges = hist
     for k, st in enumerate(steps):
@@ -161,8 +179,8 @@ def setup(fig) -> dict:
     tw.set_yticks([0, 0.5, 1])
     tw.set_ylabel(" ", fontsize=8)
     tw.tick_params(labelsize=7)
-    act, = ax1.plot(L, np.ones(MAX_DEPTH), "o-", label="activations (forward)")
-    grad, = ax1.plot(L, np.ones(MAX_DEPTH), "s-", label="gradients (backward)")
+    (act,) = ax1.plot(L, np.ones(MAX_DEPTH), "o-", label="activations (forward)")
+    (grad,) = ax1.plot(L, np.ones(MAX_DEPTH), "s-", label="gradients (backward)")
     _log_y(ax1)
     ax1.set_xlabel("hidden layer", fontsize=8)
     ax1.xaxis.set_major_locator(MaxNLocator(6, integer=True))
@@ -173,8 +191,7 @@ def setup(fig) -> dict:
     ax1.legend(fontsize=7, loc="lower left")
     for ax in (ax2, ax3):
         ax.set_title(" ", fontsize=8)
-    return dict(axes=(ax1, ax2, ax3), tw=tw, bars=bars, act=act, grad=grad, h2=_hist_setup(ax2),
-                h3=_hist_setup(ax3))
+    return dict(axes=(ax1, ax2, ax3), tw=tw, bars=bars, act=act, grad=grad, h2=_hist_setup(ax2), h3=_hist_setup(ax3))
 
 
 def update(st: dict, scheme: str, scale: float, activation: str, depth: int, width: int) -> str:
@@ -185,7 +202,10 @@ def update(st: dict, scheme: str, scale: float, activation: str, depth: int, wid
     floor = 1e-12
     st["act"].set_data(L, np.maximum(r["act_std"], floor))
     st["grad"].set_data(L, np.maximum(r["grad_std"], floor))
-    lo, hi = max(min(r["act_std"].min(), r["grad_std"].min()), floor), max(r["act_std"].max(), r["grad_std"].max(), floor)
+    lo, hi = (
+        max(min(r["act_std"].min(), r["grad_std"].min()), floor),
+        max(r["act_std"].max(), r["grad_std"].max(), floor),
+    )
     ax1.set_ylim(lo / 2, hi * 2)
     # 1 and 3 per decade over a short range; over many decades LogLocator would drop every tick with two subs
     ax1.yaxis.set_major_locator(LogLocator(subs=(1.0, 3.0) if hi / lo < 1e3 else (1.0,), numticks=6))
@@ -194,21 +214,25 @@ def update(st: dict, scheme: str, scale: float, activation: str, depth: int, wid
         bar.set_visible(i < depth)
         bar.set_height(r["frac"][i] if i < depth else 0.0)
     st["tw"].yaxis.label.set_text("dead" if activation == "relu" else "saturated")
-    _hist(ax2, st["h2"], r["hist_acts"], depth, f"activations ({activation})",
-          (0.0, 1.0) if activation == "sigmoid" else None)
+    _hist(
+        ax2,
+        st["h2"],
+        r["hist_acts"],
+        depth,
+        f"activations ({activation})",
+        (0.0, 1.0) if activation == "sigmoid" else None,
+    )
     _hist(ax3, st["h3"], r["hist_grads"], depth, "gradients dL/dh")
     ratio = r["act_std"][-1] / max(r["act_std"][0], floor)
-    return (f"last/first layer activation std = {ratio:.3g}; "
-            f"{'dead' if activation == 'relu' else 'saturated'} in the last layer: {r['frac'][-1]:.0%}")
+    return (
+        f"last/first layer activation std = {ratio:.3g}; "
+        f"{'dead' if activation == 'relu' else 'saturated'} in the last layer: {r['frac'][-1]:.0%}"
+    )
 
 
-def render(fig, scheme: str, scale: float, activation: str, depth: int, width: int) -> str:
-    """Draw the whole picture into an empty figure (``setup`` + ``update`` in one call)."""
-    return update(setup(fig), scheme, scale, activation, depth, width)
-
-
-def explorer(scheme: str = "normal", scale: float = 0.01, activation: str = "tanh", depth: int = 8,
-             width: int = 128) -> Explorer:
+def explorer(
+    scheme: str = "normal", scale: float = 0.01, activation: str = "tanh", depth: int = 8, width: int = 128
+) -> Explorer:
     """The widget: scheme, scale (std of "normal" / value of "constant"), activation, depth, width."""
     controls = {
         "scheme": dropdown(list(SCHEMES), scheme, "init"),
@@ -217,4 +241,10 @@ def explorer(scheme: str = "normal", scale: float = 0.01, activation: str = "tan
         "depth": int_slider(depth, 2, MAX_DEPTH, "depth"),
         "width": int_slider(width, 32, 256, "width", step=32),
     }
-    return Explorer(controls, setup=setup, update=update, figsize=(11, 3.4), title="Initialization: activations and gradients per layer")
+    return Explorer(
+        controls,
+        setup=setup,
+        update=update,
+        figsize=(11, 3.4),
+        title="Initialization: activations and gradients per layer",
+    )

@@ -5,6 +5,7 @@ added to every score (softmax does not change; a naive exp overflows once a scor
 Left: the scores; middle: the probabilities with the true class highlighted; right: the loss -log p_y as a
 function of the true class's score, with log C (the loss of a uniform guess) for reference.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,21 +32,21 @@ def explorer(scores: tuple | np.ndarray = DEFAULT_SCORES, label: int = 0) -> Exp
     def setup(fig: Figure) -> dict:
         """Axes, bars, curve, marker and titles, built once; ``update`` only changes their data."""
         fig.set_layout_engine("none")  # fixed margins: constrained layout would double the redraw time
-        ax1, ax2, ax3 = fig.subplots(1, 3, gridspec_kw=dict(left=0.05, right=0.99, bottom=0.17, top=0.9,
-                                                              wspace=0.22))
+        ax1, ax2, ax3 = fig.subplots(1, 3, gridspec_kw=dict(left=0.05, right=0.99, bottom=0.17, top=0.9, wspace=0.22))
         bars1 = ax1.bar(range(C), base, color="tab:gray")  # without c: a shift of 800 would hide the differences
         bars2 = ax2.bar(range(C), np.full(C, 1.0 / C), color="tab:gray")
         ax2.set_ylim(0, 1)
         for ax in (ax1, ax2):
             ax.set_xticks(range(C))
             ax.set_xlabel("class (red: the true one)", fontsize=9)
-        curve, = ax3.plot(grid, np.zeros_like(grid), color="tab:blue")
+        (curve,) = ax3.plot(grid, np.zeros_like(grid), color="tab:blue")
         ax3.axhline(np.log(C), color="k", lw=0.8, ls="--")
-        dot, = ax3.plot([0.0], [0.0], "o", color="tab:red")
+        (dot,) = ax3.plot([0.0], [0.0], "o", color="tab:red")
         ax3.set_xlim(grid[0] - 0.8, grid[-1] + 0.8)
         ax3.set_xlabel("score of the true class (before the shift)", fontsize=9)
-        ax3.text(0.98, 0.95, f"dashed: log C = {np.log(C):.2f}", transform=ax3.transAxes, ha="right",
-                 va="top", fontsize=8)
+        ax3.text(
+            0.98, 0.95, f"dashed: log C = {np.log(C):.2f}", transform=ax3.transAxes, ha="right", va="top", fontsize=8
+        )
         for ax in (ax1, ax2, ax3):
             ax.yaxis.set_major_locator(MaxNLocator(4))  # fewer ticks: tick creation dominates a redraw
         ax3.xaxis.set_major_locator(MaxNLocator(5))
@@ -74,8 +75,11 @@ def explorer(scores: tuple | np.ndarray = DEFAULT_SCORES, label: int = 0) -> Exp
         st["dot"].set_data([true_score], [loss])
         top = max(float(curve.max()), np.log(C))
         ax3.set_ylim(-0.05 * top, 1.05 * top)
-        titles = (f"scores z, each plus c = {shift:+.0f}", f"softmax(z / T), T = {temperature:.2g}",
-                  f"loss -log p_y = {loss:.3f}")
+        titles = (
+            f"scores z, each plus c = {shift:+.0f}",
+            f"softmax(z / T), T = {temperature:.2g}",
+            f"loss -log p_y = {loss:.3f}",
+        )
         for t, text in zip(st["titles"], titles):
             t.set_text(text)
         overflow = np.max(z / temperature) > _EXP_MAX

@@ -14,6 +14,7 @@ Two ways to drive it:
   between chunks the task yields (``await asyncio.sleep(0)``), so the kernel handles widget messages and the
   Stop button stops training while it runs.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,6 @@ from typing import Any
 
 import ipywidgets as W
 import numpy as np
-
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from deepkit.viz.base import Explorer
@@ -44,13 +44,29 @@ class Dashboard:
         self.solver, self.every = solver, int(every)
         self.act_iters: list[int] = []
         self.act_std: dict[int, list[float]] = {}
-        self.progress = W.IntProgress(value=solver.iteration, min=0, max=solver.num_iterations,
-                                      description="iteration", style={"description_width": "initial"})
-        self.stop_button = W.ToggleButton(value=False, description="Stop", icon="stop", button_style="danger",
-                                          tooltip="stop training after the current chunk")
+        self.progress = W.IntProgress(
+            value=solver.iteration,
+            min=0,
+            max=solver.num_iterations,
+            description="iteration",
+            style={"description_width": "initial"},
+        )
+        self.stop_button = W.ToggleButton(
+            value=False,
+            description="Stop",
+            icon="stop",
+            button_style="danger",
+            tooltip="stop training after the current chunk",
+        )
         self.stop_button.add_class("deepkit-stop")
-        smooth = W.IntSlider(value=20, min=1, max=100, description="loss smoothing", continuous_update=False,
-                             style={"description_width": "initial"})
+        smooth = W.IntSlider(
+            value=20,
+            min=1,
+            max=100,
+            description="loss smoothing",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        )
         self.explorer = Explorer({"smooth": smooth}, self._render, figsize=figsize, title=title)
         self.widget = W.VBox([W.HBox([self.progress, self.stop_button]), self.explorer.widget])
         self.task: asyncio.Task | None = None
@@ -78,7 +94,7 @@ class Dashboard:
         for it in chunks:
             if self._after_chunk(it):
                 break
-        chunks.close()                      # restores the best epoch's parameters
+        chunks.close()  # restores the best epoch's parameters
         self._finish()
         return self.solver
 
@@ -87,7 +103,7 @@ class Dashboard:
         for it in chunks:
             if self._after_chunk(it):
                 break
-            await asyncio.sleep(0)          # let the kernel process widget messages (the Stop button)
+            await asyncio.sleep(0)  # let the kernel process widget messages (the Stop button)
         chunks.close()
         self._finish()
         return self.solver
@@ -100,8 +116,10 @@ class Dashboard:
     def _finish(self) -> None:
         self.stop_button.disabled = True
         s = self.solver
-        self.explorer.status.value = (f"<small>stopped at iteration {s.iteration} / {s.num_iterations}; best "
-                                      f"val acc {max(s.history['val_acc'], default=float('nan')):.3f}</small>")
+        self.explorer.status.value = (
+            f"<small>stopped at iteration {s.iteration} / {s.num_iterations}; best "
+            f"val acc {max(s.history['val_acc'], default=float('nan')):.3f}</small>"
+        )
 
     # ----------------------------------------------------------------------------------------- drawing
     def _render(self, fig, smooth: int) -> str:
@@ -119,7 +137,7 @@ class Dashboard:
         epochs = np.arange(1, len(h["train_acc"]) + 1)
         a.plot(epochs, h["train_acc"], "o-", ms=3, color=COLORS[0])
         a.plot(epochs, h["val_acc"], "s-", ms=3, color=COLORS[1])
-        a.set_title("accuracy / epoch: train (blue), validation (red)", fontsize=9)   # no legend: 10 ms saved
+        a.set_title("accuracy / epoch: train (blue), validation (red)", fontsize=9)  # no legend: 10 ms saved
         a = ax[1, 0]
         for j, (name, r) in enumerate(h["ratios"].items()):
             r = np.asarray(r)
@@ -129,17 +147,17 @@ class Dashboard:
         a.set_yscale("log")
         a.yaxis.set_major_locator(LogLocator(numticks=4))
         a.yaxis.set_minor_locator(NullLocator())
-        a.yaxis.set_major_formatter(_SCI)            # plain "1e-03" labels: mathtext would double the draw time
+        a.yaxis.set_major_formatter(_SCI)  # plain "1e-03" labels: mathtext would double the draw time
         a.set_title("update / weight ratio per layer / iteration (1e-3 dashed)", fontsize=9)
         if h["ratios"] and loss.size:
             a.legend(fontsize=7, loc="upper right", ncol=2)
         a = ax[1, 1]
         for i, stds in self.act_std.items():
-            a.plot(self.act_iters[-len(stds):], stds, lw=1, color=COLORS[(i - 1) % len(COLORS)])
+            a.plot(self.act_iters[-len(stds) :], stds, lw=1, color=COLORS[(i - 1) % len(COLORS)])
         a.set_title("hidden activation std / iteration (colour of W_i)", fontsize=9)
         for a in ax.ravel():
             a.tick_params(labelsize=7)
-            a.xaxis.set_major_locator(MaxNLocator(4, integer=True))   # few ticks: tick creation dominates
+            a.xaxis.set_major_locator(MaxNLocator(4, integer=True))  # few ticks: tick creation dominates
             if a.get_yscale() == "linear":
                 a.yaxis.set_major_locator(MaxNLocator(4))
         last = f"loss {loss[-1]:.3f}" if loss.size else "not started"
@@ -147,9 +165,19 @@ class Dashboard:
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
+
         display(self.widget)
 
 
-def explorer(solver: Any, every: int = 10, **kw) -> Dashboard:
-    """A ``Dashboard`` for ``solver`` (the course's usual entry point name); call ``.run()`` or ``.start()``."""
-    return Dashboard(solver, every=every, **kw)
+def demo_solver() -> Any:
+    """A small untrained Solver (a 64-32-10 MLP with Adam on the digits, 2 epochs) for a dashboard to follow."""
+    from deepkit.data import load_digits
+    from deepkit.models import MLP
+    from deepkit.solver import Solver
+
+    return Solver(MLP(64, (32,), 10, seed=0), load_digits(seed=0), "adam", {"lr": 1e-3}, batch_size=50, num_epochs=2)
+
+
+def explorer(solver: Any = None, every: int = 10, **kw) -> Dashboard:
+    """A ``Dashboard`` for ``solver`` (default: ``demo_solver()``); call ``.run()`` or ``.start()``."""
+    return Dashboard(demo_solver() if solver is None else solver, every=every, **kw)

@@ -1,0 +1,350 @@
+# %% [markdown]
+# # 05 · Regularization and the dropout family
+#
+# You will implement, in your own `lib/deepkit`, the regularizers of the lecture:
+#
+# | file | functions |
+# |---|---|
+# | `lib/deepkit/regularizers.py` | `l1_penalty`, `l2_penalty`, `elastic_net_penalty`, `max_norm_project` |
+# | `lib/deepkit/dropout.py` | `dropout_forward/backward`, `dropconnect_forward/backward`, `spatial_dropout_forward/backward`, `dropblock_gamma`, `dropblock_mask`, `dropblock_forward/backward`, `keep_prob_schedule` |
+# | `lib/deepkit/early_stopping.py` | `EarlyStopping.step` |
+#
+# Every function's docstring states the shapes, the formula and what to return; the input checks are already
+# written for you. Conventions: `p_drop` is the probability of **dropping** (PyTorch's `p`), every dropout is
+# **inverted** (kept units are scaled up during training, so `mode="eval"` is the identity), and randomness
+# comes only from the `rng` argument (`np.random.default_rng(seed)`).
+#
+# Each test cell below shows its points. The visible asserts are a first check; the autograder runs more
+# (hidden) checks on your library in a sandbox. Random layers are graded statistically: the measured drop
+# rate must be within 6 standard deviations of the expected one, on large samples.
+
+# %%
+# Setup (run me first): import YOUR deepkit from the nearest lib/ folder and reload it when you edit it.
+# %load_ext autoreload
+# %autoreload 2
+import sys
+from pathlib import Path
+
+import numpy as np
+
+_here = Path.cwd().resolve()
+_name = "reference" if _here.parent.name == "solutions" else "lib"  # an instructor's source notebook: the reference
+LIB = next(p / _name for p in (_here, *_here.parents) if (p / _name / "deepkit" / "__init__.py").is_file())
+sys.path.insert(0, str(LIB))
+from deepkit.gradcheck import check_gradient, rel_error
+
+
+def hidden_check(part: str) -> None:
+    """Marks where the autograder's hidden checks for `part` run: on your lib/, in a sandbox, not here."""
+
+
+print("using deepkit from", LIB)
+
+# %%
+from deepkit import regularizers as R, dropout as D, early_stopping as E
+
+rng = np.random.default_rng
+
+# %% [markdown]
+# ## 1 · Weight penalties
+#
+# Implement in `lib/deepkit/regularizers.py` three functions returning `(value, grad)`:
+#
+# * `l1_penalty(w, lam)`: $\lambda\sum|w|$, gradient $\lambda\,\mathrm{sign}(w)$ (0 at $w=0$);
+# * `l2_penalty(w, lam)`: $\frac{\lambda}{2}\sum w^2$, gradient $\lambda w$ (the *weight decay* $\lambda$ of
+#   `torch.optim.SGD(weight_decay=lam)`);
+# * `elastic_net_penalty(w, lam, l1_ratio)`: $\lambda\big(r\sum|w| + \frac{1-r}{2}\sum w^2\big)$ with
+#   $r$ = `l1_ratio`, and its gradient.
+#
+# `value` is a Python float, `grad` an array of `w`'s shape.
+
+# %% nbgrader={"grade": true, "grade_id": "l1_penalty", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# 1 point: l1_penalty
+w = np.array([[1.0, -2.0], [0.0, 3.0]])
+v, g = R.l1_penalty(w, 0.5)
+assert np.isclose(v, 3.0), v
+assert np.allclose(g, [[0.5, -0.5], [0.0, 0.5]]), g
+w2 = np.array([[0.3, -1.2], [2.0, -0.7]])  # away from the kink at 0
+print(check_gradient(lambda x: np.array(R.l1_penalty(x, 0.5)[0]), w2, R.l1_penalty(w2, 0.5)[1]))
+### BEGIN HIDDEN TESTS
+hidden_check("l1_penalty")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "l2_penalty", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# 1 point: l2_penalty
+v, g = R.l2_penalty(w, 0.5)
+assert np.isclose(v, 3.5), v  # 0.5 / 2 * (1 + 4 + 0 + 9)
+assert np.allclose(g, 0.5 * w), g
+report = check_gradient(lambda x: np.array(R.l2_penalty(x, 0.5)[0]), w, g)
+print(report)
+assert report.ok
+### BEGIN HIDDEN TESTS
+hidden_check("l2_penalty")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "elastic_net_penalty", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# 1 point: elastic_net_penalty
+v, g = R.elastic_net_penalty(w, 1.0, 0.5)
+assert np.isclose(v, 6.5), v  # 0.5 * 6 + 0.25 * 14
+assert np.allclose(g, 0.5 * np.sign(w) + 0.5 * w), g
+report = check_gradient(
+    lambda x: np.array(R.elastic_net_penalty(x, 1.0, 0.5)[0]), w2, R.elastic_net_penalty(w2, 1.0, 0.5)[1]
+)
+print(report)
+assert report.ok
+### BEGIN HIDDEN TESTS
+hidden_check("elastic_net_penalty")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 2 · Max-norm constraint (projected updates)
+#
+# Implement `max_norm_project(w, c, axis=0)`: every slice of `w` along `axis` (with `axis=0`, every column:
+# neuron $j$'s incoming weights of an affine layer `x @ w`) whose Euclidean norm exceeds `c` is rescaled to
+# norm exactly `c`; the others are unchanged. Return a **new** array (do not modify `w`). Training then does
+# `w = max_norm_project(w - lr * dw, c)`: a gradient step followed by a projection back onto the ball.
+
+# %% nbgrader={"grade": true, "grade_id": "max_norm_project", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# 2 points: max_norm_project
+w = np.array([[3.0, 0.6], [4.0, 0.8]])  # column norms 5 and 1
+p = R.max_norm_project(w, 2.0, axis=0)
+assert np.allclose(p, [[1.2, 0.6], [1.6, 0.8]]), p
+assert np.allclose(w, [[3.0, 0.6], [4.0, 0.8]]), "do not modify w in place"
+assert np.allclose(
+    R.max_norm_project(w, 2.0, axis=1),
+    [
+        [3.0 * 2 / np.hypot(3, 0.6), 0.6 * 2 / np.hypot(3, 0.6)],
+        [4.0 * 2 / np.hypot(4, 0.8), 0.8 * 2 / np.hypot(4, 0.8)],
+    ],
+)
+### BEGIN HIDDEN TESTS
+hidden_check("max_norm_project")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3 · Inverted dropout
+#
+# `dropout_forward(x, p_drop, mode, rng)` returns `(out, cache)`. In `"train"` mode draw a keep mask
+# $m\sim\mathrm{Bernoulli}(1-p)$ elementwise and return $x\odot m/(1-p)$ (all zeros when $p=1$); in
+# `"eval"` mode return `x` unchanged. `dropout_backward(dout, cache)` returns `dx`: the forward is linear in
+# `x` for a fixed mask, so `dx` is `dout` times the same scaled mask (or `dout` itself in eval mode).
+
+# %% nbgrader={"grade": true, "grade_id": "dropout_forward", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# 2 points: dropout_forward
+x = np.ones((1000, 100))
+out, _ = D.dropout_forward(x, 0.3, "train", rng(0))
+vals = np.unique(np.round(out, 12))
+assert np.allclose(vals, [0.0, 1 / 0.7]), f"values must be 0 or 1/(1-p) = {1 / 0.7:.4f}, got {vals[:5]}"
+rate = (out == 0).mean()
+print(f"measured drop rate {rate:.4f} (target 0.3)")
+assert abs(rate - 0.3) < 6 * np.sqrt(0.3 * 0.7 / x.size)
+assert np.array_equal(D.dropout_forward(x, 0.3, "eval", rng(0))[0], x)
+### BEGIN HIDDEN TESTS
+hidden_check("dropout_forward")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "dropout_backward", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# 1 point: dropout_backward
+x = rng(1).normal(size=(4, 6))
+dout = rng(2).normal(size=(4, 6))
+out, cache = D.dropout_forward(x, 0.5, "train", rng(3))
+report = check_gradient(
+    lambda v: D.dropout_forward(v, 0.5, "train", rng(3))[0], x, D.dropout_backward(dout, cache), dout
+)
+print(report)
+assert report.ok
+_, cache = D.dropout_forward(x, 0.5, "eval", rng(3))
+assert np.allclose(D.dropout_backward(dout, cache), dout)
+### BEGIN HIDDEN TESTS
+hidden_check("dropout_backward")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4 · DropConnect
+#
+# DropConnect drops **weights** instead of activations. `dropconnect_forward(x, w, b, p_drop, mode, rng)` with
+# `x (N, D)`, `w (D, M)`, `b (M,)`: in `"train"` mode draw ONE keep mask $R$ of `w`'s shape for the whole batch
+# and return `x @ (w * R / (1 - p_drop)) + b` (the bias is never dropped); in `"eval"` mode return `x @ w + b`.
+# `dropconnect_backward(dout, cache)` returns `(dx, dw, db)`.
+
+# %% nbgrader={"grade": true, "grade_id": "dropconnect_forward", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# 2 points: dropconnect_forward
+w = np.arange(1.0, 13.0).reshape(3, 4)
+b = np.array([0.5, -0.5, 1.0, 0.0])
+ev, _ = D.dropconnect_forward(np.eye(3), w, b, 0.5, "eval", rng(0))
+assert np.allclose(ev, w + b)
+big_w = np.ones((200, 300))
+out, _ = D.dropconnect_forward(np.eye(200), big_w, np.zeros(300), 0.25, "train", rng(1))
+assert np.allclose(np.unique(np.round(out, 12)), [0, 1 / 0.75]), "effective weights: 0 or w / (1 - p)"
+rate = (out == 0).mean()
+print(f"measured weight drop rate {rate:.4f} (target 0.25)")
+assert abs(rate - 0.25) < 6 * np.sqrt(0.25 * 0.75 / big_w.size)
+### BEGIN HIDDEN TESTS
+hidden_check("dropconnect_forward")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "dropconnect_backward", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# 2 points: dropconnect_backward
+x, w, b = rng(4).normal(size=(5, 3)), rng(5).normal(size=(3, 4)), rng(6).normal(size=4)
+dout = rng(7).normal(size=(5, 4))
+out, cache = D.dropconnect_forward(x, w, b, 0.4, "train", rng(8))
+dx, dw, db = D.dropconnect_backward(dout, cache)
+f = lambda xx, ww, bb: D.dropconnect_forward(xx, ww, bb, 0.4, "train", rng(8))[0]  # same seed, same mask
+for name, arg, grad in (("x", x, dx), ("w", w, dw), ("b", b, db)):
+    fn = {"x": lambda v: f(v, w, b), "w": lambda v: f(x, v, b), "b": lambda v: f(x, w, v)}[name]
+    report = check_gradient(fn, arg, grad, dout, name=name)
+    print(report)
+    assert report.ok
+### BEGIN HIDDEN TESTS
+hidden_check("dropconnect_backward")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 5 · SpatialDropout
+#
+# In a convolutional feature map neighbouring pixels are strongly correlated, so dropping single pixels
+# removes little information. `spatial_dropout_forward(x, p_drop, mode, rng)` with `x (N, C, H, W)` draws one
+# keep/drop decision per **(sample, channel)** and applies it to the whole `H x W` map (scaled by
+# `1 / (1 - p_drop)`), like `torch.nn.Dropout2d`. `spatial_dropout_backward(dout, cache)` returns `dx`.
+
+# %% nbgrader={"grade": true, "grade_id": "spatial_dropout_forward", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# 2 points: spatial_dropout_forward
+x = np.ones((500, 8, 4, 4))
+out, _ = D.spatial_dropout_forward(x, 0.25, "train", rng(9))
+per_map = out.reshape(500, 8, 16)
+assert np.all(per_map.min(axis=2) == per_map.max(axis=2)), "a whole channel is kept or dropped"
+assert np.allclose(np.unique(np.round(out, 12)), [0, 1 / 0.75])
+rate = (per_map[:, :, 0] == 0).mean()
+print(f"fraction of dropped channels {rate:.4f} (target 0.25)")
+assert abs(rate - 0.25) < 6 * np.sqrt(0.25 * 0.75 / 4000)
+assert np.array_equal(D.spatial_dropout_forward(x, 0.25, "eval", rng(9))[0], x)
+### BEGIN HIDDEN TESTS
+hidden_check("spatial_dropout_forward")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "spatial_dropout_backward", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# 1 point: spatial_dropout_backward
+x, dout = rng(10).normal(size=(2, 3, 2, 2)), rng(11).normal(size=(2, 3, 2, 2))
+out, cache = D.spatial_dropout_forward(x, 0.5, "train", rng(12))
+report = check_gradient(
+    lambda v: D.spatial_dropout_forward(v, 0.5, "train", rng(12))[0], x, D.spatial_dropout_backward(dout, cache), dout
+)
+print(report)
+assert report.ok
+### BEGIN HIDDEN TESTS
+hidden_check("spatial_dropout_backward")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 6 · DropBlock
+#
+# DropBlock (Ghiasi et al., 2018) drops contiguous `block_size x block_size` squares. Seeds are drawn with
+# probability $\gamma$ only at the $(f-b+1)^2$ places where a whole block fits in an $f\times f$ map; each seed
+# then zeroes $b^2$ units. Asking for an expected $(1-\text{keep\_prob})f^2$ dropped units (if blocks did not
+# overlap) gives
+#
+# $$\gamma = \frac{1-\text{keep\_prob}}{b^2}\,\frac{f^2}{(f-b+1)^2}.$$
+#
+# 1. `dropblock_gamma(keep_prob, block_size, feat_size)`: the formula (for a pair `(H, W)` use $HW$ and
+#    $(H-b+1)(W-b+1)$).
+# 2. `dropblock_mask(shape, keep_prob, block_size, rng)`: a `(N, C, H, W)` mask of 0/1 (1 = keep), one
+#    independent mask per channel, seeds only where a whole block fits, each seed's block set to 0.
+# 3. `dropblock_forward(x, keep_prob, block_size, mode, rng)`: in `"train"` mode `x * M * M.size / M.sum()`
+#    (normalise by the count of kept units); identity in `"eval"` mode or when `keep_prob == 1`.
+#    `dropblock_backward(dout, cache)` returns `dx`.
+# 4. `keep_prob_schedule(step, total_steps, target)`: linear from 1.0 at step 0 to `target` at `total_steps`,
+#    then constant.
+
+# %% nbgrader={"grade": true, "grade_id": "dropblock_gamma", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# 1 point: dropblock_gamma
+assert np.isclose(D.dropblock_gamma(0.9, 7, 14), 0.00625)
+assert np.isclose(D.dropblock_gamma(0.8, 1, 10), 0.2)  # block_size 1 is plain dropout
+assert np.isclose(D.dropblock_gamma(0.8, 3, (8, 10)), 0.2 / 9 * 80 / 48)
+### BEGIN HIDDEN TESTS
+hidden_check("dropblock_gamma")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "dropblock_mask", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# 3 points: dropblock_mask
+m = D.dropblock_mask((200, 16, 7, 7), 0.8, 3, rng(13))
+assert m.shape == (200, 16, 7, 7) and set(np.unique(m)) <= {0.0, 1.0}
+rate = (m == 0).mean()
+# exact expected rate 0.17949 (overlapping blocks make it lower than 1 - keep_prob = 0.2)
+print(f"measured drop rate {rate:.4f}, exact expectation 0.1795, 1 - keep_prob = 0.2")
+assert abs(rate - 0.17949) < 0.04
+full = D.dropblock_mask((1000, 4, 5, 5), 0.7, 5, rng(14)).reshape(1000, 4, 25)
+assert np.all(full.min(axis=2) == full.max(axis=2)), "block_size = feature size drops whole channels"
+### BEGIN HIDDEN TESTS
+hidden_check("dropblock_mask")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "dropblock_forward", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# 1 point: dropblock_forward
+x = np.ones((4, 3, 7, 7))
+out, _ = D.dropblock_forward(x, 0.8, 3, "train", rng(15))
+kept = out[out != 0]
+assert np.allclose(kept, x.size / kept.size), "kept units are scaled by count(M) / count_ones(M)"
+assert np.array_equal(D.dropblock_forward(x, 0.8, 3, "eval", rng(15))[0], x)
+### BEGIN HIDDEN TESTS
+hidden_check("dropblock_forward")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "dropblock_backward", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# 1 point: dropblock_backward
+x, dout = rng(16).normal(size=(2, 2, 5, 5)), rng(17).normal(size=(2, 2, 5, 5))
+out, cache = D.dropblock_forward(x, 0.7, 2, "train", rng(18))
+report = check_gradient(
+    lambda v: D.dropblock_forward(v, 0.7, 2, "train", rng(18))[0], x, D.dropblock_backward(dout, cache), dout
+)
+print(report)
+assert report.ok
+### BEGIN HIDDEN TESTS
+hidden_check("dropblock_backward")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "keep_prob_schedule", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# 1 point: keep_prob_schedule
+got = [D.keep_prob_schedule(s, 10, 0.8) for s in (0, 5, 10, 20)]
+assert np.allclose(got, [1.0, 0.9, 0.8, 0.8]), got
+### BEGIN HIDDEN TESTS
+hidden_check("keep_prob_schedule")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Question (1 point, graded by hand).** Your measured DropBlock drop rate above is about 0.18, not
+# `1 - keep_prob = 0.2`. Explain why in two or three sentences, and say which pixels of a map are dropped
+# least often.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "dropblock_rate_answer", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# ## 7 · Early stopping
+#
+# Implement `EarlyStopping.step(val_metric, params=None)` in `lib/deepkit/early_stopping.py`. Each call is one
+# epoch (`self.epoch` counts from 0). An epoch **improves** when the metric beats `self.best` by more than
+# `min_delta` (lower for `mode="min"`, higher for `"max"`); then record `best`, `best_epoch` and a **deep copy**
+# of `params` in `best_params`, and reset `num_bad_epochs`. Otherwise increase `num_bad_epochs`. Return
+# `True` (and set `self.stopped`) once `num_bad_epochs >= patience`.
+
+# %% nbgrader={"grade": true, "grade_id": "early_stopping", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# 2 points: early_stopping
+es = E.EarlyStopping(patience=2)
+assert [es.step(v) for v in (1.0, 1.0, 1.0)] == [False, False, True]  # the 2nd bad epoch stops
+es = E.EarlyStopping(patience=3, min_delta=0.05)
+params = {"w": np.zeros(1)}
+flags = []
+for v in (3.0, 2.0, 1.97, 2.5, 1.5, 1.6, 1.7, 1.8):
+    params["w"] += 1  # weights change in place
+    flags.append(es.step(v, params))
+assert flags == [False, False, False, False, False, False, False, True], flags
+assert es.best_epoch == 4 and es.best == 1.5 and es.best_params["w"][0] == 5
+es = E.EarlyStopping(patience=1, mode="max")
+assert [es.step(v) for v in (0.5, 0.7, 0.6)] == [False, False, True] and es.best == 0.7
+### BEGIN HIDDEN TESTS
+hidden_check("early_stopping")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# That's all. Run `python -m autograder check 05` in a terminal to get the per-part report of the hidden
+# checks on your library before you submit.
