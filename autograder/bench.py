@@ -72,7 +72,7 @@ def plain_nbgrader(root: Path, assignment: str, names: list[str]) -> float:
 
 
 def ours(root: Path, assignment: str, names: list[str], jobs: int, tag: str) -> tuple[float, float]:
-    from autograder.grade import grade_batch
+    from autograder.batch import grade_batch
     from autograder.intake import collect
 
     course = Course(work=root / f"ours-{tag}")

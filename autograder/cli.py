@@ -56,7 +56,7 @@ def cmd_collect(course: Course, a) -> int:
 
 
 def cmd_autograde(course: Course, a) -> int:
-    from autograder.grade import grade_batch
+    from autograder.batch import grade_batch
 
     pairs = _pairs(course, a)
     if not pairs:
@@ -80,7 +80,7 @@ def cmd_feedback(course: Course, a) -> int:
 
 
 def cmd_export(course: Course, a) -> int:
-    from autograder.feedback import export_csv
+    from autograder.export import export_csv
 
     pairs = (
         _pairs(course, a)

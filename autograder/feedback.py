@@ -9,7 +9,6 @@ nbgrader's ``generate_feedback`` is deliberately not used: it renders hidden tes
 
 from __future__ import annotations
 
-import csv
 import html
 from pathlib import Path
 
@@ -21,7 +20,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 vertical-align:top}.ok{color:#1a7f37}.bad{color:#b42318}.pending{color:#9a6700}code{background:#f4f4f4}"""
 
 
-def _gradebook_view(course: Course, student: str, assignment: str) -> dict[str, dict]:
+def gradebook_view(course: Course, student: str, assignment: str) -> dict[str, dict]:
     """grade cell name -> {score, max, manual, comment} from the gradebook ({} if not there)."""
     import warnings
 
@@ -58,7 +57,7 @@ def feedback_html(course: Course, student: str, assignment: str) -> str | None:
         return None
     topic = course.topic(assignment)
     desc = {p.name: p.description for p in topic.parts}
-    gbv = _gradebook_view(course, student, assignment)
+    gbv = gradebook_view(course, student, assignment)
     rows, total, maximum = [], 0.0, 0.0
     for name, cell in res["cells"].items():
         g = gbv.get(name, {})
@@ -118,30 +117,3 @@ def write_feedback(course: Course, pairs: list[tuple[str, str]]) -> list[Path]:
         dest.write_text(page, encoding="utf-8")
         written.append(dest)
     return written
-
-
-def export_csv(course: Course, pairs: list[tuple[str, str]], out: Path) -> Path:
-    """One row per (student, assignment): every grade cell's score, total, max and the reason."""
-    rows, cells = [], []
-    for student, assignment in pairs:
-        res = load_outcome(course, student, assignment)
-        if res is None:
-            continue
-        gbv = _gradebook_view(course, student, assignment)
-        row = {"student": student, "assignment": assignment}
-        total = 0.0
-        for name, cell in res["cells"].items():
-            col = name if len({a for _, a in pairs}) == 1 else f"{assignment}:{name}"
-            if col not in cells:
-                cells.append(col)
-            score = gbv[name]["score"] if name in gbv else cell["points"]
-            row[col] = "" if score is None else f"{score:g}"
-            total += score or 0.0
-        row.update(total=f"{total:g}", max=f"{res['max']:g}", reason=res["reason"])
-        rows.append(row)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, ["student", "assignment", *cells, "total", "max", "reason"])
-        w.writeheader()
-        w.writerows(rows)
-    return out

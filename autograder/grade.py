@@ -1,17 +1,14 @@
-"""Autograding a class: stage -> library sandbox -> notebook sandbox -> gradebook (trusted, serial writes).
+"""Autograding one submission: stage -> library sandbox -> notebook sandbox (``grade_one``), then the trusted
+gradebook write (``record``). A batch of them is ``autograder.batch.grade_batch``.
 
-Jobs run in parallel threads (each one waits on its sandbox subprocesses); every gradebook write happens in
-the calling thread. Each submission ends with ``autograded/<student>/<a>/autograder.json`` (scores and
-reasons for every grade cell) and its autograded notebook for the formgrader.
+Each submission ends with ``autograded/<student>/<a>/autograder.json`` (scores and reasons for every grade cell)
+and its autograded notebook for the formgrader.
 """
 
 from __future__ import annotations
 
 import json
-import queue
-import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -20,7 +17,7 @@ import nbformat
 from autograder.course import Course, Limits
 from autograder.intake import Intake, stage
 from autograder.libgrade import LibResult, grade_library
-from autograder.nbrun import NbResult, run_notebook, template
+from autograder.nbrun import NbResult, run_notebook
 
 UID_BASE = 61000
 
@@ -263,11 +260,11 @@ def _record(course, out, intake, nbres, Gradebook, determine_grade, parse_utc) -
                 if comment.name in out.cells and out.cells[comment.name].kind == "library":
                     comment.auto_comment = out.cells[comment.name].reason
         gb.db.commit()
-    _write_outputs(course, out, nbres)
+    write_outputs(course, out, nbres)
     return out
 
 
-def _write_outputs(course: Course, out: Outcome, nbres: NbResult | None) -> None:
+def write_outputs(course: Course, out: Outcome, nbres: NbResult | None) -> None:
     dest = course.autograded / out.student / out.assignment
     dest.mkdir(parents=True, exist_ok=True)
     if nbres is not None and nbres.notebook is not None:
@@ -295,62 +292,3 @@ def _write_outputs(course: Course, out: Outcome, nbres: NbResult | None) -> None
 def load_outcome(course: Course, student: str, assignment: str) -> dict | None:
     p = course.autograded / student / assignment / "autograder.json"
     return json.loads(p.read_text()) if p.is_file() else None
-
-
-# -------------------------------------------------------------------------------------------------- a batch
-def grade_batch(
-    course: Course,
-    pairs: list[tuple[str, str]],
-    limits: Limits,
-    jobs: int = 1,
-    notebook: bool = True,
-    progress: bool = True,
-) -> list[Outcome]:
-    """Grade (student, assignment) pairs with ``jobs`` parallel workers; gradebook writes stay serial here."""
-    from tqdm import tqdm
-
-    if progress:
-        print("preparing: gradebook entries, notebook templates, reference outputs ...", file=sys.stderr)
-    for a in sorted({a for _, a in pairs}):
-        ensure_assignment(course, a)
-        if notebook:
-            template(course, a, limits.cell_timeout)
-        from autograder.libgrade import reference_cases
-
-        reference_cases(course, course.topic(a))
-    slots: queue.Queue = queue.Queue()
-    for i in range(max(1, jobs)):
-        slots.put(i)
-
-    def work(pair):
-        slot = slots.get()
-        try:
-            return grade_one(course, pair[0], pair[1], limits, slot, notebook)
-        finally:
-            slots.put(slot)
-
-    outcomes = []
-    bar = tqdm(total=len(pairs), file=sys.stderr, disable=not progress, unit="submission")
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futs = {pool.submit(work, p): p for p in pairs}
-        for fut in as_completed(futs):
-            student, assignment = futs[fut]
-            try:
-                out, intake, lib, nbres = fut.result()
-                record(course, out, intake, nbres)
-            except Exception as exc:  # noqa: BLE001 - the batch continues; the submission still gets a reason
-                out = Outcome(student, assignment, notes=[f"grading failed: {type(exc).__name__}: {exc}"])
-                try:
-                    topic = course.topic(assignment)
-                    for p in topic.parts:
-                        out.cells[p.name] = CellScore(
-                            p.name, 0.0, float(p.points), f"internal grading error ({type(exc).__name__})", "library"
-                        )
-                    _write_outputs(course, out, None)
-                except Exception:  # noqa: BLE001
-                    pass
-            outcomes.append(out)
-            bar.set_postfix_str(f"{student}: {out.auto_total:g}/{out.max_total:g}", refresh=False)
-            bar.update()
-    bar.close()
-    return sorted(outcomes, key=lambda o: (o.assignment, o.student))

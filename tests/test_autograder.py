@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograder.batch import grade_batch
 from autograder.course import Course, Limits
-from autograder.grade import grade_batch, load_outcome
+from autograder.grade import load_outcome
 from autograder.local import make_cases
 from tests.hostile import CASES
 from tests.refs import REF_LIB, ROOT
@@ -223,7 +224,7 @@ def test_regrade_is_idempotent_and_keeps_manual_grades(graded):
 
 
 def test_export_csv(graded, tmp_path):
-    from autograder.feedback import export_csv
+    from autograder.export import export_csv
 
     course, outs, _, _ = graded
     out = export_csv(course, [("ref", A01), ("stub", A01), ("bwd_wrong", A01)], tmp_path / "g.csv")
