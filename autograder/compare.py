@@ -1,16 +1,19 @@
 """Trusted comparison of a probe's outputs (student) with the reference's outputs on the same inputs.
 
-Reasons name the output, the kind of mismatch (missing, shape, dtype, non-finite, value, gradient) and the
-worst element's index, never the hidden input values or the expected numbers themselves.
+Reasons name the output, the kind of mismatch (missing, shape, dtype, non-finite, value, gradient), the size of
+the error against the tolerance, how many elements are off and where the worst one is, and (``judge_case``) the
+known mistake the outputs match; never the hidden input values or the expected numbers themselves. An error of
+float32 size on float32-representable values is named as a precision problem.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from autograder.spec import Part
+from autograder.spec import Misconception, Part
 
 _TINY = 1e-300
 
@@ -66,13 +69,35 @@ def compare_case(part: Part, student: dict, reference: dict, inputs: dict) -> Ca
             err = rel_error(got, reff)
             if err > part.grad_tol:
                 return CaseResult(
-                    0.0, f"{key}: gradient relative error {err:.2e} > {part.grad_tol:.0e}{_worst(got, reff)}"
+                    0.0,
+                    f"{key}: gradient relative error {err:.1e} > tolerance {part.grad_tol:.0e}"
+                    f"{_precision(got, err)}{_worst(got, reff)}",
                 )
         elif not np.allclose(got, reff, rtol=part.rtol, atol=part.atol):
-            return CaseResult(
-                0.0, f"{key}: values differ (rtol {part.rtol:.0e}, atol {part.atol:.0e}){_worst(got, reff)}"
-            )
+            return CaseResult(0.0, _value_reason(key, got, reff, part.rtol, part.atol))
     return CaseResult(1.0, "ok")
+
+
+def _value_reason(key: str, got: np.ndarray, ref: np.ndarray, rtol: float, atol: float) -> str:
+    """How far ``got`` is from ``ref``: the relative error, how many elements miss the tolerance, the worst."""
+    err = rel_error(got, ref)
+    off = ~np.isclose(got, ref, rtol=rtol, atol=atol)
+    where = f"{int(off.sum())} of {off.size} elements" if got.ndim else "the value"
+    return (
+        f"{key}: values differ: relative error {err:.1e} (tolerance rtol {rtol:.0e}, atol {atol:.0e}); "
+        f"{where} outside it{_precision(got, err)}{_worst(got, ref)}"
+    )
+
+
+def _precision(got: np.ndarray, err: float) -> str:
+    """A hint when the error is the size of float32 rounding and every value is a float32 number."""
+    f32 = np.finfo(np.float32).eps
+    if err < 50 * f32 and got.size and np.array_equal(got, got.astype(np.float32).astype(np.float64)):
+        return (
+            f" (your result agrees to {err:.0e} relative and every value is a float32 number: "
+            "did you compute in float32? deepkit computes in float64)"
+        )
+    return ""
 
 
 def _worst(got: np.ndarray, ref: np.ndarray) -> str:
@@ -81,6 +106,36 @@ def _worst(got: np.ndarray, ref: np.ndarray) -> str:
         return ""
     idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(got - ref))), got.shape))
     return f"; the worst element is at index {idx}"
+
+
+def matching_misconception(
+    part: Part, student: dict, inputs: dict, wrong: list[tuple[Misconception, dict | None]]
+) -> Misconception | None:
+    """The first known mistake whose outputs (or ``detect``) the student's outputs match on this case."""
+    for mistake, outputs in wrong:
+        try:
+            if mistake.detect is not None:
+                if mistake.detect(student, inputs):
+                    return mistake
+            elif outputs is not None and compare_case(part, student, outputs, inputs).fraction >= 1.0:
+                return mistake
+        except Exception:  # noqa: BLE001 - odd student output: it simply does not match
+            continue
+    return None
+
+
+def judge_case(
+    part: Part, student: dict, reference: dict, inputs: dict, wrong: Callable[[], list] | None = None
+) -> CaseResult:
+    """``compare_case``, and when the case fails, the known mistake the outputs match, named with its lecture
+    pointer. ``wrong()`` returns ``[(misconception, its outputs on these inputs)]``; it is called only for a
+    failed case (computing the mistakes' outputs costs a probe run each)."""
+    result = compare_case(part, student, reference, inputs)
+    if result.fraction < 1.0 and wrong is not None and part.misconceptions:
+        mistake = matching_misconception(part, student, inputs, wrong())
+        if mistake is not None:
+            return CaseResult(result.fraction, f"{mistake.reason} ({result.reason})")
+    return result
 
 
 def part_score(part: Part, cases: list[CaseResult]) -> tuple[float, str]:

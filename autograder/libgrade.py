@@ -13,15 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.compare import CaseResult, compare_case, part_score
+from autograder.compare import CaseResult, judge_case, part_score
 from autograder.course import Course, Limits
-from autograder.local import make_cases, reference_package, run_probe
+from autograder.local import make_cases, misconception_outputs, reference_package, run_probe
 from autograder.sandbox import jail
 from autograder.spec import TopicChecks
 
 RUNNER = Path(__file__).resolve().parent / "sandbox/probe_runner.py"
-_REF_LOCK = threading.Lock()
+_REF_LOCK = threading.RLock()  # wrong_outputs holds it while it asks reference_cases
 _REF_CACHE: dict = {}
+_WRONG_CACHE: dict = {}
 
 
 @dataclass
@@ -53,6 +54,18 @@ def reference_cases(course: Course, topic: TopicChecks) -> dict[str, list[tuple[
                 out[part.name] = [(inp, run_probe(probes, part, ref, inp)) for inp in make_cases(part)]
             _REF_CACHE[key] = out
         return _REF_CACHE[key]
+
+
+def wrong_outputs(course: Course, topic: TopicChecks, part_name: str, case: int) -> list:
+    """The known mistakes' outputs on one hidden case of a part, computed on first need and kept."""
+    key = (str(course.root), topic.number, part_name, case)
+    with _REF_LOCK:
+        if key not in _WRONG_CACHE:
+            part = next(p for p in topic.parts if p.name == part_name)
+            inputs = reference_cases(course, topic)[part_name][case][0]
+            ref = reference_package(course)
+            _WRONG_CACHE[key] = misconception_outputs(course.load_probes(topic), part, ref, inputs)
+        return _WRONG_CACHE[key]
 
 
 def modules_used(course: Course, topic: TopicChecks) -> dict[str, list[str]]:
@@ -218,7 +231,8 @@ def grade_library(
             else:
                 student = {k.split("|", 1)[1]: v for k, v in arrays.items() if k.split("|", 1)[0] == str(c)}
                 try:
-                    cases.append(compare_case(part, student, expected, inp))
+                    wrong = lambda c=c, part=part: wrong_outputs(course, topic, part.name, c)  # noqa: E731
+                    cases.append(judge_case(part, student, expected, inp, wrong))
                 except Exception as exc:  # noqa: BLE001 - a custom compare choking on odd output
                     cases.append(CaseResult(0.0, f"output could not be compared ({type(exc).__name__})"))
         score, reason = part_score(part, cases)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 
-from autograder.compare import CaseResult, compare_case, part_score
+from autograder.compare import CaseResult, judge_case, part_score
 from autograder.course import Course
-from autograder.spec import Part, TopicChecks
+from autograder.spec import Misconception, Part, TopicChecks
 
 SEED_BASE = 20261123  # hidden inputs derive from this and the part name; never shown in feedback
 
@@ -37,6 +37,35 @@ def run_probe(probes: ModuleType, part: Part, dk: ModuleType, inputs: dict) -> d
     """Call the part's probe on a copy of the inputs (a probe must not be able to alter the reference's)."""
     fresh = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in inputs.items()}
     return getattr(probes, part.probe)(dk, fresh)
+
+
+def patched_package(ref: ModuleType, replace: dict) -> SimpleNamespace:
+    """A stand-in for the deepkit package in which the ``"module.function"`` entries of ``replace`` are the given
+    (wrong) functions; everything else is the reference. Probes reach functions only as ``dk.module.function``."""
+    modules: dict[str, dict] = {}
+    for dotted, fn in replace.items():
+        module, name = dotted.split(".")
+        modules.setdefault(module, {})[name] = fn
+    package = SimpleNamespace(**{k: v for k, v in vars(ref).items() if not k.startswith("__")})
+    for module, functions in modules.items():
+        base = importlib.import_module(f"deepkit.{module}")
+        setattr(package, module, SimpleNamespace(**{**vars(base), **functions}))
+    return package
+
+
+def misconception_outputs(probes: ModuleType, part: Part, ref: ModuleType, inputs: dict) -> list:
+    """[(misconception, its outputs on ``inputs``, or None for a ``detect`` one or a wrong function that
+    raised)] for every known mistake of ``part`` (trusted: the wrong functions are the course's own code)."""
+    found: list[tuple[Misconception, dict | None]] = []
+    for mistake in part.misconceptions:
+        outputs = None
+        if mistake.replace:
+            try:
+                outputs = run_probe(probes, part, patched_package(ref, dict(mistake.replace)), inputs)
+            except Exception:  # noqa: BLE001 - a mistake that crashes on these inputs cannot be matched here
+                outputs = None
+        found.append((mistake, outputs))
+    return found
 
 
 def grade_module(
@@ -64,7 +93,11 @@ def grade_module(
             except Exception as exc:  # the graded code's own error
                 cases.append(CaseResult(0.0, f"raised {type(exc).__name__}: {str(exc)[:200]}"))
                 continue
-            cases.append(compare_case(part, got, expected, inp))
+            cases.append(
+                judge_case(
+                    part, got, expected, inp, lambda inp=inp, part=part: misconception_outputs(probes, part, ref, inp)
+                )
+            )
         results[part.name] = part_score(part, cases)
     return results
 

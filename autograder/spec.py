@@ -9,8 +9,8 @@ same seeded inputs; the trusted process compares the two output dictionaries.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,6 +19,30 @@ from course.topics import Topic as CourseTopic
 Inputs = dict  # str -> ndarray | int | float | str
 Outputs = dict  # str -> ndarray
 CompareFn = Callable[[Outputs, Outputs, Inputs], "tuple[float, str]"]
+
+
+@dataclass(frozen=True)
+class Misconception:
+    """A known mistake: when a student's outputs on a failed case match it, the reason names it.
+
+    says:    the mistake, as the student should read it ("dx matches batch norm backward without the mean
+             term (the batch mean depends on every x)").
+    see:     where the course explains it, as "lecture NN, section K" (tests check the section exists).
+    replace: ``{"module.function": wrong_function}``: the probe runs on the reference package with these
+             functions swapped for the wrong ones (trusted code, never shipped; write them against the
+             reference's own caches and helpers); a case matches when the student's outputs pass the part's
+             comparison against these outputs.
+    detect:  instead of ``replace``, for statistical parts: ``detect(student_outputs, inputs) -> bool``.
+    """
+
+    says: str
+    see: str
+    replace: Mapping[str, Callable] = field(default_factory=dict)
+    detect: Callable[[Outputs, Inputs], bool] | None = None
+
+    @property
+    def reason(self) -> str:
+        return f"{self.says}: see {self.see}"
 
 
 @dataclass(frozen=True)
@@ -37,6 +61,7 @@ class Part:
               default comparison (statistical checks of random layers and initialisers).
     description: one line for feedback ("softmax forward: rows of probabilities").
     timeout:  wall seconds the sandbox may spend on all seeds of this part.
+    misconceptions: known mistakes the grader recognises and names (see ``Misconception``).
     """
 
     name: str
@@ -51,6 +76,7 @@ class Part:
     compare: CompareFn | None = None
     description: str = ""
     timeout: float = 20.0
+    misconceptions: tuple[Misconception, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Hidden checks for topic 04: batch normalization (train, running statistics + eval, two backward passes),
 spatial batch normalization, layer normalization and folding BN into the preceding affine layer."""
 
-from autograder.spec import Part
+from autograder.spec import Misconception, Part
 
 
 def _stats(rng, d):
@@ -78,6 +78,23 @@ def _fold(rng):
     }
 
 
+# --------------------------------------------------------------------------------------- known mistakes
+# Wrong implementations written against the reference (trusted code; the grader names them, see spec.Misconception).
+def _no_mean_term(dout, cache):
+    """batchnorm_backward that forgets the path through the batch mean (the mean depends on every x)."""
+    from deepkit import norm
+
+    dx, dgamma, dbeta = norm.batchnorm_backward(dout, cache)
+    return dx + cache["gamma"] * cache["inv_std"] * dbeta / len(dout), dgamma, dbeta
+
+
+NO_MEAN_TERM = Misconception(
+    "dx matches batch norm backward without the path through the batch mean (mu depends on every x_i, so "
+    "dx needs the - sum(dout)/m term)",
+    "lecture 04, section 3",
+    {"norm.batchnorm_backward": _no_mean_term},
+)
+
 _GRADS = ("dx", "dgamma", "dbeta")
 
 PARTS = (
@@ -106,6 +123,7 @@ PARTS = (
         grads=_GRADS,
         grad_tol=1e-7,
         description="batch norm backward through the computation graph",
+        misconceptions=(NO_MEAN_TERM,),
     ),
     Part(
         "bn_backward_alt",

@@ -31,6 +31,7 @@ _name = "reference" if _here.parent.name == "solutions" else "lib"  # an instruc
 LIB = next(p / _name for p in (_here, *_here.parents) if (p / _name / "deepkit" / "__init__.py").is_file())
 sys.path.insert(0, str(LIB))
 from deepkit.gradcheck import check_gradient, rel_error
+from deepkit.testing import assert_close
 
 
 def hidden_check(part: str) -> None:
