@@ -18,8 +18,7 @@ from autograder.course import Course, Limits
 from autograder.intake import Intake, stage
 from autograder.libgrade import LibResult, grade_library
 from autograder.nbrun import NbResult, run_notebook
-
-UID_BASE = 61000
+from autograder.sandbox import jail
 
 
 @dataclass
@@ -85,29 +84,31 @@ class Outcome:
 def grade_one(
     course: Course, student: str, assignment: str, limits: Limits, slot: int = 0, notebook: bool = True
 ) -> tuple[Outcome, Intake, LibResult, NbResult | None]:
-    """Stage and sandbox-grade one submission (no gradebook writes; safe to call from worker threads)."""
+    """Stage and sandbox-grade one submission (no gradebook writes; safe to call from worker threads).
+
+    Its two sandboxes run under uids leased for this call (``jail.lease_uids``): unique on this machine, across
+    threads and grading processes. ``slot`` is no longer used (kept for callers)."""
     t0 = time.monotonic()
     topic = course.topic(assignment)
     base = course.staging / assignment / student
     logs = base / "logs"
     intake = stage(course, topic, assignment, course.submitted / student / assignment, base / "sub")
     logs.mkdir(parents=True, exist_ok=True)
-    lib = grade_library(
-        course,
-        topic,
-        base / "sub",
-        base / "run",
-        limits,
-        uid=UID_BASE + 2 * slot,
-        log=logs / "library.log",
-        missing=intake.missing,
-    )
-    nbres = None
-    if notebook:
-        nbres = run_notebook(
-            course, assignment, base / "sub", limits, uid=UID_BASE + 2 * slot + 1, log=logs / "notebook.log"
+    with jail.lease_uids(2) as (lib_uid, nb_uid):
+        lib = grade_library(
+            course,
+            topic,
+            base / "sub",
+            base / "run",
+            limits,
+            uid=lib_uid,
+            log=logs / "library.log",
+            missing=intake.missing,
         )
-        (logs / "nbgrader.log").write_text(nbres.log_tail or "")
+        nbres = None
+        if notebook:
+            nbres = run_notebook(course, assignment, base / "sub", limits, uid=nb_uid, log=logs / "notebook.log")
+            (logs / "nbgrader.log").write_text(nbres.log_tail or "")
     out = Outcome(
         student,
         assignment,

@@ -71,20 +71,7 @@ def _run_in_zygote(zyg, j: jail.Jail, assignment: str, fifo: Path) -> jail.JailR
     if fifo.exists():
         fifo.unlink()
     os.mkfifo(fifo, 0o600)
-    cfg = {
-        "argv": [],
-        "binds": j.binds,
-        "wall": j.wall,
-        "cpu": j.cpu,
-        "memory": j.memory,
-        "nproc": j.nproc,
-        "fsize": j.fsize,
-        "scratch": j.scratch,
-        "uid": j.uid,
-        "cwd": j.cwd,
-        "env": j.env,
-        "ro_paths": jail.python_ro_paths(),
-    }
+    cfg = jail.launcher_config(j)
     sink, flag = [], []
     t0 = time.monotonic()
     reader = threading.Thread(
@@ -126,7 +113,7 @@ def _run_in_zygote(zyg, j: jail.Jail, assignment: str, fifo: Path) -> jail.JailR
         timed_out,
         bool(flag),
         time.monotonic() - t0,
-        "WITHOUT network/file isolation" not in tail,
+        bool(jail.read_log(j.log)[0]),
         tail,
     )
 
@@ -213,11 +200,15 @@ def template(course: Course, assignment: str, cell_timeout: float) -> Path:
 
 
 def run_notebook(
-    course: Course, assignment: str, sub_dir: Path, limits: Limits, uid: int = 0, log: Path | None = None
+    course: Course, assignment: str, sub_dir: Path, limits: Limits, uid: int | None = None, log: Path | None = None
 ) -> NbResult:
-    """nbgrader autograde of the staged notebook, in the sandbox. Returns the untrusted autograded notebook."""
+    """nbgrader autograde of the staged notebook, in the sandbox. Returns the untrusted autograded notebook.
+    ``uid``: the sandbox uid (None: one is leased for this run)."""
     if not (sub_dir / f"{assignment}.ipynb").is_file():
         return NbResult("missing", "no notebook was submitted (or it was unreadable)", None)
+    if uid is None:
+        with jail.lease_uids(1) as (leased,):
+            return run_notebook(course, assignment, sub_dir, limits, leased, log)
     tpl = template(course, assignment, limits.cell_timeout)
     env = sandbox_env()
     env.update(
@@ -244,6 +235,7 @@ def run_notebook(
         cwd="/tmp",
         max_result=limits.max_result,
         log=log,
+        isolation=limits.isolation,
     )
     zyg = _zygote()
     res = _run_in_zygote(zyg, j, assignment, sub_dir.parent / "logs" / "result.fifo") if zyg else None
