@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -43,6 +44,9 @@ class LibResult:
     seconds: float = 0.0
     isolated: bool = True
     notes: list[str] = field(default_factory=list)
+    # part -> {"cpu", "wall" (seconds), "status"} as the sandbox's supervisor measured them (for benchmarks and
+    # tests of the time limits; untrusted numbers, never used for a score)
+    timings: dict[str, dict] = field(default_factory=dict)
 
 
 def reference_cases(course: Course, topic: TopicChecks) -> dict[str, list[tuple[dict, dict]]]:
@@ -262,11 +266,14 @@ class Reasons:
                 return why
         return ""
 
-    def module(self, status: dict) -> str:
-        """Why a module of the topic does not import."""
+    def module(self, status: dict, missing: dict[str, str]) -> str:
+        """Why a module of the topic does not import (``missing``: modules intake did not take, and why)."""
         err = status.get("error")
         if forbidden := self._forbidden(status.get("forbidden")):
             return forbidden
+        needs = re.fullmatch(r"No module named 'deepkit\.(\w+)'", str(err.get("message", ""))) if err else None
+        if needs and needs.group(1) in missing:  # it imports one that was not taken: say which and why
+            return f"it needs lib/deepkit/{needs.group(1)}.py, which was not taken: {missing[needs.group(1)]}"
         if isinstance(err, dict) and err.get("kind") == "timeout":
             return f"importing it did not finish within {self.budget.import_cpu:g} s of CPU time"
         return self.ctx.exception(err) if isinstance(err, dict) else "failed"
@@ -310,7 +317,7 @@ class Reasons:
             sig = record.get("signal")
             sig = f", {sig}" if sig in ("SIGSEGV", "SIGABRT", "SIGBUS", "SIGFPE", "SIGILL", "SIGKILL") else ""
             return f"the part's process ended early (os._exit, a crash or a memory limit{sig})"
-        return "no result"
+        return "no result for this case"
 
 
 def grade_library(
@@ -351,13 +358,13 @@ def grade_library(
     ends = {r.get("index"): r for r in records if r.get("kind") == "part_end"}
     done = any(r.get("kind") == "done" for r in records)
     why = Reasons(course, topic, sub_dir, budget, limits)
-    report = sent.get(MODULES_INDEX, [({}, {})])[0][0]
+    report = next((m for m, _ in sent.get(MODULES_INDEX, []) if m.get("kind") == "modules"), {})
     import_error = report.get("import") if isinstance(report.get("import"), dict) else None
     modules = report.get("modules") if isinstance(report.get("modules"), dict) else {}
     broken = {}  # module -> why it does not import
     for m, st in modules.items():
         if isinstance(st, dict) and not st.get("ok"):
-            broken[str(m)] = why.module(st)
+            broken[str(m)] = why.module(st, missing or {})
     if res.overflow:
         ending = f"the sandbox sent back more than {limits.max_result // 2**20} MB"
     elif res.timed_out:
@@ -376,19 +383,31 @@ def grade_library(
         if bad_module is None and not_importing:  # sent, but does not import (syntax error, autodiff, ...)
             m = not_importing[0]
             bad_module = f"lib/deepkit/{m}.py does not import: {broken[m]}"
-        got, end = sent.get(i, []), ends.get(i)
+        frames, end = sent.get(i, []), ends.get(i)
+        n_cases = len(cases_ref[part.name])
+        got = {}  # case index -> (meta, arrays); the first frame for a case counts
+        for meta, arrays in frames:
+            if meta.get("kind") == "import" and isinstance(meta.get("error"), dict):
+                got = dict.fromkeys(range(n_cases), ({"ok": False, "error": meta["error"]}, {}))
+                break
+            c = meta.get("case")
+            if isinstance(c, int) and 0 <= c < n_cases and c not in got:
+                got[c] = (meta, arrays)
         if import_error and not got:
             reason = f"cannot import your deepkit: {why.ctx.exception(import_error)}"
             results[part.name] = PartResult(part.name, 0.0, float(part.points), reason, part.description)
             continue
-        if got and got[0][0].get("kind") == "import":
-            got = [({"ok": False, "error": got[0][0].get("error")}, {})] * len(cases_ref[part.name])
         missing_reason = (
             why.ended(str(end.get("status")), part.name, end) if end else (ending or "no result from the sandbox")
         )
+        if end and end.get("status") == "ok" and len(got) < n_cases:  # finished, yet a case is missing
+            why.notes.append(
+                f"internal: part {part.name}: {len(got)} of {n_cases} cases read back "
+                f"({end.get('frames')} frames forwarded); please report"
+            )
         cases = []
         for c, (inp, expected) in enumerate(cases_ref[part.name]):
-            if c >= len(got):
+            if c not in got:
                 cases.append(CaseResult(0.0, bad_module or missing_reason))
                 continue
             meta, arrays = got[c]
@@ -410,4 +429,10 @@ def grade_library(
     notes = list(why.notes)
     if not res.isolated:
         notes.append("sandbox ran WITHOUT namespaces (--no-isolation): resource limits only")
-    return LibResult(results, res.seconds, res.isolated, notes)
+    timings = {}
+    for i, part in enumerate(topic.parts):
+        rec = ends.get(i, {})
+        cpu, wall = rec.get("cpu"), rec.get("wall")
+        if isinstance(cpu, (int, float)) and isinstance(wall, (int, float)):
+            timings[part.name] = {"cpu": float(cpu), "wall": float(wall), "status": str(rec.get("status"))[:20]}
+    return LibResult(results, res.seconds, res.isolated, notes, timings)

@@ -97,6 +97,7 @@ BUILTIN_MESSAGES = (
     "maximum recursion depth exceeded",
     "maximum recursion depth exceeded while calling a Python object",
     "Singular matrix",
+    "No module named '{}'",
 )
 MAX_BLANK, MAX_WORDS, MAX_NUMBERS = 60, 6, 8  # what one blank may hold: a name, a shape, a dtype
 MAX_MESSAGE_WORDS = 10  # words in all blanks of a message together

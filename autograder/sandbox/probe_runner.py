@@ -47,6 +47,12 @@ SCALARS = (float, int, bool, np.float64, np.float32, np.float16, np.int64, np.in
 KNOWN = {c: n for n, c in vars(builtins).items() if isinstance(c, type) and issubclass(c, BaseException)}
 KNOWN[np.linalg.LinAlgError] = "numpy.linalg.LinAlgError"
 KNOWN[np.exceptions.AxisError] = "numpy.exceptions.AxisError"
+try:  # numpy's own MemoryError ("Unable to allocate ...") is a MemoryError to the student
+    from numpy._core._exceptions import _ArrayMemoryError
+
+    KNOWN[_ArrayMemoryError] = "MemoryError"
+except ImportError:
+    pass
 BY_DEPTH = sorted(KNOWN, key=lambda c: -len(c.__mro__))
 _args = BaseException.args.__get__  # the C getters: a student's class cannot override what these read
 _traceback = BaseException.__traceback__.__get__
@@ -165,6 +171,9 @@ def enter_student(plan) -> dict | None:
     return None
 
 
+END = b"END"  # a worker's last frame: it finished (a worker without it ended early)
+
+
 def send_case(w: int, meta: dict, arrays: dict | None = None) -> None:
     buf = io.BytesIO()
     np.savez(buf, __meta__=np.array(json.dumps(meta)), **(arrays or {}))
@@ -207,6 +216,7 @@ def modules_worker(w: int, plan: dict, cpu: float) -> None:
             if FORBIDDEN_SEEN:
                 modules[m]["forbidden"] = FORBIDDEN_SEEN[:4]
     send_case(w, {"kind": "modules", "import": error, "modules": modules})
+    write_all(w, frame(END))
 
 
 def collect(out, limits: dict) -> dict:
@@ -237,6 +247,7 @@ def part_worker(w: int, plan: dict, part: dict, cpu: float, stored: dict, probes
     error = enter_student(plan)
     if error is not None:
         send_case(w, {"kind": "import", "error": error})
+        write_all(w, frame(END))
         return
     import deepkit
 
@@ -244,7 +255,7 @@ def part_worker(w: int, plan: dict, part: dict, cpu: float, stored: dict, probes
     for c, case in enumerate(part["cases"]):
         left = cpu - (cpu_now() - start)
         if left <= 0:
-            send_case(w, {"ok": False, "error": {"kind": "timeout"}})
+            send_case(w, {"case": c, "ok": False, "error": {"kind": "timeout"}})
             continue
         inp = {}
         for key, kind in case["types"].items():
@@ -259,16 +270,17 @@ def part_worker(w: int, plan: dict, part: dict, cpu: float, stored: dict, probes
                 arrays = collect(probe(deepkit, inp), case["limits"])
             finally:
                 disarm()
-            meta = {"ok": True, "keys": sorted(arrays), "cpu": cpu_now() - t0}
+            meta = {"case": c, "ok": True, "keys": sorted(arrays), "cpu": cpu_now() - t0}
         except PartTimeout:
-            meta = {"ok": False, "error": {"kind": "timeout"}}
+            meta = {"case": c, "ok": False, "error": {"kind": "timeout"}}
         except BadOutput as bad:
-            meta = {"ok": False, "error": bad.info}
+            meta = {"case": c, "ok": False, "error": bad.info}
         except BaseException as exc:  # noqa: BLE001 - the student's code failed in any way
-            meta = {"ok": False, "error": {"kind": "exception", **report(exc)}}
+            meta = {"case": c, "ok": False, "error": {"kind": "exception", **report(exc)}}
         if FORBIDDEN_SEEN:
             meta["forbidden"] = FORBIDDEN_SEEN[:4]
         send_case(w, meta, arrays if meta["ok"] else None)
+    write_all(w, frame(END))
 
 
 # ------------------------------------------------------------------------------------ the supervisor (ours)
@@ -321,7 +333,8 @@ class Supervisor:
                 time.sleep(0.01)
 
     def run(self, index: int, target, cpu: float, wall: float, max_frames: int, max_bytes: int) -> dict:
-        """Fork a worker running ``target(w)``, forward its frames, watch its clocks; how it ended."""
+        """Fork a worker running ``target(w)``, forward its frames (at most ``max_frames``: the cases carry
+        their own index; a forged frame gains nothing), watch its clocks; return how it ended."""
         r, w = os.pipe()
         t0 = time.monotonic()
         pid = os.fork()
@@ -336,7 +349,7 @@ class Supervisor:
             finally:
                 os._exit(0)
         os.close(w)
-        buf, sent, received, status, eof = b"", 0, 0, None, False
+        buf, sent, received, status, eof, finished = b"", 0, 0, None, False, False
         idle, last, quiet_since = 0.0, t0, 0.0
         exit_status = rusage = None
         while True:
@@ -379,7 +392,9 @@ class Supervisor:
                 n = int.from_bytes(buf[:8], "little")
                 if len(buf) < 8 + n:
                     break
-                if sent < max_frames:
+                if buf[8 : 8 + n] == END:
+                    finished = True
+                elif sent < max_frames:
                     self.forward(index, buf[8 : 8 + n])
                     sent += 1
                 buf = buf[8 + n :]
@@ -393,7 +408,7 @@ class Supervisor:
                 sig = os.WTERMSIG(exit_status)
                 status = "cpu" if sig in (signal.SIGXCPU, signal.SIGKILL) and used >= cpu - 0.05 else "ended"
             else:
-                status = "ok" if sent >= max_frames else "ended"
+                status = "ok" if finished else "ended"
         record = {"status": status, "frames": sent, "cpu": round(used, 3), "wall": round(time.monotonic() - t0, 3)}
         if status == "ended" and os.WIFSIGNALED(exit_status):
             record["signal"] = SIGNALS.get(os.WTERMSIG(exit_status), "another signal")
@@ -433,7 +448,7 @@ def main():
             lambda w, part=part, cpu=cpu: part_worker(w, plan, part, cpu, stored, probes),
             cpu,
             cpu * factor + slack,
-            n,
+            2 * n + 2,
             int(part["max_bytes"]),
         )
         sup.send({"kind": "part_end", "index": i, "cpu_limit": cpu, **rec})
