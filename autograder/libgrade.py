@@ -132,7 +132,8 @@ def grade_library(
 ) -> LibResult:
     """Run the topic's probes on the staged ``sub_dir/lib/deepkit`` in the sandbox and score every part.
 
-    ``missing``: module -> reason for topic modules the intake could not take (shown as the parts' reason).
+    ``missing``: module -> reason for topic modules the intake could not take; their release stubs were staged,
+    so only the parts that call them fail, and those show this reason instead of the stub's NotImplementedError.
     """
     prepare_run(course, topic, run_dir, limits.part_timeout)
     wall = limits.lib_wall or (sum(min(p.timeout, limits.part_timeout or p.timeout) for p in topic.parts) + 15)
@@ -211,9 +212,11 @@ def grade_library(
                 import_failed = ("has no module", "has no attribute", "ModuleNotFound", "Import")
                 if bad_module and any(s in err for s in import_failed):
                     err = bad_module
-                for m, why in (missing or {}).items():
-                    if f"deepkit.{m}'" in err or f"module {m!r}" in err:
-                        err = f"needs lib/deepkit/{m}.py, which was not taken: {why}"
+                for mod, why in (missing or {}).items():  # its release stub was staged and raised
+                    if "NotImplementedError" in err and f"lib/deepkit/{mod}.py" in err:
+                        err = f"lib/deepkit/{mod}.py: {why}"
+                    elif f"deepkit.{mod}'" in err or f"module {mod!r}" in err:
+                        err = f"needs lib/deepkit/{mod}.py, which was not taken: {why}"
                 cases.append(CaseResult(0.0, err))
             else:
                 student = {k.split("|", 1)[1]: v for k, v in arrays.items() if k.split("|", 1)[0] == str(c)}
