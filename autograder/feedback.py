@@ -51,7 +51,8 @@ STEPS = {
 
 
 def gradebook_view(course: Course, student: str, assignment: str) -> dict[str, dict]:
-    """grade cell name -> {score, max, manual, comment} from the gradebook ({} if not there)."""
+    """grade cell name -> {score, max, manual, auto, comment} from the gradebook ({} if not there); score is None
+    while a cell waits for manual grading."""
     import warnings
 
     from nbgrader.api import Gradebook, MissingEntry
@@ -68,8 +69,12 @@ def gradebook_view(course: Course, student: str, assignment: str) -> dict[str, d
                 return out
             for snb in sub.notebooks:
                 for g in snb.grades:
+                    # not g.score: nbgrader reports 0 for a cell graded neither by hand nor automatically
+                    score = g.manual_score if g.manual_score is not None else g.auto_score
+                    if score is not None and g.extra_credit:
+                        score += g.extra_credit
                     out[g.name] = {
-                        "score": g.score,
+                        "score": score,
                         "max": g.max_score,
                         "manual": g.manual_score,
                         "auto": g.auto_score,

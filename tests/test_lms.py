@@ -407,3 +407,21 @@ def test_feedback_escapes_untrusted_names(tmp_path):
     ((bundle, _),) = write_bundles(course, [("701", A01)], None, tmp_path / "b")
     names = zipfile.ZipFile(bundle).namelist()
     assert moodle.feedback_participant(names[0]) == "701" and "\x1b" not in names[0]
+
+
+# ----------------------------------------------------------------------------------- the re-grade flag
+def test_answer_review_state_machine():
+    from autograder.answers import digest, review
+
+    a, b = digest("first answer"), digest("second answer")
+    assert review(None, a, None, 1, True, None).regrade is None  # not graded by hand yet: nothing to protect
+    first = review(None, a, 1.0, 1, False, "ok")  # graded before digests were kept: applies to this answer
+    assert first.graded_answer == a and first.regrade is None
+    prev = {"answer": a, "graded_answer": a, "regrade": None}
+    assert review(prev, a, 1.0, 1, False, "ok").regrade is None  # same answer: the grade stands
+    flag = review(prev, b, 1.0, 1, False, "ok")
+    assert flag.regrade == {"old_score": 1.0, "max": 1, "comment": "ok"} and flag.graded_answer == a
+    still = {"answer": b, "graded_answer": a, "regrade": flag.regrade}
+    assert review(still, b, 1.0, 1, True, "ok").regrade  # nobody re-graded: still flagged
+    assert review(still, a, 1.0, 1, True, "ok").regrade is None  # the student went back to the graded answer
+    assert review(still, b, 0.5, 1, False, "ok").regrade is None  # re-graded in the formgrader: cleared

@@ -59,7 +59,11 @@ class Budget:
     def count_bytes(self, n: int) -> None:
         self.used_bytes += n
         if self.used_bytes > self.max_bytes:
-            raise OverBudget(f"expands to more than {self.max_bytes // 1024**2} MiB (nested archives included)")
+            raise self.too_big()
+
+    def too_big(self, where: str = "") -> OverBudget:
+        at = f" ({where})" if where else ""
+        return OverBudget(f"expands to more than {self.max_bytes // 1024**2} MiB{at} (nested archives included)")
 
     @property
     def left(self) -> int:
@@ -240,7 +244,7 @@ def scan(nodes: Iterable[Node], budget: Budget, modules: Iterable[str], found: F
                 raise OverBudget(f"archives nested more than {budget.max_depth} deep ({shown})")
             data = node.read(budget.left, budget)
             if data is None:
-                raise OverBudget(f"{shown} expands beyond the budget")
+                raise budget.too_big(shown)
             with open_zip(data, node.path) as zf:
                 inner = zip_nodes(zf, node.path + "/", node.rank)
                 scan(inner, budget, wanted, found, depth + 1)
