@@ -190,7 +190,7 @@ def _csv(path: Path, assignments: list[str], grades: dict) -> Path:
 
 
 def _roster(course: Course, lms: str, roster: Path | None, assignment: str | None = None) -> Path | None:
-    """The roster given now, or the copy collect kept."""
+    """The roster given now, or the copy collect kept (``<work>/collected/roster-<lms>[-<assignment>].csv``)."""
     if roster is not None:
         return roster
     kept = roster_copy(course, lms, assignment or "")

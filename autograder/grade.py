@@ -213,7 +213,7 @@ def _record(course, out, intake, nbres, Gradebook, determine_grade, parse_utc) -
         if intake.timestamp:
             try:
                 kwargs["timestamp"] = parse_utc(intake.timestamp)
-            except Exception:  # noqa: BLE001 - a malformed timestamp.txt
+            except Exception:  # noqa: BLE001 - an unparseable LMS time
                 pass
         sub = gb.update_or_create_submission(assignment, student, **kwargs)
         for snb in sub.notebooks:

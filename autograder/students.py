@@ -24,7 +24,6 @@ import os
 import re
 import tempfile
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from autograder.course import Course
 from autograder.safetext import clean
@@ -105,7 +104,3 @@ class Registry:
         """The registered student, or a ``folder`` student whose LMS id is the grader id (submissions placed
         under ``submitted/`` by hand)."""
         return self.students.get(sid) or Student("folder", sid)
-
-
-def load(path: Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8")) if Path(path).is_file() else {}

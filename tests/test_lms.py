@@ -235,6 +235,8 @@ def test_late_policy(tmp_path, policy_file):
     assert assess(pol, A01, "1", None, True).percent == 10  # a late flag without a time: flagged_days
     assert not assess(pol, A01, "1", None, None).known
     assert assess(pol, "02_activations", "1", t("2030-01-01T00:00:00")).percent == 0  # no due date
+    example = load_policy(Path(__file__).parent.parent / "autograder" / "policy.example.toml", Course().assignments())
+    assert example.rules["02_activations"].per_day == 20 and ("12345", A01) in example.extensions
     bad = tmp_path / "bad.toml"
     bad.write_text("[assignments.99_nope]\ndue = 2026-01-01T00:00:00\n")
     with pytest.raises(SystemExit, match="not an assignment"):

@@ -9,7 +9,7 @@ folder works) and writes them in the layout ``stage`` expects::
     submitted/<id>/<assignment>/<assignment>.ipynb
     submitted/<id>/<assignment>/lib/deepkit/<module>.py      (student modules only)
 
-Nothing is written to a path taken from the upload. ``<work>/intake/<assignment>.csv`` (the table) and
+Nothing is written to a path taken from the upload. ``<work>/collected/<assignment>.csv`` (the table) and
 ``<assignment>.json`` (the LMS metadata: submission time, late flag, attempt, attachment ids) are written for
 export, feedback and the late policy; ``<work>/students.json`` learns names, emails and SIS ids.
 """
@@ -396,11 +396,11 @@ def _same_names(rows: list[Row]) -> None:
 def roster_copy(course: Course, lms_name: str, assignment: str) -> Path:
     """Where collect keeps the roster it was given, for the export (Moodle's worksheet is per assignment)."""
     name = f"roster-{lms_name}-{assignment}.csv" if lms_name == "moodle" else f"roster-{lms_name}.csv"
-    return course.work / "intake" / name
+    return course.work / "collected" / name
 
 
 def record_path(course: Course, assignment: str) -> Path:
-    return course.work / "intake" / f"{assignment}.json"
+    return course.work / "collected" / f"{assignment}.json"
 
 
 def _load_record(course: Course, assignment: str) -> dict:

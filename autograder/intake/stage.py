@@ -19,6 +19,7 @@ from pathlib import Path
 
 from autograder.course import Course
 from autograder.intake.archive import MAX_NOTEBOOK, MAX_PY, QUIET
+from autograder.safetext import clean
 from autograder.spec import TopicChecks
 
 QUIET_FILES = QUIET | {"timestamp.txt"}
@@ -78,7 +79,9 @@ def stage(course: Course, topic: TopicChecks, assignment: str, src: Path, dest: 
             d = Path(dirpath)
             for name in list(dirnames):
                 if (d / name).is_symlink():
-                    info.ignored.append(f"{(d / name).relative_to(src)}/ (a symlink to a folder, not followed)")
+                    info.ignored.append(
+                        f"{clean((d / name).relative_to(src), 120)}/ (a symlink to a folder, not followed)"
+                    )
                     dirnames.remove(name)
                 elif name in QUIET:
                     dirnames.remove(name)
@@ -96,11 +99,11 @@ def stage(course: Course, topic: TopicChecks, assignment: str, src: Path, dest: 
                     and name[:-3] in modules
                 ):
                     if name[:-3] in found:
-                        info.ignored.append(f"{rel} (a second copy of {name})")
+                        info.ignored.append(f"{clean(rel, 120)} (a second copy of {name})")
                     else:
                         found[name[:-3]] = p
                 elif not _given(course, rel):
-                    info.ignored.append(rel + (" (symlink)" if p.is_symlink() else ""))
+                    info.ignored.append(clean(rel, 120) + (" (symlink)" if p.is_symlink() else ""))
     info.timestamp = _lms_time(course, assignment, src)
     # the notebook
     if nb_path is None:

@@ -27,8 +27,8 @@ def detect(entries: list[Entry]) -> tuple[Adapter, str]:
 
     Canvas, Moodle and Blackboard names are distinctive; a download where one of them matches most entries
     (at least 80%, the rest being LMS litter or strays that intake reports) and no other matches any entry is
-    that LMS. Otherwise, if every entry can be a student folder or file, a plain folder. Anything else is
-    ambiguous: SystemExit asks for ``--lms``.
+    that LMS. Otherwise, if none of them matches anything and most entries can be a student folder or file, a plain
+    folder (the strays are reported by intake). Anything else is ambiguous: SystemExit asks for ``--lms``.
     """
     named = [e for e in entries if not e.name.startswith(".")]
     if not named:
@@ -41,7 +41,8 @@ def detect(entries: list[Entry]) -> tuple[Adapter, str]:
         if c >= 0.8 * total:
             return a, f"detected {a.title}: {c} of {total} entries are named {a.convention}"
     folder = ADAPTERS["folder"]
-    if not hits and all(folder.claims(e) for e in named):
-        return folder, f"detected {folder.title}: {len(named)} entries named {folder.convention}"
+    ours = sum(folder.claims(e) for e in named)
+    if not hits and ours and ours >= 0.5 * len(named):
+        return folder, f"detected {folder.title}: {ours} of {len(named)} entries named {folder.convention}"
     found = ", ".join(f"{ADAPTERS[n].title} {c}" for n, c in counts.items()) + f" of {len(named)} entries"
     raise SystemExit(f"cannot tell which LMS this download comes from ({found}): say --lms {'|'.join(NAMES)}")

@@ -141,10 +141,8 @@ STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 def roster_columns(roster: Path | None) -> list[str]:
     """The assignment column headers of a Canvas gradebook export (``Title (id)``)."""
-    if roster is None or not Path(roster).is_file():
-        return []
-    head = list(read_table(roster)[0].keys()) if read_table(roster) else []
-    return [h for h in head if _TITLE_ID.match(h)]
+    rows = read_table(roster) if roster is not None and Path(roster).is_file() else []
+    return [h for h in (rows[0].keys() if rows else []) if _TITLE_ID.match(h)]
 
 
 def write_gradebook(path: Path, columns: list[str], points: list[float], rows: list[dict]) -> Path:

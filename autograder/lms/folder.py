@@ -21,8 +21,8 @@ _FILE = re.compile(r"^(?P<id>[^_]+?)(?:_.*)?\.(?:zip|ipynb)$", re.IGNORECASE)
 
 def entry_id(entry: Entry) -> str | None:
     name = entry.name
-    if not name or not name.isprintable() or name.startswith("."):
-        return None
+    if not name or not name.isprintable() or name.startswith((".", "=", "+", "-", "@")):
+        return None  # hidden, unprintable, or a spreadsheet formula once exported
     if entry.is_dir:
         return name
     m = _FILE.match(name)
@@ -45,7 +45,7 @@ class Folder(Adapter):
                 continue
             sid = entry_id(e)
             if sid is None:
-                why = "a name with control characters" if not e.name.isprintable() else "not a folder, zip or notebook"
+                why = "not a folder, zip or notebook named by a student id (printable, not starting with . = + - @)"
                 skipped.append(f"{shown(e.name)}: {why}, skipped")
                 continue
             if not e.nodes:
