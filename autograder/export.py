@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from autograder.feedback import gradebook_view
 from autograder.grade import load_outcome
 from autograder.intake.collect import load_record, roster_copy
 from autograder.policy import Lateness, Policy, assess, parse_time
-from autograder.safetext import cell
+from autograder.safetext import cell, clean
 from autograder.students import Registry, Student
 
 FORMATS = ("canvas", "moodle", "blackboard", "csv")
@@ -165,6 +165,12 @@ def write_reasons(path: Path, assignments: list[str], grades: dict) -> Path:
     return path
 
 
+def _shown(s: Student) -> Student:
+    """The student as written into a file: identity unchanged, display data cleaned (names come from profiles)."""
+    extra = dict(s.extra, section=cell(s.extra.get("section", "")))
+    return replace(s, name=cell(s.name), email=cell(s.email), sis_id=clean(s.sis_id), login=clean(s.login), extra=extra)
+
+
 def _rows(grades: dict, assignments: list[str], lms: str | None) -> list[dict]:
     rows = []
     for per in grades.values():
@@ -173,7 +179,7 @@ def _rows(grades: dict, assignments: list[str], lms: str | None) -> list[dict]:
             continue
         rows.append(
             {
-                "student": s,
+                "student": _shown(s),
                 "name": cell(s.name),
                 "email": cell(s.email),
                 "grades": [num(per[a].final) if a in per else "" for a in assignments],

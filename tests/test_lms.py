@@ -409,6 +409,13 @@ def test_feedback_escapes_untrusted_names(tmp_path):
     ((bundle, _),) = write_bundles(course, [("701", A01)], None, tmp_path / "b")
     names = zipfile.ZipFile(bundle).namelist()
     assert moodle.feedback_participant(names[0]) == "701" and "\x1b" not in names[0]
+    from autograder.export import export
+    from autograder.policy import Policy
+
+    for fmt in ("moodle", "csv"):
+        for path in export(course, [("701", A01)], fmt, tmp_path / "x", Policy()):
+            text = path.read_text()
+            assert "\x1b" not in text and "<img src=x" in text, (path, text)  # a name is text in a CSV
 
 
 # ----------------------------------------------------------------------------------- the re-grade flag

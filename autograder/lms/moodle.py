@@ -28,6 +28,7 @@ from pathlib import Path
 
 from autograder.lms.base import Adapter, Entry, Upload, column, read_table, shown
 from autograder.policy import parse_time
+from autograder.safetext import cell
 from autograder.students import Student
 
 _FOLDER = re.compile(r"^(?P<name>[^_]*)_(?P<pid>\d+)_(?P<plugin>assign(?:submission|feedback)_[a-z]+)_?(?P<file>.*)$")
@@ -140,7 +141,14 @@ def write_worksheet(path: Path, rows: list[dict], roster: Path | None, now: date
     return path
 
 
+_AS_IS = {"Identifier", "Grade", "Maximum Grade", "Grade can be changed", "Last modified (submission)",
+          "Last modified (grade)"}  # fmt: skip
+
+
 def _fill(row: dict, r: dict | None, now: datetime) -> dict:
+    for k, v in row.items():  # names, statuses, online text: display data from profiles, cleaned
+        if k not in _AS_IS:
+            row[k] = cell(v)
     if r is None:
         row["Grade"] = ""  # Moodle skips a blank grade: nothing changes for this student
         return row
