@@ -26,7 +26,11 @@ _ANSI = re.compile(
 
 def clean(text: object, limit: int = 200) -> str:
     """``text`` as one printable line of at most ``limit`` characters (an ellipsis marks a cut)."""
-    s = _ANSI.sub("", str(text))
+    s = str(text)
+    if s.isascii() and s.isprintable():  # the common case: nothing to remove
+        s = " ".join(s.split())
+        return s if len(s) <= limit else s[: max(0, limit - 1)] + "…"
+    s = _ANSI.sub("", s)
     out = []
     for ch in s:
         cat = unicodedata.category(ch)

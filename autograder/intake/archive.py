@@ -215,7 +215,7 @@ class Found:
 
     notebooks: list[Item] = field(default_factory=list)
     modules: list[Item] = field(default_factory=list)  # .py files named like a student module
-    others: list[str] = field(default_factory=list)  # names of files not taken (cleaned)
+    others: int = 0  # files not taken (neither a notebook nor a student module)
     notes: list[str] = field(default_factory=list)
 
 
@@ -230,9 +230,9 @@ def scan(nodes: Iterable[Node], budget: Budget, modules: Iterable[str], found: F
         budget.count_files()
         name = parts[-1]
         low = name.lower()
-        shown = clean(node.path, 120)
         if node.kind == "dir":
             continue
+        shown = _Shown(node.path)
         if node.kind == "symlink":
             found.notes.append(f"{shown}: a symlink, not followed")
             continue
@@ -263,7 +263,18 @@ def scan(nodes: Iterable[Node], budget: Budget, modules: Iterable[str], found: F
         elif low.endswith(OTHER_ARCHIVES):
             found.notes.append(f"{shown}: only .zip archives are opened")
         else:
-            if isinstance(node, ZipNode) and node.encrypted:
-                found.notes.append(f"{shown}: encrypted, not read")
-            found.others.append(shown)
+            found.others += 1
     return found
+
+
+class _Shown:
+    """A node's path, cleaned only if it is ever shown (most never are)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __str__(self) -> str:
+        return clean(self.path, 120)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)

@@ -355,8 +355,8 @@ def _collect_one(
     row.files = (f"{assignment}.ipynb" if chosen.notebook else "NO NOTEBOOK") + (
         f" + lib: {' '.join(got)}" if got else " + NO LIB"
     )
-    if len(found.others):
-        row.notes.append(f"{len(found.others)} other file(s) not taken")
+    if found.others:
+        row.notes.append(f"{found.others} other file(s) not taken")
     # -- when (LMS metadata only)
     submitted = when.get(lms_id) or parse_time(student.extra.get("submitted_at")) or kept.submitted_at
     late = assess(policy, assignment, lms_id, submitted, kept.late_flag)
