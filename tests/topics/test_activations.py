@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from autograder.local import grade_module, load_topic
-from deepkit.gradcheck import check_gradient, rel_error  # noqa: E402
-from tests.refs import dk  # noqa: I001  (puts reference on the path first)
+from tests.refs import dk
 
 A = dk.activations
+from deepkit.gradcheck import check_gradient, rel_error  # noqa: E402  (reference is on the path now)
+
 RNG = np.random.default_rng(2)
 
 
