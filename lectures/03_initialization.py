@@ -508,7 +508,7 @@ w
 #   kernel's fans are $Ck_hk_w$ and $Fk_hk_w$.
 # * **Calling LeCun "Xavier":** `randn(Din, Dout) / np.sqrt(Din)` is the fan-in rule $1/n_{in}$ (LeCun); Xavier
 #   averages fan-in and fan-out.
-# * **SELU with `nonlinearity="selu"`:** torch's gain 3/4 breaks SELU's fixed point; use `"linear"` (lecture 02).
+# * **SELU with `nonlinearity="selu"`:** torch's gain 3/4 breaks SELU's fixed point; use `"linear"` (lecture 02, section 5).
 # * **Using the normal's std as the uniform bound:** $U(-\sigma, \sigma)$ has variance $\sigma^2/3$; the bound is
 #   $\sqrt 3\,\sigma$.
 # * **Transposed fans:** torch's `nn.Linear.weight` is `(out, in)`, deepkit's `W` is `(in, out)`. Xavier does not
