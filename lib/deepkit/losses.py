@@ -75,9 +75,10 @@ def smoothed_softmax_loss(scores: np.ndarray, y: np.ndarray, eps: float = 0.1) -
     scores: (N, C) logits; y: (N,) integer labels in [0, C); eps in [0, 1]: how much of the target's mass is
     spread uniformly over ALL C classes (the true one included), as in ``torch.nn.functional.cross_entropy(...,
     label_smoothing=eps)``: the target of example i is ``q_i = (1 - eps) * onehot(y_i) + eps / C``.
-    Returns (loss, dscores): loss = -(1/N) sum_i sum_j q_ij log softmax(scores)_ij (a float) and
-    dscores = (softmax(scores) - q) / N, shape (N, C). eps = 0 gives ``softmax_loss``; eps = 1 the
-    cross-entropy against the uniform distribution. Build the loss on ``log_softmax``.
+    Returns (loss, dscores): loss = -(1/N) sum_i sum_j q_ij log softmax(scores)_ij (a float) and dscores, its
+    gradient with respect to scores, shape (N, C) (derive it: exercise 01, Part 9). eps = 0 gives
+    ``softmax_loss``; eps = 1 the cross-entropy against the uniform distribution. Build the loss on
+    ``log_softmax``.
     """
     scores = as_float_array(scores, "scores", ndim=2, shape_doc="(N, C)")
     y = as_labels(y, "y", scores.shape[0], scores.shape[1])
