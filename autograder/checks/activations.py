@@ -147,6 +147,22 @@ def _elu_backward_one_at_zero(dout, cache):
     return np.where(x >= 0, dout, dout * alpha * np.exp(np.minimum(x, 0.0)))
 
 
+def _prelu_backward_one_at_zero(dout, cache):
+    from deepkit import activations
+
+    x, _ = cache
+    dx, dalpha = activations.prelu_backward(dout, cache)
+    return np.where(x == 0, dout, dx), dalpha
+
+
+def _selu_backward_lambda_at_zero(dout, cache):
+    """SELU_LAMBDA * dout at x = 0 (the right slope) instead of SELU_LAMBDA * SELU_ALPHA * dout."""
+    from deepkit import activations
+
+    x = cache[0]
+    return np.where(x == 0, activations.SELU_LAMBDA * np.asarray(dout), activations.selu_backward(dout, cache))
+
+
 def _selu_forward_rounded(x):
     from deepkit import activations
 
@@ -212,6 +228,18 @@ LEAKY_IGNORES_SLOPE = Misconception(
     "the output ignores the slope argument (always 0.01)",
     "lecture 02, section 4",
     {"activations.leaky_relu_forward": _leaky_forward_default_slope},
+)
+PRELU_KINK = Misconception(
+    "dx matches slope 1 at x = 0 (x >= 0): at exactly x = 0 the docstring (and PyTorch) take the left slope, "
+    "alpha * dout",
+    "lecture 02, section 1",
+    {"activations.prelu_backward": _prelu_backward_one_at_zero},
+)
+SELU_KINK = Misconception(
+    "dx matches the slope SELU_LAMBDA at x = 0: at exactly x = 0 the docstring (and PyTorch) take the left slope, "
+    "SELU_LAMBDA * SELU_ALPHA",
+    "lecture 02, section 1",
+    {"activations.selu_backward": _selu_backward_lambda_at_zero},
 )
 PRELU_PER_EXAMPLE = Misconception(
     "dalpha has one value per example: alpha is shared by the whole batch (and every spatial position), so its "
@@ -316,6 +344,7 @@ PARTS = (
         _prelu,
         grads=("dx_scalar", "dx_feature", "dx_channel"),
         description="PReLU backward: dx, with slope alpha at exactly 0",
+        misconceptions=(PRELU_KINK,),
     ),
     Part(
         "prelu_dalpha",
@@ -347,7 +376,16 @@ PARTS = (
         description="SELU forward with the exact SELU_LAMBDA and SELU_ALPHA",
         misconceptions=(SELU_ROUNDED,),
     ),
-    Part("selu_backward", 1, "selu_backward", _elementwise, grads=("dx",), grad_tol=1e-10, description="SELU backward"),
+    Part(
+        "selu_backward",
+        1,
+        "selu_backward",
+        _elementwise,
+        grads=("dx",),
+        grad_tol=1e-10,
+        description="SELU backward (SELU_LAMBDA * SELU_ALPHA at exactly 0)",
+        misconceptions=(SELU_KINK,),
+    ),
     Part("maxout_forward", 2, "maxout_forward", _maxout, description="Maxout forward: max over k pieces"),
     Part(
         "maxout_backward",
