@@ -241,7 +241,8 @@ def elu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     exactly x = 0).
 
     Compute ``exp(x)`` itself: the equal ``out + alpha`` loses every digit once exp(x) drops below the rounding
-    error of alpha (x < -15: relative error 1e-9 at x = -15, and exactly 0 instead of 4e-18 at x = -40).
+    error of alpha (relative errors grow from about 1e-10 at x = -15 to 1e-4 at x = -30, and from x = -37 on it
+    is exactly 0 instead of alpha * exp(x)).
     dout: upstream gradient (x's shape); cache: from ``elu_forward``. Returns dx (x's shape).
     """
     ### BEGIN SOLUTION
