@@ -351,7 +351,7 @@ def test_check_command_reports_per_part(built, tmp_path, capsys):
     assert rc == 1
     assert re.search(r"ok +affine_backward +2/2 +all checks passed", out), out
     assert re.search(r"-- +softmax +0/1 .*NotImplementedError", out), out
-    assert "total 5/13" in out
+    assert "total 5/15" in out
 
 
 def test_cli_collect_folder_autograde_feedback_export(built, tmp_path, capsys):
@@ -372,8 +372,8 @@ def test_cli_collect_folder_autograde_feedback_export(built, tmp_path, capsys):
         == 0
     )
     out = capsys.readouterr().out
-    assert re.search(r"01_softmax carol: 13/1[34]", out), out
-    assert re.search(r"01_softmax dave: 0/1[34]", out), out
+    assert re.search(r"01_softmax carol: 15/1[58]", out), out
+    assert re.search(r"01_softmax dave: 0/1[58]", out), out
     assert main(["--work", str(work), "feedback", "--all"]) == 0
     assert (work / "feedback" / "carol" / A01 / "feedback.html").is_file()
     assert main(["--work", str(work), "export", "--all"]) == 0
