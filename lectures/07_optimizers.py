@@ -758,7 +758,7 @@ for key, s in surfaces.SURFACES.items():
 
 # %% [markdown]
 # Pick a surface and a start point, choose which optimizers to show, and move the learning-rate multiplier
-# (each rule starts from a rate that suits the surface, shown in the legend), momentum, $\beta_1, \beta_2$,
+# (each rule starts from a rate that suits the surface, listed under the plot), momentum, $\beta_1, \beta_2$,
 # $\rho$ and the gradient noise. Things to try: on **Beale**, momentum and Nesterov overshoot and swing back
 # (Nesterov corrects sooner) while the adaptive methods head straight in; on the **saddle**, SGD crawls
 # and the adaptive methods run down the $-y$ slope; on **Rosenbrock**, everything finds the valley quickly and then
