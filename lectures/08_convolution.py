@@ -424,18 +424,18 @@ assert alexnet_head == 58_631_144
 # positive inputs." Why it helps, in numbers: with small weights the pre-activations $z = Wx + b$ are small; with
 # $b = 0$ about half of them are negative, so half the ReLUs pass no gradient and the signal shrinks layer by
 # layer; with $b = 1$ nearly every $z$ is positive, every ReLU passes its gradient, and the first steps are
-# larger. A 4-hidden-layer ReLU MLP of width 256 on the standardised digits, weights $\mathcal N(0, 0.05^2)$ (small,
-# as in AlexNet: Kaiming's scale here would be $\sqrt{2/256} = 0.088$), the same seed, SGD with momentum:
+# larger. A 4-hidden-layer ReLU MLP of width 128 on the standardised digits, weights $\mathcal N(0, 0.07^2)$ (small,
+# as in AlexNet: Kaiming's scale here would be $\sqrt{2/128} = 0.125$), the same seed, SGD with momentum:
 
 # %%
 from deepkit.data import load_digits
 
 digits = load_digits()
-X_dg = torch.tensor((digits.X_train - digits.X_train.mean(0)) / (digits.X_train.std(0) + 1e-8))
+X_dg = torch.tensor((digits.X_train - digits.X_train.mean(0)) / (digits.X_train.std(0) + 1e-8), dtype=torch.float32)
 y_dg = torch.tensor(digits.y_train)
 
 
-def small_init_mlp(bias, std=0.05, width=256, depth=4):
+def small_init_mlp(bias, std=0.07, width=128, depth=4):
     torch.manual_seed(0)
     dims = [64] + [width] * depth
     layers = []
@@ -447,7 +447,7 @@ def small_init_mlp(bias, std=0.05, width=256, depth=4):
     head = torch.nn.Linear(width, 10)
     torch.nn.init.normal_(head.weight, 0.0, std)
     torch.nn.init.zeros_(head.bias)
-    return torch.nn.Sequential(*layers, head)
+    return torch.nn.Sequential(*layers, head).float()  # float32: these runs are about speed, not digits
 
 
 bias_runs = {}
@@ -475,7 +475,7 @@ for bias in (0.0, 1.0):
         f"bias {bias:.0f}: active ReLUs per layer {np.round(active, 2)}, |dL/dW1| at init {grad_first:.2e}, "
         f"loss around step 50 {bias_runs[bias][2]:.2f}, around step 150 {bias_runs[bias][3]:.3f}"
     )
-assert max(abs(f - 0.5) for f in bias_runs[0.0][0]) < 0.05 and min(bias_runs[1.0][0]) > 0.75
+assert all(0.4 < f < 0.6 for f in bias_runs[0.0][0]) and min(bias_runs[1.0][0]) > 0.75
 assert bias_runs[1.0][1] > 3 * bias_runs[0.0][1] and bias_runs[1.0][2] < bias_runs[0.0][2] - 1.0
 
 # %% [markdown]
@@ -527,7 +527,7 @@ assert rel_error(dx, tx.grad.numpy()) < 1e-12 and worst_param < 1e-12
 # the whole training set), so overfitting plays no part.
 
 # %%
-Xtr = torch.tensor(digits.X_train)
+Xtr = torch.tensor(digits.X_train, dtype=torch.float32)
 Xtr = (Xtr - Xtr.mean(0)) / (Xtr.std(0) + 1e-8)
 ytr = torch.tensor(digits.y_train)
 
@@ -561,7 +561,7 @@ t0 = time.perf_counter()
 for depth in (4, 20):
     for residual in (False, True):
         torch.manual_seed(1)
-        net = MLP(depth, residual=residual)
+        net = MLP(depth, residual=residual).float()
         stds = []
         F.cross_entropy(net(Xtr, record=stds), ytr).backward()
         signal[(depth, residual)] = (stds[-1], net.inp.weight.grad.norm().item())
