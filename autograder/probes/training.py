@@ -92,6 +92,24 @@ def preprocess(dk, inp):
     return out
 
 
+def whitening(dk, inp):
+    """PCA / whitening statistics from the training set, applied to the training and validation sets."""
+    m = dk.models
+    eps, k = float(inp["eps"]), int(inp["k"])
+    stats = m.fit_whitening(inp["X_train"])
+    if not isinstance(stats, dict):
+        raise TypeError(
+            f"fit_whitening must return a dict with 'mean', 'eigvals', 'eigvecs', got {type(stats).__name__}"
+        )
+    out = {"mean": _arr(stats["mean"]), "eigvals": _arr(stats["eigvals"]), "eigvecs": _arr(stats["eigvecs"])}
+    for split in ("train", "val"):
+        X = inp[f"X_{split}"]
+        out[f"pca_{split}"] = _arr(m.pca_whiten(X, stats, k=k, eps=eps))
+        out[f"rotated_{split}"] = _arr(m.pca_whiten(X, stats, whiten=False))
+        out[f"zca_{split}"] = _arr(m.zca_whiten(X, stats, eps=eps))
+    return out
+
+
 # --------------------------------------------------------------------------------------------- solver
 def update_weight_ratio(dk, inp):
     f = dk.solver.update_weight_ratio
@@ -136,11 +154,15 @@ def check_accuracy(dk, inp):
     mode_after = model.mode == "train"
     model.eval()
     acc2 = solver.check_accuracy(inp["X_train"], inp["y_train"])
+    model.train()
+    X, y = inp["X_train"], inp["y_train"]
+    per_class = [solver.check_accuracy(X[y == c], y[y == c]) for c in np.unique(y)]  # train-mode noise shows here
     return {
         "acc": _arr(acc),
         "acc_train": _arr(acc2),
+        "acc_per_class": _arr(per_class),
         "restored_train": _arr(mode_after),
-        "restored_eval": _arr(model.mode == "eval"),
+        "restored_eval": _arr(model.mode == "train"),
     }
 
 
