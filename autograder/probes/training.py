@@ -73,6 +73,14 @@ def _arr(v):
     return np.asarray(v, dtype=np.float64)
 
 
+def _pair(result, name, what):
+    """A two-element result, or a TypeError that says what the function must return."""
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        got = f"{type(result).__name__} of length {len(result)}" if isinstance(result, (tuple, list)) else None
+        raise TypeError(f"{name} must return {what}, got {got or type(result).__name__}")
+    return result
+
+
 # ------------------------------------------------------------------------------------------ preprocess
 def preprocess(dk, inp):
     m = dk.models
@@ -81,7 +89,7 @@ def preprocess(dk, inp):
     out = {}
     for mode, d in (("feature", flat), ("channel", data)):
         for scale in (True, False):
-            new, stats = m.preprocess_split(d, mode=mode, scale=scale)
+            new, stats = _pair(m.preprocess_split(d, mode=mode, scale=scale), "preprocess_split", "(data, stats)")
             tag = f"{mode}_{'scaled' if scale else 'centred'}"
             out[f"{tag}_mean"] = _arr(stats["mean"])
             out[f"{tag}_std"] = _arr(stats["std"])
@@ -195,17 +203,21 @@ def overfit_small_subset(dk, inp):
 
 
 def lr_range_test(dk, inp):
-    lrs, losses = dk.solver.lr_range_test(
-        lambda: _model(inp),
-        _data(inp),
-        lr_min=float(inp["lr_min"]),
-        lr_max=float(inp["lr_max"]),
-        num=int(inp["num"]),
-        num_iters=int(inp["num_iters"]),
-        batch_size=int(inp["batch_size"]),
-        optimizer=momentum_step,
-        optim_config={"momentum": 0.9},
-        seed=int(inp["seed"]),
+    lrs, losses = _pair(
+        dk.solver.lr_range_test(
+            lambda: _model(inp),
+            _data(inp),
+            lr_min=float(inp["lr_min"]),
+            lr_max=float(inp["lr_max"]),
+            num=int(inp["num"]),
+            num_iters=int(inp["num_iters"]),
+            batch_size=int(inp["batch_size"]),
+            optimizer=momentum_step,
+            optim_config={"momentum": 0.9},
+            seed=int(inp["seed"]),
+        ),
+        "lr_range_test",
+        "(lrs, losses)",
     )
     return {"lrs": _arr(lrs), "losses": _arr(losses)}
 
