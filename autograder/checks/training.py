@@ -286,6 +286,11 @@ def compare_search(student, reference, inp):
 
 # --------------------------------------------------------------------------------------------- known mistakes
 # Wrong implementations written against the reference (trusted code; the grader names them, see spec.Misconception).
+def _inverted_ratio(w_old, w_new):
+    with np.errstate(all="ignore"):
+        return float(np.linalg.norm(w_old) / np.linalg.norm(np.asarray(w_new) - w_old))
+
+
 def _leaky_preprocess_split(data, mode="feature", scale=True):
     from deepkit import models
 
@@ -561,7 +566,7 @@ PARTS = (
             _mistake(
                 "the ratio is inverted, ||w_old|| / ||w_new - w_old||",
                 SEC_MONITOR,
-                {"solver.update_weight_ratio": lambda a, b: float(np.linalg.norm(a) / np.linalg.norm(b - a))},
+                {"solver.update_weight_ratio": _inverted_ratio},
             ),
         ),
     ),

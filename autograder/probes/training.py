@@ -122,7 +122,9 @@ def whitening(dk, inp):
 def update_weight_ratio(dk, inp):
     f = dk.solver.update_weight_ratio
     ratios = [f(inp["w_old"][k], inp["w_new"][k]) for k in range(len(inp["w_old"]))]
-    return {"ratio": _arr(ratios)}
+    zero = np.zeros_like(inp["w_old"][0])  # edges: zero weights (a bias at init) with and without an update
+    edges = [f(zero, zero) == 0.0, math.isinf(f(zero, inp["w_new"][0]))]
+    return {"ratio": _arr(ratios), "zero_weight_edges": _arr(edges)}
 
 
 def _run_solver(dk, inp, **extra):

@@ -552,7 +552,7 @@ WRONG = [
     ),
     (
         "inverted ratio",
-        {"solver": _fake(S, update_weight_ratio=lambda a, b: np.linalg.norm(a) / np.linalg.norm(b - a))},
+        {"solver": _fake(S, update_weight_ratio=train_checks._inverted_ratio)},
         ("update_weight_ratio",),
     ),
     ("ratio from the gradient (no lr)", {"solver": _fake(S, Solver=_GradRatioSolver)}, ("solver_step",)),
@@ -786,3 +786,15 @@ def test_a_wrong_return_structure_is_named():
     pkg = types.SimpleNamespace(models=_fake(M, fit_whitening=lambda X: (X.mean(0), None)), solver=S)
     res = grade_module("09", pkg, parts=["whitening"])
     assert "fit_whitening must return a dict" in res["whitening"][1], res
+
+
+def _ratio_unguarded(w_old, w_new):
+    with np.errstate(all="ignore"):
+        return float(np.linalg.norm(np.asarray(w_new) - w_old) / np.linalg.norm(w_old))  # 0 / 0 -> nan
+
+
+def test_ratio_without_the_zero_weight_rule_loses_its_part():
+    """The docstring's edge: zero weights give 0 without an update and inf with one (a bias at init)."""
+    pkg = types.SimpleNamespace(models=M, solver=_fake(S, update_weight_ratio=_ratio_unguarded))
+    res = grade_module("09", pkg, parts=["update_weight_ratio"])
+    assert res["update_weight_ratio"][0] == 0.0, res
