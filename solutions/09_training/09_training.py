@@ -184,11 +184,21 @@ print(
 # (a zero-initialised bias), and 0 when both are zero.
 
 # %% nbgrader={"grade": true, "grade_id": "update_weight_ratio", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-assert np.isclose(update_weight_ratio(np.array([[3.0, 4.0]]), np.array([[3.0, 4.5]])), 0.1)
+assert_close(
+    update_weight_ratio(np.array([[3.0, 4.0]]), np.array([[3.0, 4.5]])),
+    0.1,
+    "ratio",
+    hint="||w_new - w_old|| / ||w_old|| = 0.5 / 5, not inverted",
+)
 w, dw = np.array([[1.0, -2.0], [2.0, 0.0]]), np.array([[0.5, 0.5], [-1.0, 2.0]])
-assert np.isclose(update_weight_ratio(w, w - 1e-3 * dw), 1e-3 * np.linalg.norm(dw) / 3.0)
-assert update_weight_ratio(np.zeros(3), np.zeros(3)) == 0.0
-assert update_weight_ratio(np.zeros(3), np.ones(3)) == math.inf
+assert_close(
+    update_weight_ratio(w, w - 1e-3 * dw),
+    1e-3 * np.linalg.norm(dw) / 3.0,
+    "ratio of an SGD step",
+    hint="the update includes the learning rate: lr * ||dw|| / ||w||",
+)
+assert update_weight_ratio(np.zeros(3), np.zeros(3)) == 0.0, "zero weights, no update: 0 (not 0 / 0 = nan)"
+assert update_weight_ratio(np.zeros(3), np.ones(3)) == math.inf, "zero weights with an update: inf"
 print("ratio OK")
 ### BEGIN HIDDEN TESTS
 hidden_check("update_weight_ratio")
@@ -271,10 +281,12 @@ hidden_check("check_accuracy")
 model = MLP(64, (100,), 10, reg=0.1, seed=0)
 res = initial_loss_check(model, split.X_train[:200], split.y_train[:200])
 print(res)
-assert np.isclose(res["expected"], math.log(10))
-assert np.isclose(res["loss_no_reg"], 2.3070393753, atol=1e-8)
-assert np.isclose(res["loss_reg"], 12.2316229988, atol=1e-8)
-assert model.reg == 0.1 and model.mode == "train"
+assert_close(res["expected"], math.log(10), "expected", hint="log C with C = the number of score columns")
+assert_close(
+    res["loss_no_reg"], 2.3070393753, "loss_no_reg", atol=1e-8, hint="set model.reg = 0 for this one, in eval mode"
+)
+assert_close(res["loss_reg"], 12.2316229988, "loss_reg", atol=1e-8, hint="the model's own reg: the penalty adds to it")
+assert model.reg == 0.1 and model.mode == "train", "restore the model's reg and its mode"
 ### BEGIN HIDDEN TESTS
 hidden_check("initial_loss_check")
 ### END HIDDEN TESTS
@@ -313,7 +325,7 @@ lrs, losses = lr_range_test(
     batch_size=50,
     optimizer="sgd",
 )
-assert np.allclose(lrs, 10.0 ** np.arange(-4, 1.01, 0.5))
+assert_close(lrs, 10.0 ** np.arange(-4, 1.01, 0.5), "lrs", hint="np.logspace: equal steps in log10, both ends")
 assert abs(losses[0] - math.log(10)) < 0.1, "lr = 1e-4: the loss barely moves"
 assert losses.min() < 0.7
 fig, ax = plt.subplots(figsize=(5, 3))
