@@ -755,3 +755,18 @@ def test_student_stub_scores_zero_and_names_the_exercise():
         mod.adam_step(np.ones(2), np.ones(2), {})
     with pytest.raises(ValueError, match="dw must have the shape"):  # validation stays in the stub
         mod.adam_step(np.ones(2), np.ones(3), {})
+
+
+def test_blitted_redraws_are_exact_and_reuse_the_frame():
+    """A hyper-parameter change redraws only the lines on the saved frame; going back gives the same image."""
+    from deepkit.viz.optimizers import explorer
+
+    ex = explorer()
+    first = ex.image.value
+    ex.controls["beta1"].value = 0.5
+    assert ex.image.value != first and ex.status.value.count("Adam") == 1
+    ex.controls["beta1"].value = 0.9
+    assert ex.image.value == first  # restored frame + the same lines: pixel for pixel
+    ex.controls["surface"].value = "rosenbrock"  # a new frame
+    ex.controls["surface"].value = "beale"  # a cached frame
+    assert ex.image.value == first
