@@ -94,10 +94,28 @@ def test_locations_are_checked_against_the_staged_file(staged):
     assert ctx.exception(dict(good, type="Seven Two")).startswith("BaseException")
 
 
+PROBE = """
+import numpy as np
+
+
+def affine_backward(dk, inp):
+    _, cache = dk.layers.affine_forward(inp["x"], inp["w"], inp["b"])
+    dx, dw, db = dk.layers.affine_backward(inp["dout"], cache)
+    return {"dx": np.asarray(dx)}
+
+
+def _returns(result, fn, names):
+    raise TypeError(f"{fn} must return a tuple ({', '.join(names)}); it returned a {type(result).__name__}")
+"""
+
+
 def test_a_wrong_return_structure_is_explained_from_the_probe(staged):
-    ctx, _ = staged
-    probe = ctx.probe_source.splitlines()
-    line = next(i for i, ln in enumerate(probe, 1) if "dx, dw, db = dk.layers.affine_backward" in ln)
+    """A probe that unpacks a result in one statement: the reason says what the function must return; a probe
+    that checks the structure itself (``_returns``) raises a message that is allow-listed from its source."""
+    _, lib = staged
+    course = Course(root=ROOT)
+    ctx = Context(course, PROBE, lib.parent.parent, ("torch",))
+    line = next(i for i, ln in enumerate(PROBE.splitlines(), 1) if "dx, dw, db = dk.layers.affine_backward" in ln)
     err = {"type": "ValueError", "message": "not enough values to unpack (expected 3, got 2)", "frames": []}
     err["frames"] = [["probes.py", "affine_backward", line]]
     assert ctx.exception(err) == (
@@ -106,6 +124,15 @@ def test_a_wrong_return_structure_is_explained_from_the_probe(staged):
     )
     none = dict(err, type="TypeError", message="cannot unpack non-iterable NoneType object")
     assert "it returned None (a missing return?)" in ctx.exception(none)
+    real = Context(course, course.probe_source(course.topic("01")), lib.parent.parent, ("torch",))
+    said = {
+        "type": "TypeError",
+        "message": "affine_backward must return a tuple (dx, dw, db); it returned a tuple of 2 items",
+        "frames": [["probes.py", "_returns", 18]],
+    }
+    assert real.exception(said) == f"TypeError: {said['message']}"
+    spelled = dict(said, message=f"affine_backward must return a tuple (dx, dw, db); it returned a {spell(0.5)}")
+    assert real.exception(spelled) == "TypeError"
 
 
 def test_syntax_errors_are_recompiled_on_the_trusted_side(staged):
