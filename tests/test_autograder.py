@@ -43,14 +43,14 @@ HONEST = {
     "ref_norm": "04_normalization",
     "ref_conv": "08_convolution",
 }
-# A correct implementation that is slow, as a naive loop implementation on larger data would be: ~1 s of CPU
-# per part (its limit is 3 s), several seconds of wall time when the machine is busy.
+# A correct implementation that is slow, as a naive loop implementation on larger data would be: about 1 s of
+# CPU per part (its limit is 3 s), several seconds of wall time when the machine is busy.
 NAIVE = """
 import math as _math
 import sys as _sys
 
 
-def _spin(n=3_000_000):
+def _spin(n=2_500_000):
     acc = 0
     for i in range(n):
         acc = (acc * 31 + i) % 1000003
