@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NOBODY = 65534
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 4096, 16384, 1 << 18, 2
 
 
 def can_simulate() -> bool:
@@ -87,6 +87,8 @@ def _reachable(paths: list[str]) -> None:
             _mount("tmpfs", str(closed), "tmpfs", 0, "mode=755,size=1m")
             os.makedirs(child, exist_ok=True)
             _mount(keep, str(child), None, MS_BIND | MS_REC)
+            _ok(_libc().umount2(keep.encode(), MNT_DETACH), f"umount {keep}")
+            os.rmdir(keep)  # the helper's folder on the host: nothing is left behind
 
 
 def _helper(cfg: dict) -> None:
