@@ -61,8 +61,9 @@ def make_submission(built: Path, dest: Path, topic_modules=("layers", "losses", 
 
 @pytest.fixture(scope="module")
 def graded(built, tmp_path_factory):
-    """One course work folder; batch 1 (notebooks run): reference, stubs and the notebook attacks; batch 2
-    (library only): the library attacks and the classic bug. Returns (course, outcomes by student)."""
+    """One course work folder; batch 1 (notebooks executed in the sandbox): reference, stubs and the notebook
+    attacks; batch 2 (notebooks read, the default): the library attacks and the classic bug.
+    Returns (course, outcomes by student)."""
     work = tmp_path_factory.mktemp("work")
     course = Course(root=ROOT, work=work)
     sub = lambda s: course.submitted / s / A01
@@ -83,7 +84,7 @@ def graded(built, tmp_path_factory):
     for t in HOST_TARGETS:
         t.unlink(missing_ok=True)
     first = [("ref", A01), ("stub", A01)] + [(n, A01) for n, m in cases.items() if m.NOTEBOOK]
-    outs = {o.student: o for o in grade_batch(course, first, LIMITS, jobs=2, progress=False)}
+    outs = {o.student: o for o in grade_batch(course, first, LIMITS, jobs=2, notebook=True, progress=False)}
     ref_before = load_outcome(course, "ref", A01)
     second = [("bwd_wrong", A01)] + [(n, A01) for n, m in cases.items() if not m.NOTEBOOK]
     outs.update({o.student: o for o in grade_batch(course, second, LIMITS, jobs=2, notebook=False, progress=False)})
@@ -157,10 +158,36 @@ def test_hostile_submission(graded, name):
         assert c.reason, c.name
     if "notebook" in expect:
         assert o.notebook_status == expect["notebook"], o.notebook_reason
+    view = nbformat_read(course.autograded / name / A01 / f"{A01}.ipynb")
+    shown = "\n".join(c.source for c in view.cells) + "\n".join(
+        str(out.get("text", "")) + str(out.get("data", "")) for c in view.cells for out in c.get("outputs", [])
+    )
     for text in expect.get("notebook_output", []):
-        ran = (course.autograded / name / A01 / f"{A01}.ipynb").read_text()
-        assert text in ran, text
+        assert text in shown, text
+    for text in expect.get("notebook_absent", []):
+        assert text not in shown, text
+    trusted = {
+        f"[autograder] sandboxed check of your lib: {c.points:g}/{c.max_points:g}"
+        for c in o.cells.values()
+        if c.kind == "library"
+    }
+    for c in view.cells:  # the grader's label comes only from the grader
+        for out in c.get("outputs", []):
+            for line in str(out.get("text", "")).splitlines():
+                assert not line.startswith("[autograder]") or line.split(" - ")[0] in trusted, line
+    if "no_process" in expect:
+        if any("WITHOUT namespaces" in n for n in o.notes):
+            pytest.skip("this machine does not allow namespaces: detached processes are not contained")
+        alive = [p for p in Path("/proc").glob("[0-9]*") if expect["no_process"].encode() in _cmdline(p)]
+        assert not alive, f"processes of the submission survived its sandbox: {alive}"
     assert o.seconds < 150, "bounded time"
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_no_other_student_changed_and_nothing_written_outside(graded):

@@ -32,6 +32,7 @@ from tests.xss_payloads import (
     active_places,
     forged_grade_id,
     hostile_notebook,
+    render_formgrade,
 )
 
 A01 = "01_softmax"
@@ -53,20 +54,6 @@ def answer_cell(nb):
 
 def graded_cell(nb, name):
     return next(c for c in nb.cells if grading(c).get("grade_id") == name)
-
-
-def render(nb, config=None) -> str:
-    """The HTML nbgrader's formgrader makes of ``nb`` (its formgrade template, our config or none)."""
-    from nbconvert.exporters import HTMLExporter
-    from nbgrader.server_extensions.formgrader import handlers
-    from traitlets.config import Config
-
-    cfg = copy.deepcopy(config) if config is not None else Config()
-    cfg.HTMLExporter.template_name = "formgrade"
-    cfg.HTMLExporter.extra_template_basedirs = [handlers.template_path]
-    resources = {"assignment_id": A01, "notebook_id": A01, "submission_id": "s", "index": 0, "total": 1}
-    resources.update(base_url="", student="s", last_name=None, first_name=None, notebook_path="x")
-    return HTMLExporter(config=cfg).from_notebook_node(nb, resources=resources)[0]
 
 
 def course_config():
@@ -253,7 +240,7 @@ def test_graded_notebook_without_a_submitted_notebook_shows_the_course_cells():
 
 # ------------------------------------------------------------------------ both layers against the payloads
 def test_control_the_payloads_are_live_without_sanitising():
-    live = active_places(render(forged_grade_id(hostile_notebook(release()))))
+    live = active_places(render_formgrade(forged_grade_id(hostile_notebook(release()))))
     assert len(live) >= 15 and live <= set(PLACES), sorted(live)
     assert {"md-script", "md-img", "html-script", "javascript", "grade-id", "png-width"} <= live
 
@@ -263,7 +250,7 @@ def test_layer_one_the_file_the_autograder_writes_renders_inert():
     sub = forged_grade_id(hostile_notebook(rel))
     saved = {grading(c)["grade_id"]: c.source for c in rel.cells if grading(c).get("locked")}
     view = graded_notebook(rel, saved, sub, ran=sub, lines={"softmax": "1/1"})  # every saved output as if run
-    page = render(view)  # no sanitising by the server
+    page = render_formgrade(view)  # no sanitising by the server
     assert active_places(page) == set()
     assert ANSWER_TEXT in page and "xss.invalid" in page  # shown as text, not dropped
     assert sanitize.MARKER + " 1/1" in page and FORGED not in page
@@ -272,7 +259,7 @@ def test_layer_one_the_file_the_autograder_writes_renders_inert():
 def test_layer_two_the_formgrader_config_sanitises_any_file():
     config = course_config()
     assert config.HTMLExporter.sanitize_html is True
-    page = render(forged_grade_id(hostile_notebook(release())), config)  # the raw hostile file
+    page = render_formgrade(forged_grade_id(hostile_notebook(release())), config)  # the raw hostile file
     assert active_places(page) == set()
     assert ANSWER_TEXT in page
 
@@ -326,7 +313,7 @@ def test_default_grading_reads_the_notebook_and_keeps_the_record_rules(built, tm
         assert {n: c.points for n, c in o.cells.items() if c.kind == "library"} == parts, s
         assert o.notebook_status == ("missing" if s == "no_notebook" else "skipped"), (s, o.notebook_reason)
         view = nbformat.read(str(course.autograded / s / A01 / f"{A01}.ipynb"), as_version=4)
-        assert active_places(render(view)) == set(), s
+        assert active_places(render_formgrade(view)) == set(), s
         assert [grading(c).get("grade_id") for c in view.cells if grading(c)] == [
             grading(c)["grade_id"] for c in rel.cells if grading(c)
         ], s

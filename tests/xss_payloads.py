@@ -221,3 +221,18 @@ def active_places(page: str) -> set[str]:
     finder.feed(page)
     finder.close()
     return finder.places
+
+
+def render_formgrade(nb: nbformat.NotebookNode, config=None) -> str:
+    """The HTML page nbgrader's formgrader makes of ``nb``: its ``formgrade`` template, with ``config`` (e.g. the
+    course's nbgrader_config.py) or none (nbconvert's defaults: no sanitising)."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    cfg = copy.deepcopy(config) if config is not None else Config()
+    cfg.HTMLExporter.template_name = "formgrade"
+    cfg.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {"assignment_id": "a", "notebook_id": "a", "submission_id": "s", "index": 0, "total": 1}
+    resources.update(base_url="", student="s", last_name=None, first_name=None, notebook_path="x")
+    return HTMLExporter(config=cfg).from_notebook_node(nb, resources=resources)[0]
