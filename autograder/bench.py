@@ -57,10 +57,9 @@ def fixture_class(built: Path, dest: Path, assignment: str, students: int) -> li
     names = [f"s{i:03d}" for i in range(students)]
     for s in names:
         d = dest / s / assignment
-        (d / "lib" / "deepkit").mkdir(parents=True)
+        d.mkdir(parents=True)
         shutil.copy(built / course.find(assignment).exercise_notebook, d)
-        for p in (built / "lib" / "deepkit").glob("*.py"):
-            shutil.copy(p, d / "lib" / "deepkit")
+        shutil.copytree(built / "lib", d / "lib", ignore=shutil.ignore_patterns("__pycache__"))  # given modules too
         for m in course.student_modules:
             shutil.copy(course.ref_lib / "deepkit" / f"{m}.py", d / "lib" / "deepkit")
     return names

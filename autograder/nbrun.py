@@ -47,6 +47,7 @@ from autograder.sandbox import jail
 RUNNER = Path(__file__).resolve().parent / "sandbox/nb_runner.py"
 _TPL_LOCK = threading.Lock()
 _ZYGOTE_LOCK = threading.Lock()
+_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _ZYGOTE: list = []  # [Popen] once started; [None] if it cannot start (then every run execs a fresh sandbox)
 
 
@@ -61,7 +62,8 @@ def _zygote():
                 _ZYGOTE.append(None)
                 return None
             root = str(Path(__file__).resolve().parent.parent)
-            env = dict(os.environ, PYTHONPATH=root, PYTHONDONTWRITEBYTECODE="1")
+            # one BLAS thread: the zygote imports numpy for the pre-forked kernels, and threads do not survive a fork
+            env = dict(os.environ, PYTHONPATH=root, PYTHONDONTWRITEBYTECODE="1", **_ONE_THREAD)
             proc = subprocess.Popen(
                 [sys.executable, "-c", "from autograder.sandbox.zygote import serve; serve()"],
                 stdin=subprocess.PIPE,

@@ -328,3 +328,32 @@ def test_default_grading_reads_the_notebook_and_keeps_the_record_rules(built, tm
         with Gradebook(course.db_url) as gb:
             grade = {g.name: g for g in gb.find_submission(A01, "answered").notebooks[0].grades}[question]
             assert grade.needs_manual_grade and grade.auto_score is None
+
+
+@pytest.mark.slow
+def test_executed_notebook_runs_in_a_preforked_kernel_and_its_outputs_are_cleaned(built, tmp_path):
+    """--run-notebook: nbgrader runs the notebook in the sandbox; the kernel is the pre-forked seed (it has the
+    runner's modules loaded, which a freshly started interpreter would not); outputs reach the formgrader's
+    notebook cleaned, with the grader's lines first."""
+    from autograder.batch import grade_batch
+
+    course = Course(root=ROOT, work=tmp_path / "work")
+    nb = nbformat.read(str(built / "exercises" / A01 / f"{A01}.ipynb"), as_version=4)
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "import sys\nfrom IPython.display import HTML, display\n"
+            "print('PREFORKED', 'nbgrader' in sys.modules)\n"
+            "display(HTML('<b>kept</b><script>top.x = 1</script>'))\nprint('[autograder] 99/13')"
+        )
+    )
+    submission(built, course.submitted / "s" / A01, nb)
+    out = grade_batch(course, [("s", A01)], Limits(cell_timeout=60, nb_wall=300), notebook=True, progress=False)[0]
+    assert out.notebook_status == "ok", out.notebook_reason
+    view = nbformat.read(str(course.autograded / "s" / A01 / f"{A01}.ipynb"), as_version=4)
+    mine = view.cells[-1].outputs
+    assert mine[0]["text"].startswith("PREFORKED True"), mine
+    assert mine[1]["data"]["text/html"] == "<b>kept</b>"
+    assert sanitize.MARKER not in mine[2]["text"] and sanitize.FORGED_MARKER in mine[2]["text"]
+    softmax = graded_cell(view, "softmax").outputs
+    assert softmax[0]["text"].startswith(f"{sanitize.MARKER} sandboxed check of your lib: 1/1")
+    assert len(softmax) >= 1 and active_places(render_formgrade(view)) == set()

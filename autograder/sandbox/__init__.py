@@ -4,8 +4,9 @@ Runs INSIDE the sandbox (untrusted once started; stdlib + numpy, never reads cou
 
 * ``probe_runner.py``: imports the student's ``deepkit`` from ``/box/sub/lib`` and calls the topic's probes on
   the seeded inputs (``/box/run/inputs.npz``), streaming each part's outputs back as npz frames.
-* ``nb_runner.py``: runs ``nbgrader autograde`` on the staged notebook in a private course under ``/tmp``; the
-  kernel it starts runs in the same sandbox.
+* ``nb_runner.py`` (only when notebooks are executed: ``--run-notebook``): runs ``nbgrader autograde`` on the
+  staged notebook in a private course under ``/tmp``; the kernel (a pre-forked copy of the runner) runs in the
+  same sandbox.
 
 Runs OUTSIDE, on the trusted side (as the grader):
 

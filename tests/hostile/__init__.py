@@ -3,7 +3,10 @@
 A case module defines ``build(sub: Path)`` (``sub`` is a submission folder already holding the release
 notebook and the reference-equivalent ``lib/deepkit`` that the test builds at run time; no reference code is
 committed here), ``EXPECT`` = {"full": parts that keep full marks, "zero": parts that must score 0,
-"reason": {part: substring of its reason}} and ``NOTEBOOK`` (True: the notebook is run too).
+"reason": {part: substring of its reason}, and optionally "notebook": the run's status, "notebook_output" /
+"notebook_absent": texts the formgrader's notebook must show / must not show, "no_process": a marker that no
+process on the host may carry in its command line afterwards} and ``NOTEBOOK`` (True: the notebook is also
+executed in the sandbox, as with ``--run-notebook``).
 tests/test_autograder.py grades every case in one batch and checks the outcome.
 """
 
