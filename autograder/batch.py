@@ -64,7 +64,7 @@ def grade_batch(
                         out.cells[p.name] = CellScore(
                             p.name, 0.0, float(p.points), f"internal grading error ({type(exc).__name__})", "library"
                         )
-                    write_outputs(course, out, None)
+                    write_outputs(course, out)
                 except Exception:  # noqa: BLE001
                     pass
             outcomes.append(out)

@@ -280,7 +280,7 @@ def _record(course, out, intake, nbres, Gradebook, determine_grade, parse_utc) -
         },
         note=_view_note(out, intake, nbres),
     )
-    write_outputs(course, out, nbres, view)
+    write_outputs(course, out, view)
     return out
 
 
@@ -304,9 +304,7 @@ def _view_note(out: Outcome, intake: Intake, nbres: NbResult | None) -> str:
     return f"{head}. The notebook was executed in the sandbox ({nbres.status}: {one_line(nbres.reason, 200)})."
 
 
-def write_outputs(
-    course: Course, out: Outcome, nbres: NbResult | None = None, view: nbformat.NotebookNode | None = None
-) -> None:
+def write_outputs(course: Course, out: Outcome, view: nbformat.NotebookNode | None = None) -> None:
     """``autograder.json`` and, when given, ``view``: the notebook the formgrader shows (built by ``record``
     on the trusted side; never the sandbox's own output). Both replace the previous files atomically."""
     dest = course.autograded / out.student / out.assignment

@@ -207,11 +207,8 @@ _RELEASE_LOCK = threading.Lock()
 _RELEASE: dict = {}  # (path, mtime_ns) -> the parsed release notebook
 
 
-def release_notebook(course: Course, assignment: str) -> nbformat.NotebookNode:
-    """The assignment's release notebook (``exercises/``, generated from ``solutions/``): the course's cells,
-    their order and their nbgrader metadata. Parsed once per process; a copy is returned."""
-    import copy
-
+def _release(course: Course, assignment: str) -> nbformat.NotebookNode:
+    """The parsed release notebook, shared: never modify it (``release_notebook`` gives a copy)."""
     path = course.path(course.find(assignment).exercise_notebook)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run `python -m autograder release` (make release)")
@@ -219,7 +216,15 @@ def release_notebook(course: Course, assignment: str) -> nbformat.NotebookNode:
     with _RELEASE_LOCK:
         if key not in _RELEASE:
             _RELEASE[key] = nbformat.read(str(path), as_version=4)
-        return copy.deepcopy(_RELEASE[key])
+        return _RELEASE[key]
+
+
+def release_notebook(course: Course, assignment: str) -> nbformat.NotebookNode:
+    """The assignment's release notebook (``exercises/``, generated from ``solutions/``): the course's cells,
+    their order and their nbgrader metadata. Parsed once per process; a copy is returned."""
+    import copy
+
+    return copy.deepcopy(_release(course, assignment))
 
 
 def _grading(cell) -> dict:
@@ -236,7 +241,7 @@ def needs_run(course: Course, assignment: str) -> bool:
         and _grading(c).get("grade")
         and not _grading(c).get("solution")
         and _grading(c).get("grade_id") not in parts
-        for c in release_notebook(course, assignment).cells
+        for c in _release(course, assignment).cells
     )
 
 
