@@ -50,7 +50,6 @@ HTML_URL_SCHEMES = {"http", "https", "mailto"}
 # Images in rendered Markdown: only inline raster data (attachments are embedded that way by nbconvert).
 IMAGE_DATA_URL = re.compile(r"data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=\s]+\Z")
 RASTER = {"image/png": b"\x89PNG", "image/jpeg": b"\xff\xd8", "image/gif": b"GIF8"}
-KEPT_MIME = ("text/plain", "text/html", "image/png", "image/jpeg")
 
 # A tag, comment, declaration or processing instruction starts with '<' + one of these (HTML5 "tag open
 # state"; CommonMark raw HTML and autolinks likewise): without it, no renderer makes an element of the text.
