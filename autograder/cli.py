@@ -114,7 +114,7 @@ def cmd_autograde(course: Course, a) -> int:
         return 2
     jobs = a.jobs or os.cpu_count() or 1
     t0 = time.monotonic()
-    outs = grade_batch(course, pairs, limits, jobs=jobs, notebook=not a.library_only)
+    outs = grade_batch(course, pairs, limits, jobs=jobs, notebook=a.run_notebook)
     for o in outs:
         print(f"{o.assignment} {o.student}: {o.summary()}")
     print(f"graded {len(outs)} submission(s) in {time.monotonic() - t0:.1f} s with {jobs} job(s)")
@@ -256,7 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     select(sp)
     timeouts(sp)
     sp.add_argument("--jobs", type=int, help="parallel submissions (default: the core count)")
-    sp.add_argument("--library-only", action="store_true", help="skip the notebook run")
+    sp.add_argument(
+        "--run-notebook",
+        action="store_true",
+        help="also execute each notebook in the sandbox (outputs for the formgrader; not needed for the scores)",
+    )
+    sp.add_argument("--library-only", action="store_true", help="the default: the notebook is read, not executed")
     sp.add_argument(
         "--no-isolation",
         action="store_true",
@@ -300,10 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("assignment", help="NN")
     sp.add_argument("--out")
     sp.set_defaults(fn=cmd_submit)
-    sp = sub.add_parser("bench", help="seconds per submission and speed-up over serial nbgrader autograde")
-    sp.add_argument("--students", type=int, default=6)
-    sp.add_argument("--assignment", default="01")
-    sp.add_argument("--jobs", type=int)
+    sp = sub.add_parser("bench", help="submissions per minute per topic, against plain serial nbgrader autograde")
+    sp.add_argument("--students", type=int, default=10, help="submissions per topic (default 10)")
+    sp.add_argument("--assignment", default="all", help="NN, a comma-separated list, or all (default)")
+    sp.add_argument("--jobs", type=int, help="parallel submissions (default: the core count)")
+    sp.add_argument("--no-plain", action="store_true", help="skip plain nbgrader (ours only)")
+    sp.add_argument("--run-notebook", action="store_true", help="also measure ours with the notebooks executed")
     sp.set_defaults(fn=cmd_bench)
     return p
 

@@ -129,8 +129,9 @@ def _library_only(sub: Path) -> None:
 @pytest.fixture(scope="module")
 def graded(built, tmp_path_factory):
     """One course work folder. The honest submissions are graded each on its own first; then ONE batch grades
-    all of them together with the whole hostile corpus (notebooks run where the case says so).
-    Returns (course, outcomes of the batch by student, cases, ref's outcome alone, honest outcomes alone)."""
+    all of them together with the whole hostile corpus (notebooks executed in the sandbox, as with
+    --run-notebook, where the case keeps a notebook). Returns (course, outcomes of the batch by student, cases,
+    ref's outcome alone, honest outcomes alone)."""
     work = tmp_path_factory.mktemp("work")
     course = Course(root=ROOT, work=work)
     sub = lambda s, a=A01: course.submitted / s / a  # noqa: E731
@@ -161,12 +162,12 @@ def graded(built, tmp_path_factory):
     for t in HOST_TARGETS:
         t.unlink(missing_ok=True)
     alone = {}
-    for s, a in HONEST.items():
-        alone[s] = grade_batch(course, [(s, a)], LIMITS, jobs=1, progress=False)[0]
+    for s, a in HONEST.items():  # notebooks executed (as with --run-notebook) wherever the case keeps one
+        alone[s] = grade_batch(course, [(s, a)], LIMITS, jobs=1, notebook=True, progress=False)[0]
     ref_before = load_outcome(course, "ref", A01)
     pairs = list(HONEST.items()) + [(n, getattr(m, "ASSIGNMENT", A01)) for n, m in cases.items()]
     t0 = time.monotonic()
-    outs = {o.student: o for o in grade_batch(course, pairs, LIMITS, jobs=2, progress=False)}
+    outs = {o.student: o for o in grade_batch(course, pairs, LIMITS, jobs=2, notebook=True, progress=False)}
     _record_batch(outs, cases, time.monotonic() - t0)
     return course, outs, cases, ref_before, alone
 
@@ -260,9 +261,28 @@ def test_hostile_submission(graded, name):
         assert c.reason, c.name
     if "notebook" in expect:
         assert o.notebook_status == expect["notebook"], o.notebook_reason
+    view = nbformat_read(course.autograded / name / assignment / f"{assignment}.ipynb")
+    shown = "\n".join(c.source for c in view.cells) + "\n".join(
+        str(out.get("text", "")) + str(out.get("data", "")) for c in view.cells for out in c.get("outputs", [])
+    )
     for text in expect.get("notebook_output", []):
-        ran = (course.autograded / name / assignment / f"{assignment}.ipynb").read_text()
-        assert text in ran, text
+        assert text in shown, text
+    for text in expect.get("notebook_absent", []):
+        assert text not in shown, text
+    trusted = {
+        f"[autograder] sandboxed check of your lib: {c.points:g}/{c.max_points:g}"
+        for c in o.cells.values()
+        if c.kind == "library"
+    }
+    for c in view.cells:  # the grader's label comes only from the grader
+        for out in c.get("outputs", []):
+            for line in str(out.get("text", "")).splitlines():
+                assert not line.startswith("[autograder]") or line.split(" - ")[0] in trusted, line
+    if "no_process" in expect:
+        if any("WITHOUT namespaces" in n for n in o.notes):
+            pytest.skip("this machine does not allow namespaces: detached processes are not contained")
+        alive = [p for p in Path("/proc").glob("[0-9]*") if expect["no_process"].encode() in _cmdline(p)]
+        assert not alive, f"processes of the submission survived its sandbox: {alive}"
     said = " ".join([c.reason for c in o.cells.values()] + o.notes)
     for text in expect.get("not_in_reasons", []):
         assert text not in said, (text, said)
@@ -324,6 +344,13 @@ def test_cpu_limits_make_scores_independent_of_load(built, tmp_path):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1) + "\n")
     print("\nCPU limits under load:", json.dumps(runs))
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_no_other_student_changed_and_nothing_written_outside(graded):

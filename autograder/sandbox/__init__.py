@@ -6,8 +6,9 @@ Runs INSIDE the sandbox (untrusted once started; stdlib + numpy, never reads cou
   student's ``deepkit`` from ``/box/sub/lib`` (autodiff libraries refused) and calls the topic's probe on the
   seeded inputs (``/box/run/inputs.npz``) under the part's CPU limit; the supervisor forwards each case's
   outputs as npz frames, keeps the submission's CPU and idle budgets and says how each part ended.
-* ``nb_runner.py``: runs ``nbgrader autograde`` on the staged notebook in a private course under ``/tmp``; the
-  kernel it starts runs in the same sandbox.
+* ``nb_runner.py`` (only when notebooks are executed: ``--run-notebook``): runs ``nbgrader autograde`` on the
+  staged notebook in a private course under ``/tmp``; the kernel (a pre-forked copy of the runner) runs in the
+  same sandbox.
 
 Runs OUTSIDE, on the trusted side (as the grader):
 

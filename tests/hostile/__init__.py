@@ -2,14 +2,15 @@
 
 A case module defines ``build(sub: Path)`` (``sub`` is a submission folder already holding the release
 notebook and the reference-equivalent ``lib/deepkit`` that the test builds at run time; no reference code is
-committed here), ``EXPECT`` and ``NOTEBOOK`` (True: the notebook is run too; False: the library only, so the
-test removes a readable notebook before grading). Optional: ``ASSIGNMENT`` (default ``01_softmax``), the
-topic the attack is built on.
+committed here), ``EXPECT`` and ``NOTEBOOK`` (True: the notebook is also executed in the sandbox, as with
+``--run-notebook``; False: the library only, so the test removes a readable notebook before grading).
+Optional: ``ASSIGNMENT`` (default ``01_softmax``), the topic the attack is built on.
 
 ``EXPECT`` = {"full": parts that keep full marks, "zero": parts that must score 0, "reason": {part: substring
-of its reason}, optional "notebook": status, "notebook_output": [text in the autograded notebook],
-"max_seconds": bound on the submission's grading time (default 150), "not_in_reasons": [text that must not
-appear in any reason or note]}.
+of its reason}, optional "notebook": the run's status, "notebook_output" / "notebook_absent": texts the
+formgrader's notebook must show / must not show, "no_process": a marker that no process on the host may carry
+in its command line afterwards, "max_seconds": bound on the submission's grading time (default 150),
+"not_in_reasons": [text that must not appear in any reason or note]}.
 tests/test_autograder.py grades every case in ONE batch together with honest submissions, checks each outcome
 and that the honest submissions get exactly the grades they get alone.
 """
