@@ -31,7 +31,7 @@ rng = np.random.default_rng
 t64 = lambda a, grad=False: torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
 
 # %% [markdown]
-# ## 1 · Weight penalties
+# ## 1. Weight penalties
 #
 # We minimise $\tilde J(\theta) = J(\theta) + \Omega(\theta)$ with
 #
@@ -119,7 +119,7 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# ## 2 · Max-norm: a constraint instead of a penalty
+# ## 2. Max-norm: a constraint instead of a penalty
 #
 # Constrain every neuron's incoming weight vector to $\|w_j\|_2\le c$ (typical $c$: 3 or 4) and train with
 # **projected gradient descent**: take a normal step, then project back onto the ball,
@@ -139,7 +139,7 @@ print(f"max |ours - torch.renorm| = {err:.1e}")
 assert err < 1e-6 and np.all(np.linalg.norm(p, axis=0) <= c + 1e-12)
 
 # %% [markdown]
-# ## 3 · Dropout: training vs test time
+# ## 3. Dropout: training vs test time
 #
 # During training each hidden unit is kept with probability $q = 1-p$ and zeroed otherwise:
 # $\tilde h = m\odot h$, $m_i\sim\mathrm{Bernoulli}(q)$. Every step trains a different "thinned" sub-network
@@ -220,7 +220,7 @@ print(
 )
 
 # %% [markdown]
-# ## 4 · DropConnect: drop weights instead of units
+# ## 4. DropConnect: drop weights instead of units
 #
 # DropConnect (Wan et al., 2013) masks the **weights**: $y = x\,(W\odot R)/q + b$ with
 # $R_{ij}\sim\mathrm{Bernoulli}(q)$ (the slides write $r * f(RW^Tx+b)$ with the mask inside the nonlinearity).
@@ -249,7 +249,7 @@ print(rep)
 assert rep.ok
 
 # %% [markdown]
-# ## 5 · SpatialDropout: whole channels
+# ## 5. SpatialDropout: whole channels
 #
 # Neighbouring pixels of a convolutional feature map are strongly correlated: if one pixel is dropped its
 # neighbours still carry almost the same information, so element-wise dropout barely regularizes conv layers.
@@ -273,7 +273,7 @@ for name, ratio in (("ours", ours), ("torch Dropout2d", theirs)):
     assert const and abs(rate - p) < 6 * np.sqrt(p * (1 - p) / 6400)
 
 # %% [markdown]
-# ## 6 · DropBlock: contiguous regions
+# ## 6. DropBlock: contiguous regions
 #
 # DropBlock (Ghiasi, Lin, Le, 2018) sits between the two: it drops `block_size` $\times$ `block_size` squares.
 # `block_size = 1` is dropout, a block covering the whole map is SpatialDropout. Per feature map
@@ -364,7 +364,7 @@ from deepkit.viz.regularization import masks_explorer as mask_explorer
 mask_explorer()
 
 # %% [markdown]
-# ## 7 · Early stopping
+# ## 7. Early stopping
 #
 # Training longer fits the training set better, but past some epoch the validation loss starts to rise
 # (training slope negative, validation slope positive): the network is memorising. Early stopping keeps a copy
@@ -409,7 +409,7 @@ plt.show()
 assert stopper.epoch == stopper.best_epoch + 15
 
 # %% [markdown]
-# ## 8 · Data augmentation and noise injection
+# ## 8. Data augmentation and noise injection
 #
 # The best regularizer is more data. When we know transformations that do not change the label (small
 # shifts, crops, flips, colour jitter for images; synonyms or back-translation for text) we can create new
@@ -454,7 +454,7 @@ for name, (Xt, yt) in {
 # does not help with noise, while noise injection does a little).
 
 # %% [markdown]
-# ## 9 · Ensembles: why the average beats a random member
+# ## 9. Ensembles: why the average beats a random member
 #
 # Train $K$ models $f_1,\dots,f_K$ (different seeds, data subsets or hyper-parameters) and predict with
 # $\bar f = \frac1K\sum_k f_k$. For the squared error there is an exact identity (the *ambiguity
@@ -488,7 +488,7 @@ print(
 assert ce(probs.mean(0)) <= np.mean([ce(q) for q in probs])
 
 # %% [markdown]
-# ## 10 · Comparing regularizers: the classic tables, at small scale
+# ## 10. Comparing regularizers: the classic tables, at small scale
 #
 # The slides report experiments on relation extraction (CNN, SemEval-2010) and sentiment analysis
 # (recursive nets, Stanford treebank): L2 on the weights helps generalization; an L2 penalty on the **word
@@ -538,7 +538,7 @@ assert de.max() < we[1:, 0].max() + 1  # little on top of a tuned L2
 # Numbers depend on the seed and on this toy task; the *shape* of the tables is the point.
 
 # %% [markdown]
-# ## 11 · Playground: L2 and dropout on a 2-D problem
+# ## 11. Playground: L2 and dropout on a 2-D problem
 #
 # A 2-64-64-2 ReLU network on 50 noisy "moons" points (the TensorFlow Playground experiment of the slides).
 # Without regularization the boundary wraps around individual noisy points; weight decay shrinks the weights
