@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 from deepkit import data, layers, losses, optim
 from deepkit import dropout as D
 from deepkit.dropout import dropout_backward, dropout_forward
-from deepkit.regularizers import l2_penalty
+from deepkit.regularizers import l2_penalty, lp_penalty
 from deepkit.viz.base import Explorer, dropdown, int_slider, slider
 
 L2_GRID = (0.0, 1e-3, 1e-2, 3e-2, 1e-1)
@@ -347,6 +347,78 @@ def comparison_tables(
         "lam_embeds": lam_embeds,
         "drops": drops,
     }
+
+
+def incremental_penalty(
+    switch_steps=(0, 50, 100, None),
+    lam: float = 1e-2,
+    p: float = 2.0,
+    steps: int = 200,
+    every: int = 5,
+    task: TextTask | None = None,
+    seed: int = 0,
+) -> dict:
+    """The source notes' "incrementally penalizing" experiment on the text task: the model of the tables
+    (embedding 16, linear -> ReLU 32 -> softmax; full-batch Adam, lr 0.02) trained for ``steps`` steps, with the
+    penalty ``regularizers.lp_penalty(W, lam, p)`` on every weight matrix switched on at step ``s`` for each ``s``
+    of ``switch_steps`` (None: never). One network is trained up to the earliest switch and copied at each
+    switch, so the runs share their history before it.
+
+    Returns {"steps": (K,) checkpoints, s: {"train": (K,), "test": (K,) accuracies in %, "W": final weights}}.
+    """
+    import copy
+
+    task = text_task() if task is None else task
+    X, y = task.X_train, task.y_train
+    rng = np.random.default_rng(seed)
+    sizes = (X.shape[1], 16, 32, int(y.max()) + 1)
+    net = MLP(
+        [rng.normal(size=(a, b)) * np.sqrt(2.0 / a) for a, b in zip(sizes[:-1], sizes[1:])],
+        [np.zeros(b) for b in sizes[1:]],
+        linear_first=True,
+    )
+    state = [{} for _ in range(2 * len(net.Ws))]
+    checkpoints = np.arange(0, steps + 1, every)
+    runs: dict = {}
+
+    def step(net, state, penalized):
+        scores, caches = net.forward(X, 0.0, "train", rng)
+        dWs, dbs = net.backward(losses.softmax_loss(scores, y)[1], caches)
+        for i in range(len(net.Ws)):
+            dw = dWs[i] + (lp_penalty(net.Ws[i], lam, p)[1] if penalized else 0.0)
+            net.Ws[i], state[2 * i] = optim.adam_step(net.Ws[i], dw, state[2 * i], lr=0.02)
+            if i > 0:  # the embedding has no bias
+                net.bs[i], state[2 * i + 1] = optim.adam_step(net.bs[i], dbs[i], state[2 * i + 1], lr=0.02)
+
+    def run(net, state, start, switch):
+        train, test = [], []
+        for t in range(start, steps + 1):
+            if t % every == 0:
+                train.append(100 * net.accuracy(X, y))
+                test.append(100 * net.accuracy(task.X_test, task.y_test))
+            if t < steps:
+                step(net, state, switch is not None and t >= switch)
+        return {"train": np.array(train), "test": np.array(test), "W": [w.copy() for w in net.Ws]}
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        shared = {"train": [], "test": []}
+        order = sorted(switch_steps, key=lambda s: steps + 1 if s is None else s)
+        t = 0
+        for switch in order:
+            end = steps if switch is None else switch
+            while t < end:  # the common history up to this switch (unpenalized)
+                if t % every == 0:
+                    shared["train"].append(100 * net.accuracy(X, y))
+                    shared["test"].append(100 * net.accuracy(task.X_test, task.y_test))
+                step(net, state, False)
+                t += 1
+            rest = run(copy.deepcopy(net), copy.deepcopy(state), t, switch)
+            runs[switch] = {
+                "train": np.r_[shared["train"], rest["train"]],
+                "test": np.r_[shared["test"], rest["test"]],
+                "W": rest["W"],
+            }
+    return {"steps": checkpoints, **runs}
 
 
 def markdown_tables(t: dict) -> str:
