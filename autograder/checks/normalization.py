@@ -99,8 +99,14 @@ def _fold(rng):
 
 # --------------------------------------------------------------------------------------- known mistakes
 # Wrong implementations written against the reference (trusted code, never shipped; see spec.Misconception).
-# Each wraps the reference and changes only the mistake; the reference's cache is {"mode", "xc", "inv_std",
-# "gamma"} (+ "shape" for spatial BN), and layer norm's {"xhat", "inv_std", "gamma"}.
+# Each wraps the reference and changes only the mistake; the reference's cache is {"mode", "x", "mu",
+# "inv_std", "gamma"} (spatial BN: x as an (N, C, H * W) view, and "shape"); layer norm's the same with
+# (N, 1) statistics.
+
+
+def _xc(cache):
+    """The centred input x - mu of a batch norm cache (2-D)."""
+    return cache["x"] - cache["mu"]
 
 
 def _bn_eps(bn_param):
@@ -113,8 +119,8 @@ def _renormalized(x, gamma, beta, bn_param, inv_std_of):
 
     out, cache = norm.batchnorm_forward(x, gamma, beta, bn_param)
     if cache["mode"] == "train":
-        inv_std = inv_std_of(cache["xc"], _bn_eps(bn_param))
-        out, cache = cache["xc"] * gamma * inv_std + beta, {**cache, "inv_std": inv_std}
+        inv_std = inv_std_of(_xc(cache), _bn_eps(bn_param))
+        out, cache = _xc(cache) * gamma * inv_std + beta, {**cache, "inv_std": inv_std}
     return out, cache
 
 
@@ -148,9 +154,9 @@ def _eval_uses_batch_statistics(x, gamma, beta, bn_param):
 
     if bn_param.get("mode") != "eval":
         return norm.batchnorm_forward(x, gamma, beta, bn_param)
-    xc = x - x.mean(axis=0)
+    mu = x.mean(axis=0)
     inv_std = 1 / np.sqrt(x.var(axis=0) + _bn_eps(bn_param))
-    return xc * gamma * inv_std + beta, {"mode": "eval", "xc": xc, "inv_std": inv_std, "gamma": gamma}
+    return (x - mu) * gamma * inv_std + beta, {"mode": "eval", "x": x, "mu": mu, "inv_std": inv_std, "gamma": gamma}
 
 
 def _eval_updates_statistics(x, gamma, beta, bn_param):
@@ -178,7 +184,7 @@ def _momentum_zero_is_missing(x, gamma, beta, bn_param):
 
 def _train_mode_formula(dout, cache):
     """The train-mode closed form, applied whatever the mode."""
-    xhat, scale, n = cache["xc"] * cache["inv_std"], cache["gamma"] * cache["inv_std"], len(dout)
+    xhat, scale, n = _xc(cache) * cache["inv_std"], cache["gamma"] * cache["inv_std"], len(dout)
     dbeta, dgamma = dout.sum(axis=0), (dout * xhat).sum(axis=0)
     return scale / n * (n * dout - dbeta - xhat * dgamma), dgamma, dbeta
 
@@ -223,7 +229,7 @@ def _closed_form_without_one_over_n(dout, cache, grads):
 
 def _dgamma_not_summed(dout, cache, grads):
     dx, _, dbeta = grads
-    return dx, dout * cache["xc"] * cache["inv_std"], dbeta
+    return dx, dout * _xc(cache) * cache["inv_std"], dbeta
 
 
 def _spatial_without_moving_channels(x, gamma, beta, bn_param):
@@ -251,7 +257,7 @@ def _spatial_eval_backward_as_train(dout, cache):
     if cache["mode"] != "eval":
         return norm.spatial_batchnorm_backward(dout, cache)
     n, c, h, w = cache["shape"]
-    flat = {**cache, "xc": cache["xc"].transpose(0, 2, 1).reshape(-1, c)}
+    flat = {**cache, "x": cache["x"].transpose(0, 2, 1).reshape(-1, c)}
     dx, dgamma, dbeta = _train_mode_formula(dout.transpose(0, 2, 3, 1).reshape(-1, c), flat)
     return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2), dgamma, dbeta
 
@@ -260,17 +266,17 @@ def _ln_over_the_batch(x, gamma, beta, ln_param=None):
     """Statistics per feature over the batch (batch norm without running statistics)."""
     eps = float((ln_param or {}).get("eps", 1e-5))
     xhat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps)
-    return gamma * xhat + beta, {
-        "xhat": xhat,
-        "inv_std": 1 / np.sqrt(x.var(axis=0, keepdims=True) + eps),
-        "gamma": gamma,
-    }
+    return gamma * xhat + beta, None
+
+
+def _ln_xhat(cache):
+    return (cache["x"] - cache["mu"]) * cache["inv_std"]
 
 
 def _ln_gamma_outside_the_sums(dout, cache):
     """Batch norm's closed form turned sideways with gamma factored out of the row sums (only right when gamma
     is the same for every feature)."""
-    xhat, inv_std, gamma = cache["xhat"], cache["inv_std"], cache["gamma"]
+    xhat, inv_std, gamma = _ln_xhat(cache), cache["inv_std"], cache["gamma"]
     d = dout.shape[1]
     inner = d * dout - dout.sum(axis=1, keepdims=True) - xhat * (dout * xhat).sum(axis=1, keepdims=True)
     return gamma * inv_std / d * inner, (dout * xhat).sum(axis=0), dout.sum(axis=0)
@@ -280,7 +286,7 @@ def _ln_dgamma_over_features(dout, cache):
     from deepkit import norm
 
     dx, _, dbeta = norm.layernorm_backward(dout, cache)
-    return dx, (dout * cache["xhat"]).sum(axis=1), dbeta
+    return dx, (dout * _ln_xhat(cache)).sum(axis=1), dbeta
 
 
 def _fold_ignores_mean(w, b, gamma, beta, rm, rv, eps=1e-5):

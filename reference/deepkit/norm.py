@@ -83,19 +83,19 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_par
             f"by N - 1), got shape {x.shape}"
         )
     ### BEGIN SOLUTION
+    # one new (N, D) array per call: large temporaries cost a page fault per 4 KiB on every call
+    mu = x.mean(axis=0) if mode == "train" else bn_param["running_mean"]
+    out = x - mu  # centred x, turned into the output in place below
     if mode == "train":
-        mu = x.mean(axis=0)
-        xc = x - mu
-        var = np.einsum("ij,ij->j", xc, xc) / n  # biased batch variance: sum of squares, one pass, no temporary
+        var = np.einsum("ij,ij->j", out, out) / n  # biased batch variance: sum of squares, no temporary
         bn_param["running_mean"] = (1 - momentum) * bn_param["running_mean"] + momentum * mu
         bn_param["running_var"] = (1 - momentum) * bn_param["running_var"] + momentum * var * n / (n - 1)
     else:
-        xc = x - bn_param["running_mean"]
         var = bn_param["running_var"]
     inv_std = 1.0 / np.sqrt(var + eps)
-    out = xc * (gamma * inv_std)  # gamma * xhat + beta with xhat = xc * inv_std, without storing xhat
+    out *= gamma * inv_std  # gamma * xhat, xhat = (x - mu) * inv_std
     out += beta
-    return out, {"mode": mode, "xc": xc, "inv_std": inv_std, "gamma": gamma}
+    return out, {"mode": mode, "x": x, "mu": mu, "inv_std": inv_std, "gamma": gamma}
     ### END SOLUTION
 
 
@@ -109,11 +109,11 @@ def batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.nd
     """
     dout = as_float_array(dout, "dout", ndim=2, shape_doc="(N, D)")
     ### BEGIN SOLUTION
-    xc, inv_std, gamma = cache["xc"], cache["inv_std"], cache["gamma"]
-    check_shape(dout, "dout", xc.shape)
+    x, mu, inv_std, gamma = cache["x"], cache["mu"], cache["inv_std"], cache["gamma"]
+    check_shape(dout, "dout", x.shape)
     n = dout.shape[0]
     dbeta = dout.sum(axis=0)  # out = gamma * xhat + beta
-    sum_dout_xc = np.einsum("ij,ij->j", dout, xc)  # shared by the two nodes that multiply by xc
+    sum_dout_xc = np.einsum("ij,ij->j", dout, x) - mu * dbeta  # sum_i dout * xc, xc = x - mu
     dgamma = sum_dout_xc * inv_std  # sum_i dout * xhat, xhat = xc * inv_std
     # dxhat = dout * gamma is never formed: each of its uses below scales it by a per-column constant
     if cache["mode"] == "eval":
@@ -121,8 +121,9 @@ def batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.nd
     dinv_std = gamma * sum_dout_xc  # xhat = xc * inv_std: sum_i dxhat * xc
     dstd = -dinv_std * inv_std**2  # inv_std = 1 / std
     dvar = dstd * inv_std / 2.0  # std = sqrt(var + eps): d std / d var = 1 / (2 std)
-    dxc = dout * (gamma * inv_std)  # the path through xhat ...
-    dxc += xc * (2.0 * dvar / n)  # ... and the one through var = mean(xc ** 2)
+    dxc = x - mu  # xc again (the cache keeps x, not a second (N, D) array); the result is built in it
+    dxc *= 2.0 * dvar / n  # the path through var = mean(xc ** 2) ...
+    dxc += dout * (gamma * inv_std)  # ... and the one through xhat
     dmu = -dxc.sum(axis=0)  # xc = x - mu
     dxc += dmu / n  # mu = mean(x): the path through the mean
     return dxc, dgamma, dbeta
@@ -139,18 +140,20 @@ def batchnorm_backward_alt(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, n
     """
     dout = as_float_array(dout, "dout", ndim=2, shape_doc="(N, D)")
     ### BEGIN SOLUTION
-    xc, inv_std, gamma = cache["xc"], cache["inv_std"], cache["gamma"]
-    check_shape(dout, "dout", xc.shape)
+    x, mu, inv_std, gamma = cache["x"], cache["mu"], cache["inv_std"], cache["gamma"]
+    check_shape(dout, "dout", x.shape)
     n = dout.shape[0]
     dbeta = dout.sum(axis=0)
-    dgamma = np.einsum("ij,ij->j", dout, xc) * inv_std
+    dgamma = (np.einsum("ij,ij->j", dout, x) - mu * dbeta) * inv_std  # sum_i dout * xhat
     scale = gamma * inv_std  # d out / d xhat, times d xhat / d x for a fixed mean and variance
     if cache["mode"] == "eval":
         return dout * scale, dgamma, dbeta
-    # dx = scale / N * (N dout - dbeta - xhat * dgamma), with xhat = xc * inv_std
-    dx = dout * scale
-    dx -= xc * (scale * inv_std * dgamma / n)
-    dx -= scale * dbeta / n
+    # dx = scale / N * (N dout - dbeta - xhat * dgamma), xhat = (x - mu) * inv_std; in place: one new array
+    k = inv_std * dgamma / n
+    dx = x * -k
+    dx += dout
+    dx += mu * k - dbeta / n
+    dx *= scale
     return dx, dgamma, dbeta
     ### END SOLUTION
 
@@ -175,19 +178,19 @@ def spatial_batchnorm_forward(
     ### BEGIN SOLUTION
     # the formulas of batchnorm_forward on a (N, C, H * W) view: per channel, statistics over axes 0 and 2
     x3, m = x.reshape(n, c, h * w), n * h * w
+    mu = x3.mean(axis=(0, 2)) if mode == "train" else bn_param["running_mean"]
+    out = x3 - mu[:, None]
     if mode == "train":
-        mu = x3.mean(axis=(0, 2))
-        xc = x3 - mu[:, None]
-        var = np.einsum("nck,nck->c", xc, xc) / m
+        var = np.einsum("nck,nck->c", out, out) / m
         bn_param["running_mean"] = (1 - momentum) * bn_param["running_mean"] + momentum * mu
         bn_param["running_var"] = (1 - momentum) * bn_param["running_var"] + momentum * var * m / (m - 1)
     else:
-        xc = x3 - bn_param["running_mean"][:, None]
         var = bn_param["running_var"]
     inv_std = 1.0 / np.sqrt(var + eps)
-    out = xc * (gamma * inv_std)[:, None]
+    out *= (gamma * inv_std)[:, None]
     out += beta[:, None]
-    return out.reshape(x.shape), {"mode": mode, "xc": xc, "inv_std": inv_std, "gamma": gamma, "shape": x.shape}
+    cache = {"mode": mode, "x": x3, "mu": mu, "inv_std": inv_std, "gamma": gamma, "shape": x.shape}
+    return out.reshape(x.shape), cache
     ### END SOLUTION
 
 
@@ -199,17 +202,19 @@ def spatial_batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarra
     dout = as_float_array(dout, "dout", ndim=4, shape_doc="(N, C, H, W)")
     ### BEGIN SOLUTION
     check_shape(dout, "dout", cache["shape"])
-    xc, inv_std, gamma = cache["xc"], cache["inv_std"], cache["gamma"]
-    d3 = dout.reshape(xc.shape)  # (N, C, H * W), like the forward's view
+    x3, mu, inv_std, gamma = cache["x"], cache["mu"], cache["inv_std"], cache["gamma"]
+    d3 = dout.reshape(x3.shape)  # (N, C, H * W), like the forward's view
     m = d3.shape[0] * d3.shape[2]
     dbeta = d3.sum(axis=(0, 2))
-    dgamma = np.einsum("nck,nck->c", d3, xc) * inv_std
+    dgamma = (np.einsum("nck,nck->c", d3, x3) - mu * dbeta) * inv_std
     scale = gamma * inv_std
     if cache["mode"] == "eval":
         return dout * scale[:, None, None], dgamma, dbeta
-    dx = d3 * scale[:, None]
-    dx -= xc * (scale * inv_std * dgamma / m)[:, None]
-    dx -= (scale * dbeta / m)[:, None]
+    k = inv_std * dgamma / m
+    dx = x3 * -k[:, None]
+    dx += d3
+    dx += (mu * k - dbeta / m)[:, None]
+    dx *= scale[:, None]
     return dx.reshape(dout.shape), dgamma, dbeta
     ### END SOLUTION
 
@@ -229,13 +234,13 @@ def layernorm_forward(
         raise TypeError(f"ln_param must be a dict like {{'eps': 1e-5}} or None, got {type(ln_param).__name__}")
     eps = check_positive((ln_param or {}).get("eps", 1e-5), "ln_param['eps']")
     ### BEGIN SOLUTION
-    xc = x - x.mean(axis=1, keepdims=True)
-    inv_std = 1.0 / np.sqrt(np.einsum("ij,ij->i", xc, xc)[:, None] / x.shape[1] + eps)  # (N, 1)
-    xhat = xc
-    xhat *= inv_std  # in place: xc is not needed any more
-    out = xhat * gamma
+    mu = x.mean(axis=1, keepdims=True)  # (N, 1)
+    out = x - mu  # centred x, turned into the output in place (one new (N, D) array per call)
+    inv_std = 1.0 / np.sqrt(np.einsum("ij,ij->i", out, out)[:, None] / x.shape[1] + eps)  # (N, 1)
+    out *= inv_std  # xhat
+    out *= gamma
     out += beta
-    return out, {"xhat": xhat, "inv_std": inv_std, "gamma": gamma}
+    return out, {"x": x, "mu": mu, "inv_std": inv_std, "gamma": gamma}
     ### END SOLUTION
 
 
@@ -248,15 +253,19 @@ def layernorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.nd
     """
     dout = as_float_array(dout, "dout", ndim=2, shape_doc="(N, D)")
     ### BEGIN SOLUTION
-    xhat, inv_std, gamma = cache["xhat"], cache["inv_std"], cache["gamma"]
-    check_shape(dout, "dout", xhat.shape)
+    x, mu, inv_std, gamma = cache["x"], cache["mu"], cache["inv_std"], cache["gamma"]
+    check_shape(dout, "dout", x.shape)
     d = dout.shape[1]
-    dx = dout * gamma  # dxhat
-    proj = np.einsum("ij,ij->i", dx, xhat)[:, None] / d  # mean over the row of dxhat * xhat
-    dx -= dx.mean(axis=1, keepdims=True)
-    dx -= xhat * proj
+    dx = dout * gamma  # dxhat: gamma stays inside the row sums below
+    sum_dxhat = dx.sum(axis=1, keepdims=True)
+    sum_dxhat_xhat = (np.einsum("ij,ij->i", dx, x)[:, None] - mu * sum_dxhat) * inv_std  # xhat = (x - mu) inv_std
+    dgamma = np.einsum("ij,ij,i->j", dout, x, inv_std[:, 0]) - (mu * inv_std)[:, 0] @ dout  # sum_i dout * xhat
+    # dx = inv_std * (dxhat - mean_row(dxhat) - xhat * mean_row(dxhat * xhat)), built in place
+    k = inv_std * sum_dxhat_xhat / d
+    dx -= x * k
+    dx += mu * k - sum_dxhat / d
     dx *= inv_std
-    return dx, np.einsum("ij,ij->j", dout, xhat), dout.sum(axis=0)
+    return dx, dgamma, dout.sum(axis=0)
     ### END SOLUTION
 
 
