@@ -80,7 +80,8 @@ def _l1_penalty(student: dict, reference: dict, inp: dict) -> tuple[float, str]:
     if value is None:
         return 0.0, why
     if not np.isclose(value, float(reference["value"]), rtol=1e-9):
-        return 0.0, "value: lam * sum |alpha| is not right (every column of alpha sums to 1)"
+        err = abs(float(value) - float(reference["value"])) / max(abs(float(reference["value"])), 1e-300)
+        return 0.0, f"value: relative error {err:.1e} > 1e-09 for lam * sum |alpha| (every column of alpha sums to 1)"
     dc, why = student_array(student, "dc", np.shape(reference["dc"]))
     if dc is None:
         return 0.0, why
@@ -91,7 +92,10 @@ def _l1_penalty(student: dict, reference: dict, inp: dict) -> tuple[float, str]:
     if value_w is None:
         return 0.0, why
     if not np.isclose(value_w, float(reference["value_weighted"]), rtol=1e-9):
-        return 0.0, "value_weighted: lam * sum(weights * |alpha|) is not right"
+        err = abs(float(value_w) - float(reference["value_weighted"])) / max(
+            abs(float(reference["value_weighted"])), 1e-300
+        )
+        return 0.0, f"value_weighted: relative error {err:.1e} > 1e-09 for lam * sum(weights * |alpha|)"
     dc_w, why = student_array(student, "dc_weighted", np.shape(reference["dc_weighted"]))
     if dc_w is None:
         return 0.0, why

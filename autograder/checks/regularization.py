@@ -38,8 +38,8 @@ def _rate_ok(dropped: np.ndarray, expected: float, sigma: float, what: str) -> t
     rate = float(dropped.mean())
     if abs(rate - expected) > SIGMAS * sigma:
         return False, (
-            f"{what}: measured drop rate {rate:.4f} is more than {SIGMAS:.0f} standard deviations "
-            f"from the expected {expected:.4f} (is p_drop the probability of DROPPING?)"
+            f"{what}: measured drop rate {rate:.4f}, outside the band {expected:.4f} +- {SIGMAS * sigma:.4f} "
+            f"({SIGMAS:.0f} standard deviations; is p_drop the probability of DROPPING?)"
         )
     return True, ""
 

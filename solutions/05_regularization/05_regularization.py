@@ -281,8 +281,8 @@ hidden_check("spatial_dropout_backward")
 #
 # DropBlock (Ghiasi et al., 2018) drops contiguous `block_size x block_size` squares. Seeds are drawn with
 # probability $\gamma$ only at the $(f-b+1)^2$ places where a whole block fits in an $f\times f$ map; each seed
-# then zeroes $b^2$ units. Asking for an expected $(1-\text{keep\_prob})f^2$ dropped units (if blocks did not
-# overlap) gives
+# then zeroes $b^2$ units. Asking for an expected $(1-\text{keep\_prob})f^2$ dropped units (counting $b^2$ per seed)
+# gives
 #
 # $$\gamma = \frac{1-\text{keep\_prob}}{b^2}\,\frac{f^2}{(f-b+1)^2}.$$
 #
