@@ -73,18 +73,19 @@ grade: venv
 	$(PY) -m autograder feedback --all
 	$(PY) -m autograder export --all
 
-## make release / collect FROM=<folder or LMS zip> A=NN / feedback / export: the other grading steps
+## make release / collect FROM=<LMS zip or folder> A=NN [LMS=canvas|moodle|blackboard|folder] [ROSTER=<LMS export>]
+## / feedback / export [FORMAT=canvas|moodle|blackboard|csv]: the other grading steps (docs/LMS.md)
 release: venv
 	$(PY) -m autograder release
 
 collect: venv
-	$(PY) -m autograder collect "$(FROM)" --assignment $(A)
+	$(PY) -m autograder collect "$(FROM)" --assignment $(A) $(if $(LMS),--lms $(LMS)) $(if $(ROSTER),--roster "$(ROSTER)")
 
 feedback: venv
 	$(PY) -m autograder feedback --all
 
 export: venv
-	$(PY) -m autograder export --all
+	$(PY) -m autograder export --all $(if $(FORMAT),--format $(FORMAT))
 
 ## make bench: reference deepkit vs torch ratios, notebook times, grading throughput -> bench/results/
 ## (BENCH_ARGS="--quick" for a smoke run, "--no-notebooks", "--threads default"; see python -m bench -h)
@@ -96,4 +97,5 @@ site: venv
 	$(PY) -m tools.site $(SITE_ARGS)
 
 clean:
-	rm -rf site autograder/submitted autograder/autograded autograder/feedback autograder/staging autograder/exports autograder/gradebook.db
+	rm -rf site autograder/submitted autograder/autograded autograder/feedback autograder/staging autograder/exports autograder/gradebook.db \
+	  autograder/collected autograder/students.json
