@@ -344,3 +344,31 @@ def test_the_explorers_trainer_has_the_layers_gradients():
         np.testing.assert_allclose(alpha, cache.alpha[:, 0], rtol=1e-12)
         for ours, theirs in ((dk2, dk_), (dc2, dc), (db2, db)):
             assert gc.rel_error(ours, theirs) < 1e-12
+
+
+def test_explorer_blits_pixel_exact_frames_per_penalty():
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from PIL import Image
+
+    from deepkit.viz import alphaconv as viz
+    from deepkit.viz import base
+
+    def pixels(png):
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+    e = viz.explorer()
+    for control, value in (("penalty", "L1 (slides)"), ("lam", 0.1), ("temperature", 0.5), ("penalty", "entropy")):
+        before = e.redraws
+        e.controls[control].value = value
+        assert e.redraws == before + 1
+        np.testing.assert_array_equal(pixels(e.image.value), pixels(base.png_bytes(e.draw())), err_msg=control)
+    assert len(e._backgrounds) == 2  # the frame depends on the penalty only
+    assert "final alpha with entropy" in e.status.value
+    low, high = viz.OBJECTIVE_LIMITS
+    for name in viz.PENALTIES:  # the fixed objective axis holds every run
+        loss = viz.train(name, 1.0, 0.2)["loss"]
+        assert low < loss.min() and loss.max() < high

@@ -506,3 +506,25 @@ def test_widget_trains_redraws_and_shows_the_bn_effect():
     e.controls["layer"].value = 2
     assert e.redraws == redraws + 2 and e.image.value != png
     assert "layer 2" in e.status.value and "train mode" in e.status.value
+
+
+def test_blitted_redraws_are_pixel_exact():
+    """The explorer redraws only its lines on a saved frame (BlitExplorer): the image equals a full draw."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from PIL import Image
+
+    from deepkit.viz import base
+    from deepkit.viz import normalization as vb
+
+    def pixels(png):
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+    e = vb.explorer(steps=20)
+    for control, value in (("step", 10), ("layer", 2), ("batch_size", 4), ("norm", "layer"), ("batch_size", 16)):
+        e.controls[control].value = value
+        np.testing.assert_array_equal(pixels(e.image.value), pixels(base.png_bytes(e.draw())), err_msg=control)
+    assert len(e._backgrounds) == 2  # one saved frame per batch size seen

@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from threadpoolctl import threadpool_limits
 
 from deepkit import alphaconv as ac
-from deepkit.viz.base import Explorer, dropdown, log_slider, slider
+from deepkit.viz.base import BlitExplorer, dropdown, log_slider, slider
 
 PENALTIES = {
     "none": None,
@@ -106,9 +106,12 @@ def _train(penalty: str, lam: float, temperature: float) -> dict:
         return train(penalty, lam, temperature)
 
 
+OBJECTIVE_LIMITS = (5e-4, 20.0)  # fixed: every setting's objective lies inside (so the frame never changes)
+
+
 def _setup(fig) -> dict:
-    """Three panels with their lines, built once; ``_update`` changes the data. Few tick labels and no legend
-    (the colours are named in the explorer's title): text is most of the cost of a redraw."""
+    """Three panels and their lines, built once; ``_update`` changes the data. The frame (axes, ticks, titles)
+    depends only on the penalty's name: BlitExplorer saves it per penalty and redraws just the lines."""
     axes = fig.subplots(1, 3, gridspec_kw=dict(left=0.05, right=0.99, bottom=0.14, top=0.88, wspace=0.22))
     alpha = [[ax.plot([0, 1], [0, 0], color=f"C{i}")[0] for i in range(4)] for ax in axes[:2]]
     for ax in axes[:2]:
@@ -120,16 +123,16 @@ def _setup(fig) -> dict:
     objective = [axes[2].plot([0, 1], [1, 1], color=color)[0] for color in ("0.5", "tab:purple")]
     axes[2].set_yscale("log")
     axes[2].minorticks_off()
+    axes[2].set_ylim(*OBJECTIVE_LIMITS)
     axes[2].yaxis.set_major_locator(LogLocator(numticks=4))
     axes[2].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # plain text: mathtext is slow
     axes[2].xaxis.set_major_locator(MaxNLocator(3))
     titles = [ax.set_title(" ", fontsize=9) for ax in axes]
-    return dict(axes=axes, alpha=alpha, objective=objective, titles=titles)
+    return dict(axes=axes, alpha=alpha, objective=objective, titles=titles, dynamic=[*sum(alpha, []), *objective])
 
 
 def _update(st: dict, penalty: str, lam: float, temperature: float) -> str:
     runs = {"none": _unpenalized(temperature), penalty: _train(penalty, lam, temperature)}
-    axes = st["axes"]
     for lines, title, name in zip(st["alpha"], st["titles"], ("none", penalty)):
         run = runs[name]
         for i, line in enumerate(lines):
@@ -139,12 +142,9 @@ def _update(st: dict, penalty: str, lam: float, temperature: float) -> str:
         line.set_data(np.arange(len(runs[name]["loss"])), runs[name]["loss"])
     st["titles"][2].set_text(f"objective: none (grey), {penalty} (purple)")
     steps = len(runs["none"]["loss"]) - 1
-    for ax in axes:
+    for ax in st["axes"]:
         ax.set_xlim(-0.05 * steps, 1.05 * steps)
-    losses = np.concatenate([run["loss"] for run in runs.values()])
-    lo, hi = float(losses[losses > 0].min()), float(losses.max())
-    m = (hi / lo) ** 0.05 if hi > lo else 2.0
-    axes[2].set_ylim(lo / m, hi * m)
+    st["frame"] = (penalty, steps)
     same = np.abs(runs["none"]["alpha"] - runs[penalty]["alpha"]).max() < 1e-4
     final = runs[penalty]["alpha"][-1]
     return f"final alpha with {penalty}: [{', '.join(f'{a:.2f}' for a in final)}]" + (
@@ -152,7 +152,7 @@ def _update(st: dict, penalty: str, lam: float, temperature: float) -> str:
     )
 
 
-def explorer() -> Explorer:
+def explorer() -> BlitExplorer:
     """Penalty, its strength and the softmax temperature -> alpha trajectories with and without it.
 
     Every penalty is trained up front at the initial lambda and temperature (~0.1 s), so switching the
@@ -171,4 +171,4 @@ def explorer() -> Explorer:
         "Alpha-conv: which penalty sparsifies alpha? (alpha_0 blue, alpha_1 orange, alpha_2 green, alpha_3 red; "
         "the target uses map 1, and a little of map 3)"
     )
-    return Explorer(controls, setup=_setup, update=_update, figsize=(11, 3.2), title=title)
+    return BlitExplorer(controls, setup=_setup, update=_update, figsize=(11, 3.2), title=title)

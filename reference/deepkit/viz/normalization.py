@@ -23,7 +23,7 @@ from deepkit.layers import affine_backward, affine_forward
 from deepkit.losses import softmax_loss
 from deepkit.norm import batchnorm_backward_alt, batchnorm_forward, layernorm_backward, layernorm_forward
 from deepkit.validate import check_int, check_positive
-from deepkit.viz.base import Explorer, dropdown, int_slider
+from deepkit.viz.base import BlitExplorer, dropdown, int_slider
 
 NORMS = {"none": "no normalization", "batch": "batch norm", "layer": "layer norm"}
 BATCH_SIZES = (2, 4, 16, 64)
@@ -188,7 +188,7 @@ def _train(
     )
 
 
-def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explorer:
+def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> BlitExplorer:
     """Explorer over (normalization, batch size, layer, step); runs are trained once and cached.
 
     precompute: train every setting up front (~2 s in all, less for runs already cached), so that every
@@ -224,6 +224,8 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explor
         ax2.set_xlabel("SGD step", fontsize=9)
         ax2.yaxis.set_major_locator(MaxNLocator(3))
         titles = [ax.set_title(" ", fontsize=9) for ax in (ax1, ax2)]
+        spines = [spine for ax in (ax1, ax2, ax3) for spine in ax.spines.values()]  # over the lines, as in a full draw
+        dynamic = [step0, *ridges, *losses.values(), acc_train, acc_eval, *marks, *spines, titles[0]]
         return dict(
             axes=(ax1, ax2, ax3),
             step0=step0,
@@ -232,6 +234,7 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explor
             acc=(acc_train, acc_eval),
             marks=marks,
             titles=titles,
+            dynamic=dynamic,  # redrawn on the saved frame (BlitExplorer); the frame changes with the batch size
         )
 
     def update(st: dict, norm: str, batch_size: int, layer: int, step: int) -> str:
@@ -256,6 +259,7 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explor
         pad = 0.05 * (hi - lo) or 0.1
         st["axes"][1].set_ylim(lo - pad, hi + pad)
         st["titles"][1].set_text(f"loss, batch {batch_size}: none grey, BN blue, LN orange")
+        st["frame"] = batch_size  # the loss axis' limits and title: everything else of the frame is fixed
         acc_train, acc_eval = st["acc"]
         acc_train.set_data(r.ckpt, r.acc_train)
         acc_train.set_color(color)
@@ -276,7 +280,7 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explor
         "layer": int_slider(depth, 1, depth, "layer"),
         "step": int_slider(steps, 0, steps, "step", step=10),
     }
-    return Explorer(
+    return BlitExplorer(
         controls,
         setup=setup,
         update=update,
