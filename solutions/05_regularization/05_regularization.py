@@ -107,7 +107,7 @@ hidden_check("elastic_net_penalty")
 # The source notes' general penalty is $\lambda\sum_i |w_i|^p$. Implement `lp_penalty(w, lam, p)` returning
 # `(value, grad)` with `grad` $= \lambda p\,|w|^{p-1}\mathrm{sign}(w)$ for $w \ne 0$. At $w = 0$ the derivative is
 # 0 for $p > 1$ and infinite for $p < 1$: use 0 for every $p$ (a weight that is exactly 0 stays there, like L1's
-# subgradient) and never return NaN or infinity. The lecture (section 8) shows why $p > 1$ only shrinks weights
+# subgradient) and never return NaN or infinity. The lecture (section 11) shows why $p > 1$ only shrinks weights
 # while $p < 1$ sets small ones exactly to 0.
 
 # %% nbgrader={"grade": true, "grade_id": "lp_penalty", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
