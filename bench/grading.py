@@ -1,0 +1,176 @@
+"""Grading throughput per topic, measured side by side in one run: plain serial ``nbgrader autograde`` vs this
+autograder (staging, the sandboxed library checks and the notebook run in the sandbox; ``grade_batch`` on a local
+Dask cluster) with 1 and with 2 worker processes, on the same fixture class (N copies of a correct submission
+built at run time by ``autograder.bench``).
+
+Each configuration is split into a one-off start-up and a steady rate, because a class is graded in one batch:
+
+* plain: one ``nbgrader autograde`` of 1 submission and one of N; rate = (N - 1) / (t_N - t_1), start-up = the
+  rest of t_1 (nbgrader's imports, the gradebook);
+* ours: start-up = starting the cluster + preparing the workers (reference outputs, notebook templates, the
+  notebook fork server) + the gradebook entry; rate = N / the time of the batch itself, gradebook writes included.
+
+projected minutes for n submissions = (start-up + n / rate) / 60. The coordinator writes the gradebook serially,
+so its recording rate (``records_per_minute``) bounds what more machines can add (docs/SCALING.md).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+WORKERS = (1, 2)
+PROJECT = (300, 10_000)
+
+
+def _plain(root: Path, assignment: str, names: list[str]) -> dict:
+    from autograder.bench import plain_nbgrader
+
+    one, everyone = root / "plain-1", root / "plain-n"
+    for d in (one, everyone):
+        d.mkdir()
+        (d / "class").symlink_to(root / "class")
+    t1 = plain_nbgrader(one, assignment, names[:1])
+    tn = plain_nbgrader(everyone, assignment, names)
+    per = (tn - t1) / (len(names) - 1) if len(names) > 1 and tn > t1 else tn / len(names)
+    return {"startup_s": max(0.0, t1 - per), "s_per_submission": per, "t1_s": t1, "tN_s": tn}
+
+
+def _ours(root: Path, assignment: str, names: list[str], workers: int, notebook: bool) -> dict:
+    from autograder.batch import grade_batch
+    from autograder.course import Course, Limits
+    from autograder.distributed import GradingCluster
+    from autograder.intake import collect
+
+    course = Course(work=root / f"ours-{workers}")
+    collect(course, root / "class", assignment)
+    limits = Limits()
+    t0 = time.monotonic()
+    with GradingCluster(jobs=workers) as cluster:
+        cluster.warm(course, [assignment], limits, notebook)
+        ready = time.monotonic() - t0
+        stats: dict = {}
+        t1 = time.monotonic()
+        outs = grade_batch(
+            course, [(s, assignment) for s in names], limits, notebook=notebook, progress=False, cluster=cluster,
+            stats=stats,
+        )  # fmt: skip
+        wall = time.monotonic() - t1
+    full = sum(
+        sum(c.points or 0 for c in o.cells.values() if c.kind == "library")
+        == sum(c.max_points for c in o.cells.values() if c.kind == "library")
+        for o in outs
+    )
+    return {
+        "startup_s": ready + wall - stats["grade_s"],
+        "s_per_submission": stats["grade_s"] / len(names),
+        "record_s_per_submission": stats["record_s"] / len(names),
+        "full_marks": f"{full}/{len(names)}",
+        "notebooks_ran": sum(o.notebook_status in ("ok", "errors") for o in outs),
+    }
+
+
+def _finish(m: dict) -> dict:
+    m["per_minute"] = 60.0 / m["s_per_submission"]
+    m["projected_minutes"] = {str(n): (m["startup_s"] + n * m["s_per_submission"]) / 60 for n in PROJECT}
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in m.items()}
+
+
+def measure_topic(assignment: str, students: int, workers=WORKERS, notebook: bool = True) -> dict:
+    """One topic: plain nbgrader and ours with each worker count, on one fixture class of ``students``."""
+    from autograder.bench import _fixture
+
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        root = Path(tmp)
+        _, names = _fixture(root, assignment, students)
+        plain = _finish(_plain(root, assignment, names)) if notebook else None
+        ours = {str(w): _finish(_ours(root, assignment, names, w, notebook)) for w in workers}
+    row = {"assignment": assignment, "students": students, "notebook": notebook, "plain_nbgrader": plain, "ours": ours}
+    if plain:
+        row["speedup_vs_plain"] = {
+            w: round(plain["s_per_submission"] / o["s_per_submission"], 2) for w, o in ours.items()
+        }
+    return row
+
+
+def measure(
+    assignments: list[str],
+    students: int,
+    workers=WORKERS,
+    notebook: bool = True,
+    progress: Callable[[dict], None] | None = None,
+) -> dict:
+    """{"rows": [measure_topic per assignment], "records_per_minute", "cores", "method"}."""
+    rows = []
+    for a in assignments:
+        rows.append(measure_topic(a, students, workers, notebook))
+        if progress:
+            progress(rows[-1])
+    rec = [o["record_s_per_submission"] for r in rows for o in r["ours"].values() if o["record_s_per_submission"] > 0]
+    return {
+        "rows": rows,
+        "workers": list(workers),
+        "cores": os.cpu_count(),
+        "records_per_minute": round(60.0 / (sorted(rec)[len(rec) // 2]), 1) if rec else None,
+        "method": __doc__.split("\n\n")[1].replace("\n", " "),
+    }
+
+
+def _fmt_minutes(m: float) -> str:
+    return f"{m:.1f} min" if m < 90 else f"{m / 60:.1f} h"
+
+
+HEADER = (
+    f"{'topic':<20} {'plain/min':>9} {'1 worker/min':>12} {'2 workers/min':>13} {'x plain':>8} "
+    f"{'300 subs':>9} {'10,000 subs':>11} {'full marks':>10}"
+)
+
+
+def line(row: dict) -> str:
+    """One console line: rates, the best speed-up over plain nbgrader, projections with the most workers."""
+    ours = row["ours"]
+    most = max(ours, key=int)
+    plain = row["plain_nbgrader"]
+    rate = lambda w: f"{ours[w]['per_minute']:.1f}" if w in ours else "-"
+    proj = ours[most]["projected_minutes"]
+    return (
+        f"{row['assignment']:<20} {plain['per_minute'] if plain else float('nan'):>9.1f} {rate('1'):>12} "
+        f"{rate('2'):>13} {row.get('speedup_vs_plain', {}).get(most, float('nan')):>8.2f} "
+        f"{_fmt_minutes(proj['300']):>9} {_fmt_minutes(proj['10000']):>11} {ours[most]['full_marks']:>10}"
+    )
+
+
+def markdown(data: dict) -> list[str]:
+    lines = [
+        f"Measured in this run on {data['cores']} cores: {data['method']}",
+        "",
+        "| topic | N | plain nbgrader /min | ours 1 worker /min | ours 2 workers /min | x plain (1 / 2 workers) "
+        "| start-up s (plain / 1 / 2) | 300 subs (plain / 1 / 2 workers) | 10,000 subs (plain / 1 / 2 workers) "
+        "| full marks |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in data["rows"]:
+        cfgs = [r["plain_nbgrader"]] + [r["ours"].get(str(w)) for w in data["workers"]]
+        rate = [f"{c['per_minute']:.1f}" if c else "-" for c in cfgs]
+        sp = r.get("speedup_vs_plain", {})
+        speed = " / ".join(f"{sp[str(w)]:.2f}" if str(w) in sp else "-" for w in data["workers"])
+        start = " / ".join(f"{c['startup_s']:.0f}" if c else "-" for c in cfgs)
+        proj = {
+            n: " / ".join(_fmt_minutes(c["projected_minutes"][n]) if c else "-" for c in cfgs) for n in ("300", "10000")
+        }
+        marks = " / ".join(r["ours"][str(w)]["full_marks"] for w in data["workers"] if str(w) in r["ours"])
+        lines.append(
+            f"| {r['assignment']} | {r['students']} | {' | '.join(rate)} | {speed} | {start} | {proj['300']} "
+            f"| {proj['10000']} | {marks} |"
+        )
+    if data.get("records_per_minute"):
+        lines += [
+            "",
+            f"The coordinator recorded {data['records_per_minute']:g} submissions per minute into the gradebook "
+            "(median over the runs above): the ceiling of a batch spread over more machines. Below it, k machines "
+            "like this one grade about k times the 2-worker rate (docs/SCALING.md).",
+        ]
+    return lines
