@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
 from autograder.course import Course, Limits
 from autograder.distributed import GradingCluster, local_cluster
@@ -41,11 +42,15 @@ def grade_batch(
     scheduler: str | None = None,
     cluster: GradingCluster | None = None,
     stats: dict | None = None,
+    preflight: Callable[[GradingCluster], None] | None = None,
 ) -> list[Outcome]:
     """Grade (student, assignment) pairs on Dask workers; every gradebook write happens here, serially.
 
-    ``cluster``: a ``GradingCluster`` to use (and leave open), e.g. the one a canary just ran on; otherwise
-    ``scheduler`` (address or scheduler file) or this process's local cluster of ``jobs`` worker processes.
+    ``cluster``: a ``GradingCluster`` to use (and leave open); otherwise ``scheduler`` (address or scheduler file)
+    or this process's local cluster of ``jobs`` worker processes.
+    ``preflight(cluster)``: called once the workers are prepared and before any submission is graded, e.g. a
+    canary grading known submissions through ``cluster.grade`` (exactly these workers and sandboxes, nothing
+    recorded); whatever it raises stops the batch before a grade is written.
     ``stats``: filled with {"workers", "warm_s", "grade_s", "record_s", "recorded"} when given.
     """
     from tqdm import tqdm
@@ -62,6 +67,8 @@ def grade_batch(
     outcomes, record_s = [], 0.0
     try:
         cluster.warm(course, assignments, limits, notebook)
+        if preflight is not None:
+            preflight(cluster)
         t1 = time.monotonic()
         if progress:
             print(f"grading {len(pairs)} submission(s) on the {cluster.where}", file=sys.stderr)

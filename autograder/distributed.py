@@ -632,10 +632,27 @@ class GradingCluster:
             self.where = f"local cluster of {self.jobs} worker process(es)"
 
     # -- lifecycle
+    def scale(self, jobs: int) -> None:
+        """A local cluster only: grow or shrink to ``jobs`` worker processes (and wait for them)."""
+        if self.cluster is None:
+            raise ValueError(f"cannot scale the {self.where} from here")
+        self.cluster.scale(jobs)
+        self.jobs = jobs
+        self.client.wait_for_workers(jobs, timeout=self.no_worker_timeout)
+        self.where = f"local cluster of {jobs} worker process(es)"
+
     def close(self) -> None:
+        import logging
+
         self.client.close()
         if self.cluster is not None:
-            self.cluster.close()
+            nanny = logging.getLogger("distributed.nanny")
+            level = nanny.level
+            nanny.setLevel(logging.ERROR)  # a worker slow to exit on a busy machine is killed: nothing to report
+            try:
+                self.cluster.close()
+            finally:
+                nanny.setLevel(level)
 
     def __enter__(self) -> GradingCluster:
         return self

@@ -22,6 +22,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+METHOD = (
+    "N copies of a correct submission per topic; plain = serial `nbgrader autograde` (notebook only, no isolation), "
+    "rate from runs of 1 and N submissions; ours = `grade_batch` (staging, library sandbox, notebook sandbox, "
+    "gradebook writes) on a local Dask cluster of 1, then 2 single-threaded worker processes, rate = N / the "
+    "batch's time; start-up = nbgrader's own (plain) or starting the cluster and preparing its workers (ours); "
+    "projected time for n = start-up + n / rate"
+)
 WORKERS = (1, 2)
 PROJECT = (300, 10_000)
 
@@ -39,44 +46,51 @@ def _plain(root: Path, assignment: str, names: list[str]) -> dict:
     return {"startup_s": max(0.0, t1 - per), "s_per_submission": per, "t1_s": t1, "tN_s": tn}
 
 
-def _ours(root: Path, assignment: str, names: list[str], workers: int, notebook: bool) -> dict:
+def _ours(root: Path, assignment: str, names: list[str], workers, notebook: bool) -> dict[str, dict]:
+    """One local cluster, grown from the smallest worker count to the largest: a fresh course work folder (own
+    gradebook) per count, the same fixture class."""
     from autograder.batch import grade_batch
     from autograder.course import Course, Limits
     from autograder.distributed import GradingCluster
     from autograder.intake import collect
 
-    course = Course(work=root / f"ours-{workers}")
-    collect(course, root / "class", assignment)
-    limits = Limits()
+    limits, out = Limits(), {}
     t0 = time.monotonic()
-    with GradingCluster(jobs=workers) as cluster:
-        cluster.warm(course, [assignment], limits, notebook)
-        ready = time.monotonic() - t0
-        stats: dict = {}
-        t1 = time.monotonic()
-        outs = grade_batch(
-            course, [(s, assignment) for s in names], limits, notebook=notebook, progress=False, cluster=cluster,
-            stats=stats,
-        )  # fmt: skip
-        wall = time.monotonic() - t1
-    full = sum(
-        sum(c.points or 0 for c in o.cells.values() if c.kind == "library")
-        == sum(c.max_points for c in o.cells.values() if c.kind == "library")
-        for o in outs
-    )
-    return {
-        "startup_s": ready + wall - stats["grade_s"],
-        "s_per_submission": stats["grade_s"] / len(names),
-        "record_s_per_submission": stats["record_s"] / len(names),
-        "full_marks": f"{full}/{len(names)}",
-        "notebooks_ran": sum(o.notebook_status in ("ok", "errors") for o in outs),
-    }
+    with GradingCluster(jobs=min(workers)) as cluster:
+        started = time.monotonic() - t0
+        for w in sorted(workers):
+            course = Course(work=root / f"ours-{w}")
+            collect(course, root / "class", assignment)
+            t0 = time.monotonic()
+            cluster.scale(w)
+            cluster.warm(course, [assignment], limits, notebook)
+            ready = time.monotonic() - t0
+            stats: dict = {}
+            t1 = time.monotonic()
+            outs = grade_batch(
+                course, [(s, assignment) for s in names], limits, notebook=notebook, progress=False,
+                cluster=cluster, stats=stats,
+            )  # fmt: skip
+            wall = time.monotonic() - t1
+            lib = lambda o, key: sum(getattr(c, key) or 0 for c in o.cells.values() if c.kind == "library")
+            full = sum(lib(o, "points") == lib(o, "max_points") for o in outs)
+            out[str(w)] = {
+                # a cluster of w started cold: starting it, preparing its workers, the gradebook entry
+                "startup_s": started + ready + wall - stats["grade_s"],
+                "s_per_submission": stats["grade_s"] / len(names),
+                "record_s_per_submission": stats["record_s"] / len(names),
+                "full_marks": f"{full}/{len(names)}",
+                "notebooks_ran": sum(o.notebook_status in ("ok", "errors") for o in outs),
+            }
+    return out
 
 
 def _finish(m: dict) -> dict:
-    m["per_minute"] = 60.0 / m["s_per_submission"]
-    m["projected_minutes"] = {str(n): (m["startup_s"] + n * m["s_per_submission"]) / 60 for n in PROJECT}
-    return {k: round(v, 3) if isinstance(v, float) else v for k, v in m.items()}
+    """Rates and projections from the measured start-up and seconds per submission (rounded for the record)."""
+    m = {k: round(v, 3) if isinstance(v, float) else v for k, v in m.items()}
+    m["per_minute"] = round(60.0 / m["s_per_submission"], 2)
+    m["projected_minutes"] = {str(n): round((m["startup_s"] + n * m["s_per_submission"]) / 60, 1) for n in PROJECT}
+    return m
 
 
 def measure_topic(assignment: str, students: int, workers=WORKERS, notebook: bool = True) -> dict:
@@ -87,7 +101,7 @@ def measure_topic(assignment: str, students: int, workers=WORKERS, notebook: boo
         root = Path(tmp)
         _, names = _fixture(root, assignment, students)
         plain = _finish(_plain(root, assignment, names)) if notebook else None
-        ours = {str(w): _finish(_ours(root, assignment, names, w, notebook)) for w in workers}
+        ours = {w: _finish(m) for w, m in _ours(root, assignment, names, workers, notebook).items()}
     row = {"assignment": assignment, "students": students, "notebook": notebook, "plain_nbgrader": plain, "ours": ours}
     if plain:
         row["speedup_vs_plain"] = {
@@ -104,9 +118,10 @@ def measure(
     progress: Callable[[dict], None] | None = None,
 ) -> dict:
     """{"rows": [measure_topic per assignment], "records_per_minute", "cores", "method"}."""
-    rows = []
+    rows, load = [], [os.getloadavg()[0]]
     for a in assignments:
         rows.append(measure_topic(a, students, workers, notebook))
+        load.append(os.getloadavg()[0])
         if progress:
             progress(rows[-1])
     rec = [o["record_s_per_submission"] for r in rows for o in r["ours"].values() if o["record_s_per_submission"] > 0]
@@ -114,8 +129,9 @@ def measure(
         "rows": rows,
         "workers": list(workers),
         "cores": os.cpu_count(),
+        "load_avg_1min": [round(x, 1) for x in load],  # before the first topic and after each: a shared machine
         "records_per_minute": round(60.0 / (sorted(rec)[len(rec) // 2]), 1) if rec else None,
-        "method": __doc__.split("\n\n")[1].replace("\n", " "),
+        "method": METHOD,
     }
 
 
@@ -145,7 +161,8 @@ def line(row: dict) -> str:
 
 def markdown(data: dict) -> list[str]:
     lines = [
-        f"Measured in this run on {data['cores']} cores: {data['method']}",
+        f"Measured in this run on {data['cores']} cores (1-minute load average before and after each topic: "
+        f"{', '.join(f'{x:g}' for x in data.get('load_avg_1min', []))}): {data['method']}.",
         "",
         "| topic | N | plain nbgrader /min | ours 1 worker /min | ours 2 workers /min | x plain (1 / 2 workers) "
         "| start-up s (plain / 1 / 2) | 300 subs (plain / 1 / 2 workers) | 10,000 subs (plain / 1 / 2 workers) "

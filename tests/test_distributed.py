@@ -230,12 +230,13 @@ def test_slurm_job_script_from_the_documented_config(tmp_path):
 # ---------------------------------------------------------------------------------- a local cluster of 2
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory):
-    """2 worker processes running ``tests.dask_tasks.tracked_grade_job``; hard deadline 30 s per submission."""
+    """2 worker processes running ``tests.dask_tasks.tracked_grade_job``; hard deadline 45 s per submission (a
+    loaded machine grades a cold worker's first library-only submission well within it)."""
     markers = tmp_path_factory.mktemp("attempts")
     old = os.environ.get(MARKERS)
     os.environ[MARKERS] = str(markers)  # inherited by the worker processes (and the ones nannies restart)
     try:
-        with GradingCluster(jobs=2, task=tracked_grade_job, deadline=30) as cluster:
+        with GradingCluster(jobs=2, task=tracked_grade_job, deadline=45) as cluster:
             yield cluster, markers
     finally:
         if old is None:
@@ -324,8 +325,9 @@ def test_a_wedged_worker_is_replaced_and_its_submission_requeued(tracked, record
 @pytest.mark.slow
 def test_autograde_on_a_running_cluster_and_a_canary_through_it(tmp_path, monkeypatch):
     """``cluster local`` keeps workers running; ``autograde --scheduler <scheduler file>`` and the tcp address
-    grade on them; ``GradingCluster.grade`` (the canary's hook) grades there without touching a gradebook; a
-    worker with other grading inputs stops the batch (exit 2) before anything is recorded."""
+    grade on them; a ``preflight`` (the canary's hook) grades through the same workers without touching a
+    gradebook, and stops the batch when it raises; a worker with other grading inputs stops the batch (exit 2)
+    before anything is recorded."""
     from autograder.cli import main
 
     course = _class(tmp_path, ["ann", "stub-bo"])
@@ -360,10 +362,25 @@ def test_autograde_on_a_running_cluster_and_a_canary_through_it(tmp_path, monkey
         assert load_outcome(course, "ann", A01)["total"] == full and load_outcome(course, "stub-bo", A01)["total"] == 0
 
         canary = _class(tmp_path / "canary", ["reference", "stubs"])
-        with GradingCluster(scheduler=json.loads(sched.read_text())["address"]) as remote:
-            got = {g.student: g for g in remote.grade(canary, [("reference", A01), ("stubs", A01)], LIMITS, False)}
-        assert got["reference"].outcome.auto_total == full and got["stubs"].outcome.auto_total == 0
+        seen: dict = {}
+
+        def preflight(cluster):  # the hook a canary uses: grade known submissions on the batch's own workers
+            seen.update(
+                {g.student: g for g in cluster.grade(canary, [("reference", A01), ("stubs", A01)], LIMITS, False)}
+            )
+
+        dee = _class(tmp_path / "dee", ["dee"])
+        address = json.loads(sched.read_text())["address"]
+        outs = batch.grade_batch(dee, [("dee", A01)], LIMITS, notebook=False, scheduler=address, preflight=preflight)
+        assert seen["reference"].outcome.auto_total == full and seen["stubs"].outcome.auto_total == 0
         assert not canary.gradebook.exists(), "grading through the cluster writes no gradebook"
+        assert [o.student for o in outs] == ["dee"] and outs[0].auto_total == full
+
+        def stop(cluster):
+            raise InfrastructureError("the canary failed")
+
+        with pytest.raises(InfrastructureError, match="canary"):
+            batch.grade_batch(dee, [("dee", A01)], LIMITS, notebook=False, scheduler=address, preflight=stop)
 
         other = _class(tmp_path / "other", ["cy"])
         monkeypatch.setattr("autograder.distributed.digest", lambda course, a: "0" * 64)
