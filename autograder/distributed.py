@@ -76,13 +76,28 @@ class ResultError(ValueError):
 
 
 # ---------------------------------------------------------------------------------- the grading inputs' digest
-def _grading_files(course: Course, assignment: str) -> list[Path]:
-    """Every file whose content decides a score: grading code, checks and probes, the reference, the given lib,
-    the topic registry and the assignment's source notebook."""
+def package_files(folder: Path) -> list[Path]:
+    """The ``.py`` files of a package and of its sub-packages: folders without ``__init__.py`` (the work folders
+    ``autograder/submitted``, ``staging``...) are not code and are skipped."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        d = Path(dirpath)
+        if not (d / "__init__.py").is_file():
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(n for n in dirnames if n != "__pycache__")
+        out += [d / f for f in sorted(filenames) if f.endswith(".py")]
+    return out
+
+
+def grading_files(course: Course, assignment: str) -> list[Path]:
+    """Every file whose content decides a score: the grading code, the topic's checks and probes, the reference,
+    the given lib and release stubs, the topic registry and the assignment's source notebook."""
     entry = course.find(assignment)
-    files = [course.path(entry.source_notebook), course.root / "course" / "topics.py"]
+    files = [course.path(p) for p in (entry.source_notebook, entry.checks, entry.probes)]
+    files.append(course.root / "course" / "topics.py")
     for folder in (course.root / "autograder", course.ref_lib / "deepkit", course.stub_lib / "deepkit"):
-        files += [p for p in folder.rglob("*.py") if "__pycache__" not in p.parts]
+        files += package_files(folder)
     return sorted(set(files))
 
 
@@ -94,7 +109,7 @@ def digest(course: Course, assignment: str) -> str:
     from autograder.local import make_cases
 
     h = hashlib.sha256()
-    for p in _grading_files(course, assignment):
+    for p in grading_files(course, assignment):
         h.update(p.relative_to(course.root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     for part in course.topic(assignment).parts:
         h.update(part.name.encode())
@@ -134,9 +149,12 @@ def pack(folder: Path) -> list[dict]:
                 if st.st_size > SHIP_FILE_MAX or st.st_size > budget:
                     entries.append({"path": rel, "kind": "sparse", "size": st.st_size})
                     continue
-                fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-                with os.fdopen(fd, "rb") as f:
-                    data = f.read(SHIP_FILE_MAX + 1)
+                try:
+                    fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                    with os.fdopen(fd, "rb") as f:
+                        data = f.read(SHIP_FILE_MAX + 1)
+                except OSError:  # replaced or removed since it was listed: the intake will not find it either
+                    continue
                 budget -= len(data)
                 entries.append({"path": rel, "kind": "file", "data": data, "mode": stat.S_IMODE(st.st_mode)})
             # fifos, sockets, devices: collect never makes them and the intake takes none
@@ -170,9 +188,9 @@ def unpack(entries: list[dict], dest: Path) -> None:
         elif e["kind"] == "sparse":
             with open(p, "wb") as f:
                 f.truncate(int(e["size"]))
-        if "mode" in e:
-            modes.append((p, e["mode"] & 0o777))
-    for p, mode in reversed(modes):  # folders last, deepest first: a read-only folder is filled before
+        if "mode" in e:  # always readable and removable by the worker itself
+            modes.append((p, (e["mode"] & 0o777) | (0o700 if e["kind"] == "dir" else 0o600)))
+    for p, mode in reversed(modes):
         p.chmod(mode)
 
 

@@ -32,7 +32,9 @@ from autograder.distributed import (
     digest,
     encode_result,
     grade_job,
+    grading_files,
     pack,
+    package_files,
     uid_slot,
     unpack,
 )
@@ -195,6 +197,22 @@ def test_the_digest_covers_the_hidden_inputs(monkeypatch):
 
     monkeypatch.setattr(autograder.local, "make_cases", other_secret)
     assert digest(course, A01) != before
+
+
+def test_the_digest_reads_code_not_the_work_folders(tmp_path):
+    """``autograder/submitted``, ``staging``... sit beside the grading code (the default work folder) and differ
+    between coordinator and workers: only package folders count."""
+    pkg = tmp_path / "autograder"
+    for rel in ("__init__.py", "grade.py", "sandbox/__init__.py", "sandbox/jail.py", "submitted/s/a/lib/x.py"):
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text("")
+    got = [p.relative_to(pkg).as_posix() for p in package_files(pkg)]
+    assert got == ["__init__.py", "grade.py", "sandbox/__init__.py", "sandbox/jail.py"]
+    course = Course()
+    files = [p.relative_to(ROOT).as_posix() for p in grading_files(course, A01)]
+    entry = course.find(A01)
+    assert {str(entry.checks), str(entry.probes), str(entry.source_notebook), "autograder/grade.py"} <= set(files)
+    assert not [f for f in files if f.startswith(("autograder/submitted", "autograder/staging"))]
 
 
 def test_uid_slots_are_unique_across_processes():
