@@ -451,6 +451,23 @@ def _scalar(v):
     raise ResultError(f"unexpected value of type {type(v).__name__}")
 
 
+def _plain(v, depth: int = 0):
+    """Plain JSON data of bounded size: text capped, at most 1000 items per level, 4 levels (fields another
+    engineer adds to ``Outcome`` or ``Intake`` travel without a change here)."""
+    if isinstance(v, (list, dict)):
+        if depth >= 4:
+            raise ResultError("a result nested too deeply")
+        if isinstance(v, list):
+            return [_plain(x, depth + 1) for x in v[:1000]]
+        return {_text(k, 200): _plain(x, depth + 1) for k, x in list(v.items())[:1000]}
+    return _scalar(v)
+
+
+def _extra(cls, d: dict, done: set[str]) -> dict:
+    """The fields of dataclass ``cls`` not validated one by one, as plain data (absent ones keep their default)."""
+    return {f.name: _plain(d[f.name]) for f in fields(cls) if f.name not in done and f.name in d}
+
+
 @dataclass
 class Graded:
     """One submission back from a worker, validated; nothing is written to the gradebook yet."""
@@ -511,61 +528,58 @@ def decode_result(course: Course, job: dict, text: str) -> Graded:
     status = o.get("notebook_status")
     if status not in NB_STATUSES | {"skipped", ""}:
         raise ResultError(f"notebook status {status!r}")
-    summary = o.get("intake")
+    summary = _plain(o.get("intake"))
     if not isinstance(summary, dict):
         raise ResultError("no intake summary")
-    outcome = Outcome(
-        student,
-        assignment,
-        cells=cells,
-        notebook_status=status,
-        notebook_reason=_text(o.get("notebook_reason")),
-        intake={
-            "taken": _texts(summary.get("taken")),
-            "ignored": _texts(summary.get("ignored")),
-            "missing": _reasons(summary.get("missing")),
-            "notes": _texts(summary.get("notes")),
-            "notebook": _text(summary.get("notebook")),
-        },
-        seconds=_seconds(o.get("seconds")),
-        lib_seconds=_seconds(o.get("lib_seconds")),
-        nb_seconds=_seconds(o.get("nb_seconds")),
-        notes=_texts(o.get("notes")),
-        graded_at=_text(o.get("graded_at"), 64),
-    )
+    summary.update({k: _texts(summary.get(k, [])) for k in ("taken", "ignored", "notes")})
+    summary["missing"] = _reasons(summary.get("missing", {}))
+    known = {
+        "student": student,
+        "assignment": assignment,
+        "cells": cells,
+        "notebook_status": status,
+        "notebook_reason": _text(o.get("notebook_reason")),
+        "intake": summary,
+        "seconds": _seconds(o.get("seconds")),
+        "lib_seconds": _seconds(o.get("lib_seconds")),
+        "nb_seconds": _seconds(o.get("nb_seconds")),
+        "notes": _texts(o.get("notes")),
+        "graded_at": _text(o.get("graded_at"), 64),
+    }
+    outcome = Outcome(**known, **_extra(Outcome, o, set(known)))
 
     i = d.get("intake")
     if not isinstance(i, dict) or not isinstance(i.get("notebook"), bool):
         raise ResultError("no intake")
     ts = i.get("timestamp")
-    intake = Intake(
-        notebook=i["notebook"],
-        notebook_reason=_text(i.get("notebook_reason")),
-        taken=_texts(i.get("taken")),
-        missing=_reasons(i["missing"]),
-        ignored=_texts(i.get("ignored")),
-        notes=_texts(i.get("notes")),
-        timestamp=None if ts is None else _text(ts, 64),
-    )
+    known = {
+        "notebook": i["notebook"],
+        "notebook_reason": _text(i.get("notebook_reason")),
+        "taken": _texts(i.get("taken")),
+        "missing": _reasons(i.get("missing")),
+        "ignored": _texts(i.get("ignored")),
+        "notes": _texts(i.get("notes")),
+        "timestamp": None if ts is None else _text(ts, 64),
+    }
+    intake = Intake(**known, **_extra(Intake, i, set(known)))
 
     nbres = None
     n = d.get("notebook")
     if n is not None:
         if not isinstance(n, dict) or n.get("status") not in NB_STATUSES:
             raise ResultError("bad notebook result")
-        values = {}
-        for f in fields(NbResult):
-            if f.name == "notebook":
-                text_nb = n.get("notebook")
-                try:  # the autograded notebook is untrusted data, parsed here as it was before
-                    values["notebook"] = nbformat.reads(text_nb, as_version=4) if isinstance(text_nb, str) else None
-                except Exception:  # noqa: BLE001
-                    values["notebook"] = None
-            elif f.name == "seconds":
-                values["seconds"] = _seconds(n.get("seconds", 0.0))
-            elif f.name in n:
-                values[f.name] = _scalar(n[f.name])
-        nbres = NbResult(**values)
+        text_nb = n.get("notebook")
+        try:  # the autograded notebook is untrusted data, parsed here as it was before
+            notebook = nbformat.reads(text_nb, as_version=4) if isinstance(text_nb, str) else None
+        except Exception:  # noqa: BLE001
+            notebook = None
+        known = {
+            "status": n["status"],
+            "reason": _text(n.get("reason")),
+            "notebook": notebook,
+            "seconds": _seconds(n.get("seconds", 0.0)),
+        }
+        nbres = NbResult(**known, **_extra(NbResult, n, set(known)))
 
     staged = d.get("staged")
     if not isinstance(staged, list):

@@ -123,6 +123,8 @@ def test_a_result_is_json_and_round_trips(tmp_path):
     mirror = course.staging / A01 / "alice"
     assert (mirror / "sub" / "x.ipynb").read_bytes() == b"{}" and (mirror / "logs" / "library.log").is_file()
     assert not (mirror / "run").exists(), "the hidden inputs never travel back"
+    d["outcome"]["intake"]["late"] = {"days": 2}  # a field another engineer adds travels as plain data
+    assert decode_result(course, job, json.dumps(d)).outcome.intake["late"] == {"days": 2}
     d["notebook"]["notebook"] = "{not a notebook"  # the autograded notebook is untrusted data: dropped, not fatal
     assert decode_result(course, job, json.dumps(d)).nbres.notebook is None
     with pytest.raises(ResultError):
@@ -149,6 +151,8 @@ FORGERIES = {
     "absolute path": lambda d: d["staged"].append({"path": "/etc/cron.d/x", "data": ""}),
     "hidden inputs path": lambda d: d["staged"].append({"path": "run/inputs.npz", "data": ""}),
     "a pickle instead of data": lambda d: d.update(outcome="gASVCAAAAAAAAACMBHBvc3SULg=="),
+    "deeply nested data": lambda d: d["outcome"]["intake"].update(late=[[[[["deep"]]]]]),
+    "intake notebook not a flag": lambda d: d["intake"].update(notebook="yes"),
 }
 
 
