@@ -57,7 +57,7 @@ def cmd_collect(course: Course, a) -> int:
 
 def cmd_autograde(course: Course, a) -> int:
     from autograder.batch import grade_batch
-    from autograder.distributed import InfrastructureError
+    from autograder.errors import InfrastructureError
 
     pairs = _pairs(course, a)
     if not pairs:

@@ -51,24 +51,21 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 
 from autograder.course import Course, Limits
+from autograder.errors import InfrastructureError
 from autograder.grade import CellScore, Outcome, grade_one
-from autograder.intake import MAX_NOTEBOOK, Intake
+from autograder.intake import Intake
 from autograder.nbrun import NbResult
 
 RESULT_VERSION = 1
-SHIP_FILE_MAX = MAX_NOTEBOOK  # the largest file the intake reads; bigger ones travel as their size only
+SHIP_FILE_MAX = 32 * 1024**2  # above the intake's largest file (a 20 MB notebook); bigger ones travel as a size
 SHIP_TOTAL_MAX = 64 * 1024**2  # bytes of one submission shipped to a worker
-RETURN_FILE_MAX = MAX_NOTEBOOK  # the largest file of the graded staging copy sent back
+RETURN_FILE_MAX = SHIP_FILE_MAX  # the largest file of the graded staging copy sent back
 DEADLINE_SLACK = 180.0  # seconds beyond the sandboxes' own wall clocks (staging, a cold worker's templates)
 WORKER_TIMEOUT_EXIT = 75  # exit status of a worker that gave up on a wedged grading
 UID_SLOTS = 64  # sandbox uid slots per machine (uids grade.UID_BASE + 2 * slot, + 1)
 SLOT_DIR = Path(tempfile.gettempdir()) / "autograder-uid-slots"
 NB_STATUSES = {"ok", "errors", "timeout", "crashed", "missing"}
 TEXT_MAX = 4000  # longest reason / note kept from a result
-
-
-class InfrastructureError(RuntimeError):
-    """The grading machinery itself failed (not a student's submission): the batch stops, loudly."""
 
 
 class ResultError(ValueError):
@@ -102,18 +99,19 @@ def grading_files(course: Course, assignment: str) -> list[Path]:
 
 
 def digest(course: Course, assignment: str) -> str:
-    """sha256 of the grading inputs of one assignment: the files above and the hidden inputs themselves (so a
-    different term secret or seed on a worker shows up too). Equal digests: a worker grades as the coordinator."""
+    """sha256 of the grading inputs of one assignment: the files above and the inputs of the cases it grades on
+    (``libgrade.reference_cases``: so a different term secret or seed on a worker shows up too). Equal digests:
+    a worker grades as the coordinator."""
     import numpy as np
 
-    from autograder.local import make_cases
+    from autograder.libgrade import reference_cases
 
     h = hashlib.sha256()
     for p in grading_files(course, assignment):
         h.update(p.relative_to(course.root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-    for part in course.topic(assignment).parts:
-        h.update(part.name.encode())
-        for case in make_cases(part):
+    for part, cases in sorted(reference_cases(course, course.topic(assignment)).items()):
+        h.update(part.encode())
+        for case, _ in cases:
             for k in sorted(case):
                 v = np.asarray(case[k])
                 h.update(f"{k}:{v.dtype.str}:{v.shape}".encode())

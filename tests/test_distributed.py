@@ -185,21 +185,22 @@ def test_a_worker_with_other_grading_inputs_refuses_to_grade(tmp_path):
 
 
 def test_the_digest_covers_the_hidden_inputs(monkeypatch):
-    import autograder.local
+    import autograder.libgrade
 
     course = Course()
     before = digest(course, A01)
     assert digest(course, A01) == before
-    make_cases = autograder.local.make_cases
+    real = autograder.libgrade.reference_cases
 
-    def other_secret(part):
-        cases = make_cases(part)
-        first = cases[0]
-        key = next(k for k, v in first.items() if hasattr(v, "shape") and v.size)
-        first[key] = first[key] + 1e-9
+    def other_secret(course, topic):  # the same parts, one input nudged: another term secret on a worker
+        cases = {part: list(pairs) for part, pairs in real(course, topic).items()}
+        part = next(iter(cases))
+        inputs, outputs = cases[part][0]
+        key = next(k for k, v in inputs.items() if hasattr(v, "shape") and v.size)
+        cases[part][0] = ({**inputs, key: inputs[key] + 1e-9}, outputs)
         return cases
 
-    monkeypatch.setattr(autograder.local, "make_cases", other_secret)
+    monkeypatch.setattr(autograder.libgrade, "reference_cases", other_secret)
     assert digest(course, A01) != before
 
 
