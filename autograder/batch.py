@@ -4,7 +4,7 @@
 workers of a ``distributed.GradingCluster`` (a local cluster of ``jobs`` worker processes, or the Dask scheduler
 at ``scheduler``), and records each validated result in the gradebook as it arrives, once per submission. A
 submission whose grading fails still gets 0 with a reason and the batch goes on; a failure of the machinery
-itself (``distributed.InfrastructureError``) stops the batch.
+itself (``errors.InfrastructureError``) stops the batch.
 """
 
 from __future__ import annotations
