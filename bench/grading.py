@@ -17,6 +17,7 @@ so its recording rate (``records_per_minute``) bounds what more machines can add
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,15 +34,33 @@ WORKERS = (1, 2)
 PROJECT = (300, 10_000)
 
 
-def _plain(root: Path, assignment: str, names: list[str]) -> dict:
-    from autograder.bench import plain_nbgrader
+def _fixture(root: Path, assignment: str, students: int) -> tuple[list[str], Callable[[Path, list[str]], float]]:
+    """The fixture class under ``root/class`` (its student names) and plain nbgrader's timer, both from
+    ``autograder.bench``, the per-submission measurement the notebook half owns (its ``build`` +
+    ``fixture_class`` API, or the earlier ``_fixture``)."""
+    from autograder import bench as per_submission
+    from autograder.course import Course
 
+    klass = root / "class"
+    if hasattr(per_submission, "fixture_class"):
+        built = per_submission.build(root, [assignment])
+        names = per_submission.fixture_class(built, klass, assignment, students)
+        return names, lambda where, some: per_submission.plain_nbgrader(where, klass, assignment, some)
+    _, names = per_submission._fixture(root, assignment, students)
+    course = Course()
+    for s in names:  # a correct submission has every module: later topics use earlier ones
+        for m in course.student_modules:
+            shutil.copy(course.ref_lib / "deepkit" / f"{m}.py", klass / s / assignment / "lib" / "deepkit")
+    return names, lambda where, some: per_submission.plain_nbgrader(where, assignment, some)
+
+
+def _plain(root: Path, names: list[str], plain_nbgrader: Callable[[Path, list[str]], float]) -> dict:
     one, everyone = root / "plain-1", root / "plain-n"
     for d in (one, everyone):
         d.mkdir()
         (d / "class").symlink_to(root / "class")
-    t1 = plain_nbgrader(one, assignment, names[:1])
-    tn = plain_nbgrader(everyone, assignment, names)
+    t1 = plain_nbgrader(one, names[:1])
+    tn = plain_nbgrader(everyone, names)
     per = (tn - t1) / (len(names) - 1) if len(names) > 1 and tn > t1 else tn / len(names)
     return {"startup_s": max(0.0, t1 - per), "s_per_submission": per, "t1_s": t1, "tN_s": tn}
 
@@ -93,20 +112,25 @@ def _finish(m: dict) -> dict:
     return m
 
 
-def measure_topic(assignment: str, students: int, workers=WORKERS, notebook: bool = True) -> dict:
-    """One topic: plain nbgrader and ours with each worker count, on one fixture class of ``students``."""
-    from autograder.bench import _fixture
+def default_notebook() -> bool:
+    """Whether ``grade_batch`` executes notebooks by default: the bench measures the default grading path."""
+    import inspect
 
+    from autograder.batch import grade_batch
+
+    return bool(inspect.signature(grade_batch).parameters["notebook"].default)
+
+
+def measure_topic(assignment: str, students: int, workers=WORKERS, notebook: bool | None = None) -> dict:
+    """One topic: plain nbgrader and ours with each worker count, on one fixture class of ``students``."""
+    notebook = default_notebook() if notebook is None else notebook
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         root = Path(tmp)
-        _, names = _fixture(root, assignment, students)
-        plain = _finish(_plain(root, assignment, names)) if notebook else None
+        names, plain_nbgrader = _fixture(root, assignment, students)
+        plain = _finish(_plain(root, names, plain_nbgrader))
         ours = {w: _finish(m) for w, m in _ours(root, assignment, names, workers, notebook).items()}
     row = {"assignment": assignment, "students": students, "notebook": notebook, "plain_nbgrader": plain, "ours": ours}
-    if plain:
-        row["speedup_vs_plain"] = {
-            w: round(plain["s_per_submission"] / o["s_per_submission"], 2) for w, o in ours.items()
-        }
+    row["speedup_vs_plain"] = {w: round(plain["s_per_submission"] / o["s_per_submission"], 2) for w, o in ours.items()}
     return row
 
 
@@ -114,7 +138,7 @@ def measure(
     assignments: list[str],
     students: int,
     workers=WORKERS,
-    notebook: bool = True,
+    notebook: bool | None = None,
     progress: Callable[[dict], None] | None = None,
 ) -> dict:
     """{"rows": [measure_topic per assignment], "records_per_minute", "cores", "method"}."""
