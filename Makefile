@@ -87,8 +87,10 @@ feedback: venv
 export: venv
 	$(PY) -m autograder export --all $(if $(FORMAT),--format $(FORMAT))
 
-## make bench: reference deepkit vs torch ratios, notebook times, grading throughput -> bench/results/
-## (BENCH_ARGS="--quick" for a smoke run, "--no-notebooks", "--threads default"; see python -m bench -h)
+## make bench: reference deepkit vs torch ratios, notebook times, grading throughput per topic (plain serial
+## nbgrader vs ours on a local Dask cluster of 1 and 2 workers, projections for 300 / 10,000 submissions) and
+## widget latency -> bench/results/ (BENCH_ARGS="--quick" for a smoke run, "--no-notebooks",
+## "--grading-topics 01,09", "--students 6", "--no-widgets"; see python -m bench -h)
 bench: venv
 	$(PY) -m bench $(BENCH_ARGS)
 

@@ -1,6 +1,7 @@
 """``python -m autograder <command>``: the course's grading CLI (see autograder/README.md).
 
-Instructor: release, collect, autograde, feedback, export, similarity, bench. Student / self-learner: check, submit.
+Instructor: release, collect, autograde, cluster, feedback, export, similarity, bench. Student / self-learner:
+check, submit.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def _sandbox_ready(limits: Limits) -> bool:
 
 def cmd_autograde(course: Course, a) -> int:
     from autograder.batch import grade_batch
+    from autograder.errors import InfrastructureError
 
     pairs = _pairs(course, a)
     if not pairs:
@@ -114,11 +116,35 @@ def cmd_autograde(course: Course, a) -> int:
         return 2
     jobs = a.jobs or os.cpu_count() or 1
     t0 = time.monotonic()
-    outs = grade_batch(course, pairs, limits, jobs=jobs, notebook=a.run_notebook)
+    stats: dict = {}
+    try:
+        outs = grade_batch(
+            course, pairs, limits, jobs=jobs, notebook=a.run_notebook, scheduler=a.scheduler, stats=stats
+        )
+    except InfrastructureError as exc:
+        print(f"error: grading stopped, the grading machinery failed (not a submission): {exc}", file=sys.stderr)
+        return 2
     for o in outs:
         print(f"{o.assignment} {o.student}: {o.summary()}")
-    print(f"graded {len(outs)} submission(s) in {time.monotonic() - t0:.1f} s with {jobs} job(s)")
+    where = f"the Dask scheduler {a.scheduler}" if a.scheduler else "a local cluster"
+    print(
+        f"graded {len(outs)} submission(s) in {time.monotonic() - t0:.1f} s on {where} "
+        f"({stats.get('workers', '?')} worker thread(s))"
+    )
     return 0
+
+
+def cmd_cluster(course: Course, a) -> int:
+    """Start a Dask cluster for grading and keep it running: its scheduler file is what --scheduler takes."""
+    from autograder.distributed import serve_cluster
+
+    return serve_cluster(
+        course,
+        a.kind,
+        a.workers,
+        Path(a.scheduler_file) if a.scheduler_file else None,
+        print_job_script=a.print_job_script,
+    )
 
 
 def cmd_feedback(course: Course, a) -> int:
@@ -255,7 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("autograde", help="grade submissions (sandboxed, in parallel) into the gradebook")
     select(sp)
     timeouts(sp)
-    sp.add_argument("--jobs", type=int, help="parallel submissions (default: the core count)")
+    sp.add_argument(
+        "--jobs", type=int, help="worker processes of the local cluster (default: the core count; not with --scheduler)"
+    )
+    sp.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on the workers of this Dask scheduler (tcp://host:8786, or a scheduler file; docs/SCALING.md)",
+    )
     sp.add_argument(
         "--run-notebook",
         action="store_true",
@@ -268,6 +301,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="UNSAFE: grade even where namespaces are unavailable (resource limits only, no file/network isolation)",
     )
     sp.set_defaults(fn=cmd_autograde)
+    sp = sub.add_parser("cluster", help="start a Dask cluster for autograde --scheduler (local or SLURM)")
+    sp.add_argument("kind", choices=("local", "slurm"))
+    sp.add_argument("--workers", type=int, help="local: worker processes (default: cores); slurm: jobs (default 1)")
+    sp.add_argument(
+        "--scheduler-file", help="where to write the scheduler's address (default <work>/dask-scheduler.json)"
+    )
+    sp.add_argument("--print-job-script", action="store_true", help="slurm: print the job script and exit")
+    sp.set_defaults(fn=cmd_cluster)
     sp = sub.add_parser("feedback", help="write feedback/<student>/<assignment>/feedback.html (and LMS bundles)")
     select(sp)
     sp.add_argument(

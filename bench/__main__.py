@@ -1,14 +1,17 @@
 """``make bench`` / ``python -m bench``: the course's numbers in one run.
 
-    python -m bench                     # layers vs torch, every lecture + solution notebook, grading throughput
+    python -m bench                     # layers vs torch, notebooks, grading throughput, widget latency
     python -m bench --no-notebooks      # notebook times read from the notebook tests' record instead
-    python -m bench --quick             # smoke run: few repeats, small shapes, no notebooks
+    python -m bench --quick             # smoke run: few repeats, small shapes, no notebooks, one topic graded
+    python -m bench --grading-topics 01,09 --students 6    # grading throughput of some topics only
     python -m bench --threads default   # both libraries at their default thread counts
 
 (a) the reference deepkit (reference) vs torch CPU, float64, forward + backward of every layer (median of
-repeats, both timed in the same run); (b) notebook execution times; (c) grading throughput from
-bench/results/grading.json (written by ``python -m autograder bench``). Results go to
-bench/results/README.md (Markdown tables) and bench/results/latest.json.
+repeats, both timed in the same run); (b) notebook execution times; (c) grading throughput per topic: plain serial
+nbgrader vs ours on a local Dask cluster of 1 and 2 worker processes, measured side by side now
+(bench/grading.py), with projections for 300 and 10,000 submissions; (d) widget latency: CPU per redraw
+(bench/widgets.py, measured now) and the browser's input-to-image latency recorded by tests/test_browser.py.
+Results go to bench/results/README.md (Markdown tables) and bench/results/latest.json.
 """
 
 from __future__ import annotations
@@ -48,8 +51,28 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default="1",
         help="1: NumPy/BLAS and torch single-threaded (default); default: both untouched",
     )
+    ap.add_argument(
+        "--grading",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure grading throughput (plain nbgrader vs ours with 1 and 2 workers; default: on)",
+    )
+    ap.add_argument("--grading-topics", help="comma-separated topics to grade (default: all; quick: 01)")
+    ap.add_argument("--students", type=int, help="submissions per topic in the grading run (default 4, quick 2)")
+    ap.add_argument(
+        "--widgets",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure CPU per widget redraw (default: on, off with --quick)",
+    )
     ap.add_argument("--out-dir", type=Path, default=RESULTS, help="where README.md and latest.json go")
     args = ap.parse_args(argv)
+    if args.students is None:
+        args.students = 2 if args.quick else 4
+    if args.students < 2:
+        ap.error("--students must be at least 2 (the plain nbgrader rate is the difference of 1 and N)")
+    if args.widgets is None:
+        args.widgets = not args.quick
     if args.repeats is None:
         args.repeats = 3 if args.quick else 15
     if args.budget is None:
@@ -110,10 +133,49 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nnotebook run times: {nb_source}")
         for row in nb_rows or []:
             print(report.notebook_line(row))
-    grading = report.grading()
-    print("\ngrading throughput:", report.grading_text(grading))
+    grading = {"throughput": None, "per_submission": report.grading()}
+    if args.grading:
+        from bench import grading as grading_bench
+        from course.topics import TOPICS, find
 
-    out = report.write(args.out_dir, meta, args.repeats, results, goal, nb_rows, nb_source, grading)
+        default = "01" if args.quick else ",".join(t.folder for t in TOPICS)
+        topics = [find(k.strip()).folder for k in (args.grading_topics or default).split(",") if k.strip()]
+        print(
+            f"\ngrading throughput, {args.students} submissions per topic (plain serial nbgrader vs ours on a local "
+            "Dask cluster, measured now):",
+            flush=True,
+        )
+        print(grading_bench.HEADER, flush=True)
+        grading["throughput"] = grading_bench.measure(
+            topics, args.students, progress=lambda row: print(grading_bench.line(row), flush=True)
+        )
+    if grading["per_submission"] is not None:
+        print("per-submission detail (python -m autograder bench):", report.grading_text(grading["per_submission"]))
+
+    from bench import widgets
+
+    widget_cpu = None
+    if args.widgets:
+        print("\nwidget redraw, CPU ms (bench.widgets, measured now):", flush=True)
+        widget_cpu = widgets.measure()
+        for line in report.widget_cpu_lines(widget_cpu):
+            print(line, flush=True)
+    browser, browser_source = report.browser_latency()
+    print(f"\nwidget latency in the browser ({browser_source}):")
+    for line in report.browser_lines(browser):
+        print(line)
+
+    out = report.write(
+        args.out_dir,
+        meta,
+        args.repeats,
+        results,
+        goal,
+        nb_rows,
+        nb_source,
+        grading,
+        {"cpu": widget_cpu, "browser": browser, "browser_source": browser_source},
+    )
     print(f"\nwritten {out[0]} and {out[1]}")
     return 0
 

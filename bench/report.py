@@ -90,6 +90,44 @@ def grading() -> dict | None:
         return None
 
 
+def browser_latency() -> tuple[dict | None, str]:
+    """The newest browser widget latencies (tests/test_browser.py writes build/results/widget_latency.json;
+    an UPDATE_RESULTS=1 run writes bench/results/) and a sentence saying where they came from."""
+    from bench import results_file
+
+    path = results_file("widget_latency.json")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None, "not measured: run tests/test_browser.py (make test) to record it"
+    m = data.get("machine", {})
+    load = m.get("load_avg_1min")
+    when = f"measured {m.get('measured', '?')}" + (f", 1-min load average {load:.1f}" if load is not None else "")
+    return data, f"from {path.relative_to(ROOT)}, written by tests/test_browser.py ({when})"
+
+
+def browser_lines(data: dict | None) -> list[str]:
+    if not data:
+        return []
+    goal = data.get("goal_median_ms", 150.0)
+    out = [f"  {'explorer':<52} {'median':>7} {'p90':>7} {'n':>3}  (ms, input event to new image)"]
+    for name, e in data.get("explorers", {}).items():
+        flag = "" if e["median_ms"] <= goal else f"  > {goal:g}"
+        out.append(f"  {name:<52} {e['median_ms']:>7.1f} {e['p90_ms']:>7.1f} {e['n']:>3}{flag}")
+    return out
+
+
+def widget_cpu_lines(cpu: dict | None) -> list[str]:
+    """Per explorer: its slowest control's median / p90 CPU ms per redraw."""
+    if not cpu:
+        return []
+    out = [f"  {'explorer':<28} {'slowest control':<16} {'median':>7} {'p90':>7}  (CPU ms per redraw)"]
+    for name, controls in cpu.items():
+        control, s = max(controls.items(), key=lambda kv: kv[1]["median_ms"])
+        out.append(f"  {name:<28} {control:<16} {s['median_ms']:>7.1f} {s['p90_ms']:>7.1f}")
+    return out
+
+
 def grading_text(g: dict | None) -> str:
     if g is None:
         return f"no {GRADING_JSON.relative_to(ROOT)} yet (written by `python -m autograder bench`): not measured"
@@ -111,6 +149,7 @@ def markdown(
     nb_rows: list[dict] | None,
     nb_source: str,
     grading_data: dict | None,
+    widgets: dict | None = None,
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -162,16 +201,48 @@ def markdown(
         lines += [f"| {r['notebook']} | {r['seconds']:.2f} | {r['outcome']} |" for r in nb_rows]
         lines.append(f"| total | {sum(r['seconds'] for r in nb_rows):.2f} | |")
     lines += ["", "## Grading throughput", ""]
-    if grading_data is None:
-        lines.append(grading_text(None) + ".")
+    throughput = (grading_data or {}).get("throughput")
+    detail = (grading_data or {}).get("per_submission")
+    if throughput:
+        from bench import grading
+
+        lines += grading.markdown(throughput)
     else:
+        lines.append("Not measured in this run (`python -m bench --no-grading`).")
+    if detail:
         lines += [
-            "From `bench/results/grading.json` (`python -m autograder bench`).",
+            "",
+            "Per-submission detail from `bench/results/grading.json` (`python -m autograder bench`):",
             "",
             "| measure | value |",
             "|---|---|",
         ]
-        lines += [f"| {k} | {v} |" for k, v in grading_data.items()]
+        lines += [f"| {k} | {v} |" for k, v in detail.items()]
+    lines += ["", "## Widget latency", ""]
+    cpu = (widgets or {}).get("cpu")
+    if cpu:
+        lines += [
+            "CPU time per redraw, measured in this run (`bench/widgets.py`: every control of every explorer moved "
+            "through its range and back; median / p90 over the redraws of the explorer's slowest control):",
+            "",
+            "| explorer | slowest control | median CPU ms | p90 CPU ms |",
+            "|---|---|---:|---:|",
+        ]
+        for name, controls in cpu.items():
+            control, st = max(controls.items(), key=lambda kv: kv[1]["median_ms"])
+            lines.append(f"| {name} | {control} | {st['median_ms']:.1f} | {st['p90_ms']:.1f} |")
+        lines.append("")
+    else:
+        lines += ["CPU per redraw: not measured in this run (`--quick` or `--no-widgets`).", ""]
+    browser = (widgets or {}).get("browser")
+    source = (widgets or {}).get("browser_source", "not measured")
+    lines.append(f"In the browser (JupyterLab + chromium, input event to new image): {source}.")
+    if browser:
+        goal = browser.get("goal_median_ms", 150.0)
+        lines += ["", f"| explorer | median ms | p90 ms | n | under {goal:g} ms |", "|---|---:|---:|---:|---|"]
+        for name, e in browser.get("explorers", {}).items():
+            under = "yes" if e["median_ms"] <= goal else "no"
+            lines.append(f"| {name} | {e['median_ms']:.1f} | {e['p90_ms']:.1f} | {e['n']} | {under} |")
     return "\n".join(lines) + "\n"
 
 
@@ -184,10 +255,11 @@ def write(
     nb_rows: list[dict] | None,
     nb_source: str,
     grading_data: dict | None,
+    widgets: dict | None = None,
 ) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     md, js = out_dir / "README.md", out_dir / "latest.json"
-    md.write_text(markdown(meta, repeats, results, goal, nb_rows, nb_source, grading_data))
+    md.write_text(markdown(meta, repeats, results, goal, nb_rows, nb_source, grading_data, widgets))
     data = {
         "machine": meta,
         "repeats": repeats,
@@ -196,6 +268,7 @@ def write(
         "goal": goal,
         "notebooks": {"source": nb_source, "rows": nb_rows},
         "grading": grading_data,
+        "widgets": widgets,
     }
     js.write_text(json.dumps(data, indent=1) + "\n")
     return md, js

@@ -32,7 +32,7 @@ def quick_bench(tmp_path_factory):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc, out
@@ -71,6 +71,32 @@ def test_bench_quick_tables_have_the_columns(quick_bench):
     assert header == ["layer", "shape", "deepkit", "ms", "torch", "ms", "ratio", "best-run", "ratio"]
     ok_lines = [ln for ln in md.splitlines() if ln.startswith("| ") and re.search(r"\| [\d.]+ \| [\d.]+ \|$", ln)]
     assert len(ok_lines) >= sum(r["status"] == "ok" for r in json.loads((out / "latest.json").read_text())["layers"])
+
+
+def test_bench_quick_grades_topic_01_against_plain_nbgrader(quick_bench):
+    """--quick grades 2 submissions of topic 01 with plain nbgrader and with 1 and 2 workers in the same run;
+    the printed table, README and latest.json agree, and the projections follow from start-up and rate."""
+    proc, out = quick_bench
+    data = json.loads((out / "latest.json").read_text())["grading"]["throughput"]
+    (row,) = data["rows"]
+    assert row["assignment"] == "01_softmax" and row["students"] == 2 and set(row["ours"]) == {"1", "2"}
+    for m in [row["plain_nbgrader"], *row["ours"].values()]:
+        assert m["s_per_submission"] > 0 and m["startup_s"] >= 0
+        assert m["per_minute"] == pytest.approx(60 / m["s_per_submission"], rel=1e-2)
+        for n in ("300", "10000"):
+            want = (m["startup_s"] + int(n) * m["s_per_submission"]) / 60
+            assert m["projected_minutes"][n] == pytest.approx(want, rel=1e-2, abs=0.1)
+    for w, m in row["ours"].items():
+        assert m["full_marks"] == "2/2" and m["notebooks_ran"] == 2
+        want = row["plain_nbgrader"]["s_per_submission"] / m["s_per_submission"]
+        assert row["speedup_vs_plain"][w] == pytest.approx(want, rel=2e-2)
+    assert data["records_per_minute"] > 0
+    printed = next(ln for ln in proc.stdout.splitlines() if ln.startswith("01_softmax "))
+    assert f"{row['ours']['2']['per_minute']:.1f}" in printed and printed.split()[-1] == "2/2"
+    md = (out / "README.md").read_text()
+    assert "| topic | N | plain nbgrader /min | ours 1 worker /min | ours 2 workers /min |" in md
+    assert "| 01_softmax | 2 |" in md
+    assert "## Widget latency" in md and "In the browser" in md and "widget latency in the browser" in proc.stdout
 
 
 def test_missing_module_is_reported_not_raised():

@@ -104,7 +104,7 @@ def stage(course: Course, topic: TopicChecks, assignment: str, src: Path, dest: 
                         found[name[:-3]] = p
                 elif not _given(course, rel):
                     info.ignored.append(clean(rel, 120) + (" (symlink)" if p.is_symlink() else ""))
-    info.timestamp = _lms_time(course, assignment, src)
+    info.timestamp = lms_time(course, assignment, src)
     # the notebook
     if nb_path is None:
         info.notebook_reason = f"{wanted_nb} is missing from the submission"
@@ -160,7 +160,7 @@ def stage(course: Course, topic: TopicChecks, assignment: str, src: Path, dest: 
     return info
 
 
-def _lms_time(course: Course, assignment: str, src: Path) -> str | None:
+def lms_time(course: Course, assignment: str, src: Path) -> str | None:
     """The submission time ``collect`` recorded from the LMS for this student (``src`` = submitted/<id>/<a>)."""
     from autograder.intake.collect import load_record
 
