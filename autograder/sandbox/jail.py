@@ -557,10 +557,12 @@ if __name__ != "__main__":
 
     UID_BASE, UID_SLOTS = 61000, 4000  # sandbox uids: one per running sandbox on this machine
 
-    class SandboxUnavailable(RuntimeError):
+    from autograder.errors import InfrastructureError
+
+    class SandboxUnavailable(InfrastructureError):
         """Namespaces are not available and isolation was required (an infrastructure problem: stop)."""
 
-    class SandboxError(RuntimeError):
+    class SandboxError(InfrastructureError):
         """The sandbox could not be built (an infrastructure problem, never the student's fault: stop)."""
 
     @dataclass

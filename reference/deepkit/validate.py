@@ -6,6 +6,7 @@ expected, e.g. ``x must be a 2-D array of shape (N, D), got shape (3,)``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -101,6 +102,6 @@ def _scalar(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     v = float(value)
-    if not np.isfinite(v):
+    if not math.isfinite(v):  # math, not numpy: a hyper-parameter check runs on every optimizer step
         raise ValueError(f"{name} must be finite, got {v}")
     return v
