@@ -12,6 +12,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from autograder.course import Course, Limits
+from autograder.errors import InfrastructureError
 from autograder.grade import CellScore, Outcome, ensure_assignment, grade_one, record, write_outputs
 from autograder.libgrade import reference_cases
 from autograder.nbrun import template
@@ -55,6 +56,9 @@ def grade_batch(
             try:
                 out, intake, lib, nbres = fut.result()
                 record(course, out, intake, nbres)
+            except InfrastructureError:  # the machinery broke, not this submission: stop the batch loudly
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
             except Exception as exc:  # noqa: BLE001 - the batch continues; the submission still gets a reason
                 out = Outcome(student, assignment, notes=[f"grading failed: {type(exc).__name__}: {exc}"])
                 try:

@@ -14,7 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from autograder.cases import MissingTermSecret
 from autograder.course import Course, Limits
+from autograder.errors import InfrastructureError
 
 
 def _limits(a) -> Limits:
@@ -56,18 +58,37 @@ def cmd_collect(course: Course, a) -> int:
 
 
 def cmd_autograde(course: Course, a) -> int:
+    """Grade submissions on the hidden cases, after the canary; exit 2 on an infrastructure failure, 1 if a
+    submission's grading itself failed (it still got 0 with a reason), 0 otherwise."""
     from autograder.batch import grade_batch
+    from autograder.canary import verify
 
     pairs = _pairs(course, a)
     if not pairs:
         print(f"nothing to grade: no submissions under {course.submitted} (python -m autograder collect ...)")
         return 0
     jobs = a.jobs or os.cpu_count() or 1
+    limits, notebook = _limits(a), not a.library_only
     t0 = time.monotonic()
-    outs = grade_batch(course, pairs, _limits(a), jobs=jobs, notebook=not a.library_only)
+    try:
+        course.case_set()  # the hidden cases need the term secret: fail now, not per submission
+        verify(course, sorted({asg for _, asg in pairs}), limits, notebook=notebook, jobs=jobs)
+        outs = grade_batch(course, pairs, limits, jobs=jobs, notebook=notebook)
+    except (MissingTermSecret, InfrastructureError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for o in outs:
         print(f"{o.assignment} {o.student}: {o.summary()}")
     print(f"graded {len(outs)} submission(s) in {time.monotonic() - t0:.1f} s with {jobs} job(s)")
+    failed = [o for o in outs if any(n.startswith("grading failed") for n in o.notes)]
+    if failed:
+        which = ", ".join(f"{o.student}/{o.assignment}" for o in failed)
+        print(
+            f"error: grading itself failed for {len(failed)} submission(s) (they got 0 with an 'internal grading "
+            f"error' reason; fix the cause and regrade them): {which}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -99,7 +120,7 @@ def cmd_check(course: Course, a) -> int:
 
     asg = course.assignment(a.assignment)
     with tempfile.TemporaryDirectory(prefix="deepkit-check-") as tmp:
-        work = Course(root=course.root, work=Path(tmp))
+        work = Course(root=course.root, work=Path(tmp), cases="public")
         src = work.submitted / "me" / asg
         (src / "lib" / "deepkit").mkdir(parents=True)
         for p in sorted((course.stub_lib / "deepkit").glob("*.py")):
@@ -129,6 +150,29 @@ def cmd_submit(course: Course, a) -> int:
     asg = course.assignment(a.assignment)
     out = submit(course, asg, Path(a.out) if a.out else None)
     print(f"wrote {out}: upload this file (it holds {asg}.ipynb and your lib/deepkit/*.py)")
+    return 0
+
+
+def cmd_term_secret(course: Course, a) -> int:
+    """Say where the term secret comes from (never print it); ``--init`` writes a new random one."""
+    import hashlib
+
+    from autograder.cases import init_secret_file, term_secret
+
+    if a.init:
+        try:
+            path = init_secret_file()
+        except FileExistsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote a new term secret to {path} (keep it for the whole term; never commit or publish it)")
+        return 0
+    try:
+        secret = term_secret(course.root)
+    except MissingTermSecret as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"term secret found (fingerprint {hashlib.sha256(secret.encode()).hexdigest()[:12]})")
     return 0
 
 
@@ -186,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("assignment", help="NN")
     sp.add_argument("--out")
     sp.set_defaults(fn=cmd_submit)
+    sp = sub.add_parser("term-secret", help="check the term secret (the seed of the hidden cases); --init makes one")
+    sp.add_argument("--init", action="store_true", help="write a new random secret to ~/.config/deepkit/term-secret")
+    sp.set_defaults(fn=cmd_term_secret)
     sp = sub.add_parser("bench", help="seconds per submission and speed-up over serial nbgrader autograde")
     sp.add_argument("--students", type=int, default=6)
     sp.add_argument("--assignment", default="01")

@@ -47,8 +47,8 @@ def _zygote():
                 return None
             root = str(Path(__file__).resolve().parent.parent)
             env = dict(os.environ, PYTHONPATH=root, PYTHONDONTWRITEBYTECODE="1")
-            proc = subprocess.Popen(
-                [sys.executable, "-c", "from autograder.sandbox.zygote import serve; serve()"],
+            proc = subprocess.Popen(  # the real interpreter path: the kernels it starts in sandboxes use it
+                [jail.interpreter(), "-c", "from autograder.sandbox.zygote import serve; serve()"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

@@ -303,6 +303,17 @@ if __name__ != "__main__":
         isolated: bool
         log_tail: str
 
+    def interpreter() -> str:
+        """This interpreter as the sandbox can exec it. The sandbox binds only real paths, so a virtualenv reached
+        through a symlink (a shared ``.venv`` link, or a checkout under a symlinked folder) must be named by its
+        real folder; the file name stays, because a virtualenv's ``bin/python`` is itself a link that must keep
+        its place next to ``pyvenv.cfg``."""
+        return real_folder(sys.executable)
+
+    def real_folder(path: str) -> str:
+        """``path`` with its folder resolved (symlinks followed) and its file name kept."""
+        return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+
     def python_ro_paths() -> list[str]:
         """Host paths the sandbox needs read-only to run this interpreter and its virtualenv."""
         paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
@@ -342,7 +353,7 @@ if __name__ != "__main__":
         env = dict(jail.env)
         env["AUTOGRADER_FD"] = str(wfd)
         cfg = {
-            "argv": jail.argv,
+            "argv": [real_folder(jail.argv[0]), *jail.argv[1:]],  # exec'd inside, where only real paths exist
             "binds": jail.binds,
             "wall": jail.wall,
             "cpu": jail.cpu,
