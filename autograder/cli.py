@@ -1,6 +1,7 @@
-"""``python -m autograder <command>``: the course's grading CLI (see autograder/README.md).
+"""``python -m autograder <command>``: the course's grading commands (instructors: autograder/README.md).
 
-Instructor: release, collect, autograde, feedback, export, bench. Student / self-learner: check, submit.
+Instructor: release, collect, autograde, feedback, export, term-secret, bench. Student / self-learner: check,
+submit (the only commands of a student edition).
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,8 +42,25 @@ def _pairs(course: Course, a) -> list[tuple[str, str]]:
 
 
 def cmd_release(course: Course, a) -> int:
-    """Regenerate lib/ stubs and exercises/ (tools.build runs nbgrader generate_assignment)."""
-    return subprocess.call([sys.executable, "-m", "tools.build"], cwd=course.root)
+    """Build the student edition (autograder/edition.py): the topics given, or those already released in it plus
+    ``--assignment``; commit it in its own git repository, write its zip, push it with ``--publish``."""
+    from autograder.edition import EditionError, build, publish, released_in
+
+    out = Path(a.student_edition).expanduser()
+    if a.topics:
+        numbers = [n for n in a.topics.replace(",", " ").split() if n]
+    elif a.assignment:
+        numbers = [*released_in(out), *(course.assignment(n) for n in a.assignment)]
+    else:
+        numbers = course.assignments()
+    try:
+        build(course.root, out, numbers, lectures=not a.no_lectures)
+        if a.publish:
+            publish(out)
+    except EditionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_collect(course: Course, a) -> int:
@@ -58,8 +75,11 @@ def cmd_collect(course: Course, a) -> int:
 
 
 def cmd_autograde(course: Course, a) -> int:
-    """Grade submissions on the hidden cases, after the canary; exit 2 on an infrastructure failure, 1 if a
-    submission's grading itself failed (it still got 0 with a reason), 0 otherwise."""
+    """Grade submissions on the hidden cases, after the canary: those not yet graded as they are now (all of them
+    with ``--force``, and always the one named by ``--student`` + ``--assignment``). Exit status 2 on an
+    infrastructure failure (nothing graded after it), 1 if a submission's own grading failed (it got 0 with a
+    reason), else 0."""
+    from autograder import stamps
     from autograder.batch import grade_batch
     from autograder.canary import verify
 
@@ -72,20 +92,31 @@ def cmd_autograde(course: Course, a) -> int:
     t0 = time.monotonic()
     try:
         course.case_set()  # the hidden cases need the term secret: fail now, not per submission
-        verify(course, sorted({asg for _, asg in pairs}), limits, notebook=notebook, jobs=jobs)
-        outs = grade_batch(course, pairs, limits, jobs=jobs, notebook=notebook)
+        wanted = {p: stamps.stamp(course, *p, limits, notebook) for p in pairs}
+        single = bool(a.student and a.assignment)
+        todo = [p for p in pairs if a.force or single or stamps.recorded(course, *p) != wanted[p]]
+        if not todo:
+            print(f"all {len(pairs)} submission(s) are graded as they are now (--force regrades them)")
+            return 0
+        if len(todo) < len(pairs):
+            print(f"{len(pairs) - len(todo)} submission(s) already graded as they are now; grading {len(todo)}")
+        verify(course, sorted({asg for _, asg in todo}), limits, notebook=notebook, jobs=jobs)
+        outs = grade_batch(course, todo, limits, jobs=jobs, notebook=notebook)
     except (MissingTermSecret, InfrastructureError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    failed = []
     for o in outs:
         print(f"{o.assignment} {o.student}: {o.summary()}")
+        if any(n.startswith("grading failed") for n in o.notes):
+            failed.append(f"{o.student}/{o.assignment}")
+        else:
+            stamps.record(course, o.student, o.assignment, wanted[(o.student, o.assignment)])
     print(f"graded {len(outs)} submission(s) in {time.monotonic() - t0:.1f} s with {jobs} job(s)")
-    failed = [o for o in outs if any(n.startswith("grading failed") for n in o.notes)]
     if failed:
-        which = ", ".join(f"{o.student}/{o.assignment}" for o in failed)
         print(
             f"error: grading itself failed for {len(failed)} submission(s) (they got 0 with an 'internal grading "
-            f"error' reason; fix the cause and regrade them): {which}",
+            f"error' reason; fix the cause and regrade them): {', '.join(failed)}",
             file=sys.stderr,
         )
         return 1
@@ -115,7 +146,7 @@ def cmd_export(course: Course, a) -> int:
 
 
 def cmd_check(course: Course, a) -> int:
-    """Run the hidden checks on YOUR lib/deepkit (sandboxed when the OS allows) and print a per-part report."""
+    """Run the public cases on YOUR lib/deepkit (sandboxed when the OS allows) and print a per-part report."""
     from autograder.grade import grade_one
 
     asg = course.assignment(a.assignment)
@@ -129,8 +160,8 @@ def cmd_check(course: Course, a) -> int:
         nb = course.path(course.find(asg).exercise_notebook)
         if nb.is_file():
             shutil.copyfile(nb, src / f"{asg}.ipynb")
-        out, intake, lib, nbres = grade_one(work, "me", asg, _limits(a), notebook=a.notebook)
-    print(f"{asg}: hidden checks of lib/deepkit ({course.stub_lib / 'deepkit'})")
+        out, intake, lib, nbres = grade_one(work, "me", asg, _limits(a), notebook=getattr(a, "notebook", False))
+    print(f"{asg}: the public cases of every graded part, on lib/deepkit ({course.stub_lib / 'deepkit'})")
     width = max(len(n) for n in out.cells)
     for c in out.cells.values():
         mark = "ok " if c.points >= c.max_points else "-- "
@@ -182,10 +213,14 @@ def cmd_bench(course: Course, a) -> int:
     return bench_main(a)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(student_only: bool | None = None) -> argparse.ArgumentParser:
+    """The command line; in a student edition (``student_only``, default: detected) only ``check`` and ``submit``."""
+    if student_only is None:
+        student_only = Course(topics=()).is_edition
     p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
-    p.add_argument("--work", help="folder for submitted/, autograded/, feedback/, gradebook.db (default: autograder/)")
-    p.add_argument("--root", help="the course folder (default: this repository)")
+    if not student_only:
+        p.add_argument("--work", help="folder of submitted/, autograded/, gradebook.db (default: autograder/)")
+    p.add_argument("--root", help="the course folder (default: this one)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def select(sp, default_all=False):
@@ -202,17 +237,35 @@ def build_parser() -> argparse.ArgumentParser:
             help="seconds for the library sandbox (default: sum of the parts' limits + 15)",
         )
 
-    sp = sub.add_parser("release", help="regenerate lib/ stubs and exercises/ (python -m tools.build)")
+    sp = sub.add_parser("check", help="run the public cases of every graded part on your own lib/deepkit")
+    sp.add_argument("assignment", help="NN")
+    if not student_only:  # the notebook run needs the instructor's source notebook (its gradebook template)
+        sp.add_argument("--notebook", action="store_true", help="also run the exercise notebook like the grader")
+    timeouts(sp)
+    sp.set_defaults(fn=cmd_check)
+    sp = sub.add_parser("submit", help="pack exercises/NN_x/NN_x.ipynb + lib/deepkit/*.py into a zip")
+    sp.add_argument("assignment", help="NN")
+    sp.add_argument("--out")
+    sp.set_defaults(fn=cmd_submit)
+    if student_only:
+        return p
+    sp = sub.add_parser("release", help="build the student edition (a git repository and a zip) of released topics")
+    sp.add_argument("--student-edition", required=True, metavar="DIR", help="the edition's folder (outside the repo)")
+    sp.add_argument("--assignment", action="append", help="add topic NN to the topics DIR already releases")
+    sp.add_argument("--topics", help="exactly these topics (e.g. 01,04); default: every topic")
+    sp.add_argument("--no-lectures", action="store_true", help="leave the executed lectures out (quick)")
+    sp.add_argument("--publish", action="store_true", help="push the edition to its git remote (nbgitpuller)")
     sp.set_defaults(fn=cmd_release)
     sp = sub.add_parser("collect", help="copy submissions in from a folder of student folders or an LMS zip")
     sp.add_argument("source")
     sp.add_argument("--assignment", required=True)
     sp.set_defaults(fn=cmd_collect)
-    sp = sub.add_parser("autograde", help="grade submissions (sandboxed, in parallel) into the gradebook")
+    sp = sub.add_parser("autograde", help="grade submissions on the hidden cases (sandboxed, in parallel)")
     select(sp)
     timeouts(sp)
     sp.add_argument("--jobs", type=int, help="parallel submissions (default: the core count)")
     sp.add_argument("--library-only", action="store_true", help="skip the notebook run")
+    sp.add_argument("--force", action="store_true", help="regrade submissions already graded as they are now")
     sp.set_defaults(fn=cmd_autograde)
     sp = sub.add_parser("feedback", help="write feedback/<student>/<assignment>/feedback.html")
     select(sp)
@@ -221,15 +274,6 @@ def build_parser() -> argparse.ArgumentParser:
     select(sp)
     sp.add_argument("--out", help="CSV path (default autograder/exports/grades.csv)")
     sp.set_defaults(fn=cmd_export)
-    sp = sub.add_parser("check", help="run the hidden checks on your own lib/deepkit")
-    sp.add_argument("assignment", help="NN")
-    sp.add_argument("--notebook", action="store_true", help="also run the exercise notebook like the grader")
-    timeouts(sp)
-    sp.set_defaults(fn=cmd_check)
-    sp = sub.add_parser("submit", help="pack exercises/NN_x/NN_x.ipynb + lib/deepkit/*.py into a zip")
-    sp.add_argument("assignment", help="NN")
-    sp.add_argument("--out")
-    sp.set_defaults(fn=cmd_submit)
     sp = sub.add_parser("term-secret", help="check the term secret (the seed of the hidden cases); --init makes one")
     sp.add_argument("--init", action="store_true", help="write a new random secret to ~/.config/deepkit/term-secret")
     sp.set_defaults(fn=cmd_term_secret)
@@ -244,5 +288,5 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     root = Path(a.root) if a.root else Course().root
-    course = Course(root=root, work=Path(a.work) if a.work else None)
+    course = Course(root=root, work=Path(a.work) if getattr(a, "work", None) else None)
     return int(a.fn(course, a) or 0)

@@ -12,7 +12,7 @@ from types import ModuleType, SimpleNamespace
 
 import numpy as np
 
-from autograder.cases import make_cases
+from autograder.cases import PUBLIC_SEED, make_cases
 from autograder.compare import CaseResult, judge_case, part_score
 from autograder.course import Course
 from autograder.spec import Misconception, Part, TopicChecks
@@ -63,9 +63,14 @@ def misconception_outputs(probes: ModuleType, part: Part, ref: ModuleType, input
 
 
 def grade_module(
-    number: str, dk: ModuleType, parts: list[str] | None = None, ref: ModuleType | None = None
+    number: str,
+    dk: ModuleType,
+    parts: list[str] | None = None,
+    ref: ModuleType | None = None,
+    seed_base: int = PUBLIC_SEED,
 ) -> dict[str, tuple[float, str]]:
-    """Grade a deepkit package ``dk`` (any object with the topic's modules as attributes) in-process.
+    """Grade a deepkit package ``dk`` (any object with the topic's modules as attributes) in-process, on the
+    cases drawn from ``seed_base`` (the public cases unless told otherwise).
 
     Returns part name -> (points, reason). Exceptions in the graded code count as a failed case.
     """
@@ -77,7 +82,7 @@ def grade_module(
         if parts is not None and part.name not in parts:
             continue
         cases = []
-        for inp in make_cases(part):
+        for inp in make_cases(part, seed_base):
             expected = run_probe(probes, part, ref, inp)
             try:
                 got = run_probe(probes, part, dk, inp)
