@@ -49,11 +49,13 @@ test-fast: venv lint
 
 ## make grade [A=NN]: autograde the collected submissions of topic NN (all topics without A) on the hidden cases,
 ## after the canary; only those not yet graded as they are now (GRADE_ARGS=--force regrades all); feedback + CSV
+## (WORK=DIR: a term's own submitted/, autograded/, gradebook.db instead of autograder/)
 ASSIGNMENT_ARG = $(if $(A),--assignment $(A),--all)
+WORK_ARG = $(if $(WORK),--work "$(WORK)",)
 grade: venv
-	$(PY) -m autograder autograde $(ASSIGNMENT_ARG) $(GRADE_ARGS)
-	$(PY) -m autograder feedback $(ASSIGNMENT_ARG)
-	$(PY) -m autograder export $(ASSIGNMENT_ARG)
+	$(PY) -m autograder $(WORK_ARG) autograde $(ASSIGNMENT_ARG) $(GRADE_ARGS)
+	$(PY) -m autograder $(WORK_ARG) feedback $(ASSIGNMENT_ARG)
+	$(PY) -m autograder $(WORK_ARG) export $(ASSIGNMENT_ARG)
 
 ## make release A=NN: add topic NN to the student edition in EDITION (every topic without A): a git repository
 ## (committed; `make publish` pushes it for nbgitpuller) and EDITION.zip (for an LMS). See docs/INSTRUCTORS.md.
@@ -71,13 +73,13 @@ student-edition: venv
 
 ## make collect FROM=<folder or LMS zip> A=NN / feedback / export: the other grading steps
 collect: venv
-	$(PY) -m autograder collect "$(FROM)" --assignment $(A)
+	$(PY) -m autograder $(WORK_ARG) collect "$(FROM)" --assignment $(A)
 
 feedback: venv
-	$(PY) -m autograder feedback --all
+	$(PY) -m autograder $(WORK_ARG) feedback $(ASSIGNMENT_ARG)
 
 export: venv
-	$(PY) -m autograder export --all
+	$(PY) -m autograder $(WORK_ARG) export $(ASSIGNMENT_ARG)
 
 ## make bench: reference deepkit vs torch ratios, notebook times, grading throughput -> bench/results/
 ## (BENCH_ARGS="--quick" for a smoke run, "--no-notebooks", "--threads default"; see python -m bench -h)
