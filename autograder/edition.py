@@ -269,17 +269,48 @@ def write_tree(root: Path, out: Path, released: tuple[Topic, ...], lectures: boo
 
 
 # ------------------------------------------------------------------------------------------- leak checks
-def _text_files(out: Path):
-    for p in sorted(out.rglob("*")):
-        if p.is_file() and ".git" not in p.relative_to(out).parts and p.suffix != ".npz":
-            yield p, p.read_text(encoding="utf-8", errors="replace")
+def reference_only_lines(root: Path, released: tuple[Topic, ...]) -> dict[str, str]:
+    """Stripped non-trivial lines written only inside the solution regions of the released topics' reference
+    modules (line -> its module): a line that is given code anywhere in the reference, or an import, is no
+    secret."""
+    from tools.build import secret_lines, solution_regions
+
+    secrets: dict[str, str] = {}
+    for t in released:
+        for m in t.modules:
+            text = (root / "reference" / "deepkit" / f"{m}.py").read_text(encoding="utf-8")
+            if solution_regions(text.splitlines(keepends=True), m):
+                secrets.update(dict.fromkeys(secret_lines(text), f"reference/deepkit/{m}.py"))
+    for p in (root / "reference" / "deepkit").rglob("*.py"):
+        text = p.read_text(encoding="utf-8")
+        for line in {s.strip() for s in text.splitlines()} - secret_lines(text):
+            secrets.pop(line, None)
+    return {line: m for line, m in secrets.items() if not line.startswith(("import ", "from "))}  # imports: names
+
+
+def allowed_lines() -> set[tuple[str, str]]:
+    """(path, line) pairs the edition may hold although they are reference-only (student_edition/allowed_lines.txt,
+    each with its reason)."""
+    pairs = set()
+    for raw in (FILES / "allowed_lines.txt").read_text(encoding="utf-8").splitlines():
+        if raw.strip() and not raw.startswith("#"):
+            path, line = raw.split(" | ", 1)
+            pairs.add((path.strip(), line.strip()))
+    return pairs
+
+
+def leaked_lines(rel: str, text: str, secrets: dict[str, str], allowed: set) -> list[str]:
+    """Problems for one file of the edition: reference-only lines in it (notebooks: sources and text outputs)."""
+    body = _notebook_text(text) if rel.endswith(".ipynb") else text
+    found = ({s.strip() for s in body.splitlines()} & set(secrets)) - {line for path, line in allowed if path == rel}
+    return [f"{rel}: contains reference code of {secrets[line]}: {line!r}" for line in sorted(found)]
 
 
 def edition_problems(out: Path, root: Path, released: tuple[Topic, ...]) -> list[str]:
     """What the edition must not contain: reference or source trees, another topic's checks, reference-only code
-    of a released topic (any file, lecture outputs included), the term secret. Empty list: clean."""
+    of a released topic (any file, lecture outputs included; ``allowed_lines`` excepted), solution or hidden-test
+    markers, the term secret (in any file, data included). Empty list: clean."""
     from autograder.cases import MissingTermSecret, term_secret
-    from tools.build import secret_lines, solution_regions
 
     problems = []
     for d in ("reference", "solutions", "tests", "tools", "bench"):
@@ -290,29 +321,22 @@ def edition_problems(out: Path, root: Path, released: tuple[Topic, ...]) -> list
         for p in sorted((out / "autograder" / kind).glob("*.py")):
             if p.stem != "__init__" and p.stem not in slugs:
                 problems.append(f"autograder/{kind}/{p.name}: a topic that is not released")
-    secrets: dict[str, str] = {}
-    for t in released:
-        for m in t.modules:
-            text = (root / "reference" / "deepkit" / f"{m}.py").read_text(encoding="utf-8")
-            if solution_regions(text.splitlines(keepends=True), m):
-                secrets.update(dict.fromkeys(secret_lines(text), f"reference/deepkit/{m}.py"))
-    for p in (root / "reference" / "deepkit").rglob("*.py"):  # a line given anywhere (a stub, a given module)
-        text = p.read_text(encoding="utf-8")  # is no secret: subtract every line outside the solution regions
-        for line in {s.strip() for s in text.splitlines()} - secret_lines(text):
-            secrets.pop(line, None)
+    secrets, allowed = reference_only_lines(root, released), allowed_lines()
     try:
-        secret = term_secret(root)
+        secret = term_secret(root).encode()
     except MissingTermSecret:
         secret = None
-    for p, text in _text_files(out):
+    for p in sorted(out.rglob("*")):
         rel = p.relative_to(out).as_posix()
-        lines = {s.strip() for s in text.splitlines()}
-        if p.suffix == ".ipynb":  # JSON: look at the cell sources and text outputs
-            lines = {s.strip() for s in _notebook_text(text).splitlines()}
-        for line in sorted(set(secrets) & lines):
-            problems.append(f"{rel}: contains reference code of {secrets[line]}: {line!r}")
-        if secret and secret in text:
+        if not p.is_file() or ".git" in p.relative_to(out).parts:
+            continue
+        data = p.read_bytes()
+        if secret and secret in data:
             problems.append(f"{rel}: contains the term secret")
+        if p.suffix in (".npz", ".png", ".zip"):
+            continue
+        text = data.decode("utf-8", errors="replace")
+        problems += leaked_lines(rel, text, secrets, allowed)
         if rel.startswith(("lib/", "exercises/", "lectures/")) or rel == str(START_HERE):
             problems += [f"{rel}: contains {m!r}" for m in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS") if m in text]
     return problems
