@@ -7,7 +7,8 @@
 for an LMS download). For the released topics R it holds:
 
 * ``README.md`` (short, for students), ``Makefile`` (``make lab``, ``make update``, ``make check A=NN``,
-  ``make submit A=NN``), ``requirements.txt``, ``.gitignore``, ``.gitattributes`` (nbstripout for exercises);
+  ``make submit A=NN``), ``requirements.txt``, ``.gitignore``, ``.gitattributes`` (an exercise's outputs are no
+  change to git: ``course/nbclean.py``);
 * ``START_HERE.ipynb`` without the repository-only cells, its topic table limited to R;
 * ``course/topics.py`` listing R only (``course.topics.load`` reads it), ``course/edition.json`` (what was
   released, from which commit), ``course/update.py`` (``make update``);
@@ -241,7 +242,7 @@ def write_tree(root: Path, out: Path, released: tuple[Topic, ...], lectures: boo
     shutil.copyfile(FILES / "_course.py", out / "lectures" / "_course.py")
     nbformat.write(start_here(root, released), str(out / START_HERE))
     (out / "course").mkdir()
-    for name in ("__init__.py", "update.py", "lab.mk"):
+    for name in ("__init__.py", "update.py", "lab.mk", "nbclean.py"):
         shutil.copyfile(root / "course" / name, out / "course" / name)
     (out / "course" / "topics.py").write_text(registry_source(released, root / "course" / "topics.py"))
     info = {

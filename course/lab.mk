@@ -10,11 +10,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 PORT ?= 8888
 LAB_ARGS ?=
-# nbstripout as git's view of a notebook: outputs, execution counts and the kernel's language details do not
-# count as changes, so running notebooks never blocks `git pull` (the files on disk keep their outputs)
-NBSTRIPOUT = '$(abspath $(PY))' -m nbstripout --keep-id --extra-keys 'metadata.language_info.codemirror_mode \
-  metadata.language_info.file_extension metadata.language_info.mimetype metadata.language_info.nbconvert_exporter \
-  metadata.language_info.pygments_lexer metadata.language_info.version'
+# git's view of a notebook is the notebook without its outputs (course/nbclean.py, nbstripout's rules): running a
+# notebook is never a change, so it never blocks an update (the files on disk keep their outputs)
+NBCLEAN = '$(abspath $(PY))' -S '$(CURDIR)/course/nbclean.py'
 
 .PHONY: venv lab update notebook-filter
 
@@ -32,8 +30,8 @@ $(STAMP): requirements.txt
 ## make notebook-filter: git ignores notebook outputs (the .gitattributes say which notebooks); in a git checkout only
 notebook-filter: venv
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
-	  git config filter.nbstripout.clean "$(NBSTRIPOUT)" && git config filter.nbstripout.smudge cat && \
-	  git config diff.ipynb.textconv "$(NBSTRIPOUT) -t"; fi
+	  git config filter.nbclean.clean "$(NBCLEAN)" && git config filter.nbclean.smudge cat && \
+	  git config diff.nbclean.textconv "$(NBCLEAN)"; fi
 
 ## make lab: JupyterLab on START_HERE, the virtualenv first on PATH (the lab's terminals run its python), no news
 lab: venv notebook-filter

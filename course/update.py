@@ -12,7 +12,7 @@ updated by either ends the same way:
 6. every notebook the merge touched must still be a valid notebook; one that is not gets the learner's version
    back (and that is committed).
 
-Notebook outputs never count as changes where the course's ``.gitattributes`` apply nbstripout (``make
+Notebook outputs never count as changes where the course's ``.gitattributes`` apply ``course/nbclean.py`` (``make
 notebook-filter``, run by ``make lab`` and ``make update``): running a lecture leaves nothing to commit or merge.
 """
 
@@ -59,7 +59,6 @@ def update(root: Path, log=print) -> list[str]:
     branch = upstream(root)
     remote = branch.split("/", 1)[0]
     git(root, "fetch", "--quiet", remote)
-    before = git(root, "rev-parse", "HEAD").strip()
     # 2. untracked files that an upstream file would overwrite: move them aside
     incoming = set(_paths(git(root, "diff", "--name-only", "-z", f"HEAD...{branch}")))
     untracked = set(_paths(git(root, "ls-files", "--others", "--exclude-standard", "-z")))
@@ -73,13 +72,12 @@ def update(root: Path, log=print) -> list[str]:
     deleted = _paths(git(root, "ls-files", "--deleted", "-z"))
     if deleted:
         git(root, "checkout", "--", *deleted)
-    # 4. commit the learner's work
-    if git(root, "status", "--porcelain", "--untracked-files=no").strip():
-        git(root, *IDENTITY, "commit", "--quiet", "--all", "--message", WORK_COMMIT)
-        mine = git(root, "rev-parse", "HEAD").strip()
+    # 4. commit the learner's work (staging also refreshes git's view of notebooks that only gained outputs)
+    git(root, "add", "--update")
+    if _staged(root):
+        git(root, *IDENTITY, "commit", "--quiet", "--message", WORK_COMMIT)
         log("committed your work (lib/deepkit, answers, notes) before updating")
-    else:
-        mine = before
+    mine = git(root, "rev-parse", "HEAD").strip()
     # 5. merge, the learner's lines winning
     try:
         git(root, *IDENTITY, "merge", "--quiet", "--no-edit", "-X", "ours", branch)
@@ -96,6 +94,10 @@ def update(root: Path, log=print) -> list[str]:
             log(f"kept your version of {rel} (the course's new version could not be merged into it)")
     log(f"updated from {branch}: {len(changed)} file(s) changed" + (f": {', '.join(changed[:8])}" if changed else ""))
     return changed
+
+
+def _staged(root: Path) -> bool:
+    return subprocess.run(["git", "-C", str(root), "diff", "--cached", "--quiet"], timeout=300).returncode != 0
 
 
 def _valid_notebook(path: Path) -> bool:

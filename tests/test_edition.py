@@ -132,15 +132,16 @@ def test_start_here_and_readme_speak_to_students(edition):
 
 def test_leak_check_catches_a_planted_answer(edition, tmp_path):
     """The check above can fail: a reference-only line of a released topic, anywhere, and a reference folder."""
-    from tools.build import secret_lines
+    from autograder.edition import reference_only_lines
 
     copy = tmp_path / "copy"
     shutil.copytree(edition, copy, ignore=shutil.ignore_patterns(".git"))
-    line = sorted(secret_lines((REF_LIB / "deepkit" / "losses.py").read_text()))[0]
+    released = tuple(t for t in load(ROOT) if t.folder in FOLDERS)
+    line = sorted(k for k, m in reference_only_lines(ROOT, released).items() if m.endswith("losses.py"))[0]
     with open(copy / "autograder" / "compare.py", "a") as f:
-        f.write(f"\n# {line}\n")
+        f.write(f"\n\ndef planted():\n    {line}\n")
     (copy / "reference").mkdir()
-    problems = edition_problems(copy, ROOT, tuple(t for t in load(ROOT) if t.folder in FOLDERS))
+    problems = edition_problems(copy, ROOT, released)
     assert any("autograder/compare.py: contains reference code of reference/deepkit/losses.py" in p for p in problems)
     assert "reference/ is in the edition" in problems
 
