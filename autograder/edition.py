@@ -242,7 +242,7 @@ def write_tree(root: Path, out: Path, released: tuple[Topic, ...], lectures: boo
     shutil.copyfile(FILES / "_course.py", out / "lectures" / "_course.py")
     nbformat.write(start_here(root, released), str(out / START_HERE))
     (out / "course").mkdir()
-    for name in ("__init__.py", "update.py", "lab.mk", "nbclean.py"):
+    for name in ("__init__.py", "update.py", "lab.mk", "nbclean.py", "jupyter_server_config.py", "terminal.bashrc"):
         shutil.copyfile(root / "course" / name, out / "course" / name)
     (out / "course" / "topics.py").write_text(registry_source(released, root / "course" / "topics.py"))
     info = {

@@ -37,12 +37,12 @@ FEEDBACK = (
 
 
 class _Refused(APIHandler):
-    """Answers like nbgrader's API (``{"success": false, "error": ...}``), which the formgrader shows in its
-    error dialog."""
+    """Answers like nbgrader's API (``{"success": false, "log": ..., "error": ...}``); the formgrader shows the
+    log in its error dialog (an empty error adds no "Traceback" panel)."""
 
     def _answer(self, text: str) -> None:
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"success": False, "error": text, "log": ""}))
+        self.finish(json.dumps({"success": False, "log": text, "error": ""}))
 
 
 class AutogradeRefused(_Refused):

@@ -33,11 +33,11 @@ notebook-filter: venv
 	  git config filter.nbclean.clean "$(NBCLEAN)" && git config filter.nbclean.smudge cat && \
 	  git config diff.nbclean.textconv "$(NBCLEAN)"; fi
 
-## make lab: JupyterLab on START_HERE, the virtualenv first on PATH (the lab's terminals run its python), no news
+## make lab: JupyterLab on START_HERE, no news; its terminals run the virtualenv's python (course/jupyter_server_config.py)
 lab: venv notebook-filter
-	PATH="$(abspath $(VENV))/bin:$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/autograder" $(VENV)/bin/jupyter lab \
-	  --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/START_HERE.ipynb \
-	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+	PATH="$(abspath $(VENV))/bin:$$PATH" DEEPKIT_VENV="$(abspath $(VENV))" \
+	JUPYTER_CONFIG_PATH="$(CURDIR)/course:$(CURDIR)/autograder" \
+	  $(VENV)/bin/jupyter lab --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
 	  $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 ## make update: new topics and fixes from the course's git remote; your work is committed first and wins
