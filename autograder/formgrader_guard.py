@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
@@ -36,12 +36,12 @@ FEEDBACK = (
 )
 
 
-class _Refused(APIHandler):
-    """Answers like nbgrader's API (``{"success": false, "log": ..., "error": ...}``); the formgrader shows the
-    log in its error dialog (an empty error adds no "Traceback" panel)."""
+class _Refused(JupyterHandler):
+    """Answers exactly like nbgrader's API handlers (a JSON text ``{"success": false, "log": ..., "error": ...}``,
+    which the formgrader's script parses itself); the formgrader shows the log in its error dialog (an empty
+    error adds no "Traceback" panel)."""
 
     def _answer(self, text: str) -> None:
-        self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"success": False, "log": text, "error": ""}))
 
 
