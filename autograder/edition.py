@@ -244,6 +244,7 @@ def write_tree(root: Path, out: Path, released: tuple[Topic, ...], lectures: boo
     (out / "course").mkdir()
     for name in ("__init__.py", "update.py", "lab.mk", "nbclean.py", "jupyter_server_config.py", "terminal.bashrc"):
         shutil.copyfile(root / "course" / name, out / "course" / name)
+    shutil.copytree(root / "course" / "labconfig", out / "course" / "labconfig")
     (out / "course" / "topics.py").write_text(registry_source(released, root / "course" / "topics.py"))
     info = {
         "released": [t.folder for t in released],
