@@ -531,7 +531,7 @@ def test_student_edition_lecture_opens_with_its_content(tmp_path, browser):
         page = context.new_page()
         page.goto(server.url(f"/lab/workspaces/wedition/tree/{TOPICS[0].lecture}") + "&reset", timeout=120_000)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-        page.wait_for_selector("text=This lecture was run for you", timeout=60_000)
+        page.locator(".jp-MarkdownOutput", has_text="This lecture was run for you").wait_for(timeout=60_000)
         images = page.locator(".jp-OutputArea-output img")
         images.first.wait_for(timeout=60_000)
         assert images.count() >= len(TOPICS[0].explorers) + 1, "plots and the explorer snapshot"
@@ -540,7 +540,8 @@ def test_student_edition_lecture_opens_with_its_content(tmp_path, browser):
             ".every(i => i.complete && i.naturalWidth > 0)"
         )
         assert page.locator(".jp-OutputArea-output pre").count() > 0, "text outputs"
-        assert page.locator("text=a snapshot").count() >= len(TOPICS[0].explorers)
+        snapshots = page.locator(".jp-RenderedMarkdown", has_text="a snapshot (the explorer runs when")
+        assert snapshots.count() >= len(TOPICS[0].explorers)
         assert bu.error_outputs(page) == []
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "edition_lecture.png"))
