@@ -160,7 +160,11 @@ def cmd_check(course: Course, a) -> int:
         nb = course.path(course.find(asg).exercise_notebook)
         if nb.is_file():
             shutil.copyfile(nb, src / f"{asg}.ipynb")
-        out, intake, lib, nbres = grade_one(work, "me", asg, _limits(a), notebook=getattr(a, "notebook", False))
+        try:
+            out, intake, lib, nbres = grade_one(work, "me", asg, _limits(a), notebook=getattr(a, "notebook", False))
+        except InfrastructureError as exc:  # the machinery, not the learner's code
+            print(f"error: {exc} (this is not about your code: the check itself could not run)", file=sys.stderr)
+            return 2
     print(f"{asg}: the public cases of every graded part, on lib/deepkit ({course.stub_lib / 'deepkit'})")
     width = max(len(n) for n in out.cells)
     for c in out.cells.values():
