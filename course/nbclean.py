@@ -41,14 +41,18 @@ def clean(nb: dict) -> dict:
     return nb
 
 
-def main(argv: list[str]) -> int:
-    text = open(argv[1], encoding="utf-8").read() if len(argv) > 1 else sys.stdin.read()
+def cleaned(text: str) -> str:
+    """The notebook JSON ``text`` as git should see it (nbformat's layout); text that is no JSON unchanged."""
     try:
         nb = json.loads(text)
     except ValueError:  # not a notebook (a half-written save): git keeps it as it is
-        sys.stdout.write(text)
-        return 0
-    sys.stdout.write(json.dumps(clean(nb), sort_keys=True, indent=1, ensure_ascii=False) + "\n")
+        return text
+    return json.dumps(clean(nb), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    text = open(argv[1], encoding="utf-8").read() if len(argv) > 1 else sys.stdin.read()
+    sys.stdout.write(cleaned(text))
     return 0
 
 

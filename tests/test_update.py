@@ -164,9 +164,8 @@ def test_nbclean_is_nbstripout_on_our_notebooks(tmp_path):
     paths = [ROOT / START_HERE] + [
         ROOT / getattr(t, kind) for t in load(ROOT) for kind in ("lecture", "exercise_notebook", "source_notebook")
     ]
-    for path in paths:
-        done = sh(sys.executable, "-S", ROOT / "course" / "nbclean.py", path, cwd=ROOT)
-        assert done.stdout == path.read_text(encoding="utf-8"), path
+    for path in paths:  # what the filter writes (course/nbclean.py main), in-process for speed
+        assert nbclean.cleaned(path.read_text(encoding="utf-8")) == path.read_text(encoding="utf-8"), path
     ran = nbformat.read(str(ROOT / START_HERE), as_version=4)
     ran.metadata["language_info"] = {"name": "python", "version": "3.11.7", "mimetype": "text/x-python"}
     ran.metadata["widgets"] = {"state": {}}
@@ -181,6 +180,4 @@ def test_nbclean_is_nbstripout_on_our_notebooks(tmp_path):
         sys.executable, "-m", "nbstripout", "--keep-id", "--extra-keys", extra, "-t", tmp_path / "ran.ipynb", cwd=ROOT
     ).stdout
     assert ours == theirs == (ROOT / START_HERE).read_text(encoding="utf-8")
-    assert nbclean.clean({"cells": [{"cell_type": "markdown", "metadata": {"scrolled": True}, "source": "x"}]}) == {
-        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "x"}]
-    }
+    assert nbclean.cleaned("{ half a notebook") == "{ half a notebook"  # git keeps what it cannot parse
