@@ -22,7 +22,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterator
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,31 +143,82 @@ def _restore(array: np.ndarray, kind: str):
     return array
 
 
-def _put(arrays: dict, kinds: dict, prefix: str, values: dict) -> None:
+def _put(arrays: dict, kinds: dict, prefix: str, values: dict, keys_only: bool = False) -> None:
+    """Store ``values`` under ``prefix``; ``keys_only``: only their names (an empty array; the part's compare
+    never reads the values, see ``reads_reference_values``)."""
     for key, value in values.items():
         if "|" in str(key):
             raise ValueError(f"{prefix}: key {key!r} contains '|'")
-        arrays[f"{prefix}|{key}"] = np.asarray(value)
-        kinds[f"{prefix}|{key}"] = _kind(value)
+        arrays[f"{prefix}|{key}"] = np.zeros(0) if keys_only else np.asarray(value)
+        kinds[f"{prefix}|{key}"] = "unread" if keys_only else _kind(value)
+
+
+def input_digest(inputs: dict) -> str:
+    """A digest of one case's inputs (names, kinds, dtypes, shapes, bytes)."""
+    h = hashlib.sha256()
+    for key in sorted(inputs):
+        value = np.asarray(inputs[key])
+        h.update(f"{key}|{_kind(inputs[key])}|{value.dtype.str}|{value.shape}|".encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+    return h.hexdigest()
+
+
+def reads_reference_values(part: Part) -> bool:
+    """Does the part's comparison read the reference's output values? The default comparison does; a custom
+    ``compare(student, reference, inputs)`` does unless its code uses ``reference`` only to test which keys it has
+    (``"dx_eval" in reference``), as the statistical checks do. Read from the function's source (AST): any other
+    use of the name, or a source that cannot be read, counts as reading."""
+    import ast
+    import inspect
+    import textwrap
+
+    if part.compare is None:
+        return True
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(part.compare)))
+    except (OSError, TypeError, SyntaxError):
+        return True
+    func = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.Lambda)), None)
+    args = func.args.args if func is not None else []
+    if len(args) < 2:
+        return True
+    name = args[1].arg
+    membership = {
+        id(node.comparators[0])
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Compare)
+        and len(node.ops) == 1
+        and isinstance(node.ops[0], ast.In | ast.NotIn)
+        and isinstance(node.comparators[0], ast.Name)
+    }
+    uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name]
+    return any(id(n) not in membership for n in uses)
 
 
 def write_public(path: Path, topic: TopicChecks, cases: dict, wrong: dict) -> Path:
     """Store a topic's public cases: ``cases`` is part -> [(inputs, reference outputs)], ``wrong`` is
-    (part, case) -> [outputs of each known mistake, or None]. Plain arrays and JSON; loaded without pickle."""
-    arrays, kinds, counts = {}, {}, {}
+    (part, case) -> [outputs of each known mistake, or None]. The outputs are stored as plain arrays (loaded
+    without pickle); the inputs are not (the edition draws them again from the part's generator and the public
+    seed: that halves the file), only their digests, which ``read_public`` checks. Byte-for-byte reproducible."""
+    arrays, kinds, counts, digests = {}, {}, {}, {}
     for part in topic.parts:
         counts[part.name] = len(cases[part.name])
+        keys_only = not reads_reference_values(part)  # only the names of the outputs matter to its compare
         for c, (inputs, expected) in enumerate(cases[part.name]):
-            _put(arrays, kinds, f"{part.name}|{c}|in", inputs)
-            _put(arrays, kinds, f"{part.name}|{c}|out", expected)
+            digests[f"{part.name}|{c}"] = input_digest(inputs)
+            _put(arrays, kinds, f"{part.name}|{c}|out", expected, keys_only)
             for m, outputs in enumerate(wrong.get((part.name, c), [])):
                 if outputs is not None:
-                    _put(arrays, kinds, f"{part.name}|{c}|wrong{m}", outputs)
-    meta = {"topic": topic.folder, "seed": PUBLIC_SEED, "cases": counts, "kinds": kinds}
+                    _put(arrays, kinds, f"{part.name}|{c}|wrong{m}", outputs, keys_only)
+    meta = {"topic": topic.folder, "seed": PUBLIC_SEED, "cases": counts, "kinds": kinds, "inputs": digests}
+    arrays["__meta__"] = np.array(json.dumps(meta, sort_keys=True))
     path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, __meta__=np.array(json.dumps(meta)), **arrays)
-    path.write_bytes(buf.getvalue())
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:  # np.savez, with fixed timestamps
+        for name in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asanyarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(2026, 1, 1, 0, 0, 0))
+            z.writestr(info, buf.getvalue(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
     return path
 
 
@@ -185,6 +236,8 @@ class PublicCases:
 
 
 def read_public(path: Path, topic: TopicChecks) -> PublicCases:
+    """The public cases stored by ``write_public``; their inputs drawn again from the parts' generators (and
+    checked against the stored digests: a generator changed since the release is an error)."""
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["__meta__"]))
         values = {k: _restore(z[k], meta["kinds"][k]) for k in z.files if k != "__meta__"}
@@ -197,9 +250,14 @@ def read_public(path: Path, topic: TopicChecks) -> PublicCases:
     cases, wrong = {}, {}
     for part in topic.parts:
         n = int(meta["cases"].get(part.name, 0))
-        cases[part.name] = [
-            (grouped.get((part.name, c, "in"), {}), grouped.get((part.name, c, "out"), {})) for c in range(n)
-        ]
+        inputs = make_cases(part, int(meta["seed"]))[:n] if n else []
+        for c, inp in enumerate(inputs):
+            if input_digest(inp) != meta["inputs"].get(f"{part.name}|{c}"):
+                raise ValueError(
+                    f"{path}: the inputs of {part.name} case {c} differ from those the outputs were computed on "
+                    "(the part's generator changed since this edition was built: rebuild it)"
+                )
+        cases[part.name] = [(inp, grouped.get((part.name, c, "out"), {})) for c, inp in enumerate(inputs)]
         for c in range(n):
             wrong[(part.name, c)] = {
                 m: grouped[(part.name, c, f"wrong{m}")]
@@ -207,10 +265,3 @@ def read_public(path: Path, topic: TopicChecks) -> PublicCases:
                 if (part.name, c, f"wrong{m}") in grouped
             }
     return PublicCases(cases, wrong)
-
-
-def iter_inputs(cases: dict) -> Iterator[dict]:
-    """Every input dictionary of part -> [(inputs, outputs)] (for leak checks)."""
-    for pairs in cases.values():
-        for inputs, _ in pairs:
-            yield inputs

@@ -144,18 +144,51 @@ def test_public_cases_as_data_grade_like_the_reference(topic, tmp_path):
                     assert named.fraction < 1.0 and mistake.reason in named.reason, named.reason
 
 
-def test_public_data_round_trip_keeps_types(tmp_path):
-    """Scalars stay Python numbers, strings stay strings, arrays keep dtype and shape; a file for another topic
-    is refused."""
+def test_public_data_round_trip_keeps_types_and_notices_a_changed_generator(tmp_path):
+    """Stored outputs keep their kinds (Python numbers, strings, arrays with dtype and shape); the inputs are drawn
+    again from the generator, and a generator changed after the release is refused, as is another topic's file."""
+    import dataclasses
+
     checks = load_topic("01")
     part = checks.parts[0]
-    inputs = {"x": np.arange(6.0).reshape(2, 3), "n": 3, "lr": 0.5, "mode": "train", "flag": True}
-    outputs = {"out": np.ones((2, 2), dtype=np.float64), "loss": 1.25}
     cases = {p.name: [] for p in checks.parts}
-    cases[part.name] = [(inputs, outputs)]
+    inputs = make_cases(part)[0]
+    cases[part.name] = [(inputs, {"out": np.ones((2, 2)), "loss": 1.25, "n": 3, "mode": "train"})]
     path = write_public(tmp_path / "p.npz", checks, cases, {})
+    assert write_public(tmp_path / "again.npz", checks, cases, {}).read_bytes() == path.read_bytes()
     back_in, back_out = read_public(path, checks).cases[part.name][0]
-    assert type(back_in["n"]) is int and type(back_in["lr"]) is float and back_in["mode"] == "train"
-    assert back_in["flag"] is True and back_in["x"].shape == (2, 3) and back_out["loss"] == 1.25
+    assert _same(back_in, inputs)
+    assert type(back_out["loss"]) is float and type(back_out["n"]) is int and back_out["mode"] == "train"
+    assert back_out["out"].shape == (2, 2) and back_out["out"].dtype == np.float64
+    changed = dataclasses.replace(
+        checks, parts=(dataclasses.replace(part, inputs=lambda rng: {**part.inputs(rng), "x": 0.0}), *checks.parts[1:])
+    )
+    with pytest.raises(ValueError, match="generator changed"):
+        read_public(path, changed)
     with pytest.raises(ValueError, match="not 04_normalization"):
         read_public(path, load_topic("04"))
+
+
+def test_only_the_outputs_a_comparison_reads_are_stored():
+    """A statistical compare that only asks which outputs exist needs no reference values (the dropout family's
+    large random arrays stay out of the edition); the default comparison and any compare reading a value keep
+    them."""
+    import dataclasses
+
+    from autograder.cases import reads_reference_values
+
+    dropout = next(p for p in load_topic("05").parts if p.name == "dropout_backward")
+    assert reads_reference_values(dropout) is False
+    assert reads_reference_values(load_topic("01").parts[0]) is True  # the default comparison
+
+    def reads(student, reference, inp):
+        return float(reference["x"] == 1), "ok"
+
+    def passes_it_on(student, reference, inp):
+        return helper(reference)  # noqa: F821 - never called
+
+    def asks_only(student, reference, inp):
+        return (1.0, "ok") if "dx_eval" not in reference else (0.0, "no")
+
+    for fn, expected in ((reads, True), (passes_it_on, True), (asks_only, False)):
+        assert reads_reference_values(dataclasses.replace(dropout, compare=fn)) is expected, fn.__name__
