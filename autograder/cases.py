@@ -3,8 +3,9 @@
 Both come from the part's own input generator (``Part.inputs(rng)``), ``Part.seeds`` draws each:
 
 * **Public cases** are drawn from ``PUBLIC_SEED``, a documented constant (docs/STUDENTS.md).
-  ``python -m autograder check NN`` runs them. The student edition ships their inputs and the reference's outputs
-  on them as data (``autograder/public/<slug>.npz``, written by ``write_public``), never the reference code.
+  ``python -m autograder check NN`` runs them. The student edition ships the reference's outputs on them as data
+  (``autograder/public/<slug>.npz``, written by ``write_public``; the inputs are drawn again from the generator and
+  checked against stored digests), never the reference code.
 * **Hidden cases** are drawn from a per-term secret that lives in the instructor's configuration, outside the
   repository (``term_secret``: the environment variable ``DEEPKIT_TERM_SECRET``, or the file named by
   ``DEEPKIT_TERM_SECRET_FILE``, or ``~/.config/deepkit/term-secret``). Grading uses them; without the secret it

@@ -17,8 +17,8 @@ for an LMS download). For the released topics R it holds:
 * ``exercises/NN_slug/``: the release notebooks;
 * ``lib/deepkit/``: the release stubs and the given modules (as ``make build`` makes them);
 * ``autograder/``: the student commands (``check``, ``submit``) and what they run: the grading code, the checks
-  and probes of R, and ``autograder/public/<slug>.npz``, the public cases as data (inputs, the reference's
-  outputs and the known mistakes' outputs; ``autograder/cases.py``).
+  and probes of R, and ``autograder/public/<slug>.npz``, the public cases as data (the reference's and the
+  known mistakes' outputs; the inputs are drawn again from the documented seed; ``autograder/cases.py``).
 
 Never: ``reference/``, ``solutions/``, ``tests/``, ``tools/``, ``bench/``, the instructor-only grading modules,
 the term secret, anything of an unreleased topic but its stub. ``edition_problems`` checks this on the result
