@@ -71,15 +71,17 @@ student-edition: venv
 	@[ -n "$(OUT)" ] || { echo "usage: make student-edition OUT=DIR [TOPICS=\"01 04\"]" >&2; exit 2; }
 	$(PY) -m autograder release --student-edition "$(OUT)" $(if $(TOPICS),--topics "$(TOPICS)",) $(RELEASE_ARGS)
 
-## make collect FROM=<folder or LMS zip> A=NN / feedback / export: the other grading steps
+## make collect FROM=<LMS zip or folder> A=NN [LMS=canvas|moodle|blackboard|folder] [ROSTER=<LMS export>]
+## / feedback / export [FORMAT=canvas|moodle|blackboard|csv]: the other grading steps (docs/LMS.md)
 collect: venv
-	$(PY) -m autograder $(WORK_ARG) collect "$(FROM)" --assignment $(A)
+	$(PY) -m autograder $(WORK_ARG) collect "$(FROM)" --assignment $(A) $(if $(LMS),--lms $(LMS)) \
+	  $(if $(ROSTER),--roster "$(ROSTER)")
 
 feedback: venv
 	$(PY) -m autograder $(WORK_ARG) feedback $(ASSIGNMENT_ARG)
 
 export: venv
-	$(PY) -m autograder $(WORK_ARG) export $(ASSIGNMENT_ARG)
+	$(PY) -m autograder $(WORK_ARG) export $(ASSIGNMENT_ARG) $(if $(FORMAT),--format $(FORMAT))
 
 ## make bench: reference deepkit vs torch ratios, notebook times, grading throughput -> bench/results/
 ## (BENCH_ARGS="--quick" for a smoke run, "--no-notebooks", "--threads default"; see python -m bench -h)
@@ -91,4 +93,5 @@ site: venv
 	$(PY) -m tools.site $(SITE_ARGS)
 
 clean:
-	rm -rf site autograder/submitted autograder/autograded autograder/feedback autograder/staging autograder/exports autograder/gradebook.db
+	rm -rf site autograder/submitted autograder/autograded autograder/feedback autograder/staging autograder/exports autograder/gradebook.db \
+	  autograder/collected autograder/students.json

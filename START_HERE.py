@@ -19,9 +19,9 @@
 # | 04 | Normalisation: batch norm and layer norm | [lecture](lectures/04_normalization.ipynb) | [exercise](exercises/04_normalization/04_normalization.ipynb) | `norm.py` |
 # | 05 | Regularisation: weight decay, the dropout family, early stopping | [lecture](lectures/05_regularization.ipynb) | [exercise](exercises/05_regularization/05_regularization.ipynb) | `regularizers.py`, `dropout.py`, `early_stopping.py` |
 # | 06 | Softmax-weighted connections (the alpha-conv) | [lecture](lectures/06_alphaconv.ipynb) | [exercise](exercises/06_alphaconv/06_alphaconv.ipynb) | `alphaconv.py` |
-# | 07 | Optimisers: SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam | [lecture](lectures/07_optimizers.ipynb) | [exercise](exercises/07_optimizers/07_optimizers.ipynb) | `optim.py` |
+# | 07 | Optimisers: SGD, momentum, Nesterov, AdaGrad, RMSProp, Adadelta, Adam, AdaMax; learning-rate schedules | [lecture](lectures/07_optimizers.ipynb) | [exercise](exercises/07_optimizers/07_optimizers.ipynb) | `optim.py` |
 # | 08 | Convolution, pooling and architectures | [lecture](lectures/08_convolution.ipynb) | [exercise](exercises/08_convolution/08_convolution.ipynb) | `conv.py`, `pool.py`, `blocks.py` |
-# | 09 | Training practice: babysitting a network (capstone) | [lecture](lectures/09_training.ipynb) | [exercise](exercises/09_training/09_training.ipynb) | `solver.py`, `models.py` |
+# | 09 | Training practice: preprocessing and whitening, babysitting a network (capstone) | [lecture](lectures/09_training.ipynb) | [exercise](exercises/09_training/09_training.ipynb) | `solver.py`, `models.py` |
 #
 # Work through them in order: later topics reuse the functions you wrote earlier (a network in topic 09 calls
 # your `affine_forward` from topic 01).

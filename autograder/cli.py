@@ -1,7 +1,7 @@
 """``python -m autograder <command>``: the course's grading commands (instructors: autograder/README.md).
 
-Instructor: release, collect, autograde, feedback, export, term-secret, bench. Student / self-learner: check,
-submit (the only commands of a student edition).
+Instructor: release, collect, autograde, feedback, export, similarity, term-secret, bench. Student / self-learner:
+check, submit (the only commands of a student edition).
 """
 
 from __future__ import annotations
@@ -63,15 +63,43 @@ def cmd_release(course: Course, a) -> int:
     return 0
 
 
+def _policy(course: Course, a):
+    from autograder.policy import default_path, load_policy
+
+    path = Path(a.policy) if getattr(a, "policy", None) else default_path(course.work)
+    if getattr(a, "policy", None) and not path.is_file():
+        raise SystemExit(f"{path}: no such policy file")
+    return load_policy(path, course.assignments())
+
+
 def cmd_collect(course: Course, a) -> int:
-    from autograder.intake import collect
+    """Collect an LMS download by LMS id; print and write the intake table; non-zero on any skipped entry or
+    ambiguity unless --proceed."""
+    from autograder.intake import Budget, collect
 
     asg = course.assignment(a.assignment)
-    got, notes = collect(course, Path(a.source), asg)
-    for n in notes:
-        print("note:", n)
-    print(f"collected {len(got)} submission(s) of {asg} into {course.submitted}: {', '.join(got)}")
-    return 0 if got else 1
+    budget = Budget(max_bytes=int(a.max_mb * 1024**2), max_files=a.max_files)
+    res = collect(
+        course,
+        Path(a.source),
+        asg,
+        lms_name=a.lms,
+        roster=Path(a.roster) if a.roster else None,
+        times=Path(a.times) if a.times else None,
+        policy=_policy(course, a),
+        budget=budget,
+    )
+    print(res.message)
+    print(res.table())
+    flagged = sum(r.status == "flagged" for r in res.rows)
+    print(
+        f"collected {len(res.collected)} student(s) of {asg} into {course.submitted}"
+        f" ({flagged} flagged, {len(res.problems)} skipped or ambiguous); table: {res.table_path}"
+    )
+    if res.problems and not a.proceed:
+        print("not everything was collected cleanly (see SKIPPED / AMBIGUOUS): fix it, or rerun with --proceed")
+        return 1
+    return 0 if res.collected else 1
 
 
 def cmd_autograde(course: Course, a) -> int:
@@ -124,24 +152,41 @@ def cmd_autograde(course: Course, a) -> int:
 
 
 def cmd_feedback(course: Course, a) -> int:
-    from autograder.feedback import write_feedback
+    from autograder.feedback import write_bundles, write_feedback
 
-    written = write_feedback(course, _pairs(course, a))
+    pairs = _pairs(course, a)
+    policy = _policy(course, a)
+    written = write_feedback(course, pairs, policy)
     print(f"wrote {len(written)} feedback page(s) under {course.feedback}")
+    if a.bundle:
+        for path, steps in write_bundles(course, pairs, policy, Path(a.out) if a.out else course.exports):
+            print(f"{path}: {steps}")
     return 0
 
 
 def cmd_export(course: Course, a) -> int:
-    from autograder.export import export_csv
+    from autograder.export import export
 
     pairs = (
         _pairs(course, a)
         if (a.all or a.student or a.assignment)
         else _pairs(course, argparse.Namespace(all=True, student=None, assignment=None))
     )
-    out = Path(a.out) if a.out else course.exports / "grades.csv"
-    export_csv(course, pairs, out)
-    print(f"wrote {out}")
+    out = Path(a.out) if a.out else course.exports
+    roster = Path(a.roster) if a.roster else None
+    for path in export(course, pairs, a.format, out, _policy(course, a), roster):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_similarity(course: Course, a) -> int:
+    from autograder.similarity import report
+
+    asg = course.assignment(a.assignment)
+    out = Path(a.out) if a.out else course.exports / f"similarity-{asg}.html"
+    res = report(course, asg, out, threshold=a.threshold, top=a.top, with_reference=not a.no_reference)
+    print(res.summary())
+    print(f"wrote {out} (it flags pairs for a human to look at; it never changes a grade)")
     return 0
 
 
@@ -260,9 +305,22 @@ def build_parser(student_only: bool | None = None) -> argparse.ArgumentParser:
     sp.add_argument("--no-lectures", action="store_true", help="leave the executed lectures out (quick)")
     sp.add_argument("--publish", action="store_true", help="push the edition to its git remote (nbgitpuller)")
     sp.set_defaults(fn=cmd_release)
-    sp = sub.add_parser("collect", help="copy submissions in from a folder of student folders or an LMS zip")
-    sp.add_argument("source")
+    sp = sub.add_parser("collect", help="take in an LMS download (or a folder) by LMS id; print the intake table")
+    sp.add_argument("source", help="the LMS's bulk download (zip) or a folder")
     sp.add_argument("--assignment", required=True)
+    sp.add_argument("--lms", choices=["canvas", "moodle", "blackboard", "folder"], help="default: detected")
+    sp.add_argument(
+        "--roster",
+        help="the LMS's own export: Canvas gradebook CSV, Moodle grading worksheet, "
+        "Blackboard Grade Center download (names, emails, SIS ids; Moodle: submission times)",
+    )
+    sp.add_argument("--times", help="CSV of LMS submission times (id,submitted_at), e.g. from the Canvas API")
+    sp.add_argument(
+        "--policy", help="course policy file (due dates, extensions, penalties); default <work>/policy.toml"
+    )
+    sp.add_argument("--proceed", action="store_true", help="exit 0 even if entries were skipped or ambiguous")
+    sp.add_argument("--max-mb", type=float, default=128, help="bytes one submission may expand to (default 128 MiB)")
+    sp.add_argument("--max-files", type=int, default=5000, help="files one submission may hold (default 5000)")
     sp.set_defaults(fn=cmd_collect)
     sp = sub.add_parser("autograde", help="grade submissions on the hidden cases (sandboxed, in parallel)")
     select(sp)
@@ -271,13 +329,34 @@ def build_parser(student_only: bool | None = None) -> argparse.ArgumentParser:
     sp.add_argument("--library-only", action="store_true", help="skip the notebook run")
     sp.add_argument("--force", action="store_true", help="regrade submissions already graded as they are now")
     sp.set_defaults(fn=cmd_autograde)
-    sp = sub.add_parser("feedback", help="write feedback/<student>/<assignment>/feedback.html")
+    sp = sub.add_parser("feedback", help="write feedback/<student>/<assignment>/feedback.html (and LMS bundles)")
     select(sp)
+    sp.add_argument(
+        "--bundle",
+        action="store_true",
+        help="also the LMS's bulk upload: Moodle feedback zip, Canvas re-upload zip, per-student files named by LMS id",
+    )
+    sp.add_argument("--out", help="folder for the bundles (default autograder/exports)")
+    sp.add_argument("--policy", help="course policy file (default <work>/policy.toml)")
     sp.set_defaults(fn=cmd_feedback)
-    sp = sub.add_parser("export", help="CSV of per-part scores, total and reason")
+    sp = sub.add_parser("export", help="grades as the LMS imports them; reasons in a separate file")
     select(sp)
-    sp.add_argument("--out", help="CSV path (default autograder/exports/grades.csv)")
+    sp.add_argument("--format", choices=["canvas", "moodle", "blackboard", "csv"], default="csv")
+    sp.add_argument(
+        "--roster",
+        help="the LMS export to match (Canvas gradebook, Moodle worksheet, Grade Center): "
+        "its assignment columns and rows are reused; default: the roster given to collect",
+    )
+    sp.add_argument("--out", help="output folder (default autograder/exports)")
+    sp.add_argument("--policy", help="course policy file (default <work>/policy.toml)")
     sp.set_defaults(fn=cmd_export)
+    sp = sub.add_parser("similarity", help="pairwise similarity of the students' code (flags, never grades)")
+    sp.add_argument("--assignment", required=True)
+    sp.add_argument("--threshold", type=float, default=0.6, help="flag pairs at or above this similarity (0-1)")
+    sp.add_argument("--top", type=int, default=20, help="pairs shown side by side in the report")
+    sp.add_argument("--no-reference", action="store_true", help="do not compare with the reference solution")
+    sp.add_argument("--out", help="HTML report (default autograder/exports/similarity-<assignment>.html)")
+    sp.set_defaults(fn=cmd_similarity)
     sp = sub.add_parser("term-secret", help="check the term secret (the seed of the hidden cases); --init makes one")
     sp.add_argument("--init", action="store_true", help="write a new random secret to ~/.config/deepkit/term-secret")
     sp.set_defaults(fn=cmd_term_secret)

@@ -29,6 +29,9 @@ class CellScore:
     max_points: float
     reason: str
     kind: str  # "library", "manual", "notebook"
+    answer: str | None = None  # manual cells: digest of the staged answer (autograder.answers)
+    graded_answer: str | None = None  # manual cells: digest of the answer the manual grade applies to
+    regrade: dict | None = None  # manual cells: the answer changed after it was graded (old grade, comment)
 
 
 @dataclass
@@ -203,13 +206,14 @@ def _record(course, out, intake, nbres, Gradebook, determine_grade, parse_utc) -
     ran = nbres.notebook if nbres and nbres.status in ("ok", "errors") else None
     by_id = lambda nb: {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells} if nb else {}
     staged_cells, ran_cells = by_id(staged), by_id(ran)
+    previous = (load_outcome(course, student, assignment) or {}).get("cells", {})
     with Gradebook(course.db_url) as gb:
         gb.update_or_create_student(student)
         kwargs = {}
         if intake.timestamp:
             try:
                 kwargs["timestamp"] = parse_utc(intake.timestamp)
-            except Exception:  # noqa: BLE001 - a malformed timestamp.txt
+            except Exception:  # noqa: BLE001 - an unparseable LMS time
                 pass
         sub = gb.update_or_create_submission(assignment, student, **kwargs)
         for snb in sub.notebooks:
@@ -231,8 +235,9 @@ def _record(course, out, intake, nbres, Gradebook, determine_grade, parse_utc) -
                         cs = CellScore(name, 0.0, maxp, "no response", "manual")
                     else:
                         cs = CellScore(name, None, maxp, "waits for manual grading", "manual")
+                    _review_answer(cs, previous.get(name), mine, grade, snb)
                     grade.auto_score = cs.points
-                    grade.needs_manual_grade = cs.points is None and grade.manual_score is None
+                    grade.needs_manual_grade = cs.points is None and (grade.manual_score is None or bool(cs.regrade))
                 else:
                     rc = ran_cells.get(name)
                     if rc is None:
@@ -253,7 +258,7 @@ def _record(course, out, intake, nbres, Gradebook, determine_grade, parse_utc) -
                         )
                     grade.auto_score = cs.points
                     grade.needs_manual_grade = False
-                if grade.manual_score is not None:
+                if grade.manual_score is not None and not cs.regrade:
                     cs.reason += f" (manual score {grade.manual_score:g} given by the grader stands)"
                 out.cells[name] = cs
             for comment in snb.comments:
@@ -262,6 +267,20 @@ def _record(course, out, intake, nbres, Gradebook, determine_grade, parse_utc) -
         gb.db.commit()
     write_outputs(course, out, nbres)
     return out
+
+
+def _review_answer(cs: CellScore, previous: dict | None, mine, grade, snb) -> None:
+    """Flag a written answer that changed after it was graded by hand (``autograder.answers``)."""
+    from autograder import answers
+
+    if mine is None:
+        return
+    cs.answer = answers.digest(mine.source)
+    comment = next((c.manual_comment for c in snb.comments if c.name == cs.name), None)
+    r = answers.review(previous, cs.answer, grade.manual_score, cs.max_points, grade.needs_manual_grade, comment)
+    cs.graded_answer, cs.regrade = r.graded_answer, r.regrade
+    if r.regrade:
+        cs.points, cs.reason = None, answers.reason(r.regrade)
 
 
 def write_outputs(course: Course, out: Outcome, nbres: NbResult | None) -> None:

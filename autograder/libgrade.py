@@ -97,6 +97,44 @@ def modules_used(course: Course, topic: TopicChecks) -> dict[str, list[str]]:
     return out
 
 
+def _imports_closure(sub_dir: Path, modules: set[str]):
+    """``reach(mods)``: the student modules that ``mods`` import, directly or not, read statically (``ast``, never
+    run) from the staged files; so a part that fails in the release stub of a missing module names that module."""
+    import ast
+
+    edges: dict[str, set[str]] = {}
+    for m in modules:
+        try:
+            tree = ast.parse((sub_dir / "lib" / "deepkit" / f"{m}.py").read_bytes())
+        except Exception:  # noqa: BLE001 - unreadable or not Python: no edges
+            continue
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = (node.module or "").split(".")
+                if base[:1] == ["deepkit"] and len(base) > 1:
+                    found.add(base[1])
+                elif (node.level and not node.module) or base == ["deepkit"]:
+                    found.update(a.name for a in node.names)
+                elif node.level:
+                    found.add(base[0])
+            elif isinstance(node, ast.Import):
+                found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("deepkit."))
+        edges[m] = found & modules
+
+    def reach(mods) -> list[str]:
+        seen, todo = [], list(mods)
+        while todo:
+            m = todo.pop(0)
+            for n in sorted(edges.get(m, ())):
+                if n not in seen and n not in mods:
+                    seen.append(n)
+                    todo.append(n)
+        return seen
+
+    return reach
+
+
 def _kind(v) -> str:
     if isinstance(v, np.ndarray):
         return "array"
@@ -183,7 +221,8 @@ def grade_library(
 ) -> LibResult:
     """Run the topic's probes on the staged ``sub_dir/lib/deepkit`` in the sandbox and score every part.
 
-    ``missing``: module -> reason for topic modules the intake could not take (shown as the parts' reason).
+    ``missing``: module -> reason for topic modules the intake could not take; their release stubs were staged,
+    so only the parts that call them fail, and those show this reason instead of the stub's NotImplementedError.
     """
     prepare_run(course, topic, run_dir, limits.part_timeout)
     wall = limits.lib_wall or (sum(min(p.timeout, limits.part_timeout or p.timeout) for p in topic.parts) + 15)
@@ -236,9 +275,11 @@ def grade_library(
         ending = ""
     cases_ref = reference_cases(course, topic)
     used = modules_used(course, topic)
+    reach = _imports_closure(sub_dir, set(course.student_modules)) if missing else (lambda mods: [])
     results = {}
     for part in topic.parts:
         bad = [m for m in used[part.name] if missing and m in missing]
+        needs = bad + [m for m in reach(used[part.name]) if missing and m in missing and m not in bad]
         bad_module = (", ".join(f"lib/deepkit/{m}.py" for m in bad) + f": {missing[bad[0]]}") if bad else None
         broken = [m for m in used[part.name] if modules.get(m, "ok") != "ok"]
         if bad_module is None and broken:  # the module was sent but does not import (syntax error, ...)
@@ -264,9 +305,11 @@ def grade_library(
                 import_failed = ("has no module", "has no attribute", "ModuleNotFound", "Import")
                 if bad_module and any(s in err for s in import_failed):
                     err = bad_module
-                for m, why in (missing or {}).items():
-                    if f"deepkit.{m}'" in err or f"module {m!r}" in err:
-                        err = f"needs lib/deepkit/{m}.py, which was not taken: {why}"
+                if needs and "NotImplementedError" in err:  # the release stub staged for a missing module
+                    err = f"lib/deepkit/{needs[0]}.py: {missing[needs[0]]}"
+                for mod, why in (missing or {}).items():
+                    if f"deepkit.{mod}'" in err or f"module {mod!r}" in err:
+                        err = f"needs lib/deepkit/{mod}.py, which was not taken: {why}"
                 cases.append(CaseResult(0.0, err))
             else:
                 student = {k.split("|", 1)[1]: v for k, v in arrays.items() if k.split("|", 1)[0] == str(c)}

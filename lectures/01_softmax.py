@@ -109,8 +109,11 @@ assert np.allclose(losses.log_softmax(z), torch.log_softmax(torch.tensor(z), 0).
 #
 # Interpretations: (a) the **negative log-likelihood** of the labels under the model, so minimising $L$ is
 # maximum likelihood; (b) the **surprise** of seeing the true class, in nats: $p_y = 1$ costs 0,
-# $p_y = 0.5$ costs $\log 2 = 0.69$, $p_y \to 0$ costs $\to \infty$; (c) minimising it minimises
-# $D_{\mathrm{KL}}(P\|Q)$, the distance (not symmetric) from the truth to the prediction.
+# $p_y = 0.5$ costs $\log 2 = 0.69$, $p_y \to 0$ costs $\to \infty$; (c) $H(P)$ does not depend on the model, so
+# minimising $H(P, Q)$ minimises $D_{\mathrm{KL}}(P\|Q) \ge 0$, which is 0 only when $Q = P$. The
+# Kullback-Leibler **divergence** measures how far $Q$ is from $P$, but it is not a distance (a metric): it is
+# not symmetric, $D_{\mathrm{KL}}(P\|Q) \ne D_{\mathrm{KL}}(Q\|P)$ in general, and it can break the triangle
+# inequality. The cell below shows both with numbers.
 #
 # **Sanity check: the initial loss is $\log C$.** With tiny random weights all scores are $\approx 0$, the
 # softmax is uniform, $p_y = 1/C$ and $L = \log C$: 2.303 for 10 classes. A first loss far from this means
@@ -126,6 +129,22 @@ assert abs(L_ce - np.log(C)) < 0.01
 
 for p_y in (1.0, 0.9, 0.5, 0.1, 1e-3):
     print(f"p_y = {p_y:<6} -> loss {np.log(1 / p_y):.3f}")
+
+
+def kl(P, Q):
+    """D_KL(P || Q) = sum_j P_j log(P_j / Q_j) in nats (terms with P_j = 0 are 0)."""
+    P, Q = np.asarray(P, dtype=float), np.asarray(Q, dtype=float)
+    return float(np.sum(np.where(P > 0, P * np.log(np.where(P > 0, P, 1.0) / Q), 0.0)))
+
+
+P, Q, R = np.array([0.5, 0.5]), np.array([0.9, 0.1]), np.array([0.99, 0.01])
+H_PQ = -np.sum(P * np.log(Q))
+print(f"H(P, Q) = {H_PQ:.4f} = H(P) + KL(P||Q) = {-np.sum(P * np.log(P)):.4f} + {kl(P, Q):.4f}")
+print(f"KL(P||Q) = {kl(P, Q):.4f} but KL(Q||P) = {kl(Q, P):.4f}: not symmetric")
+print(f"KL(P||R) = {kl(P, R):.4f} > KL(P||Q) + KL(Q||R) = {kl(P, Q) + kl(Q, R):.4f}: no triangle inequality")
+t_kl = torch.nn.functional.kl_div(torch.log(torch.tensor(Q)), torch.tensor(P), reduction="sum").item()
+assert abs(H_PQ - (-np.sum(P * np.log(P)) + kl(P, Q))) < 1e-15 and abs(kl(P, Q) - t_kl) < 1e-15
+assert abs(kl(P, Q) - kl(Q, P)) > 0.05 and kl(P, R) > kl(P, Q) + kl(Q, R)
 
 # %% [markdown]
 # ## 4. The gradient of softmax + cross-entropy is $p - y$
@@ -171,7 +190,78 @@ print(f"J^T (-onehot / p) vs p - onehot: {rel_error(J.T @ g_p, dscores[0] * 5):.
 assert rel_error(J, J_torch) < 1e-14 and rel_error(J.T @ g_p, dscores[0] * 5) < 1e-14
 
 # %% [markdown]
-# ## 5. Backpropagation through a two-layer net
+# ## 5. Label smoothing
+#
+# With one-hot targets the loss $-\log p_y$ reaches 0 only as $p_y \to 1$, i.e. as the true score runs away
+# from the others: on data it can fit, plain cross-entropy keeps pushing the logits apart forever, and the
+# network becomes over-confident. **Label smoothing** (Szegedy et al., 2016) trains against a softened target
+# that keeps $\varepsilon$ of the mass spread uniformly over all $C$ classes:
+# $$ q_j = (1 - \varepsilon)\,[j = y] + \frac{\varepsilon}{C}, \qquad
+#    L = -\sum_j q_j \log p_j = H(q, p). $$
+# (This is PyTorch's `F.cross_entropy(..., label_smoothing=eps)`; some papers put $\varepsilon/(C-1)$ on each wrong
+# class instead, a different target.)
+#
+# **The gradient.** Substitute $\log p_j = s_j - \log\sum_k e^{s_k}$:
+# $$ L = -\sum_j q_j s_j + \Bigl(\sum_j q_j\Bigr) \log\sum_k e^{s_k}
+#      = -\sum_j q_j s_j + \log\sum_k e^{s_k}, $$
+# because the target sums to 1: $(1-\varepsilon) + C\cdot\varepsilon/C = 1$. Differentiating as in section 4,
+# $$ \frac{\partial L}{\partial s_j} = p_j - q_j
+#    = p_j - \Bigl((1-\varepsilon)\,[j = y] + \frac{\varepsilon}{C}\Bigr), $$
+# and $(P - Q)/N$ for the mean over a batch: section 4's $p - y$ with the smoothed target in place of the
+# one-hot one. At $\varepsilon = 0$ it is exactly section 4; at $\varepsilon = 1$ the target is uniform. Every
+# row of the gradient still sums to 0, so the gradient no longer vanishes only at $p = $ one-hot but at
+# $p = q$: the true class is pushed up only until $p_y = 1 - \varepsilon + \varepsilon/C$.
+#
+# `deepkit.losses.smoothed_softmax_loss` implements it; checked against torch autograd (float64) and finite
+# differences, for several $\varepsilon$ including both ends:
+
+# %%
+rng = np.random.default_rng(5)
+s_ls, y_ls = 3 * rng.standard_normal((6, 5)), rng.integers(0, 5, 6)
+for eps in (0.0, 0.1, 0.4, 1.0):
+    loss_ls, d_ls = losses.smoothed_softmax_loss(s_ls, y_ls, eps)
+    ts = torch.tensor(s_ls, requires_grad=True)
+    t_ls = torch.nn.functional.cross_entropy(ts, torch.tensor(y_ls), label_smoothing=eps)
+    t_ls.backward()
+    q = (1 - eps) * np.eye(5)[y_ls] + eps / 5
+    derived = (losses.softmax(s_ls) - q) / len(y_ls)  # (p - q) / N, from the formula above
+    fd = numerical_gradient(lambda v: losses.smoothed_softmax_loss(v, y_ls, eps)[0], s_ls.copy())
+    print(
+        f"eps {eps:3.1f}: loss {loss_ls:.12f} (torch {t_ls.item():.12f}); rel. error of dscores vs (p - q)/N "
+        f"{rel_error(d_ls, derived):.0e}, vs torch {rel_error(d_ls, ts.grad.numpy()):.0e}, vs finite differences "
+        f"{rel_error(d_ls, fd):.0e}"
+    )
+    assert abs(loss_ls - t_ls.item()) < 1e-12 and rel_error(d_ls, ts.grad.numpy()) < 1e-12
+    assert rel_error(d_ls, derived) < 1e-14 and rel_error(d_ls, fd) < 1e-8
+    assert np.allclose(d_ls.sum(axis=1), 0.0, atol=1e-16)
+assert losses.smoothed_softmax_loss(s_ls, y_ls, 0.0)[0] == losses.softmax_loss(s_ls, y_ls)[0]
+
+# %% [markdown]
+# What it changes: follow one example's loss as its true score $s_y$ grows (the other scores fixed at 0). The
+# plain loss decreases for ever; the smoothed loss turns up again, so gradient descent stops pushing at a finite
+# score (the explorer in section 9 has an $\varepsilon$ slider to move this curve).
+
+# %%
+gaps = np.linspace(-2.0, 14.0, 321)
+curves = {}
+for eps in (0.0, 0.1, 0.3):
+    curves[eps] = np.array(
+        [losses.smoothed_softmax_loss(np.array([[g, 0.0, 0.0, 0.0, 0.0]]), np.array([0]), eps)[0] for g in gaps]
+    )
+fig, ax = plt.subplots(figsize=(6, 3))
+for eps, c in curves.items():
+    ax.plot(gaps, c, label=f"eps = {eps}")
+ax.set_xlabel("true-class score s_y (4 other classes at 0)")
+ax.set_ylabel("loss")
+ax.legend(fontsize=8)
+plt.show()
+for eps, c in curves.items():
+    print(f"eps = {eps}: loss smallest at s_y = {gaps[np.argmin(c)]:.2f} on this grid (grid end {gaps[-1]:.0f})")
+assert np.all(np.diff(curves[0.0]) < 0)  # plain cross-entropy: always better to push further
+assert gaps[np.argmin(curves[0.1])] < gaps[-1] and gaps[np.argmin(curves[0.3])] < gaps[np.argmin(curves[0.1])]
+
+# %% [markdown]
+# ## 6. Backpropagation through a two-layer net
 #
 # The net $\ \text{scores} = \mathrm{relu}(XW_1 + b_1)\,W_2 + b_2\ $ as a **computational graph**, forward
 # (left to right) and backward (right to left). Shapes: $X$ $(N,D)$, $W_1$ $(D,H)$, $W_2$ $(H,C)$.
@@ -264,7 +354,7 @@ for k in params:
     assert rep.ok
 
 # %% [markdown]
-# ## 6. Gradient checking
+# ## 7. Gradient checking
 #
 # **Centred differences.** $\dfrac{f(x+h) - f(x-h)}{2h} = f'(x) + \dfrac{h^2}{6}f'''(x) + \dots$ has error
 # $O(h^2)$, while the one-sided $\dfrac{f(x+h) - f(x)}{h}$ has error $O(h)$. But $h$ cannot be tiny: the
@@ -346,7 +436,7 @@ print("kink-aware           :", aware)
 assert not naive.ok and aware.ok and aware.skipped_kinks == 1
 
 # %% [markdown]
-# ## 7. Train the two-layer net on the digits
+# ## 8. Train the two-layer net on the digits
 #
 # Plain minibatch SGD with the gradients from `two_layer_loss`: $\theta \leftarrow \theta - \eta\,
 # \partial L/\partial\theta$. The first loss is $\approx \log 10$; the net should reach about 95% validation
@@ -383,7 +473,7 @@ assert abs(losses_seen[0] - np.log(10)) < 0.1 and accs[-1] > 0.9
 #
 # `nn.Linear(D, H)` stores its weight as $(H, D)$ and computes $xW^\top + b$; `F.cross_entropy` takes
 # **scores** (logits) and applies `log_softmax` itself (never feed it probabilities); `loss.backward()` runs
-# the chain of section 5, and `torch.optim.SGD(..., weight_decay=reg)` adds $\lambda W$ to the gradient
+# the chain of section 6, and `torch.optim.SGD(..., weight_decay=reg)` adds $\lambda W$ to the gradient
 # (note: to the biases as well, unlike our penalty). We copy our trained weights in and get the same scores.
 
 # %%
@@ -413,13 +503,15 @@ print(
 )
 
 # %% [markdown]
-# ## 8. Explore
+# ## 9. Explore
 #
 # Move the true class's score and watch its probability and loss; the loss curve is $\log(1 + \sum_{k\ne y}
 # e^{s_k - s_y})$, close to linear when the true score is far below the others and close to 0 far above.
 # The **temperature** $T$ divides the scores: $T \to 0$ approaches the hard $\arg\max$, large $T$ approaches
 # the uniform distribution (loss $\to \log C$). The **shift** adds the same constant to all scores: the
-# probabilities do not move, but past about 709 a naive `exp` would overflow.
+# probabilities do not move, but past about 709 a naive `exp` would overflow. **Label smoothing** $\varepsilon$
+# (section 5) replaces $-\log p_y$ by $-\sum_j q_j \log p_j$: watch the curve's right end turn up, and where its
+# minimum moves as $\varepsilon$ grows.
 
 # %%
 from deepkit.viz.softmax import explorer
@@ -427,7 +519,7 @@ from deepkit.viz.softmax import explorer
 explorer()
 
 # %% [markdown]
-# ## 9. Common mistakes
+# ## 10. Common mistakes
 #
 # * **Softmax without the max-shift**: fine on small tests, NaN as soon as a score exceeds ~709.
 # * **`log(softmax(z))`** instead of `log_softmax`: $-\infty$ once a probability underflows.
@@ -443,6 +535,9 @@ explorer()
 # * **Regularisation conventions**: with $\tfrac{\lambda}{2}\lVert W\rVert^2$ the gradient is $\lambda W$;
 #   with $\lambda\lVert W\rVert^2$ it is $2\lambda W$. Pick one, write it down, and gradient-check it.
 # * **Gradient-checking a big net on many examples**: slow, and kinks give false alarms; use a tiny net.
+# * **Label smoothing conventions**: $\varepsilon/C$ on every class (PyTorch, this course) versus $\varepsilon/(C-1)$
+#   on the wrong classes only; and smoothing the loss's target but not the gradient's ($p - y$ instead of
+#   $p - q$). Check against `F.cross_entropy(..., label_smoothing=eps)`.
 
 # %%
 print(f"lecture ran in {time.perf_counter() - T0:.1f} s")

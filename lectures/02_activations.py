@@ -17,6 +17,8 @@ import _course  # puts the reference deepkit (reference/) on the path; inline fi
 import numpy as np
 
 # %%
+import time
+
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
@@ -99,8 +101,11 @@ for name, (fwd, bwd) in A.ACTIVATIONS.items():
 # $\alpha = 1$ but SELU's $\alpha \approx 1.67$ makes a kink, which the checker found by itself.
 #
 # **Numerical stability.** The textbook $1/(1+e^{-x})$ overflows (with a warning) for $x < -709$, and
-# $e^x/(1+e^x)$ gives `inf/inf = nan` for $x > 709$. The library evaluates only $e^{-|x|} \in (0, 1]$ and
-# chooses the algebraically equal form for each sign. ELU likewise exponentiates only $\min(x, 0)$.
+# $e^x/(1+e^x)$ gives `inf/inf = nan` for $x > 709$. Two fixes never overflow: evaluate only
+# $e^{-|x|} \in (0, 1]$ and choose the algebraically equal form for each sign (the exercise's way), or clip:
+# $1 - \sigma(x) = 1/(1+e^{x}) < 2^{-53}$ once $x > 36.8$, so in float64 $\sigma(x)$ rounds to exactly 1 there,
+# and $e^{x}/(1+e^{x})$ with $x$ clipped at 40 is exact everywhere (the library's way: no mask, so faster).
+# ELU likewise exponentiates only $\min(x, 0)$.
 
 # %%
 big = np.array([-1000.0, -745.0, -40.0, 0.0, 40.0, 745.0, 1000.0])
@@ -113,7 +118,35 @@ with warnings.catch_warnings():
     warnings.simplefilter("error")  # the stable version must not even warn
     stable = A.sigmoid_forward(big)[0]
 print("stable sigmoid:   ", stable)
+e = np.exp(-np.abs(big))
+per_sign = np.where(big >= 0, 1 / (1 + e), e / (1 + e))  # the exercise's formula
+print("one form per sign:", per_sign)
 assert np.allclose(stable, torch.sigmoid(torch.tensor(big)).numpy(), rtol=1e-12, atol=1e-300)
+assert np.allclose(stable, per_sign, rtol=1e-15, atol=0)
+assert 1 / (1 + np.exp(36.8)) < 2.0**-53 and 1 / (1 + np.exp(-36.8)) == 1.0  # sigma rounds to 1 past 36.8
+
+# %% [markdown]
+# **Precision of the ELU/SELU backward.** The slope $\alpha e^x$ equals $f(x) + \alpha$ (output plus $\alpha$), a
+# tempting shortcut that reuses the forward's output. But $f(x) = \alpha(e^x - 1)$ is stored rounded to about
+# $\alpha \cdot 10^{-16}$, so $f(x) + \alpha$ keeps only the digits of $e^x$ above that level: a relative error of
+# about $10^{-16}/e^{x}$, i.e. up to $10^{-10}$ at $x = -15$ ($e^x = 3\cdot10^{-7}$), $10^{-4}$ at $x = -30$, and from
+# $x \approx -37$ on the slope is exactly 0. In a deep net such a slope multiplies everything behind it. deepkit
+# computes $e^{x}$ directly:
+
+# %%
+xs = np.array([-5.0, -15.0, -20.0, -30.0, -40.0, -300.0])
+out, cache = A.elu_forward(xs, 1.5)
+shortcut = out + 1.5  # alpha * exp(x) "from the output"
+exact = A.elu_backward(np.ones_like(xs), cache)
+xt = torch.tensor(xs, requires_grad=True)
+F.elu(xt, 1.5).backward(torch.ones_like(xt))
+ref = xt.grad.numpy()
+sci = {"float_kind": "{:8.1e}".format}
+print("x                      :", np.array2string(xs, formatter=sci))
+print("rel. error, out + alpha:", np.array2string(np.abs(shortcut - ref) / ref, formatter=sci))
+print("rel. error, deepkit    :", np.array2string(np.abs(exact - ref) / ref, formatter=sci))
+assert np.all(np.abs(exact - ref) <= 1e-15 * ref)  # full relative precision, even at exp(-300) = 5e-131
+assert np.abs(shortcut[1] - ref[1]) / ref[1] > 1e-11 and np.all(shortcut[4:] == 0.0)
 
 # %%
 grid = np.linspace(-5, 5, 401)
@@ -352,6 +385,29 @@ plt.show()
 # ($2^{-50} \approx 10^{-15}$). The guarantee needs the setting it was derived for: LeCun-normal weights, no
 # batch normalisation, and `AlphaDropout` instead of ordinary dropout.
 #
+# **Not with SELU's "Kaiming gain".** `torch.nn.init.calculate_gain("selu")` (and `deepkit.init`, which copies
+# it) returns $3/4$, so `kaiming_normal_(w, nonlinearity="selu")` draws $\mathrm{Var}(w) = (3/4)^2/n_{in}$. The
+# derivation above needs $\mathrm{Var}(w) = 1/n_{in}$ exactly: with $9/16$ of it, $z = Wa$ has variance $0.56$
+# instead of 1 and the fixed point is gone. PyTorch's documentation says so: for self-normalising networks use
+# `nonlinearity="linear"` (gain 1, i.e. LeCun normal); the $3/4$ "sacrifices the normalization effect for more
+# stable gradient flow in rectangular layers". In numbers, 50 SELU layers with each:
+
+# %%
+from deepkit import init
+
+kaiming_runs = {}
+for nl in ("linear", "selu"):
+    rng, h = np.random.default_rng(0), h0
+    for _ in range(50):
+        h = A.selu_forward(h @ init.kaiming_normal((256, 256), rng, nonlinearity=nl))[0]
+    kaiming_runs[nl] = (h.mean(), h.var())
+    print(
+        f"kaiming_normal(nonlinearity={nl!r}), gain {init.calculate_gain(nl):.2f}: after 50 layers mean "
+        f"{h.mean():+.3f}, variance {h.var():.3f}"
+    )
+assert init.calculate_gain("selu") == torch.nn.init.calculate_gain("selu") == 0.75
+assert abs(kaiming_runs["linear"][1] - 1) < 0.15 and kaiming_runs["selu"][1] < 0.2
+#
 # ## 6. Maxout
 #
 # A Maxout unit outputs the largest of $k$ affine functions of its input,
@@ -395,7 +451,107 @@ print(rep)
 assert rep.ok
 
 # %% [markdown]
-# ## 7. Explore
+# ## 7. The same network trained with each activation
+#
+# The sections above looked at one mechanism at a time. Now the whole picture on real data, as careful
+# comparisons do it: one MLP (64-64-64-64-10, three hidden layers) on the digits, **the same** initial weights
+# (LeCun normal, $N(0, 1/n_{in})$, one seed), the same minibatches, plain SGD with the same learning rate
+# (0.1) for 15 epochs; only the activation changes. We record (1) the **gradient flow** at initialisation: the
+# mean $|\partial L/\partial W|$ of each layer on one batch; (2) the validation **accuracy** per epoch; (3) after
+# training, per hidden layer, the **dead** units (slope exactly 0 on every validation input) and the
+# **saturated** ones (slope below 5% of the activation's peak on every validation input).
+
+# %%
+from deepkit.data import load_digits, minibatches
+
+digits = load_digits()
+SIZES = [64, 64, 64, 64, 10]
+
+
+def mlp_step(params, X, y, act):
+    """Loss, per-layer gradients and hidden pre-activations of the MLP with activation ``act``."""
+    fwd, bwd = A.ACTIVATIONS[act]
+    h, caches, zs = X, [], []
+    for W, b in params[:-1]:
+        z, c_aff = layers.affine_forward(h, W, b)
+        h, c_act = fwd(z)
+        caches.append((c_aff, c_act))
+        zs.append(z)
+    scores, c_out = layers.affine_forward(h, *params[-1])
+    loss, dscores = losses.softmax_loss(scores, y)
+    dh, dW, db = layers.affine_backward(dscores, c_out)
+    grads = [(dW, db)]
+    for c_aff, c_act in reversed(caches):
+        dh, dW, db = layers.affine_backward(bwd(dh, c_act), c_aff)
+        grads.append((dW, db))
+    return loss, grads[::-1], zs, scores
+
+
+def compare_activations(epochs=15, lr=0.1):
+    results = {}
+    for act in A.ACTIVATIONS:
+        rng = np.random.default_rng(0)  # the same initial weights for every activation
+        params = [(rng.normal(0, a**-0.5, (a, b)), np.zeros(b)) for a, b in zip(SIZES[:-1], SIZES[1:])]
+        _, grads, _, _ = mlp_step(params, digits.X_train[:256], digits.y_train[:256], act)
+        flow = [np.abs(dW).mean() for dW, _ in grads]
+        batches, accs = np.random.default_rng(1), []  # the same minibatches too
+        for _ in range(epochs):
+            for xb, yb in minibatches(digits.X_train, digits.y_train, 64, batches):
+                _, grads, _, _ = mlp_step(params, xb, yb, act)
+                for (W, b), (dW, db) in zip(params, grads):
+                    W -= lr * dW
+                    b -= lr * db
+            _, _, zs, scores = mlp_step(params, digits.X_val, digits.y_val, act)
+            accs.append(np.mean(scores.argmax(axis=1) == digits.y_val))
+        fwd, bwd = A.ACTIVATIONS[act]
+        peak = bwd(np.ones(1), fwd(np.zeros(1))[1])[0]  # every slope here peaks at x = 0 (ReLU's: 0 at 0, 1 above)
+        peak = max(peak, bwd(np.ones(1), fwd(np.ones(1))[1])[0])
+        slopes = [bwd(np.ones_like(z), fwd(z)[1]) for z in zs]
+        results[act] = {
+            "flow": np.array(flow),
+            "acc": np.array(accs),
+            "dead": np.array([np.mean(np.all(s == 0, axis=0)) for s in slopes]),
+            "saturated": np.array([np.mean(np.all(s < 0.05 * peak, axis=0)) for s in slopes]),
+        }
+    return results
+
+
+t_cmp = time.perf_counter()
+cmp = compare_activations()
+print(f"6 activations x 15 epochs in {time.perf_counter() - t_cmp:.1f} s\n")
+print(
+    f"{'activation':>10} | mean |dL/dW| at init, layer 1 .. 4 (output) | val. acc. | dead / saturated units, layer 1 2 3"
+)
+for act, r in cmp.items():
+    flow = " ".join(f"{g:.1e}" for g in r["flow"])
+    dead = " ".join(f"{d:4.0%}" for d in r["dead"])
+    sat = " ".join(f"{d:4.0%}" for d in r["saturated"])
+    print(f"{act:>10} | {flow:>40} | {r['acc'][-1]:9.3f} | {dead}  /  {sat}")
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.3))
+for act, r in cmp.items():
+    ax1.semilogy(range(1, 5), r["flow"], "o-", label=act)
+    ax2.plot(range(1, len(r["acc"]) + 1), r["acc"], label=act)
+ax1.set(xlabel="layer (4 = output)", ylabel="mean |dL/dW| at initialisation", xticks=range(1, 5))
+ax2.set(xlabel="epoch", ylabel="validation accuracy")
+ax2.legend(fontsize=8)
+plt.show()
+assert cmp["sigmoid"]["acc"][-1] < 0.5 and cmp["sigmoid"]["flow"][0] < 0.01 * cmp["sigmoid"]["flow"][-1]
+assert all(cmp[a]["acc"][-1] > 0.85 for a in ("tanh", "relu", "leaky_relu", "elu", "selu"))
+assert cmp["relu"]["dead"].sum() > 0 and all(cmp[a]["dead"].sum() == 0 for a in cmp if a != "relu")
+
+# %% [markdown]
+# What the numbers say. **Sigmoid** does not learn at all in 15 epochs with this (reasonable for the others)
+# setup: at initialisation the first layer's gradient is already about 250 times smaller than the output
+# layer's (each sigmoid layer multiplies it by at most $1/4$), and its positive outputs make the next layer's
+# updates zig-zag. **tanh, ELU and SELU** have slope 1 at 0 and zero-centred outputs: their gradient reaches layer
+# 1 with the same order of magnitude as the last layer's. SELU starts with the largest gradients (its slopes
+# $\lambda \approx 1.05$ and up to $\lambda\alpha \approx 1.76$ with the LeCun init are its design point).
+# **ReLU** ends with a few percent of dead units per layer: units that no validation digit activates and that
+# receive exactly zero gradient; **Leaky ReLU**, with the same weights and batches, has none and the same
+# accuracy here (its all-negative units count as saturated, slope $0.01 < 5\%$ of 1, but they still learn). A single run on a small data set: differences of a point or two in accuracy
+# are within seed-to-seed noise; the sigmoid's failure and the dead units are not.
+#
+# ## 8. Explore
 #
 # Pick an activation, the weight gain and input scale, and the depth. Left to right: histograms of the
 # pre-activations (each layer divided by its own standard deviation, printed in the label, since the scales
@@ -412,14 +568,14 @@ ex = explorer()
 ex
 
 # %% [markdown]
-# ## 8. When to use what
+# ## 9. When to use what
 #
 # | activation | use it for | watch out for |
 # |---|---|---|
 # | ReLU | the default for hidden layers (MLPs, CNNs); with Kaiming init | dead units at large learning rates; not zero-centred |
 # | Leaky ReLU / PReLU | when dead units show up; PReLU in CNNs (per channel) | one more hyper-parameter / parameter; PReLU's $\alpha$ usually without weight decay |
 # | ELU | ReLU's benefits with closer-to-zero mean, smooth for $\alpha = 1$ | `exp` costs more |
-# | SELU | deep plain MLPs without normalisation layers | needs LeCun-normal init, no BatchNorm, `AlphaDropout` |
+# | SELU | deep plain MLPs without normalisation layers | needs LeCun-normal init (`nonlinearity="linear"`, not torch's SELU gain 3/4), no BatchNorm, `AlphaDropout` |
 # | Maxout | a learned piecewise-linear activation (with dropout) | $k$ times the parameters |
 # | tanh | recurrent cells, outputs in $(-1, 1)$ | saturates; keep pre-activations small |
 # | sigmoid | output layer for a probability or a gate (LSTM gates, attention gates) | hidden layers: saturates, slope $\le 1/4$, not zero-centred |

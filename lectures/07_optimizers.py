@@ -5,12 +5,15 @@
 # This lecture builds the family of first-order methods one idea at a time, and checks every formula with numbers:
 #
 # 1. batch, stochastic and mini-batch gradient descent: what noise the batch size buys, and what it costs;
-# 2. choosing the learning rate, and schedules that change it during training;
-# 3. momentum and Nesterov momentum (both forms, and the rearrangement that makes Nesterov practical);
-# 4. per-coordinate learning rates: Adagrad, Adadelta, RMSProp;
-# 5. Adam with its bias correction (we measure the bias), and AdaMax;
-# 6. saddle points versus local minima;
-# 7. an explorer of all eight rules on four 2-D surfaces.
+# 2. choosing the learning rate: the stability limit $2/\lambda_{\max}$;
+# 3. learning-rate schedules (step, exponential, cosine, 1/t, warm-up, reduce-on-plateau), why SGD needs a
+#    decaying rate to converge at all (Robbins-Monro), and momentum schedules;
+# 4. momentum and Nesterov momentum (both forms, and the rearrangement that makes Nesterov practical);
+# 5. per-coordinate learning rates: Adagrad, RMSProp, and Adadelta derived from the units of Newton's step;
+# 6. Adam with its bias correction (we measure the bias), and AdaMax;
+# 7. saddle points versus local minima;
+# 8. one network trained with each of the eight rules;
+# 9. an explorer of all eight rules on four 2-D surfaces.
 #
 # All rules live in `deepkit.optim` as pure functions `w_new, state_new = rule_step(w, dw, state, **hyper)`;
 # we check each against `torch.optim` in float64.
@@ -19,6 +22,7 @@
 import _course  # puts the reference deepkit (reference/) on the path; inline figures; float64 printing
 import numpy as np
 import time
+import warnings
 
 import matplotlib.pyplot as plt
 import torch
@@ -38,6 +42,10 @@ torch.set_default_dtype(torch.float64)
 # * **stochastic GD** (SGD) uses one random example $i$: $g = \nabla \ell_i(w)$, unbiased ($\mathbb E\, g = \nabla L$)
 #   but noisy, one example of work per step;
 # * **mini-batch GD** averages a random batch $B$ of $b$ examples: $g_B = \frac1b \sum_{i\in B} \nabla\ell_i(w)$.
+#
+# Every rule of `deepkit.optim` also takes torch's `weight_decay` $\lambda$: the gradient it uses is
+# $g + \lambda w$, the gradient of the L2 penalty $\frac\lambda2\lVert w\rVert^2$ added to the loss (so plain SGD
+# shrinks $w$ by the factor $1 - \eta\lambda$ at every step, "weight decay").
 #
 # For a batch drawn without replacement, $\mathbb E\, g_B = \nabla L$ and the total variance is
 # $$\mathbb E\,\lVert g_B - \nabla L\rVert^2 = \frac{\sigma^2}{b}\cdot\frac{N-b}{N-1},\qquad
@@ -131,7 +139,7 @@ assert runs["mini-batch b = 32, lr 0.5"][-1] < runs["batch GD (b = N), lr 2"][-1
 # good-enough steps. Pure SGD makes the most steps but needs a small learning rate to keep its noise in check
 # (and is slow in wall-clock time: one Python call per example).
 #
-# ## 2. Choosing the learning rate, and schedules
+# ## 2. Choosing the learning rate
 #
 # On a quadratic $L(w) = \frac12 w^\top H w$ gradient descent is linear: $w_{t+1} = (I - \eta H) w_t$, so along each
 # eigenvector of $H$ (eigenvalue $\lambda$) the error is multiplied by $1 - \eta\lambda$ per step. It converges iff
@@ -152,10 +160,78 @@ for lr in (0.05, 0.09, 0.099, 0.101, 0.11):
 # Just below $2/\lambda_{\max}$ the steep direction oscillates without converging for a long time; just above it
 # diverges. Meanwhile the flat direction shrinks only by $1 - 0.1 = 0.9$ per step: with one learning rate for all
 # directions, conditioning limits the speed. (Practical recipe: try learning rates on a log grid, take the largest
-# that does not diverge, then decay it.)
+# that does not diverge, then decay it: the next section says why the decay is not optional.)
 #
-# **Schedules** start large (fast progress) and end small (less noise near the minimum). `deepkit.optim` has four,
-# each a function of the step or epoch $t$; they match torch's schedulers:
+# ## 3. Learning-rate schedules, and why SGD needs a decaying rate
+#
+# **Why decay at all (Robbins-Monro).** Take the simplest noisy problem, $f(w) = \frac h2 w^2$ with stochastic
+# gradients $g_t = h w_t + \sigma\xi_t$ ($\xi_t$ independent, mean 0, variance 1). SGD with rates $\eta_t$ gives
+# $$w_{t+1} = (1 - \eta_t h)\,w_t - \eta_t\sigma\xi_t,\qquad
+# \mathbb E\,w_{t+1} = (1-\eta_t h)\,\mathbb E\,w_t,\qquad
+# \operatorname{Var} w_{t+1} = (1-\eta_t h)^2 \operatorname{Var} w_t + \eta_t^2\sigma^2 .$$
+# * The mean is $w_0\prod_t (1 - \eta_t h) \approx w_0\, e^{-h\sum_t \eta_t}$: it reaches the minimum only if
+#   $\sum_t \eta_t = \infty$ (the steps must be able to travel any distance).
+# * With a **constant** rate the variance settles where $V = (1-\eta h)^2 V + \eta^2\sigma^2$, i.e.
+#   $V_\infty = \dfrac{\eta\,\sigma^2}{h\,(2 - \eta h)}$: SGD never converges, it hovers in a cloud whose size is
+#   proportional to $\eta$. Killing the noise needs $\eta_t \to 0$, fast enough that $\sum_t \eta_t^2 < \infty$.
+#
+# These are the Robbins-Monro conditions (1951): $\sum \eta_t = \infty$, $\sum \eta_t^2 < \infty$; $\eta_t = a/(t+b)$
+# satisfies both, and for $2ah > 1$ the variance then falls like $V_t \approx \frac{a^2\sigma^2}{(2ah-1)\,t}$.
+# The numbers, from the exact recursions and from 20 000 simulated runs ($h = \sigma = 1$, $w_0 = 5$, 3000 steps):
+
+# %%
+rng = np.random.default_rng(0)
+h_rm, sigma, w_start, T = 1.0, 1.0, 5.0, 3000
+steps_t = np.arange(T)
+rates = {
+    "constant 0.1": np.full(T, 0.1),
+    "a/(t+b): 1/(t+10)": 1.0 / (steps_t + 10),
+    "too fast: 1/(t+2)^2": 1.0 / (steps_t + 2.0) ** 2,
+}
+print(f"{'rate':>20} {'sum eta':>8} {'sum eta^2':>10} {'E w_T exact':>12} {'Var w_T exact':>14} {'simulated':>10}")
+rm = {}
+for name, eta in rates.items():
+    mean, var = w_start, 0.0
+    w = np.full(20000, w_start)
+    for e in eta:
+        mean, var = (1 - e * h_rm) * mean, (1 - e * h_rm) ** 2 * var + e**2 * sigma**2
+        w = (1 - e * h_rm) * w - e * sigma * rng.standard_normal(w.size)
+    rm[name] = (mean, var, w.var())
+    print(f"{name:>20} {eta.sum():8.2f} {np.sum(eta**2):10.4f} {mean:12.2e} {var:14.3e} {w.var():10.3e}")
+    se = var * np.sqrt(2 / (w.size - 1))  # standard error of a sample variance (Gaussian w)
+    assert abs(w.var() - var) < 6 * se and abs(w.mean() - mean) < 6 * np.sqrt(var / w.size) + 1e-12
+stationary = 0.1 * sigma**2 / (h_rm * (2 - 0.1 * h_rm))
+asymptotic = 1.0**2 * sigma**2 / ((2 * 1.0 * h_rm - 1) * (T + 10))
+print(f"constant rate: stationary variance eta sigma^2 / (h (2 - eta h)) = {stationary:.4e}")
+print(f"1/(t+10): a^2 sigma^2 / ((2ah - 1) t) at t = T: {asymptotic:.3e}")
+assert np.isclose(rm["constant 0.1"][1], stationary, rtol=1e-9)
+assert abs(rm["a/(t+b): 1/(t+10)"][1] / asymptotic - 1) < 0.02
+assert rm["too fast: 1/(t+2)^2"][0] > 1.0  # sum eta is finite: the mean stops short of the minimum
+
+# %% [markdown]
+# The constant rate ends in a cloud of variance $0.053$ around the minimum however long it runs; $1/(t+10)$ keeps
+# shrinking it like $1/t$ (here to $3.3\cdot10^{-4}$); $1/(t+2)^2$ decays so fast that $\sum\eta_t \approx 0.64$ and
+# the mean is stuck at $w_0\prod_t(1-\eta_t h) = 2.5$, halfway from $w_0 = 5$ to the minimum. In practice nobody uses a pure $1/t$ on deep
+# networks (it decays too early), but every schedule below ends small for exactly this reason.
+#
+# **The schedules.** Each maps the step or epoch $t$ (counted from 0: at $t = 0$ every schedule gives its starting
+# rate) to a rate, and matches a scheduler of `torch.optim.lr_scheduler`:
+#
+# | schedule | $\eta_t$ | torch |
+# |---|---|---|
+# | step | $\eta_0\,\gamma^{\lfloor t/s\rfloor}$ | `StepLR(s, gamma)` |
+# | exponential | $\eta_0\,\gamma^{t}$ | `ExponentialLR(gamma)` |
+# | cosine | $\eta_{\min} + (\eta_0-\eta_{\min})\frac{1+\cos(\pi\min(t,T)/T)}{2}$ | `CosineAnnealingLR(T, eta_min)` |
+# | 1/t | $\eta_0/(1+kt)$ | Adagrad's `lr_decay`, `LambdaLR` |
+# | linear warm-up | $\eta_0\,(f + (1-f)\min(t,W)/W)$ | `LinearLR(start_factor=f, total_iters=W)` |
+# | warm-up + cosine | warm-up for $t<W$, then cosine over $T-W$ steps | `SequentialLR([LinearLR, CosineAnnealingLR], [W])` |
+#
+# **Warm-up** starts small on purpose: at initialisation the gradients can be large and their directions
+# unreliable (and Adam's $v$ has seen only a few gradients), so a few hundred small steps keep the first updates
+# from throwing the weights somewhere bad; a rate of exactly 0 at $t = 0$ would waste a step, hence the starting
+# factor $f > 0$. **Reduce-on-plateau** does not follow the clock: it watches the validation loss and multiplies
+# the rate by `factor` when the loss has not improved on its best (by more than a relative `threshold`) for more
+# than `patience` epochs; a loss *equal* to the best is not an improvement.
 
 # %%
 t = np.arange(60)
@@ -173,30 +249,121 @@ def torch_lrs(make, lr0=0.1, n=60):
     return np.array(out)
 
 
-ours = {
-    "step (s = 15, γ = 0.5)": optim.step_decay(0.1, t, 15, 0.5),
-    "exponential (γ = 0.95)": optim.exponential_decay(0.1, t, 0.95),
-    "cosine (T = 59)": optim.cosine_decay(0.1, t, 59, 1e-3),
-    "1/t (k = 0.1)": optim.inverse_time_decay(0.1, t, 0.1),
+with warnings.catch_warnings():  # SequentialLR passes a deprecated epoch argument to its schedulers
+    warnings.simplefilter("ignore")
+    warm_cos = torch_lrs(
+        lambda o: sched.SequentialLR(
+            o, [sched.LinearLR(o, 0.1, total_iters=8), sched.CosineAnnealingLR(o, 51, 1e-3)], milestones=[8]
+        )
+    )
+schedules = {  # name: (deepkit, torch)
+    "step (s = 15, γ = 0.5)": (optim.step_decay(0.1, t, 15, 0.5), torch_lrs(lambda o: sched.StepLR(o, 15, 0.5))),
+    "exponential (γ = 0.95)": (
+        optim.exponential_decay(0.1, t, 0.95),
+        torch_lrs(lambda o: sched.ExponentialLR(o, 0.95)),
+    ),
+    "cosine (T = 59)": (
+        optim.cosine_decay(0.1, t, 59, 1e-3),
+        torch_lrs(lambda o: sched.CosineAnnealingLR(o, 59, 1e-3)),
+    ),
+    "1/t (k = 0.1)": (
+        optim.inverse_time_decay(0.1, t, 0.1),
+        torch_lrs(lambda o: sched.LambdaLR(o, lambda e: 1 / (1 + 0.1 * e))),
+    ),
+    "warm-up (W = 8, f = 0.1)": (
+        optim.linear_warmup(0.1, t, 8, 0.1),
+        torch_lrs(lambda o: sched.LinearLR(o, 0.1, total_iters=8)),
+    ),
+    "warm-up + cosine (W = 8, T = 59)": (optim.warmup_cosine(0.1, t, 8, 59, 0.1, 1e-3), warm_cos),
 }
-theirs = [
-    torch_lrs(lambda o: sched.StepLR(o, 15, 0.5)),
-    torch_lrs(lambda o: sched.ExponentialLR(o, 0.95)),
-    torch_lrs(lambda o: sched.CosineAnnealingLR(o, 59, 1e-3)),
-    torch_lrs(lambda o: sched.LambdaLR(o, lambda e: 1 / (1 + 0.1 * e))),
-]
 fig, ax = plt.subplots(figsize=(7, 2.8))
-for (name, lr), ref in zip(ours.items(), theirs):
-    print(f"{name:24s} max |ours - torch| = {np.abs(lr - ref).max():.1e}")
-    assert np.allclose(lr, ref, rtol=1e-10)
+for name, (lr, ref) in schedules.items():
+    print(f"{name:34s} rate at t = 0: {lr[0]:.4f}   max |ours - torch| = {np.abs(lr - ref).max():.1e}")
+    assert np.allclose(lr, ref, rtol=1e-10) and lr[0] > 0
     ax.plot(t, lr, label=name)
 ax.set_xlabel("epoch t")
 ax.set_ylabel("learning rate")
-ax.legend(fontsize=8)
+ax.legend(fontsize=7)
 plt.show()
 
 # %% [markdown]
-# ## 3. Momentum and Nesterov momentum
+# Reduce-on-plateau on a real run: softmax regression on the digits with mini-batch SGD, 30 epochs, the
+# validation loss measured after each epoch and handed to `reduce_on_plateau` (and to torch's
+# `ReduceLROnPlateau`, which must set the same rates).
+
+# %%
+Xv, yv = split.X_val, split.y_val
+w_p, lr_now, val_losses, lrs_used = np.zeros(D * C + C), 0.5, [], []
+rng_p = np.random.default_rng(0)
+for epoch in range(30):
+    lrs_used.append(lr_now)
+    for Xb, yb in data.minibatches(X, y, 32, rng_p):
+        w_p, _ = optim.sgd_step(w_p, loss_grad(w_p, Xb, yb)[1], {}, lr=lr_now)
+    val_losses.append(loss_grad(w_p, Xv, yv)[0])
+    lr_now = float(optim.reduce_on_plateau(0.5, val_losses, factor=0.3, patience=2, threshold=1e-3)[-1])
+plateau_lrs = optim.reduce_on_plateau(0.5, val_losses, factor=0.3, patience=2, threshold=1e-3)
+p = torch.zeros(1, requires_grad=True)
+opt = torch.optim.SGD([p], lr=0.5)
+on_plateau = sched.ReduceLROnPlateau(opt, factor=0.3, patience=2, threshold=1e-3)
+torch_plateau = [0.5]
+for v in val_losses:
+    on_plateau.step(v)
+    torch_plateau.append(opt.param_groups[0]["lr"])
+print("validation loss per epoch:", np.round(val_losses, 4))
+print("rate per epoch:           ", np.round(lrs_used, 4))
+assert np.allclose(plateau_lrs, torch_plateau, rtol=1e-12) and np.allclose(plateau_lrs[:-1], lrs_used)
+assert plateau_lrs[-1] < 0.5  # the plateau was detected and the rate cut
+
+# %% [markdown]
+# **Momentum schedules.** The same idea for $\mu$ (the source notes, after CS231n): start near 0.5 and raise it
+# (to 0.9, or 0.99 for long noisy runs) over some epochs, `momentum_ramp(t, ramp, mu0, mu1)`. Early on, with large
+# gradients, a heavy ball overshoots; once the gradients are small and noisy, a large $\mu$ averages more of them
+# (the step is about $\eta/(1-\mu)$ times their running mean). torch has no momentum scheduler for SGD, but
+# `SGD.step()` reads `param_groups[0]["momentum"]` at every step, so setting it is all it takes (torch's velocity does
+# not store the learning rate, so changing $\mu$ or $\eta$ mid-run is safe). On the $\kappa = 100$ quadratic of
+# section 4 below with $\eta = 0.15$, $\mu = 0.9$ fixed against a ramp 0.5 → 0.9 over 50 steps, and the ramp in torch:
+
+# %%
+rng = np.random.default_rng(0)
+q5, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+H5 = (q5 * np.array([0.1, 0.5, 1.0, 5.0, 10.0])) @ q5.T
+w_init = rng.normal(size=5)
+ramped = {}
+for name, mus in (
+    ("fixed 0.9", np.full(300, 0.9)),
+    ("ramp 0.5 -> 0.9", optim.momentum_ramp(np.arange(300), 50, 0.5, 0.9)),
+):
+    w_m, st_m, worst = w_init.copy(), {}, 0.0
+    for mu in mus:
+        w_m, st_m = optim.sgd_momentum_step(w_m, H5 @ w_m, st_m, lr=0.15, momentum=mu)
+        worst = max(worst, 0.5 * w_m @ H5 @ w_m)
+    ramped[name] = (worst, np.linalg.norm(w_m), w_m)
+    print(
+        f"{name:16s} largest loss after a step {worst:.3f} (start {0.5 * w_init @ H5 @ w_init:.3f}), |w_300| = {np.linalg.norm(w_m):.1e}"
+    )
+p = torch.tensor(w_init.copy(), requires_grad=True)
+opt = torch.optim.SGD([p], lr=0.15, momentum=0.5)
+for mu in optim.momentum_ramp(np.arange(300), 50, 0.5, 0.9):
+    opt.param_groups[0]["momentum"] = float(mu)
+    p.grad = torch.tensor(H5 @ p.detach().numpy())
+    opt.step()
+print(
+    f"torch SGD with param_groups[0]['momentum'] set each step: max |difference| {np.abs(p.detach().numpy() - ramped['ramp 0.5 -> 0.9'][2]).max():.1e}"
+)
+assert np.allclose(ramped["ramp 0.5 -> 0.9"][2], p.detach().numpy(), rtol=1e-10, atol=1e-14)
+assert (
+    ramped["ramp 0.5 -> 0.9"][0] < 0.5 * ramped["fixed 0.9"][0]
+    and ramped["ramp 0.5 -> 0.9"][1] < ramped["fixed 0.9"][1]
+)
+
+# %% [markdown]
+# The fixed heavy ball's first steps overshoot (the loss climbs back to 2.4 of its starting 2.9); the ramp never
+# goes above 0.43 and ends closer to the minimum. A ramp to 0.99 would be too much on this noise-free problem: the
+# best constant $\mu$ for a step $\eta$ is about $(1-\sqrt{\eta\lambda_{\min}})^2$ (0.77 here); beyond it the ball
+# spirals (try $\mu = 0.99$ on the quadratic in the explorer).
+
+# %% [markdown]
+# ## 4. Momentum and Nesterov momentum
 #
 # **Momentum** (heavy ball) keeps a velocity, an exponentially weighted sum of past gradients:
 # $$v_t = \mu v_{t-1} + g_t,\qquad w_t = w_{t-1} - \eta\, v_t \qquad (\text{torch}, v_0 = 0).$$
@@ -268,7 +435,7 @@ print("Nesterov (lr 0.1, mu 0.9):   ", steps_to("nesterov", lr=0.1, momentum=0.9
 assert steps_to("sgd_momentum", lr=0.1, momentum=0.9) < steps_to("sgd", lr=0.1) / 3
 
 # %% [markdown]
-# ## 4. Per-coordinate learning rates: Adagrad, RMSProp, Adadelta
+# ## 5. Per-coordinate learning rates: Adagrad, RMSProp, Adadelta
 #
 # One learning rate for all coordinates is what made the ill-conditioned quadratic slow. Adaptive methods divide
 # each coordinate's step by a running size of its gradients (all operations elementwise):
@@ -282,8 +449,8 @@ assert steps_to("sgd_momentum", lr=0.1, momentum=0.9) < steps_to("sgd", lr=0.1) 
 # Adagrad's sum only grows, so its effective rate $\eta/\sqrt{s_t}$ decays like $1/\sqrt t$ even when progress
 # has stalled: good for sparse features (rare coordinates keep large steps), often too aggressive for deep nets.
 # RMSProp (Hinton's lecture notes) replaces the sum by a leaky average, so the rate adapts without vanishing.
-# Adadelta additionally replaces $\eta$ by the RMS of recent steps, so the step has the units of $w$ (the paper
-# has no learning rate; torch keeps an `lr` factor, default 1). Note where $\epsilon$ sits: **outside** the root
+# Adadelta additionally replaces $\eta$ by the RMS of recent steps, so the step has the units of $w$ (derived
+# below; the paper has no learning rate, torch keeps an `lr` factor, default 1). Note where $\epsilon$ sits: **outside** the root
 # in Adagrad/RMSProp/Adam (torch), **inside** both roots in Adadelta.
 #
 # Every rule of `deepkit.optim` against `torch.optim`, 60 steps of a noisy quadratic in float64 with
@@ -339,7 +506,85 @@ print(f"RMSProp after 30 steps, eps = 0.1: max |w(eps inside the root) - w(torch
 assert np.abs(w_in - w_o).max() > 1e-3
 
 # %% [markdown]
-# ## 5. Adam, its bias correction, and AdaMax
+# **Adadelta from the units of Newton's step** (Zeiler, 2012). Give $w$ some unit (metres, say) and the loss
+# another. The gradient $\partial f/\partial w$ then has units of $f/w$ and the curvature $\partial^2 f/\partial w^2$
+# of $f/w^2$, so
+#
+# * an SGD step $\eta\, g$ has units of $f/w$: to be a length, $\eta$ must carry units $w^2/f$, which is why its good
+#   value depends on how the problem is scaled;
+# * an Adagrad/RMSProp/Adam step $\eta\, g/\mathrm{RMS}[g]$ is unit-free: $\eta$ must carry the units of $w$;
+# * Newton's step $\Delta w = H^{-1}g$ has units $(f/w)/(f/w^2) = w$: right by construction.
+#
+# Zeiler's idea: in one coordinate, Newton says $\Delta w = g/\frac{\partial^2 f}{\partial w^2}$, i.e.
+# $\frac{1}{\partial^2 f/\partial w^2} = \frac{\Delta w}{g}$. Estimate that ratio from the recent past, with
+# running RMS values of the steps and of the gradients: $\Delta w_t = \frac{\mathrm{RMS}[\Delta w]_{t-1}}{\mathrm{RMS}[g]_t}
+# \, g_t$, with $\mathrm{RMS}[y]_t = \sqrt{E[y^2]_t + \epsilon}$. ($\mathrm{RMS}[\Delta w]$ stops at $t-1$ because
+# $\Delta w_t$ is what we are computing.) The step now has the units of $w$ with no learning rate at all.
+#
+# The argument, checked with numbers on a 2-D quadratic (100 steps each, the same starting point): **(a)** multiply
+# the loss by $k = 10$; **(b)** change the unit of $w$, $w = c\,u$ with $c = 3$, and run on $u$. A method that
+# respects the units draws the same path in $w$. Newton is exact in both; Adadelta is exact too if its two
+# $\epsilon$'s are given their units ($\epsilon_{\Delta}$ in $w^2$, $\epsilon_g$ in $(f/w)^2$, rescaled with the
+# problem); torch's Adadelta uses one $\epsilon$ for both, so its first steps, whose size is $\sqrt{\epsilon}$ in
+# whatever unit $w$ has, break (b).
+
+# %%
+H2 = np.array([[3.0, 1.0], [1.0, 0.5]])
+w0_2 = np.array([1.5, -2.0])
+
+
+def path_of(step, grad, w0, n=100, **h):
+    w, st, out = w0.copy(), {}, [w0.copy()]
+    for _ in range(n):
+        w, st = step(w, grad(w), st, **h)
+        out.append(w)
+    return np.array(out)
+
+
+def newton_step(w, g, st, hess):
+    return w - np.linalg.solve(hess, g), st
+
+
+def adadelta_units(w, g, st, rho=0.9, eps_dw=1e-6, eps_g=1e-6):
+    """Adadelta with one epsilon per unit: eps_dw for E[dw^2] (units of w^2), eps_g for E[g^2]."""
+    sq = rho * st.get("sq", 0.0) + (1 - rho) * g * g
+    dw = np.sqrt(st.get("acc", 0.0) + eps_dw) / np.sqrt(sq + eps_g) * g
+    return w - dw, {"sq": sq, "acc": rho * st.get("acc", 0.0) + (1 - rho) * dw * dw}
+
+
+k_f, c_w = 10.0, 3.0
+grad_f = lambda v: H2 @ v  # noqa: E731
+grad_kf = lambda v: k_f * (H2 @ v)  # noqa: E731 - (a) the loss times k
+grad_u = lambda u: c_w * (H2 @ (c_w * u))  # noqa: E731 - (b) f(c u) as a function of u
+methods = {  # name: (step, hyper for f, for k f, for u)
+    "SGD (lr 0.01)": (optim.sgd_step, {"lr": 0.01}, {"lr": 0.01}, {"lr": 0.01}),
+    "RMSProp (lr 0.01)": (optim.rmsprop_step, {"lr": 0.01}, {"lr": 0.01}, {"lr": 0.01}),
+    "Adam (lr 0.05)": (optim.adam_step, {"lr": 0.05}, {"lr": 0.05}, {"lr": 0.05}),
+    "Adadelta, torch (one eps)": (optim.adadelta_step, {}, {}, {}),
+    "Adadelta, eps with units": (
+        adadelta_units,
+        {},
+        {"eps_g": 1e-6 * k_f**2},
+        {"eps_dw": 1e-6 / c_w**2, "eps_g": 1e-6 * c_w**2},
+    ),
+    "Newton": (newton_step, {"hess": H2}, {"hess": k_f * H2}, {"hess": c_w**2 * H2}),
+}
+print(f"{'':27s} {'(a) loss x 10':>15} {'(b) w = 3 u':>13}   max |path difference| in w")
+units = {}
+for name, (step, h, h_k, h_u) in methods.items():
+    base = path_of(step, grad_f, w0_2, **h)
+    units[name] = (
+        np.abs(path_of(step, grad_kf, w0_2, **h_k) - base).max(),
+        np.abs(c_w * path_of(step, grad_u, w0_2 / c_w, **h_u) - base).max(),
+    )
+    print(f"{name:27s} {units[name][0]:15.1e} {units[name][1]:13.1e}")
+assert units["SGD (lr 0.01)"][0] > 0.1 and units["SGD (lr 0.01)"][1] > 0.1
+assert units["RMSProp (lr 0.01)"][0] < 1e-6 < 0.1 < units["RMSProp (lr 0.01)"][1]  # unit-free: wrong for (b)
+assert max(units["Newton"]) < 1e-12 and max(units["Adadelta, eps with units"]) < 1e-12
+assert units["Adadelta, torch (one eps)"][1] > 0.1
+
+# %% [markdown]
+# ## 6. Adam, its bias correction, and AdaMax
 #
 # Adam combines momentum (a leaky average $m$ of gradients) with RMSProp (a leaky average $v$ of squared gradients):
 # $$m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\quad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\quad
@@ -347,7 +592,12 @@ assert np.abs(w_in - w_o).max() > 1e-3
 # Both averages start at 0, so early on they are biased towards 0. Unrolling,
 # $m_t = (1-\beta_1)\sum_{k=1}^t \beta_1^{t-k} g_k$, and if the $g_k$ have mean $\bar g$,
 # $\mathbb E\, m_t = (1 - \beta_1^t)\,\bar g$ (the weights sum to $1-\beta_1^t$). Hence the corrections
-# $\hat m_t = m_t/(1-\beta_1^t)$ and $\hat v_t = v_t/(1-\beta_2^t)$. With the defaults
+# $\hat m_t = m_t/(1-\beta_1^t)$ and $\hat v_t = v_t/(1-\beta_2^t)$. (The paper's section 2 also writes the same
+# update as $\eta_t = \eta\sqrt{1-\beta_2^t}/(1-\beta_1^t)$, $w_t = w_{t-1} - \eta_t m_t/(\sqrt{v_t} + \hat\epsilon)$,
+# TensorFlow's form: identical except where $\epsilon$ sits, $\hat\epsilon = \epsilon\sqrt{1-\beta_2^t}$; torch follows
+# Algorithm 1, and the exercise accepts both. Weight decay: torch's `Adam(weight_decay=λ)` adds $\lambda w$ to $g$
+# before both averages, so it is divided by $\sqrt{\hat v}$ like the gradient; `AdamW` instead subtracts
+# $\eta\lambda w$ directly, a different method for adaptive rules.) With the defaults
 # $\beta_1 = 0.9, \beta_2 = 0.999$ the second-moment bias is severe: $v_1 = 0.001\, g_1^2$. The numbers, for noisy
 # gradients $g_t \sim \mathcal N(1, 0.5^2)$ (so $\mathbb E g = 1$, $\mathbb E g^2 = 1.25$), averaged over 20 000 runs:
 
@@ -371,11 +621,38 @@ for t in range(1, T + 1):
     assert abs(m.mean() / (1 - b1**t) - 1) < 0.01 and abs(vh.mean() / 1.25 - 1) < 0.02
 
 # %% [markdown]
-# $\mathbb E\,m_t$ matches $1-\beta_1^t$ and the corrected averages are unbiased. Without correction the first
-# step is $\eta \cdot 0.1 g/ (\sqrt{0.001}|g|) \approx 3.16\,\eta$, and
-# the bias of $v$ keeps the uncorrected steps several times too large for on the order of $1/(1-\beta_2) = 1000$
-# steps (the column "uncorrected step / lr"; the median of $m_t/\sqrt{v_t}$). With correction the first step is $\eta\,\mathrm{sign}(g_1)$ (for $\epsilon \ll |g|$): Adam's step size is set by
-# $\eta$, not by the gradient's scale. Check against torch, and the scale invariance:
+# $\mathbb E\,m_t$ matches $1-\beta_1^t$ and the corrected averages are unbiased. How much too large are the
+# uncorrected steps? For a steady gradient $g$ (no noise) both averages are exact geometric sums,
+# $m_t = (1-\beta_1^t)\,g$ and $v_t = (1-\beta_2^t)\,g^2$, so the uncorrected step is
+# $$\frac{m_t}{\sqrt{v_t}} = \frac{1-\beta_1^t}{\sqrt{1-\beta_2^t}}\;\mathrm{sign}(g)
+# \qquad\text{times } \eta,\ \text{against } \eta\,\mathrm{sign}(g) \text{ with the correction.}$$
+# At $t = 1$ that is $0.1/\sqrt{0.001} = 3.16$; the numerator then grows faster than the denominator, so the
+# ratio keeps **rising** for a while, peaks near $t = 12$ at about 6.6, and comes down only slowly, on the time
+# scale $1/(1-\beta_2) = 1000$ of $v$: still about 2 at $t = 300$. Not "about 3x": between 2x and 6.6x for
+# hundreds of steps. (The noisy run above, column "uncorrected step / lr", follows the same curve.)
+
+# %%
+t_adam = np.arange(1, 2001)
+ratio = (1 - 0.9**t_adam) / np.sqrt(1 - 0.999**t_adam)
+peak = int(t_adam[np.argmax(ratio)])
+# the closed form against Adam itself: uncorrected m / sqrt(v) after t steps of a constant gradient
+m_c = v_c = 0.0
+for k in range(300):
+    m_c, v_c = 0.9 * m_c + 0.1 * 0.7, 0.999 * v_c + 0.001 * 0.7**2
+print(
+    f"t = 1: {ratio[0]:.2f}x   peak {ratio.max():.2f}x at t = {peak}   t = 300: {ratio[299]:.2f}x   t = 2000: {ratio[-1]:.2f}x"
+)
+assert np.isclose(ratio[0], 0.1 / np.sqrt(0.001)) and np.isclose(m_c / np.sqrt(v_c), ratio[299], rtol=1e-12)
+assert 3.1 < ratio[0] < 3.2 and 6.5 < ratio.max() < 6.7 and 11 <= peak <= 13 and 1.9 < ratio[299] < 2.0
+fig, ax = plt.subplots(figsize=(6, 2.6))
+ax.semilogx(t_adam, ratio)
+ax.axhline(1, color="k", lw=0.8, ls="--")
+ax.set(xlabel="step t", ylabel="uncorrected / corrected step", title="Adam without bias correction, β = (0.9, 0.999)")
+plt.show()
+
+# %% [markdown]
+# With correction the first step is $\eta\,\mathrm{sign}(g_1)$ (for $\epsilon \ll |g|$): Adam's step size is set
+# by $\eta$, not by the gradient's scale. Check against torch, and the scale invariance:
 
 # %%
 for scale in (1e-4, 1.0, 1e4):
@@ -393,9 +670,11 @@ for scale in (1e-4, 1.0, 1e4):
 # $v_t^{(p)} = (1-\beta_2^p)\sum_k \beta_2^{p(t-k)}|g_k|^p$, the limit of $(v_t^{(p)})^{1/p}$ is
 # $u_t = \max_k \beta_2^{t-k}|g_k| = \max(\beta_2 u_{t-1}, |g_t|)$. (Torch adds $\epsilon$ inside the max:
 # $u_t = \max(\beta_2 u_{t-1}, |g_t| + \epsilon)$.) A maximum does not shrink towards its zero start the way an
-# average does, so $u$ needs no bias correction, but $m$ still does: the step is
-# $w_t = w_{t-1} - \frac{\eta}{1-\beta_1^t} \frac{m_t}{u_t}$. (Some notes say "AdaMax needs no bias correction";
-# only $u_t$ is exempt.) The limit, numerically (the $(1-\beta_2^p)^{1/p}$ factor tends to 1):
+# average does, so $u$ needs no bias correction (as the source notes say: "we do not need to compute a bias
+# correction for $u_t$"); $m$ is still an average started at 0 and keeps its correction: the step is
+# $w_t = w_{t-1} - \frac{\eta}{1-\beta_1^t} \frac{m_t}{u_t}$. Where $\epsilon$ goes is a convention: torch puts it
+# inside the max, Keras/TensorFlow add it to $u_t$ in the denominator; the paper has none (both are accepted
+# by the exercise's checks). The limit, numerically (the $(1-\beta_2^p)^{1/p}$ factor tends to 1):
 
 # %%
 gs = np.random.default_rng(3).normal(size=20)
@@ -410,7 +689,7 @@ print(f"u_t = max_k beta2^(t-k) |g_k| = {u:.6f}")
 assert abs(lp - u) / u < 0.01
 
 # %% [markdown]
-# ## 6. Saddle points versus local minima
+# ## 7. Saddle points versus local minima
 #
 # At a stationary point ($\nabla f = 0$) the Hessian decides: all eigenvalues positive is a local minimum; mixed signs
 # is a saddle. In high dimensions a random stationary point is far more likely to be a saddle (every one of
@@ -454,7 +733,7 @@ assert rows[2][1] is not None and rows[3][1] < rows[0][1] and rows[4][1] < rows[
 # Real training never starts exactly there, and mini-batch noise is one of the things that makes saddles
 # harmless in practice.
 #
-# ## 7. Explorer
+# ## 9. Explorer
 #
 # The surfaces (given module `deepkit.surfaces`; gradients checked against autograd and finite differences here):
 
@@ -479,7 +758,7 @@ for key, s in surfaces.SURFACES.items():
 
 # %% [markdown]
 # Pick a surface and a start point, choose which optimizers to show, and move the learning-rate multiplier
-# (each rule starts from a rate that suits the surface, shown in the legend), momentum, $\beta_1, \beta_2$,
+# (each rule starts from a rate that suits the surface, listed under the plot), momentum, $\beta_1, \beta_2$,
 # $\rho$ and the gradient noise. Things to try: on **Beale**, momentum and Nesterov overshoot and swing back
 # (Nesterov corrects sooner) while the adaptive methods head straight in; on the **saddle**, SGD crawls
 # and the adaptive methods run down the $-y$ slope; on **Rosenbrock**, everything finds the valley quickly and then
@@ -504,7 +783,7 @@ for k, v in [("lr_scale", 2.0), ("surface", "rosenbrock"), ("beta1", 0.8), ("sur
 print("redraw wall times (ms):", np.round(times).astype(int), " CPU times (ms):", np.round(cpu).astype(int))
 
 # %% [markdown]
-# ## 8. In PyTorch
+# ## 10. In PyTorch
 #
 # | `deepkit.optim` | `torch.optim` |
 # |---|---|
@@ -517,6 +796,9 @@ print("redraw wall times (ms):", np.round(times).astype(int), " CPU times (ms):"
 # | `adam_step(lr, beta1, beta2, eps)` | `Adam(params, lr, betas=(beta1, beta2), eps)` |
 # | `adamax_step(lr, beta1, beta2, eps)` | `Adamax(params, lr, betas=(beta1, beta2), eps)` |
 # | `step_decay`, `exponential_decay`, `cosine_decay` | `lr_scheduler.StepLR`, `ExponentialLR`, `CosineAnnealingLR` |
+# | `inverse_time_decay`, `linear_warmup`, `warmup_cosine` | `LambdaLR`, `LinearLR`, `SequentialLR([LinearLR, CosineAnnealingLR])` |
+# | `reduce_on_plateau(lr0, val_losses, ...)` | `ReduceLROnPlateau(opt, ...)`, `.step(val_loss)` once per epoch |
+# | `momentum_ramp` | set `opt.param_groups[0]["momentum"]` before each `opt.step()` |
 #
 # A torch training loop: `opt.zero_grad(); loss.backward(); opt.step()` per batch and `scheduler.step()` per epoch.
 # Note torch's `weight_decay` is L2 added to the gradient; `AdamW` decouples it (it shrinks $w$ directly), which is
@@ -544,19 +826,28 @@ assert np.allclose(w, p.detach().numpy(), atol=1e-10)
 # %% [markdown]
 # ## Common mistakes
 #
-# * **Adam without bias correction**: the first steps are ~3× too large with the default $\beta_2 = 0.999$, and the
-#   early steps are tied to the gradient scale. Keep $t$ in the state and start it at 1 on the first step.
+# * **Adam without bias correction**: with the default $\beta_2 = 0.999$ the first step is 3.2× too large, the
+#   error grows to 6.6× around step 12 and is still 2× at step 300 (section 6), and the early steps are tied to
+#   the gradient scale. Keep $t$ in the state and start it at 1 on the first step.
 # * **$\epsilon$ in the wrong place**: torch's RMSProp/Adam/Adagrad use $\sqrt{a} + \epsilon$; $\sqrt{a + \epsilon}$
-#   is a different method (identical only when $\epsilon$ is negligible).
+#   is a different method (identical only when $\epsilon$ is negligible). Adam's other documented form (the paper's
+#   $\hat\epsilon$) is fine; a guess is not.
 # * **Nesterov coded as plain momentum**, or evaluating the gradient at $w + \mu v$ while also using the
 #   rearranged update (look-ahead counted twice).
 # * **Resetting Adagrad's accumulator** (re-creating the state each step): the method turns into sign-like SGD.
 # * **Momentum sign errors**: with torch's $v = \mu v + g$ you subtract $\eta v$; with CS231n's $v = \mu v - \eta g$ you add $v$.
-#   Mixing the two conventions climbs the loss.
+#   Mixing the two conventions climbs the loss. And `momentum or 0.9`: a momentum of 0 is a setting (plain SGD).
 # * **Mutating inputs** (`w -= lr * dw` on the caller's array, `state["v"] *= mu`): the caller's copy changes too,
 #   which breaks anything that keeps the previous parameters (early stopping, checkpoints, the gradient check).
 # * **Changing the learning rate of CS231n-style momentum mid-training** is not the same as changing torch's.
+# * **Schedules off by one**: $t$ counts from 0 and the rate at $t = 0$ is the starting rate (a warm-up starts at
+#   $f\eta_0$, not 0); reduce-on-plateau cuts when the count of bad epochs *exceeds* the patience, compares with
+#   the best loss so far, and restarts the count after a cut.
+# * **A constant learning rate for SGD to the end**: it converges to a noise cloud of size $\propto \eta$, not to
+#   the minimum (section 3).
 #
-# Seed-notes corrections: the Adam update quoted "like autograd/RMSprop" means Adagrad/RMSProp; "Adagrad,
-# RMSprop, Adadelta" (not "Adadelta, RMSprop, Adadelta") head down the saddle fastest; AdaMax still bias-corrects
-# $m_t$ (only $u_t$ needs none).
+# Source-notes slips flagged: the Adam update quoted "like autograd/RMSprop" means Adagrad/RMSProp; "Adagrad,
+# RMSprop, Adadelta" (not "Adadelta, RMSprop, Adadelta") head down the saddle fastest; "biased towards zero ...
+# especially when the decay rates are small (i.e. $\beta_1$ and $\beta_2$ are close to 1)" means the rates
+# $1-\beta$ are small (the $\beta$'s themselves are large). The notes' AdaMax is right: $u_t$ needs no bias
+# correction; the lecture only adds that $m_t$ keeps its own.

@@ -223,22 +223,22 @@ def test_regrade_is_idempotent_and_keeps_manual_grades(graded):
             assert all(cm.manual_comment == "nice work" for cm in snb.comments)
 
 
-def test_export_csv(graded, tmp_path):
-    from autograder.export import export_csv
+def test_export_csv_and_reasons(graded, tmp_path):
+    from autograder.export import export
+    from autograder.policy import Policy
 
     course, outs, _, _ = graded
-    out = export_csv(course, [("ref", A01), ("stub", A01), ("bwd_wrong", A01)], tmp_path / "g.csv")
-    rows = {r["student"]: r for r in csv.DictReader(open(out))}
-    parts = [p.name for p in course.topic(A01).parts]
-    assert set(parts) <= set(rows["ref"])
-    assert rows["stub"]["total"] == "0" and all(rows["stub"][p] == "0" for p in parts)
-    assert float(rows["bwd_wrong"]["affine_backward"]) == 0 and rows["bwd_wrong"]["affine_forward"] == "1"
-    assert "affine_backward" in rows["bwd_wrong"]["reason"]
-    assert float(rows["bwd_wrong"]["total"]) == sum(
-        float(rows["bwd_wrong"][p])
-        for p in rows["bwd_wrong"]
-        if p not in ("student", "assignment", "total", "max", "reason") and rows["bwd_wrong"][p]
-    )
+    pairs = [("ref", A01), ("stub", A01), ("bwd_wrong", A01)]
+    reasons_path, grades_path = export(course, pairs, "csv", tmp_path, Policy())
+    grades = {r["id"]: r for r in csv.DictReader(open(grades_path))}
+    reasons = {r["id"]: r for r in csv.DictReader(open(reasons_path))}
+    assert set(grades) == {"ref", "stub", "bwd_wrong"}  # one row per student, one column per assignment
+    assert grades["stub"][A01] == "0" and reasons["stub"]["status"] == "graded"
+    lost = {p: outs["bwd_wrong"].cells[p].max_points for p in ("affine_backward", "two_layer_loss")}
+    assert float(reasons["bwd_wrong"]["raw"]) == outs["bwd_wrong"].auto_total
+    assert float(grades["bwd_wrong"][A01]) == outs["bwd_wrong"].auto_total < 14 - sum(lost.values()) + 1
+    assert "affine_backward" in reasons["bwd_wrong"]["parts lost"]
+    assert "dw: gradient relative error" in reasons["bwd_wrong"]["parts lost"]
 
 
 def _hidden_values(course) -> list[str]:
@@ -312,7 +312,7 @@ def nbformat_read(path):
 
 
 # -------------------------------------------------------------------------------------- collect and submit
-def test_submit_zip_round_trips_through_lms_collect(built, tmp_path):
+def test_submit_zip_round_trips_through_collect(built, tmp_path):
     import zipfile
 
     from autograder.intake import collect, submit
@@ -322,18 +322,20 @@ def test_submit_zip_round_trips_through_lms_collect(built, tmp_path):
     shutil.copy(REF_LIB / "deepkit" / "layers.py", root / "lib" / "deepkit" / "layers.py")
     learner = Course(root=root, work=root / "autograder")
     z = submit(learner, A01, tmp_path / "mine.zip")
-    lms = tmp_path / "lms.zip"
-    with zipfile.ZipFile(lms, "w") as out:
-        out.write(z, "alice_attempt_2026-11-20_mine.zip")
+    assert "timestamp.txt" not in zipfile.ZipFile(z).namelist()  # lateness is the LMS's business
+    drop = tmp_path / "drop.zip"
+    with zipfile.ZipFile(drop, "w") as out:
+        out.write(z, "alice_mine.zip")
         out.writestr("bob/01_softmax/01_softmax.ipynb", (built / "exercises" / A01 / f"{A01}.ipynb").read_text())
         out.writestr("../evil.txt", "x")
     course = Course(root=ROOT, work=tmp_path / "work")
-    got, notes = collect(course, lms, A01)
-    assert sorted(got) == ["alice", "bob"]
+    res = collect(course, drop, A01)
+    assert sorted(r.lms_id for r in res.collected) == ["alice", "bob"]
+    assert [r.status for r in res.problems] == ["skipped"]  # the "../evil.txt" entry, reported
     assert (course.submitted / "alice" / A01 / "lib" / "deepkit" / "layers.py").is_file()
     assert (course.submitted / "alice" / A01 / f"{A01}.ipynb").is_file()
     assert (course.submitted / "bob" / A01 / f"{A01}.ipynb").is_file()
-    assert any("unsafe" in n for n in notes) and not (tmp_path / "evil.txt").exists()
+    assert not (tmp_path / "evil.txt").exists()
 
 
 def test_check_command_reports_per_part(built, tmp_path, capsys):
@@ -349,7 +351,7 @@ def test_check_command_reports_per_part(built, tmp_path, capsys):
     assert rc == 1
     assert re.search(r"ok +affine_backward +2/2 +all checks passed", out), out
     assert re.search(r"-- +softmax +0/1 .*NotImplementedError", out), out
-    assert "total 5/13" in out
+    assert "total 5/15" in out
 
 
 def test_cli_collect_folder_autograde_feedback_export(built, tmp_path, capsys):
@@ -362,21 +364,23 @@ def test_cli_collect_folder_autograde_feedback_export(built, tmp_path, capsys):
     (drop / "evil").symlink_to("/")  # a symlinked student entry is skipped
     (drop / "notes.txt").write_text("not a submission")
     work = tmp_path / "work"
-    assert main(["--work", str(work), "collect", str(drop), "--assignment", "01"]) == 0
+    assert main(["--work", str(work), "collect", str(drop), "--assignment", "01"]) == 1  # 2 entries skipped
+    assert main(["--work", str(work), "collect", str(drop), "--assignment", "01", "--proceed"]) == 0
     assert sorted(p.name for p in (work / "submitted").iterdir()) == ["carol", "dave"]
     assert (
         main(["--work", str(work), "autograde", "--all", "--library-only", "--jobs", "2", "--library-timeout", "60"])
         == 0
     )
     out = capsys.readouterr().out
-    assert re.search(r"01_softmax carol: 13/1[34]", out), out
-    assert re.search(r"01_softmax dave: 0/1[34]", out), out
+    assert re.search(r"01_softmax carol: 15/1[58]", out), out
+    assert re.search(r"01_softmax dave: 0/1[58]", out), out
     assert main(["--work", str(work), "feedback", "--all"]) == 0
     assert (work / "feedback" / "carol" / A01 / "feedback.html").is_file()
     assert main(["--work", str(work), "export", "--all"]) == 0
-    rows = {r["student"]: r for r in csv.DictReader(open(work / "exports" / "grades.csv"))}
-    assert rows["carol"]["softmax"] == "1" and rows["dave"]["softmax"] == "0"
-    assert "NotImplementedError" in rows["dave"]["reason"]
+    rows = {r["id"]: r for r in csv.DictReader(open(work / "exports" / "grades.csv"))}
+    assert rows["carol"][A01] == "13" and rows["dave"][A01] == "0"  # the unanswered written question: 0
+    reasons = {r["id"]: r for r in csv.DictReader(open(work / "exports" / "reasons.csv"))}
+    assert "NotImplementedError" in reasons["dave"]["parts lost"]
 
 
 def _all_assignments() -> list[str]:

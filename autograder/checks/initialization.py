@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from autograder.spec import Part
+from autograder.spec import Misconception, Part
 
 SIGMAS = 6.0
 #: kurtosis E[w^4]/E[w^2]^2 and the asymptotic variance of its estimate (n * Var) for each distribution.
@@ -47,24 +47,31 @@ def _fans(shape) -> tuple[int, int]:
 
 # ---------------------------------------------------------------------------------------------- inputs
 def _shapes(rng: np.random.Generator) -> dict:
-    """A dense (D_in, D_out) and a conv (F, C, kh, kw) shape, each with fan_in and fan_out apart by >= 1.6x."""
+    """A dense (D_in, D_out) and a conv (F, C, kh, kw) shape, each with fan_in and fan_out apart by >= 1.6x, and
+    a kernel larger than 1 x 1 (so that the fans differ from the sum of the shape's entries)."""
     a = int(rng.integers(60, 300))
     b = int(a * rng.uniform(1.6, 3.0))
     dense = (a, b) if rng.random() < 0.5 else (b, a)
     c = int(rng.integers(4, 24))
     f = int(math.ceil(c * rng.uniform(1.6, 3.0)))
-    kh, kw = (int(k) for k in rng.choice([1, 3, 5], size=2))
+    kh, kw = int(rng.choice([3, 5])), int(rng.choice([1, 3, 5]))
     conv = (f, c, kh, kw) if rng.random() < 0.5 else (c, f, kh, kw)
     return {"dense": np.array(dense, dtype=np.int64), "conv": np.array(conv, dtype=np.int64)}
 
 
 def _fans_inputs(rng):
     d = rng.integers(1, 500, size=2)
-    return {"dense": d, "conv": rng.integers(1, 64, size=4), "conv1d": rng.integers(1, 64, size=3)}
+    return {
+        "dense": d,
+        "conv": rng.integers(1, 64, size=4),
+        "conv1x1": np.array([*rng.integers(1, 64, size=2), 1, 1]),  # a 1 x 1 kernel: the fans are C and F
+        "conv1d": rng.integers(1, 64, size=3),
+        "conv3d": rng.integers(1, 9, size=5),
+    }
 
 
 def _gains_inputs(rng):
-    return {"slope": float(rng.uniform(0.0, 0.5))}
+    return {"slope": float(rng.uniform(0.05, 0.5))}
 
 
 def _zc_inputs(rng):
@@ -194,6 +201,211 @@ def _present(student: dict, keys) -> str | None:
 _MOMENT_KEYS = ("n", "mean", "m2", "m4", "min", "max")
 
 
+# --------------------------------------------------------------------------------------- known mistakes
+# Deterministic parts: wrong functions run on the reference (spec.Misconception.replace). Statistical parts:
+# ``detect`` asks whether the student's sample moments fit a WRONG closed form as well as the 6-sigma test of
+# ``check_moments`` would accept the right one (never the reference: tests/topics/test_initialization.py).
+def _fans_without_kernel(shape):
+    dims = [int(s) for s in shape]
+    return (dims[0], dims[1]) if len(dims) == 2 else (dims[1], dims[0])
+
+
+def _fans_torch_dense(shape):
+    from deepkit import init
+
+    fan_in, fan_out = init.compute_fans(shape)
+    return (fan_out, fan_in) if len(shape) == 2 else (fan_in, fan_out)
+
+
+def _gain_relu_2(nonlinearity, param=None):
+    from deepkit import init
+
+    return 2.0 if nonlinearity == "relu" else init.calculate_gain(nonlinearity, param)
+
+
+def _gain_leaky_linear_slope(nonlinearity, param=None):
+    from deepkit import init
+
+    if nonlinearity != "leaky_relu":
+        return init.calculate_gain(nonlinearity, param)
+    a = 0.01 if param is None else float(param)
+    return math.sqrt(2.0 / (1.0 + a))
+
+
+def _zeros_int(shape):
+    from deepkit import init
+
+    return init.zeros(shape).astype(np.int64)
+
+
+def _fits(student, inp, part: str, wrong_var, modes=(None,), kinds=("dense", "conv"), dist=None) -> bool:
+    """Whether every (mode, shape) sample of the student's fits ``wrong_var(fan_in, fan_out, mode, inp)`` (a
+    variance, or None where the mistake makes no difference) and is not explained by the right one."""
+    fitted = False
+    for mode in modes:
+        for kind in kinds:
+            pre = f"{mode}_{kind}_" if mode else f"{kind}_"
+            if any(pre + k not in student for k in _MOMENT_KEYS):
+                return False
+            st = {k: float(np.asarray(student[pre + k], dtype=np.float64).reshape(-1)[0]) for k in _MOMENT_KEYS}
+            right = theory(part, inp, mode, kind)
+            fan_in, fan_out = _fans(np.asarray(inp[kind]).ravel())
+            var = wrong_var(fan_in, fan_out, mode, inp, np.asarray(inp[kind]).ravel())
+            if var is None:
+                continue
+            wrong_dist = dist or right[0]
+            bound = math.sqrt(3.0 * var) if wrong_dist == "uniform" else None
+            if check_moments(st, wrong_dist, var, bound, "") is not None or check_moments(st, *right, "") is None:
+                return False
+            fitted = True
+    return fitted
+
+
+def _gain2(inp) -> float:
+    return float(inp["gain"]) ** 2
+
+
+def _kaiming_gain2(inp) -> float:
+    return _gain(str(inp["nonlinearity"]), float(inp["a"])) ** 2
+
+
+STD_AS_VARIANCE = Misconception(
+    "the weights' variance is std, not std^2: std is the standard deviation (rng.normal(0, std) draws it)",
+    "lecture 03, section 2",
+    detect=lambda st, inp: _fits(st, inp, "normal", lambda fi, fo, m, i, sh: float(i["std"])),
+)
+XAVIER_UNIFORM_STD_BOUND = Misconception(
+    "the variance is a third of Xavier's: the uniform bound must be sqrt(3) times the standard deviation, "
+    "a = gain * sqrt(6 / (fan_in + fan_out))",
+    "lecture 03, section 3",
+    detect=lambda st, inp: _fits(st, inp, "xavier_uniform", lambda fi, fo, m, i, sh: _gain2(i) * 2 / (3 * (fi + fo))),
+)
+XAVIER_SUM_OF_SHAPE = Misconception(
+    "the convolution weights' bound uses sqrt(6 / sum(shape)), the source notes' code: the fans of (F, C, kh, kw) "
+    "are C*kh*kw and F*kh*kw, not sums of the shape's entries",
+    "lecture 03, section 3",
+    detect=lambda st, inp: _fits(
+        st,
+        inp,
+        "xavier_uniform",
+        lambda fi, fo, m, i, sh: _gain2(i) * 2 / float(np.sum(sh)) if len(sh) > 2 else None,
+    ),
+)
+XAVIER_IS_LECUN = Misconception(
+    "the variance is gain^2 / fan_in: that is LeCun's rule (the notes' randn / sqrt(Din)); Xavier's compromise "
+    "is 2 / (fan_in + fan_out)",
+    "lecture 03, section 3",
+    detect=lambda st, inp: _fits(st, inp, "xavier_normal", lambda fi, fo, m, i, sh: _gain2(i) / fi),
+)
+XAVIER_NORMAL_IS_UNIFORM = Misconception(
+    "the samples are uniform (kurtosis 1.8), not normal (kurtosis 3): xavier_normal draws N(0, std^2)",
+    "lecture 03, section 3",
+    detect=lambda st, inp: _fits(
+        st, inp, "xavier_normal", lambda fi, fo, m, i, sh: _gain2(i) * 2 / (fi + fo), dist="uniform"
+    ),
+)
+KAIMING_DIVIDES = Misconception(
+    "the variance is fan / gain^2: the gain multiplies, std = gain / sqrt(fan) (randn(...) / np.sqrt(2 / Din) "
+    "divides by it)",
+    "lecture 03, section 4",
+    detect=lambda st, inp: _fits(
+        st,
+        inp,
+        "kaiming_normal",
+        lambda fi, fo, m, i, sh: (fi if m == "fan_in" else fo) / _kaiming_gain2(i),
+        modes=("fan_in", "fan_out"),
+    ),
+)
+KAIMING_MODE_IGNORED = Misconception(
+    "mode='fan_out' gives the fan_in variance: fan_out = F*kh*kw (dense: D_out) keeps the backward pass instead",
+    "lecture 03, section 4",
+    detect=lambda st, inp: _fits(
+        st,
+        inp,
+        "kaiming_normal",
+        lambda fi, fo, m, i, sh: _kaiming_gain2(i) / fi if m == "fan_out" else None,
+        modes=("fan_in", "fan_out"),
+    ),
+)
+KAIMING_UNIFORM_STD_BOUND = Misconception(
+    "the variance is a third of Kaiming's: the uniform bound must be sqrt(3) * std",
+    "lecture 03, section 4",
+    detect=lambda st, inp: _fits(
+        st,
+        inp,
+        "kaiming_uniform",
+        lambda fi, fo, m, i, sh: _kaiming_gain2(i) / (3 * (fi if m == "fan_in" else fo)),
+        modes=("fan_in", "fan_out"),
+    ),
+)
+FANS_NO_KERNEL = Misconception(
+    "the conv fans leave out the kernel: fan_in = C * kh * kw and fan_out = F * kh * kw (each output sums over "
+    "a C x kh x kw window)",
+    "lecture 03, section 3",
+    {"init.compute_fans": _fans_without_kernel},
+)
+FANS_TORCH_ORDER = Misconception(
+    "the dense fans are swapped: deepkit's dense weight is (D_in, D_out), the transpose of torch's nn.Linear "
+    "weight (out, in)",
+    "lecture 03, section 4",
+    {"init.compute_fans": _fans_torch_dense},
+)
+GAIN_RELU_2 = Misconception(
+    "the ReLU gain is 2: 2 is the variance factor (Var(w) = 2 / n); the gain multiplies the std, sqrt(2)",
+    "lecture 03, section 4",
+    {"init.calculate_gain": _gain_relu_2},
+)
+GAIN_LEAKY = Misconception(
+    "the leaky ReLU gain uses 1 + a: E[f(z)^2] = (1 + a^2) / 2 Var(z), so the gain is sqrt(2 / (1 + a^2))",
+    "lecture 03, section 4",
+    {"init.calculate_gain": _gain_leaky_linear_slope},
+)
+ZEROS_INT = Misconception(
+    "zeros returns integers: every initialiser returns float64 (np.zeros(shape) is float64 already)",
+    "lecture 03, section 1",
+    {"init.zeros": _zeros_int},
+)
+
+
+def _mlp_layers(student, inp):
+    sizes = [int(s) for s in np.asarray(inp["sizes"]).ravel()]
+    try:
+        stats = [
+            {k: float(np.asarray(student[k], dtype=np.float64).ravel()[i]) for k in _MOMENT_KEYS}
+            for i in range(len(sizes) - 1)
+        ]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return sizes, None
+    return sizes, stats
+
+
+def _mlp_next_layer_typo(student, inp) -> bool:
+    """Layer i's Xavier variance from (n_{i+1} + n_{i+2}): the source notes' index typo n^{k+1} + n^k."""
+    scheme = str(inp["scheme"])
+    sizes, stats = _mlp_layers(student, inp)
+    if not scheme.startswith("xavier") or stats is None:
+        return False
+    dist = "uniform" if scheme.endswith("uniform") else "normal"
+    for i, st in enumerate(stats[:-1]):  # the last layer has no next one
+        var = _gain2(inp) * 2 / (sizes[i + 1] + sizes[i + 2])
+        if check_moments(st, dist, var, math.sqrt(3 * var) if dist == "uniform" else None, "") is not None:
+            return False
+    return True
+
+
+MLP_INDEX_TYPO = Misconception(
+    "layer k's Xavier variance uses the next layer's width, 2 / (n^k + n^(k+1)) (the index typo of the notes' "
+    "final formula): each layer uses its OWN fans, 2 / (n^(k-1) + n^k)",
+    "lecture 03, section 3",
+    detect=_mlp_next_layer_typo,
+)
+MLP_BIASES = Misconception(
+    "the biases do not start at zero: init_mlp returns zero biases (only the weights are random)",
+    "lecture 03, section 1",
+    detect=lambda st, inp: "bias_max" in st and float(np.asarray(st["bias_max"]).reshape(-1)[0]) != 0.0,
+)
+
+
 def _compare_init(part: str):
     """compare() for one scheme's part: shape, dtype, then the moments against the theory."""
 
@@ -282,7 +494,8 @@ PARTS = (
         seeds=4,
         rtol=0,
         atol=0,
-        description="compute_fans for dense (D_in, D_out) and conv (F, C, kh, kw) shapes",
+        description="compute_fans for dense (D_in, D_out) and conv (F, C, kh, kw) shapes (1x1, 1-D and 3-D too)",
+        misconceptions=(FANS_NO_KERNEL, FANS_TORCH_ORDER),
     ),
     Part(
         "gains",
@@ -293,6 +506,7 @@ PARTS = (
         rtol=1e-9,
         atol=1e-12,
         description="calculate_gain, the same numbers as torch.nn.init.calculate_gain",
+        misconceptions=(GAIN_RELU_2, GAIN_LEAKY),
     ),
     Part(
         "zeros_constant",
@@ -303,6 +517,7 @@ PARTS = (
         rtol=0,
         atol=0,
         description="zeros and constant: exact values, float64, the requested shape",
+        misconceptions=(ZEROS_INT,),
     ),
     Part(
         "normal",
@@ -312,6 +527,7 @@ PARTS = (
         seeds=4,
         compare=_compare_init("normal"),
         description="normal(shape, std, rng): N(0, std^2)",
+        misconceptions=(STD_AS_VARIANCE,),
     ),
     Part(
         "xavier_uniform",
@@ -321,6 +537,7 @@ PARTS = (
         seeds=4,
         compare=_compare_init("xavier_uniform"),
         description="Xavier uniform: U(-a, a), a = gain sqrt(6 / (fan_in + fan_out))",
+        misconceptions=(XAVIER_UNIFORM_STD_BOUND, XAVIER_SUM_OF_SHAPE),
     ),
     Part(
         "xavier_normal",
@@ -330,6 +547,7 @@ PARTS = (
         seeds=4,
         compare=_compare_init("xavier_normal"),
         description="Xavier normal: std = gain sqrt(2 / (fan_in + fan_out))",
+        misconceptions=(XAVIER_IS_LECUN, XAVIER_NORMAL_IS_UNIFORM),
     ),
     Part(
         "kaiming_normal",
@@ -339,6 +557,7 @@ PARTS = (
         seeds=4,
         compare=_compare_init("kaiming_normal"),
         description="Kaiming normal: std = gain / sqrt(fan), both modes",
+        misconceptions=(KAIMING_DIVIDES, KAIMING_MODE_IGNORED),
     ),
     Part(
         "kaiming_uniform",
@@ -348,6 +567,7 @@ PARTS = (
         seeds=4,
         compare=_compare_init("kaiming_uniform"),
         description="Kaiming uniform: U(-b, b), b = gain sqrt(3 / fan), both modes",
+        misconceptions=(KAIMING_UNIFORM_STD_BOUND,),
     ),
     Part(
         "init_mlp",
@@ -357,6 +577,7 @@ PARTS = (
         seeds=4,
         compare=_compare_mlp,
         description="init_mlp: W_i of shape (D_i, D_{i+1}) from the scheme, zero biases",
+        misconceptions=(MLP_INDEX_TYPO, MLP_BIASES),
     ),
     Part(
         "experiment",

@@ -23,11 +23,18 @@ except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn 
 MIN_SAMPLES = 20_000
 
 
+def _weights(w, fn: str) -> np.ndarray:
+    """What an initialiser returned, as an array, or a TypeError that says it must be one array."""
+    if isinstance(w, (tuple, list, dict)) or w is None:
+        raise TypeError(f"{fn} must return one NumPy array of the requested shape, not a {type(w).__name__}")
+    return np.asarray(w)
+
+
 def _shape(arr) -> tuple:
     return tuple(int(s) for s in np.asarray(arr).ravel())
 
 
-def _moments(draw, shape: tuple) -> dict:
+def _moments(draw, shape: tuple, fn: str = "the initialiser") -> dict:
     """Call ``draw(shape)`` until MIN_SAMPLES values are collected; return its sample moments.
 
     Keys: shape (of one draw), n, mean, m2 = mean(w^2), m4 = mean(w^4), min, max, float64 (1.0 if the dtype is).
@@ -36,7 +43,7 @@ def _moments(draw, shape: tuple) -> dict:
     reps = max(1, -(-MIN_SAMPLES // size))
     chunks, got_shape, is_f64 = [], shape, True
     for _ in range(reps):
-        w = np.asarray(draw(shape))
+        w = _weights(draw(shape), fn)
         got_shape = w.shape
         is_f64 = is_f64 and w.dtype == np.float64
         if w.shape != shape:
@@ -60,25 +67,38 @@ def _summary(w: np.ndarray) -> dict:
     }
 
 
+def _fan_pair(result) -> np.ndarray:
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise TypeError(f"compute_fans must return a tuple (fan_in, fan_out), got a {type(result).__name__}")
+    return np.array(result, dtype=np.float64)
+
+
 def fans(dk, inp):
     f = dk.init.compute_fans
-    return {k: np.array(f(_shape(inp[k])), dtype=np.float64) for k in ("dense", "conv", "conv1d")}
+    return {k: _fan_pair(f(_shape(inp[k]))) for k in ("dense", "conv", "conv1x1", "conv1d", "conv3d")}
+
+
+def _gain(value) -> np.ndarray:
+    if isinstance(value, (tuple, list, dict)) or np.ndim(value) != 0:
+        raise TypeError(f"calculate_gain must return one number, got a {type(value).__name__}")
+    return np.array(value, dtype=np.float64)
 
 
 def gains(dk, inp):
     g = dk.init.calculate_gain
     names = ("linear", "sigmoid", "tanh", "relu", "selu", "conv2d")
     return {
-        "named": np.array([g(n) for n in names], dtype=np.float64),
-        "leaky_default": np.array(g("leaky_relu"), dtype=np.float64),
-        "leaky": np.array(g("leaky_relu", float(inp["slope"])), dtype=np.float64),
+        "named": np.array([_gain(g(n)) for n in names], dtype=np.float64),
+        "leaky_default": _gain(g("leaky_relu")),
+        "leaky_zero": _gain(g("leaky_relu", 0.0)),  # param 0 is a slope of 0 (the ReLU gain), not the default
+        "leaky": _gain(g("leaky_relu", float(inp["slope"]))),
     }
 
 
 def zeros_constant(dk, inp):
     shape = _shape(inp["shape"])
-    z = np.asarray(dk.init.zeros(shape))
-    c = np.asarray(dk.init.constant(shape, float(inp["value"])))
+    z = _weights(dk.init.zeros(shape), "zeros")
+    c = _weights(dk.init.constant(shape, float(inp["value"])), "constant")
     return {
         "zeros": z,
         "constant": c,
@@ -94,45 +114,54 @@ def _rng(inp):
 SHAPES = ("dense", "conv")
 
 
-def _per_shape(draw, inp, prefix=""):
+def _per_shape(draw, inp, prefix="", fn="the initialiser"):
     """Moments of ``draw(shape)`` for the dense and the conv shape, keys prefixed "<prefix>dense_" / "...conv_"."""
     out = {}
     for kind in SHAPES:
-        out.update({f"{prefix}{kind}_{k}": v for k, v in _moments(draw, _shape(inp[kind])).items()})
+        out.update({f"{prefix}{kind}_{k}": v for k, v in _moments(draw, _shape(inp[kind]), fn).items()})
     return out
 
 
 def normal(dk, inp):
     rng = _rng(inp)
-    return _per_shape(lambda s: dk.init.normal(s, float(inp["std"]), rng), inp)
+    return _per_shape(lambda s: dk.init.normal(s, float(inp["std"]), rng), inp, fn="normal")
 
 
 def xavier_uniform(dk, inp):
     rng = _rng(inp)
-    return _per_shape(lambda s: dk.init.xavier_uniform(s, rng, gain=float(inp["gain"])), inp)
+    return _per_shape(lambda s: dk.init.xavier_uniform(s, rng, gain=float(inp["gain"])), inp, fn="xavier_uniform")
 
 
 def xavier_normal(dk, inp):
     rng = _rng(inp)
-    return _per_shape(lambda s: dk.init.xavier_normal(s, rng, gain=float(inp["gain"])), inp)
+    return _per_shape(lambda s: dk.init.xavier_normal(s, rng, gain=float(inp["gain"])), inp, fn="xavier_normal")
 
 
-def _kaiming(fn, inp):
+def _kaiming(fn, inp, name):
     """Moments for mode="fan_in" and mode="fan_out" (keys prefixed fan_in_ / fan_out_), dense and conv."""
     rng = _rng(inp)
     out = {}
     for mode in ("fan_in", "fan_out"):
         kw = dict(mode=mode, nonlinearity=str(inp["nonlinearity"]), a=float(inp["a"]))
-        out.update(_per_shape(lambda s, kw=kw: fn(s, rng, **kw), inp, f"{mode}_"))
+        out.update(_per_shape(lambda s, kw=kw: fn(s, rng, **kw), inp, f"{mode}_", name))
     return out
 
 
 def kaiming_normal(dk, inp):
-    return _kaiming(dk.init.kaiming_normal, inp)
+    return _kaiming(dk.init.kaiming_normal, inp, "kaiming_normal")
 
 
 def kaiming_uniform(dk, inp):
-    return _kaiming(dk.init.kaiming_uniform, inp)
+    return _kaiming(dk.init.kaiming_uniform, inp, "kaiming_uniform")
+
+
+def _mlp(layers, n: int):
+    """init_mlp's result checked: a list of n (W, b) pairs, or a TypeError that says so."""
+    if not isinstance(layers, (list, tuple)) or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in layers):
+        raise TypeError(f"init_mlp must return a list of (W, b) pairs, one per layer, got a {type(layers).__name__}")
+    if len(layers) != n:
+        raise TypeError(f"init_mlp must return {n} (W, b) pairs for {n + 1} layer sizes, got {len(layers)}")
+    return layers
 
 
 def init_mlp(dk, inp):
@@ -140,7 +169,9 @@ def init_mlp(dk, inp):
     rng = _rng(inp)
     sizes = [int(s) for s in np.asarray(inp["sizes"]).ravel()]
     kw = {"gain": float(inp["gain"])} if str(inp["scheme"]).startswith("xavier") else {}
-    layers = [dk.init.init_mlp(sizes, str(inp["scheme"]), rng, **kw) for _ in range(int(inp["nets"]))]
+    layers = [
+        _mlp(dk.init.init_mlp(sizes, str(inp["scheme"]), rng, **kw), len(sizes) - 1) for _ in range(int(inp["nets"]))
+    ]
     out = {"n_layers": np.array(float(len(layers[0])))}
     keys = ("n", "mean", "m2", "m4", "min", "max")
     stats = {k: [] for k in keys}

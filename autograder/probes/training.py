@@ -73,6 +73,14 @@ def _arr(v):
     return np.asarray(v, dtype=np.float64)
 
 
+def _pair(result, name, what):
+    """A two-element result, or a TypeError that says what the function must return."""
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        got = f"{type(result).__name__} of length {len(result)}" if isinstance(result, (tuple, list)) else None
+        raise TypeError(f"{name} must return {what}, got {got or type(result).__name__}")
+    return result
+
+
 # ------------------------------------------------------------------------------------------ preprocess
 def preprocess(dk, inp):
     m = dk.models
@@ -81,7 +89,7 @@ def preprocess(dk, inp):
     out = {}
     for mode, d in (("feature", flat), ("channel", data)):
         for scale in (True, False):
-            new, stats = m.preprocess_split(d, mode=mode, scale=scale)
+            new, stats = _pair(m.preprocess_split(d, mode=mode, scale=scale), "preprocess_split", "(data, stats)")
             tag = f"{mode}_{'scaled' if scale else 'centred'}"
             out[f"{tag}_mean"] = _arr(stats["mean"])
             out[f"{tag}_std"] = _arr(stats["std"])
@@ -92,11 +100,31 @@ def preprocess(dk, inp):
     return out
 
 
+def whitening(dk, inp):
+    """PCA / whitening statistics from the training set, applied to the training and validation sets."""
+    m = dk.models
+    eps, k = float(inp["eps"]), int(inp["k"])
+    stats = m.fit_whitening(inp["X_train"])
+    if not isinstance(stats, dict):
+        raise TypeError(
+            f"fit_whitening must return a dict with 'mean', 'eigvals', 'eigvecs', got {type(stats).__name__}"
+        )
+    out = {"mean": _arr(stats["mean"]), "eigvals": _arr(stats["eigvals"]), "eigvecs": _arr(stats["eigvecs"])}
+    for split in ("train", "val"):
+        X = inp[f"X_{split}"]
+        out[f"pca_{split}"] = _arr(m.pca_whiten(X, stats, k=k, eps=eps))
+        out[f"rotated_{split}"] = _arr(m.pca_whiten(X, stats, whiten=False))
+        out[f"zca_{split}"] = _arr(m.zca_whiten(X, stats, eps=eps))
+    return out
+
+
 # --------------------------------------------------------------------------------------------- solver
 def update_weight_ratio(dk, inp):
     f = dk.solver.update_weight_ratio
     ratios = [f(inp["w_old"][k], inp["w_new"][k]) for k in range(len(inp["w_old"]))]
-    return {"ratio": _arr(ratios)}
+    zero = np.zeros_like(inp["w_old"][0])  # edges: zero weights (a bias at init) with and without an update
+    edges = [f(zero, zero) == 0.0, math.isinf(f(zero, inp["w_new"][0]))]
+    return {"ratio": _arr(ratios), "zero_weight_edges": _arr(edges)}
 
 
 def _run_solver(dk, inp, **extra):
@@ -136,11 +164,15 @@ def check_accuracy(dk, inp):
     mode_after = model.mode == "train"
     model.eval()
     acc2 = solver.check_accuracy(inp["X_train"], inp["y_train"])
+    model.train()
+    X, y = inp["X_train"], inp["y_train"]
+    per_class = [solver.check_accuracy(X[y == c], y[y == c]) for c in np.unique(y)]  # train-mode noise shows here
     return {
         "acc": _arr(acc),
         "acc_train": _arr(acc2),
+        "acc_per_class": _arr(per_class),
         "restored_train": _arr(mode_after),
-        "restored_eval": _arr(model.mode == "eval"),
+        "restored_eval": _arr(model.mode == "train"),
     }
 
 
@@ -173,17 +205,21 @@ def overfit_small_subset(dk, inp):
 
 
 def lr_range_test(dk, inp):
-    lrs, losses = dk.solver.lr_range_test(
-        lambda: _model(inp),
-        _data(inp),
-        lr_min=float(inp["lr_min"]),
-        lr_max=float(inp["lr_max"]),
-        num=int(inp["num"]),
-        num_iters=int(inp["num_iters"]),
-        batch_size=int(inp["batch_size"]),
-        optimizer=momentum_step,
-        optim_config={"momentum": 0.9},
-        seed=int(inp["seed"]),
+    lrs, losses = _pair(
+        dk.solver.lr_range_test(
+            lambda: _model(inp),
+            _data(inp),
+            lr_min=float(inp["lr_min"]),
+            lr_max=float(inp["lr_max"]),
+            num=int(inp["num"]),
+            num_iters=int(inp["num_iters"]),
+            batch_size=int(inp["batch_size"]),
+            optimizer=momentum_step,
+            optim_config={"momentum": 0.9},
+            seed=int(inp["seed"]),
+        ),
+        "lr_range_test",
+        "(lrs, losses)",
     )
     return {"lrs": _arr(lrs), "losses": _arr(losses)}
 

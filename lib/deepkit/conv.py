@@ -68,11 +68,13 @@ def receptive_field(
 
 
 def _windows(x: np.ndarray, kh: int, kw: int, stride: int, pad: int, dilation: int) -> np.ndarray:
-    """A (N, C, Ho, Wo, kh, kw) strided VIEW of every receptive field of the padded x (no copy)."""
+    """A (N, Ho', Wo', C, kh, kw) strided VIEW of every receptive field of the padded x, taken from a channels-last
+    copy of x (one copy of x, not of the fields): rows of im2col are then contiguous runs of this view."""
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
+    channels_last = np.ascontiguousarray(xp.transpose(0, 2, 3, 1))  # (N, Hp, Wp, C)
     eh, ew = dilation * (kh - 1) + 1, dilation * (kw - 1) + 1
-    win = sliding_window_view(xp, (eh, ew), axis=(2, 3))
-    return win[:, :, ::stride, ::stride, ::dilation, ::dilation]
+    win = sliding_window_view(channels_last, (eh, ew), axis=(1, 2))  # (N, Hp - eh + 1, Wp - ew + 1, C, eh, ew)
+    return win[:, ::stride, ::stride, :, ::dilation, ::dilation]
 
 
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0, dilation: int = 1) -> np.ndarray:

@@ -7,6 +7,9 @@ validation/test examples into training (the validation score becomes optimistic)
 * ``mode="feature"``: one mean (and std) per input feature, i.e. per pixel: ``X.mean(axis=0)``.
 * ``mode="channel"``: one mean (and std) per channel of image batches (N, C, H, W): ``X.mean(axis=(0, 2, 3))``
   (what torchvision's ``Normalize(mean, std)`` does with per-channel numbers).
+* PCA and whitening (``fit_whitening``, ``pca_whiten``, ``zca_whiten``): centre, rotate onto the eigenvectors of
+  the training covariance (decorrelated features), divide by the square roots of its eigenvalues (unit variance
+  in every direction); ZCA rotates back, so the whitened data stay as close to the original as whitening allows.
 
 Models (given plumbing built from deepkit's layers, so that the exercise is about *training*):
 
@@ -138,6 +141,62 @@ def preprocess_split(
     data = as_data(data)
     _check_mode(mode)
     raise NotImplementedError("Exercise 09_training: implement preprocess_split in lib/deepkit/models.py")
+
+
+def fit_whitening(X_train: np.ndarray) -> dict[str, np.ndarray]:
+    """The statistics of PCA / whitening, from the TRAINING examples only.
+
+    X_train: (N, D). Centre with the mean over the examples, then take the covariance
+    ``Sigma = Xc.T @ Xc / N`` (the population covariance, ddof=0, like the std of ``fit_preprocess``; NOT N - 1)
+    and its eigendecomposition ``Sigma = U diag(lam) U.T`` (``np.linalg.eigh``: Sigma is symmetric).
+    Returns {"mean": (D,), "eigvals": (D,) in DECREASING order, "eigvecs": (D, D) whose column k is the
+    eigenvector of eigvals[k]}. (An eigenvector's sign is arbitrary: -u is as good as u; the checks accept both.)
+    """
+    X_train = as_float_array(X_train, "X_train", ndim=2, shape_doc="(N, D)")
+    if X_train.shape[0] < 2:
+        raise ValueError(f"X_train must hold at least two examples to have a covariance, got {X_train.shape[0]}")
+    raise NotImplementedError("Exercise 09_training: implement fit_whitening in lib/deepkit/models.py")
+
+
+def _check_whitening(X: np.ndarray, stats: dict, eps: float) -> np.ndarray:
+    X = as_float_array(X, "X", ndim=2, shape_doc="(N, D)")
+    if not isinstance(stats, dict) or not {"mean", "eigvals", "eigvecs"} <= set(stats):
+        raise TypeError("stats must be the dict returned by fit_whitening (keys 'mean', 'eigvals', 'eigvecs')")
+    if X.shape[1] != np.shape(stats["mean"])[0]:
+        raise ValueError(f"X has {X.shape[1]} features, the statistics {np.shape(stats['mean'])[0]}")
+    check_positive(eps, "eps", allow_zero=True)
+    return X
+
+
+def pca_whiten(X: np.ndarray, stats: dict, k: int | None = None, eps: float = 1e-5, whiten: bool = True) -> np.ndarray:
+    """Project onto the top ``k`` principal components (all D when k is None), scaled to unit variance.
+
+    X: (N, D) examples (training, validation or test: always the TRAINING statistics). Returns (N, k)::
+
+        (X - mean) @ U[:, :k] / sqrt(lam[:k] + eps)        (eps inside the square root; whiten=False: no division)
+
+    whiten=False gives the decorrelated (rotated) data: its training covariance is diag(lam[:k]). With
+    whiten=True the training covariance is diag(lam / (lam + eps)), the identity for lam >> eps; eps keeps the
+    near-zero-variance directions (noise) from being blown up.
+    """
+    X = _check_whitening(X, stats, eps)
+    D = X.shape[1]
+    k = D if k is None else check_int(k, "k", 1)
+    if k > D:
+        raise ValueError(f"k must be at most the number of features {D}, got {k}")
+    raise NotImplementedError("Exercise 09_training: implement pca_whiten in lib/deepkit/models.py")
+
+
+def zca_whiten(X: np.ndarray, stats: dict, eps: float = 1e-5) -> np.ndarray:
+    """ZCA whitening: PCA-whiten with all D components, then rotate back to the original axes::
+
+        (X - mean) @ U @ diag(1 / sqrt(lam + eps)) @ U.T          -> (N, D)
+
+    Unlike PCA whitening it does not depend on the eigenvectors' signs, and of all whitening transforms it keeps
+    the data closest to the original (for images: whitened images still look like images, with edges enhanced).
+    """
+    X = _check_whitening(X, stats, eps)
+    raise NotImplementedError("Exercise 09_training: implement zca_whiten in lib/deepkit/models.py")
 
 
 # ---------------------------------------------------------------------------------------------- models

@@ -1,8 +1,13 @@
 """Activation functions and their gradients (topic 02).
 
-Every activation comes as a pair ``<name>_forward(x, ...) -> (out, cache)`` and
-``<name>_backward(dout, cache) -> dx`` (PReLU also returns ``dalpha``; Maxout returns ``(dx, dW, db)``).
-Element-wise activations accept arrays of any shape; ``dout`` has the shape of ``out``.
+Every activation comes as a pair ``<name>_forward(x, ...) -> (out, cache)`` (a tuple of two: the forward's
+output and whatever the backward needs) and ``<name>_backward(dout, cache) -> dx`` (PReLU returns
+``(dx, dalpha)``; Maxout returns ``(dx, dW, db)``). Element-wise activations accept arrays of any shape;
+``dout`` has the shape of ``out``. Everything is computed in float64.
+
+Kinks: where an activation is not differentiable (x = 0 for ReLU, Leaky ReLU, PReLU, and ELU/SELU unless
+alpha = 1), the backward uses the LEFT slope at exactly x = 0, as PyTorch does: 0 for ReLU, ``slope`` for Leaky
+ReLU, ``alpha`` for PReLU and ELU, ``SELU_LAMBDA * SELU_ALPHA`` for SELU. Maxout's ties go to the first piece.
 
 ReLU is implemented in ``deepkit.layers`` (topic 01) and re-exported here, so ``ACTIVATIONS`` lists every
 element-wise activation in one place: ``ACTIVATIONS[name] == (forward, backward)`` with default parameters.
@@ -45,23 +50,31 @@ __all__ = [
 
 
 def _check_dout(dout: np.ndarray, shape: tuple) -> np.ndarray:
-    """dout as float64 with the forward output's shape."""
-    dout = as_float_array(dout, "dout")
+    """dout as float64 with the forward output's shape (not scanned for NaN: that pass would cost as much as a
+    ReLU backward, and a NaN upstream gradient is the caller's bug, not this layer's)."""
+    dout = np.asarray(dout)
+    if dout.dtype.kind not in "biuf":
+        raise TypeError(f"dout must hold real numbers (int or float), got dtype {dout.dtype}")
     check_shape(dout, "dout", tuple(shape), doc=f"{tuple(shape)} (the shape of the forward output)")
-    return dout
+    return dout.astype(np.float64, copy=False)
 
 
 # --------------------------------------------------------------------------------------------- sigmoid
 def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Logistic sigmoid ``out = 1 / (1 + exp(-x))``, element-wise and numerically stable.
 
-    x: array of any shape. Returns out (x's shape, values in [0, 1]) and cache (out, which is all the
-    backward pass needs). No overflow warning for large |x| (e.g. 1000): exp is only taken of -|x|.
+    x: array of any shape. Returns (out, cache): out of x's shape, values in [0, 1], and the cache (out, which
+    is all the backward pass needs). No overflow (and no warning) for large |x|, e.g. 1000.
     """
     x = as_float_array(x, "x")
     ### BEGIN SOLUTION
-    e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
-    out = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    # sigma(x) = e^x / (1 + e^x), with x clipped at 40 so that exp never overflows: above x = 36.8 sigma(x)
+    # rounds to exactly 1 in float64 (1 - sigma(x) < 2^-53), which the clipped formula also gives. (Another
+    # stable way exponentiates only -|x|, with one formula per sign; this one needs no mask and is faster.)
+    e = np.minimum(x, 40.0, out=np.empty_like(x))  # (out= keeps a 0-d x an array, for the in-place steps)
+    np.exp(e, out=e)
+    out = np.add(e, 1.0, out=np.empty_like(x))
+    np.divide(e, out, out=out)
     return out, out
     ### END SOLUTION
 
@@ -74,7 +87,10 @@ def sigmoid_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     ### BEGIN SOLUTION
     s = cache
     dout = _check_dout(dout, s.shape)
-    return dout * s * (1.0 - s)
+    dx = 1.0 - s
+    dx *= s
+    dx *= dout
+    return dx
     ### END SOLUTION
 
 
@@ -82,7 +98,7 @@ def sigmoid_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
 def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hyperbolic tangent ``out = tanh(x)``, element-wise.
 
-    x: array of any shape. Returns out (x's shape, values in [-1, 1]) and cache (out).
+    x: array of any shape. Returns (out, cache): out of x's shape, values in [-1, 1], and the cache (out).
     """
     x = as_float_array(x, "x")
     ### BEGIN SOLUTION
@@ -99,7 +115,10 @@ def tanh_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     ### BEGIN SOLUTION
     t = cache
     dout = _check_dout(dout, t.shape)
-    return dout * (1.0 - t * t)
+    dx = np.multiply(t, t, out=np.empty_like(t))
+    np.subtract(1.0, dx, out=dx)
+    dx *= dout
+    return dx
     ### END SOLUTION
 
 
@@ -108,25 +127,37 @@ def leaky_relu_forward(x: np.ndarray, slope: float = 0.01) -> tuple[np.ndarray, 
     """Leaky ReLU ``out = x if x > 0 else slope * x``, element-wise.
 
     x: array of any shape; slope: the fixed slope for negative inputs (>= 0, default 0.01).
-    Returns out (x's shape) and cache (x, slope).
+    Returns (out, cache): out of x's shape and what your backward needs (here (x, slope)).
     """
     x = as_float_array(x, "x")
     slope = check_positive(slope, "slope", allow_zero=True)
     ### BEGIN SOLUTION
-    out = np.where(x > 0, x, slope * x)
+    out = np.multiply(x, slope, out=np.empty_like(x))
+    # x if x > 0 else slope * x: the larger of the two when slope <= 1, the smaller when slope > 1
+    (np.maximum if slope <= 1.0 else np.minimum)(out, x, out=out)
     return out, (x, slope)
     ### END SOLUTION
 
 
 def leaky_relu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
-    """Gradient of Leaky ReLU: ``dx = dout`` where x > 0, ``slope * dout`` elsewhere (also at x = 0).
+    """Gradient of Leaky ReLU: ``dx = dout`` where x > 0, ``slope * dout`` where x <= 0 (at exactly x = 0 the
+    slope is ``slope``, as in PyTorch).
 
     dout: upstream gradient (x's shape); cache: from ``leaky_relu_forward``. Returns dx (x's shape).
     """
     ### BEGIN SOLUTION
     x, slope = cache
     dout = _check_dout(dout, x.shape)
-    return np.where(x > 0, dout, slope * dout)
+    # (no np.where: on inputs of mixed signs it is branchy and several times slower than arithmetic on the 0/1
+    # mask, which gives the same values exactly)
+    positive = x > 0
+    if slope <= 1.0:
+        dx = np.maximum(positive, slope)  # the local slope: max(1, slope) = 1 and max(0, slope) = slope
+    else:
+        dx = np.multiply(~positive, slope)
+        dx += positive
+    dx *= dout
+    return dx
     ### END SOLUTION
 
 
@@ -143,7 +174,7 @@ def prelu_forward(x: np.ndarray, alpha: float | np.ndarray) -> tuple[np.ndarray,
 
     x: array (N, C, ...) (any shape when alpha is a scalar); alpha: a scalar shared by all units, or an array
     of shape (C,), one value per feature/channel along axis 1 (broadcast over N and any spatial axes).
-    Returns out (x's shape) and cache (x, alpha).
+    Returns (out, cache): out of x's shape and what your backward needs (here (x, alpha)).
     """
     x = as_float_array(x, "x")
     alpha = as_float_array(alpha, "alpha", ndim=(0, 1), shape_doc="() or (C,)")
@@ -153,8 +184,9 @@ def prelu_forward(x: np.ndarray, alpha: float | np.ndarray) -> tuple[np.ndarray,
             f"(one alpha per channel along axis 1), got x of shape {x.shape}"
         )
     ### BEGIN SOLUTION
-    a = _alpha_view(alpha, x)
-    out = np.where(x > 0, x, a * x)
+    out = np.minimum(x, 0.0)
+    out *= _alpha_view(alpha, x)
+    out += np.maximum(x, 0.0)  # alpha * x where x <= 0, x where x > 0
     return out, (x, alpha)
     ### END SOLUTION
 
@@ -163,16 +195,20 @@ def prelu_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarr
     """Gradients of PReLU with respect to x and alpha.
 
     dout: upstream gradient (x's shape); cache: from ``prelu_forward``.
-    Returns dx (x's shape) and dalpha with alpha's shape: ``sum(dout * x)`` over the units where x <= 0,
-    summed over EVERY position that shares the parameter (the whole array for a scalar alpha; all axes but
-    axis 1 for a per-channel alpha: the batch and any spatial axes).
+    Returns (dx, dalpha): dx of x's shape (``dout`` where x > 0, ``alpha * dout`` where x <= 0, x = 0
+    included) and dalpha of alpha's shape: ``sum(dout * x)`` over the units where x <= 0, summed over EVERY
+    position that shares the parameter (the whole array for a scalar alpha; all axes but axis 1 for a
+    per-channel alpha: the batch and any spatial axes).
     """
     ### BEGIN SOLUTION
     x, alpha = cache
     dout = _check_dout(dout, x.shape)
-    neg = x <= 0
-    dx = np.where(neg, _alpha_view(alpha, x) * dout, dout)
-    contrib = np.where(neg, dout * x, 0.0)
+    positive = x > 0
+    dx = np.multiply(~positive, _alpha_view(alpha, x))  # the local slope: alpha where x <= 0 ...
+    dx += positive  # ... and 1 where x > 0 (exact: one term is 0)
+    dx *= dout
+    contrib = np.minimum(x, 0.0)  # x where x <= 0, else 0
+    contrib *= dout
     if alpha.ndim == 0:
         dalpha = np.asarray(contrib.sum())
     else:
@@ -186,25 +222,40 @@ def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, tuple]:
     """Exponential linear unit ``out = x if x > 0 else alpha * (exp(x) - 1)``, element-wise.
 
     x: array of any shape; alpha: the negative saturation value is -alpha (>= 0, default 1).
-    Returns out (x's shape) and cache (x, out, alpha). No overflow for large positive x.
+    Returns (out, cache): out of x's shape and what your backward needs (here (x, alpha)). No overflow for
+    large positive x.
     """
     x = as_float_array(x, "x")
     alpha = check_positive(alpha, "alpha", allow_zero=True)
     ### BEGIN SOLUTION
-    out = np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
-    return out, (x, out, alpha)
+    out = np.minimum(x, 0.0, out=np.empty_like(x))  # exp only of x <= 0: never overflows
+    np.expm1(out, out=out)  # expm1, not exp - 1: full precision for x near 0
+    out *= alpha
+    out += np.maximum(x, 0.0)  # alpha * (exp(x) - 1) where x <= 0, x where x > 0
+    return out, (x, alpha)
     ### END SOLUTION
 
 
 def elu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
-    """Gradient of ELU: ``dx = dout`` where x > 0 and ``dout * alpha * exp(x) = dout * (out + alpha)`` elsewhere.
+    """Gradient of ELU: ``dx = dout`` where x > 0 and ``dout * alpha * exp(x)`` where x <= 0 (``alpha * dout`` at
+    exactly x = 0).
 
+    Compute ``exp(x)`` itself: the equal ``out + alpha`` loses every digit once exp(x) drops below the rounding
+    error of alpha (relative errors grow from about 1e-10 at x = -15 to 1e-4 at x = -30, and from x = -37 on it
+    is exactly 0 instead of alpha * exp(x)).
     dout: upstream gradient (x's shape); cache: from ``elu_forward``. Returns dx (x's shape).
     """
     ### BEGIN SOLUTION
-    x, out, alpha = cache
+    x, alpha = cache
     dout = _check_dout(dout, x.shape)
-    return np.where(x > 0, dout, dout * (out + alpha))
+    dx = np.minimum(x, 0.0, out=np.empty_like(x))
+    np.exp(dx, out=dx)  # exp(x) where x <= 0, 1 where x > 0
+    dx *= alpha
+    # where x > 0 the slope is 1, not alpha: add the difference there (exact when alpha is in [1/2, 2], as the
+    # usual 1 and SELU's 1.67 are, since 1 - alpha is then exact; otherwise within one rounding)
+    dx += np.multiply(x > 0, 1.0 - alpha)
+    dx *= dout
+    return dx
     ### END SOLUTION
 
 
@@ -213,23 +264,27 @@ def selu_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
     """Scaled ELU ``out = SELU_LAMBDA * elu(x, SELU_ALPHA)``, element-wise.
 
     The constants SELU_LAMBDA ~ 1.0507 and SELU_ALPHA ~ 1.67326 (module attributes) make mean 0 / variance 1
-    a fixed point for N(0, 1) inputs. x: array of any shape. Returns out (x's shape) and cache.
+    a fixed point for N(0, 1) inputs (with LeCun-normal weights, Var(w) = 1 / fan_in: see lecture 02).
+    x: array of any shape. Returns (out, cache): out of x's shape and what your backward needs.
     """
     x = as_float_array(x, "x")
     ### BEGIN SOLUTION
-    elu_out, elu_cache = elu_forward(x, SELU_ALPHA)
-    return SELU_LAMBDA * elu_out, elu_cache
+    out, cache = elu_forward(x, SELU_ALPHA)
+    out *= SELU_LAMBDA
+    return out, cache
     ### END SOLUTION
 
 
 def selu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     """Gradient of SELU: ``dx = SELU_LAMBDA * dout`` where x > 0, ``SELU_LAMBDA * SELU_ALPHA * exp(x) * dout``
-    elsewhere.
+    where x <= 0 (``SELU_LAMBDA * SELU_ALPHA * dout`` at exactly x = 0).
 
     dout: upstream gradient (x's shape); cache: from ``selu_forward``. Returns dx (x's shape).
     """
     ### BEGIN SOLUTION
-    return elu_backward(SELU_LAMBDA * as_float_array(dout, "dout"), cache)
+    dx = elu_backward(dout, cache)
+    dx *= SELU_LAMBDA
+    return dx
     ### END SOLUTION
 
 
@@ -238,7 +293,8 @@ def maxout_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndar
     """Maxout layer: ``z[n, m, j] = x[n] @ W[:, m, j] + b[m, j]``, ``out[n, m] = max_j z[n, m, j]``.
 
     x: (N, D) inputs; W: (D, M, k) weights, k affine pieces for each of the M outputs; b: (M, k) biases.
-    Returns out (N, M) and cache (x, W, idx) with idx (N, M) the index of the winning piece.
+    Returns (out, cache): out (N, M) and what your backward needs (here (x, W, idx) with idx (N, M) the index
+    of the winning piece; when pieces tie for the maximum, the FIRST of them wins, as ``np.argmax`` picks).
     """
     x = as_float_array(x, "x", ndim=2, shape_doc="(N, D)")
     W = as_float_array(W, "W", ndim=3, shape_doc="(D, M, k)")
@@ -255,10 +311,11 @@ def maxout_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndar
 
 
 def maxout_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gradients of Maxout: each output's gradient flows only into its winning piece (the argmax).
+    """Gradients of Maxout: each output's gradient flows only into its winning piece (the argmax; on a tie,
+    into the first of the tied pieces only, never split or copied among them).
 
     dout: (N, M) upstream gradient; cache: from ``maxout_forward``.
-    Returns dx (N, D), dW (D, M, k) and db (M, k).
+    Returns (dx, dW, db): dx (N, D), dW (D, M, k) and db (M, k).
     """
     ### BEGIN SOLUTION
     x, W, idx = cache

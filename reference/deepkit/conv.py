@@ -87,11 +87,13 @@ def receptive_field(
 
 
 def _windows(x: np.ndarray, kh: int, kw: int, stride: int, pad: int, dilation: int) -> np.ndarray:
-    """A (N, C, Ho, Wo, kh, kw) strided VIEW of every receptive field of the padded x (no copy)."""
+    """A (N, Ho', Wo', C, kh, kw) strided VIEW of every receptive field of the padded x, taken from a channels-last
+    copy of x (one copy of x, not of the fields): rows of im2col are then contiguous runs of this view."""
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
+    channels_last = np.ascontiguousarray(xp.transpose(0, 2, 3, 1))  # (N, Hp, Wp, C)
     eh, ew = dilation * (kh - 1) + 1, dilation * (kw - 1) + 1
-    win = sliding_window_view(xp, (eh, ew), axis=(2, 3))
-    return win[:, :, ::stride, ::stride, ::dilation, ::dilation]
+    win = sliding_window_view(channels_last, (eh, ew), axis=(1, 2))  # (N, Hp - eh + 1, Wp - ew + 1, C, eh, ew)
+    return win[:, ::stride, ::stride, :, ::dilation, ::dilation]
 
 
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0, dilation: int = 1) -> np.ndarray:
@@ -105,8 +107,7 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0, dilat
     Ho = conv_output_size(H, kh, pad, stride, dilation, strict=False)
     Wo = conv_output_size(W, kw, pad, stride, dilation, strict=False)
     ### BEGIN SOLUTION
-    win = _windows(x, kh, kw, stride, pad, dilation)[:, :, :Ho, :Wo]
-    return win.transpose(0, 2, 3, 1, 4, 5).reshape(N * Ho * Wo, C * kh * kw)
+    return _windows(x, kh, kw, stride, pad, dilation)[:, :Ho, :Wo].reshape(N * Ho * Wo, C * kh * kw)
     ### END SOLUTION
 
 
@@ -124,14 +125,15 @@ def col2im(
     if cols.shape != (N * Ho * Wo, C * kh * kw):
         raise ValueError(f"cols must have shape (N*Ho*Wo, C*kh*kw) = {(N * Ho * Wo, C * kh * kw)}, got {cols.shape}")
     ### BEGIN SOLUTION
-    c6 = cols.reshape(N, Ho, Wo, C, kh, kw).transpose(0, 3, 4, 5, 1, 2)  # (N, C, kh, kw, Ho, Wo)
-    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad))
+    c6 = cols.reshape(N, Ho, Wo, C, kh, kw)
+    xp = np.zeros((N, H + 2 * pad, W + 2 * pad, C))  # channels last, like the rows of cols: contiguous adds
     for i in range(kh):
         r = i * dilation
         for j in range(kw):
             c = j * dilation
-            xp[:, :, r : r + stride * Ho : stride, c : c + stride * Wo : stride] += c6[:, :, i, j]
-    return xp[:, :, pad : pad + H, pad : pad + W] if pad else xp
+            xp[:, r : r + stride * Ho : stride, c : c + stride * Wo : stride, :] += c6[..., i, j]
+    xp = xp[:, pad : pad + H, pad : pad + W, :] if pad else xp
+    return np.ascontiguousarray(xp.transpose(0, 3, 1, 2))
     ### END SOLUTION
 
 

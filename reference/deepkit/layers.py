@@ -1,7 +1,8 @@
 """Basic layers: affine (fully connected) and ReLU, forward and backward.
 
-Every forward returns ``(out, cache)``; the matching backward takes the upstream gradient ``dout`` (same shape
-as ``out``) and that cache, and returns the gradients of the forward's differentiable inputs, in order.
+Every forward returns the tuple ``(out, cache)``; the matching backward takes the upstream gradient ``dout`` (same
+shape as ``out``) and that cache, and returns the gradients of the forward's differentiable inputs, in order.
+Everything is computed in float64.
 Later topics build on these functions (two-layer nets, solvers, convolutional blocks).
 """
 
@@ -19,7 +20,7 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndar
 
     x: (N, D) or (N, d1, ..., dk) with d1 * ... * dk = D; each example is flattened to a row of length D.
     w: (D, M) weights; b: (M,) bias.
-    Returns out (N, M) and cache (x, w, b) for ``affine_backward``.
+    Returns (out, cache): out (N, M) and what ``affine_backward`` needs (here (x, w, b)). N = 1 works too.
     """
     x = as_float_array(x, "x")
     if x.ndim < 2:
@@ -39,7 +40,7 @@ def affine_backward(dout: np.ndarray, cache: AffineCache) -> tuple[np.ndarray, n
     """Gradients of the affine layer.
 
     dout: (N, M) upstream gradient of the loss with respect to ``out``; cache: from ``affine_forward``.
-    Returns dx with x's original shape (N, d1, ..., dk), dw (D, M) and db (M,):
+    Returns (dx, dw, db): dx with x's original shape (N, d1, ..., dk), dw (D, M) and db (M,):
     ``dx = dout @ w.T`` (reshaped), ``dw = x_flat.T @ dout``, ``db = dout.sum(axis=0)``.
     """
     x, w, b = cache
@@ -56,7 +57,7 @@ def affine_backward(dout: np.ndarray, cache: AffineCache) -> tuple[np.ndarray, n
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rectified linear unit ``out = max(0, x)``, element-wise.
 
-    x: array of any shape. Returns out (x's shape) and cache (x).
+    x: array of any shape. Returns (out, cache): out of x's shape and what your backward needs (here x).
     """
     x = as_float_array(x, "x")
     ### BEGIN SOLUTION
@@ -65,7 +66,8 @@ def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
-    """Gradient of ReLU: ``dx = dout * (x > 0)`` (the subgradient at x = 0 is taken as 0).
+    """Gradient of ReLU: ``dx = dout * (x > 0)``. At exactly x = 0, where ReLU has a kink, the gradient is 0 (the
+    left slope, as in PyTorch): the hidden checks contain exact zeros.
 
     dout: upstream gradient, the shape of x; cache: x from ``relu_forward``. Returns dx (x's shape).
     """

@@ -1,8 +1,9 @@
-"""Linear scores, softmax, log-softmax, cross-entropy and the fused softmax + cross-entropy loss.
+"""Linear scores, softmax, log-softmax, cross-entropy, the fused softmax + cross-entropy loss and its
+label-smoothed variant.
 
-Shapes: N examples, C classes. Scores (logits) are (N, C); labels y are (N,) integers in [0, C).
-Softmax is computed after subtracting each row's maximum, which leaves the result unchanged
-(softmax(z + c) = softmax(z) for any constant c per row) but keeps ``exp`` from overflowing.
+Shapes: N examples, C classes. Scores (logits) are (N, C); labels y are (N,) integers in [0, C). Everything is
+computed in float64. Softmax is computed after subtracting each row's maximum, which leaves the result
+unchanged (softmax(z + c) = softmax(z) for any constant c per row) but keeps ``exp`` from overflowing.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepkit.layers import affine_forward
-from deepkit.validate import as_float_array, as_labels
+from deepkit.validate import as_float_array, as_labels, check_prob
 
 
 def linear_scores(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -82,4 +83,28 @@ def softmax_loss(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     dscores = np.exp(logp)
     dscores[rows, y] -= 1.0
     return loss, dscores / N
+    ### END SOLUTION
+
+
+def smoothed_softmax_loss(scores: np.ndarray, y: np.ndarray, eps: float = 0.1) -> tuple[float, np.ndarray]:
+    """Softmax cross-entropy against label-smoothed targets, and its gradient with respect to the scores.
+
+    scores: (N, C) logits; y: (N,) integer labels in [0, C); eps in [0, 1]: how much of the target's mass is
+    spread uniformly over ALL C classes (the true one included), as in ``torch.nn.functional.cross_entropy(...,
+    label_smoothing=eps)``: the target of example i is ``q_i = (1 - eps) * onehot(y_i) + eps / C``.
+    Returns (loss, dscores): loss = -(1/N) sum_i sum_j q_ij log softmax(scores)_ij (a float) and dscores, its
+    gradient with respect to scores, shape (N, C) (derive it: exercise 01, Part 9). eps = 0 gives
+    ``softmax_loss``; eps = 1 the cross-entropy against the uniform distribution. Build the loss on
+    ``log_softmax``.
+    """
+    scores = as_float_array(scores, "scores", ndim=2, shape_doc="(N, C)")
+    y = as_labels(y, "y", scores.shape[0], scores.shape[1])
+    eps = check_prob(eps, "eps")
+    ### BEGIN SOLUTION
+    N, C = scores.shape
+    logp = log_softmax(scores)
+    q = np.full((N, C), eps / C)
+    q[np.arange(N), y] += 1.0 - eps
+    loss = float(-(q * logp).sum() / N)
+    return loss, (np.exp(logp) - q) / N
     ### END SOLUTION

@@ -1,4 +1,4 @@
-"""First-order optimizers as pure update rules, and learning-rate schedules.
+"""First-order optimizers as pure update rules, and learning-rate (and momentum) schedules.
 
 Every rule has the same signature::
 
@@ -8,15 +8,19 @@ w:      parameters, float array of any shape (the weights of one layer, or a poi
 dw:     the gradient of the loss at ``w``, same shape as ``w``.
 state:  a dict of arrays the rule carries from one step to the next (velocity, squared-gradient averages,
         the step counter...). Pass an empty dict ``{}`` on the first call: the rule initialises what it needs.
-hyper:  keyword hyper-parameters, named and defaulted as in ``torch.optim`` (``lr``, ``momentum``, ``alpha``,
-        ``beta1``/``beta2`` for torch's ``betas``, ``eps``, ``weight_decay``).
+hyper:  keyword hyper-parameters named as in ``torch.optim`` (``lr``, ``momentum``, ``alpha``, ``rho``,
+        ``beta1``/``beta2`` for torch's ``betas``, ``eps``, ``weight_decay``). The defaults are torch's, except
+        for SGD: torch's ``SGD`` has ``lr=1e-3`` and ``momentum=0``; here ``sgd_step`` defaults to ``lr=1e-2``
+        and the two momentum rules to ``lr=1e-2, momentum=0.9`` (a momentum rule without momentum would be SGD).
 
 A rule never modifies ``w``, ``dw`` or the arrays in ``state``: it returns new ones. With the same
 hyper-parameters, ``w_new`` equals what ``torch.optim.<Rule>`` produces for a parameter ``w`` whose ``.grad``
 is ``dw`` (float64). ``weight_decay`` is torch's L2 form: the gradient used is ``dw + weight_decay * w``.
 
-The schedules at the end map a step (or epoch) number ``t`` to a learning rate, as torch's ``StepLR``,
-``ExponentialLR``, ``CosineAnnealingLR`` and the ``1/t`` decay of Adagrad's ``lr_decay``.
+The schedules at the end map a step (or epoch) number ``t`` to a learning rate, as torch's schedulers do:
+``StepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, the ``1/t`` decay of Adagrad's ``lr_decay``, ``LinearLR``
+(a warm-up), warm-up followed by cosine annealing (``SequentialLR``), a linear momentum ramp, and
+``ReduceLROnPlateau`` (which reads a sequence of validation losses instead of ``t``).
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ def sgd_momentum_step(
 
     with ``g = dw + weight_decay * w``. State: ``{"v": velocity, w's shape}``.
     Returns (w_new, {"v": v_new}). Matches ``torch.optim.SGD(lr, momentum, dampening=0)``.
+    ``momentum=0`` is a valid setting (not a missing one): it must give exactly ``sgd_step``'s path.
 
     Note: CS231n writes ``v = mu * v - lr * g; w = w + v``. With a constant learning rate the two give the
     same trajectory (the CS231n velocity is ``-lr`` times torch's); they differ only when ``lr`` changes during
@@ -111,6 +116,7 @@ def nesterov_step(
     with ``g = dw + weight_decay * w``. This is the look-ahead method ``v' = mu v - lr grad f(w + mu v)``
     rewritten in the variable ``w~ = w + mu v`` (derivation in the lecture), so ``dw`` is the gradient at the
     point you store. State: ``{"v"}``. Matches ``torch.optim.SGD(lr, momentum, nesterov=True)``.
+    ``momentum=0`` must give exactly ``sgd_step``'s path.
     """
     w, dw, state = _check_step(w, dw, state)
     check_positive(lr, "lr")
@@ -224,7 +230,12 @@ def adam_step(
         w_new = w - lr * m_hat / (sqrt(v_hat) + eps)
 
     State: ``{"m", "v", "t"}`` (t a 0-d array, the number of steps taken so far, 0 when absent).
-    Matches ``torch.optim.Adam(lr, betas=(beta1, beta2), eps, weight_decay)`` (amsgrad=False).
+    Matches ``torch.optim.Adam(lr, betas=(beta1, beta2), eps, weight_decay)`` (amsgrad=False): this is
+    Algorithm 1 of Kingma & Ba (2015). Their section 2 also gives an "efficient" form with the same name eps,
+    ``lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)``, ``w_new = w - lr_t * m_new / (sqrt(v_new) + eps)``
+    (TensorFlow's "epsilon hat"): it differs from Algorithm 1 only where eps sits (its eps acts like
+    ``eps * sqrt(1 - beta2**t)`` in Algorithm 1). Both forms are accepted by the checks; eps INSIDE the square
+    root is neither and is not.
     """
     w, dw, state = _check_step(w, dw, state)
     _check_adam_hyper(lr, beta1, beta2, eps, weight_decay)
@@ -303,7 +314,8 @@ def _out(x: np.ndarray):
 
 
 def step_decay(lr0: float, t, step_size: int, gamma: float = 0.1):
-    """Step decay: ``lr0 * gamma ** floor(t / step_size)`` (torch ``StepLR``; t counts epochs from 0)."""
+    """Step decay: ``lr0 * gamma ** floor(t / step_size)`` (torch ``StepLR``; t counts epochs from 0, so
+    ``step_decay(lr0, 0, ...) == lr0``)."""
     t = _check_t(t)
     check_positive(lr0, "lr0")
     step_size = check_int(step_size, "step_size", minimum=1)
@@ -350,11 +362,111 @@ def inverse_time_decay(lr0: float, t, k: float = 0.01):
     ### END SOLUTION
 
 
+def linear_warmup(lr0: float, t, warmup: int, start_factor: float = 0.1):
+    """Linear warm-up from ``start_factor * lr0`` at t = 0 to ``lr0`` at t = warmup, constant ``lr0`` after::
+
+        lr0 * (start_factor + (1 - start_factor) * min(t, warmup) / warmup)
+
+    (torch ``LinearLR(start_factor, end_factor=1.0, total_iters=warmup)``). At t = 0 the rate is
+    ``start_factor * lr0``, never 0: ``start_factor`` is in (0, 1], as torch requires (a first step with rate 0
+    would do nothing).
+    """
+    t = _check_t(t)
+    check_positive(lr0, "lr0")
+    warmup = check_int(warmup, "warmup", minimum=1)
+    start_factor = check_prob(start_factor, "start_factor", low_open=True)
+    ### BEGIN SOLUTION
+    return _out(lr0 * (start_factor + (1 - start_factor) * np.minimum(t, warmup) / warmup))
+    ### END SOLUTION
+
+
+def warmup_cosine(lr0: float, t, warmup: int, total: int, start_factor: float = 0.1, lr_min: float = 0.0):
+    """Linear warm-up for ``warmup`` steps, then cosine annealing to ``lr_min`` at t = total (constant after)::
+
+        t <  warmup:  linear_warmup(lr0, t, warmup, start_factor)
+        t >= warmup:  cosine_decay(lr0, t - warmup, total - warmup, lr_min)     (lr0 exactly at t = warmup)
+
+    The schedule of most transformer trainings; torch: ``SequentialLR([LinearLR(start_factor,
+    total_iters=warmup), CosineAnnealingLR(T_max=total - warmup, eta_min=lr_min)], milestones=[warmup])``
+    (for t <= total). Needs total > warmup.
+    """
+    t = _check_t(t)
+    check_positive(lr0, "lr0")
+    warmup = check_int(warmup, "warmup", minimum=1)
+    total = check_int(total, "total", minimum=warmup + 1)
+    start_factor = check_prob(start_factor, "start_factor", low_open=True)
+    check_positive(lr_min, "lr_min", allow_zero=True)
+    ### BEGIN SOLUTION
+    rising = lr0 * (start_factor + (1 - start_factor) * np.minimum(t, warmup) / warmup)
+    frac = np.clip(t - warmup, 0, total - warmup) / (total - warmup)
+    falling = lr_min + (lr0 - lr_min) * (1 + np.cos(np.pi * frac)) / 2
+    return _out(np.where(t < warmup, rising, falling))
+    ### END SOLUTION
+
+
+def momentum_ramp(t, ramp: int, mu0: float = 0.5, mu1: float = 0.99):
+    """A momentum schedule: ``mu0`` at t = 0, rising linearly to ``mu1`` at t = ramp, constant ``mu1`` after::
+
+        mu0 + (mu1 - mu0) * min(t, ramp) / ramp
+
+    (the CS231n advice: start near 0.5, anneal to 0.99 over some epochs). Feed it to ``sgd_momentum_step``'s
+    ``momentum`` at every step; torch's ``SGD`` reads ``param_groups[0]["momentum"]`` at each ``step()``.
+    """
+    t = _check_t(t)
+    ramp = check_int(ramp, "ramp", minimum=1)
+    check_prob(mu0, "mu0", high_open=True)
+    check_prob(mu1, "mu1", high_open=True)
+    ### BEGIN SOLUTION
+    return _out(mu0 + (mu1 - mu0) * np.minimum(t, ramp) / ramp)
+    ### END SOLUTION
+
+
+def reduce_on_plateau(
+    lr0: float, metrics, factor: float = 0.1, patience: int = 10, threshold: float = 1e-4, min_lr: float = 0.0
+) -> np.ndarray:
+    """The learning rates ``torch.optim.lr_scheduler.ReduceLROnPlateau`` (mode "min", relative threshold,
+    no cooldown) sets when it is given the validation losses ``metrics`` one epoch at a time.
+
+    metrics: 1-D array of K losses (lower is better). Returns an array of K + 1 rates: ``lrs[0] = lr0`` (before
+    any epoch), ``lrs[k + 1]`` the rate after seeing ``metrics[k]``. The rule, epoch by epoch, starting with
+    ``best = inf`` and a count of bad epochs of 0:
+
+    * an epoch IMPROVES when ``metric < best * (1 - threshold)`` (strictly: a loss equal to the best, or better
+      by less than the relative threshold, is not an improvement); then ``best = metric`` and the count is 0,
+      otherwise the count goes up by 1 (``best`` is the best loss so far, not the previous one);
+    * when the count EXCEEDS ``patience`` (count > patience, so patience=2 allows two bad epochs and cuts on the
+      third), the rate becomes ``max(lr * factor, min_lr)`` and the count restarts at 0.
+
+    (torch also skips a cut smaller than 1e-8; with these settings that never matters.)
+    """
+    check_positive(lr0, "lr0")
+    metrics = as_float_array(metrics, "metrics", ndim=1)
+    check_prob(factor, "factor", low_open=True, high_open=True)
+    patience = check_int(patience, "patience", minimum=0)
+    check_prob(threshold, "threshold", high_open=True)
+    check_positive(min_lr, "min_lr", allow_zero=True)
+    ### BEGIN SOLUTION
+    lr, best, bad = float(lr0), np.inf, 0
+    lrs = [lr]
+    for metric in metrics:
+        if metric < best * (1 - threshold):
+            best, bad = float(metric), 0
+        else:
+            bad += 1
+        if bad > patience:
+            lr, bad = max(lr * factor, min_lr), 0
+        lrs.append(lr)
+    return np.array(lrs)
+    ### END SOLUTION
+
+
 SCHEDULES: dict[str, Callable] = {
     "step": step_decay,
     "exponential": exponential_decay,
     "cosine": cosine_decay,
     "inverse_time": inverse_time_decay,
+    "warmup": linear_warmup,
+    "warmup_cosine": warmup_cosine,
 }
 
 
@@ -384,10 +496,10 @@ def run(
             if schedule is not None:
                 hyper["lr"] = schedule(t)
             g = np.asarray(grad(w), dtype=np.float64)
-            if not np.all(np.isfinite(g)):
+            if not np.isfinite(g).all():
                 break
             w_new, state = step(w, g, state, **hyper)
-            if not (np.all(np.isfinite(w_new)) and np.abs(w_new).max(initial=0.0) < 1e8):
+            if not np.abs(w_new).max(initial=0.0) < 1e8:  # also False for NaN: a diverged run stops here
                 break
             out[t + 1] = w = w_new
     return out

@@ -1,8 +1,14 @@
 """Max and average pooling over square windows, vectorized (no Python loop over positions).
 
-x: (N, C, H, W); a window of size ``pool`` moves by ``stride``; out (N, C, Ho, Wo) with
-``Ho = (H - pool) // stride + 1``. Max pooling routes each upstream gradient to the first maximum of its window
-(as PyTorch does); average pooling spreads it evenly. Overlapping windows (stride < pool) add up.
+x: (N, C, H, W); a window of size ``pool`` moves by ``stride`` (default: ``pool``, non-overlapping windows);
+out (N, C, Ho, Wo) with ``Ho = (H - pool) // stride + 1``. Max pooling routes each upstream gradient to ONE element
+of its window: the maximum, and when several elements tie for the maximum, the FIRST of them in row-major order
+within the window (top row first, left to right), which is what PyTorch does (its CPU kernel keeps the first
+maximum it meets); the tied others get nothing, the gradient is not split. Average pooling spreads it evenly.
+Overlapping windows (stride < pool) add up.
+
+The loops below run over the pool x pool offsets of a window (4 or 9), never over positions: each offset is one
+strided view of x covering every window at once.
 """
 
 from __future__ import annotations
@@ -10,7 +16,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from deepkit.validate import as_float_array, check_int
 
@@ -19,7 +24,7 @@ class MaxPoolCache(NamedTuple):
     """What ``maxpool_backward`` needs from ``maxpool_forward`` (any tuple your backward understands will do)."""
 
     x_shape: tuple  # (N, C, H, W)
-    arg: np.ndarray  # (N, C, Ho, Wo): flat index of the maximum within each pool x pool window
+    arg: np.ndarray  # (N, C, Ho, Wo): row-major index (0 .. pool*pool - 1) of the first maximum in each window
     pool: int
     stride: int
 
@@ -31,6 +36,18 @@ def _check(x, pool, stride):
     if pool > min(x.shape[2:]):
         raise ValueError(f"pool {pool} is larger than the input's spatial size {x.shape[2:]}")
     return x, pool, stride
+
+
+def window_offsets(x: np.ndarray, pool: int, stride: int) -> list[np.ndarray]:
+    """The pool * pool strided views of x, one per offset (i, j) of a window, in row-major order: view k holds,
+    for every window, its element at offset (k // pool, k % pool); each view has shape (N, C, Ho, Wo)."""
+    H, W = x.shape[2:]
+    ho, wo = (H - pool) // stride + 1, (W - pool) // stride + 1
+    return [
+        x[:, :, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride]
+        for i in range(pool)
+        for j in range(pool)
+    ]
 
 
 def scatter_windows(per_offset: np.ndarray, x_shape: tuple, pool: int, stride: int) -> np.ndarray:
@@ -47,23 +64,35 @@ def maxpool_forward(x: np.ndarray, pool: int = 2, stride: int | None = None) -> 
     """Max over each pool x pool window (stride defaults to pool). Returns out (N, C, Ho, Wo) and a cache."""
     x, pool, stride = _check(x, pool, stride)
     ### BEGIN SOLUTION
-    win = sliding_window_view(x, (pool, pool), axis=(2, 3))[:, :, ::stride, ::stride]
-    flat = win.reshape(*win.shape[:4], pool * pool)
-    arg = flat.argmax(axis=-1)
-    out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+    views = window_offsets(x, pool, stride)
+    out = views[0].copy()
+    for view in views[1:]:
+        np.maximum(out, view, out=out)
+    arg = np.full(out.shape, len(views) - 1, dtype=np.intp)
+    for k in range(len(views) - 2, -1, -1):  # backwards, so the first offset holding the maximum wins a tie
+        arg[views[k] == out] = k
     return out, MaxPoolCache(x.shape, arg, pool, stride)
     ### END SOLUTION
 
 
 def maxpool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
-    """dout: (N, C, Ho, Wo). Returns dx (N, C, H, W): each dout goes to its window's (first) maximum."""
+    """dout: (N, C, Ho, Wo). Returns dx (N, C, H, W): each dout goes to its window's maximum, to the first one
+    (row-major within the window) when several tie; overlapping windows add up."""
     dout = as_float_array(dout, "dout", ndim=4, shape_doc="(N, C, Ho, Wo)")
     ### BEGIN SOLUTION
-    x_shape, arg, pool, stride = cache
+    (N, C, H, W), arg, pool, stride = cache
     if dout.shape != arg.shape:
         raise ValueError(f"dout must have the pooled shape {arg.shape}, got {dout.shape}")
-    onehot = (arg[..., None] == np.arange(pool * pool)) * dout[..., None]
-    return scatter_windows(onehot.reshape(*arg.shape, pool, pool), x_shape, pool, stride)
+    Ho, Wo = arg.shape[2:]
+    # flat index in x of every window's maximum: the window's corner plus the offset of its maximum
+    corner = (
+        np.arange(N * C).reshape(N, C, 1, 1) * (H * W)
+        + (np.arange(Ho) * (stride * W)).reshape(1, 1, Ho, 1)
+        + (np.arange(Wo) * stride).reshape(1, 1, 1, Wo)
+    )
+    where = corner + (arg // pool) * W + arg % pool
+    # bincount adds the contributions of windows that share a maximum (overlapping windows)
+    return np.bincount(where.ravel(), weights=dout.ravel(), minlength=N * C * H * W).reshape(N, C, H, W)
     ### END SOLUTION
 
 
@@ -71,8 +100,11 @@ def avgpool_forward(x: np.ndarray, pool: int = 2, stride: int | None = None) -> 
     """Mean over each pool x pool window (stride defaults to pool). Returns out (N, C, Ho, Wo) and a cache."""
     x, pool, stride = _check(x, pool, stride)
     ### BEGIN SOLUTION
-    win = sliding_window_view(x, (pool, pool), axis=(2, 3))[:, :, ::stride, ::stride]
-    return win.mean(axis=(4, 5)), (x.shape, pool, stride)
+    views = window_offsets(x, pool, stride)
+    out = views[0].copy()
+    for view in views[1:]:
+        out += view
+    return out / (pool * pool), (x.shape, pool, stride)
     ### END SOLUTION
 
 

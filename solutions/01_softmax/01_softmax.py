@@ -5,7 +5,8 @@
 # `lib/deepkit/`, then check them here:
 #
 # * `lib/deepkit/layers.py`: the affine (fully connected) layer and ReLU, forward and backward;
-# * `lib/deepkit/losses.py`: softmax, log-softmax, cross-entropy and the fused softmax loss with its gradient;
+# * `lib/deepkit/losses.py`: softmax, log-softmax, cross-entropy, the fused softmax loss with its gradient and
+#   its label-smoothed variant;
 # * `lib/deepkit/nets.py`: the loss and gradients of a two-layer net, built from the pieces above.
 #
 # Each function's docstring gives the shapes and what to return; replace the `raise NotImplementedError`
@@ -49,12 +50,17 @@ from deepkit.layers import affine_forward
 x = np.array([[1.0, 2.0], [3.0, -1.0]])
 w = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.5]])
 b = np.array([0.5, -1.0, 0.0])
-out, _ = affine_forward(x, w, b)
-assert out.shape == (2, 3), out.shape
-assert np.allclose(out, [[5.5, 1.0, 0.0], [1.5, -2.0, -3.5]]), out
+result = affine_forward(x, w, b)
+assert isinstance(result, tuple) and len(result) == 2, "affine_forward must return a tuple (out, cache)"
+out, _ = result
+assert out.shape == (2, 3), f"out has shape {out.shape}, expected (N, M) = (2, 3)"
+assert_close(out, [[5.5, 1.0, 0.0], [1.5, -2.0, -3.5]], "out", hint="out = x_flat @ w + b (did you add b?)")
 # an example may be an image (N, d1, d2): it is flattened row by row
 out3, _ = affine_forward(np.arange(12.0).reshape(2, 2, 3), np.ones((6, 1)), np.zeros(1))
-assert np.allclose(out3, [[15.0], [51.0]]), out3
+assert_close(out3, [[15.0], [51.0]], "out for (2, 2, 3) inputs", hint="flatten each example: x.reshape(N, -1)")
+# a single example keeps its batch axis
+out1, _ = affine_forward(x[:1], w, b)
+assert out1.shape == (1, 3), f"a single example gives shape {out1.shape}, expected (1, 3): keep the batch axis"
 print("affine_forward: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("affine_forward")
@@ -75,10 +81,12 @@ w = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.5]])
 b = np.array([0.5, -1.0, 0.0])
 dout = np.array([[1.0, 0.0, 2.0], [-1.0, 1.0, 0.0]])
 _, cache = affine_forward(x, w, b)
-dx, dw, db = affine_backward(dout, cache)
-assert np.allclose(dx, [[-1.0, 3.0], [-1.0, -1.0]]), dx
-assert np.allclose(dw, [[-2.0, 3.0, 2.0], [3.0, -1.0, 4.0]]), dw
-assert np.allclose(db, [0.0, 1.0, 2.0]), db
+result = affine_backward(dout, cache)
+assert isinstance(result, tuple) and len(result) == 3, "affine_backward must return a tuple (dx, dw, db)"
+dx, dw, db = result
+assert_close(db, [0.0, 1.0, 2.0], "db", hint="b is added to every row: db sums dout over the rows (not the mean)")
+assert_close(dw, [[-2.0, 3.0, 2.0], [3.0, -1.0, 4.0]], "dw", hint="dw = x_flat.T @ dout, shape (D, M)")
+assert_close(dx, [[-1.0, 3.0], [-1.0, -1.0]], "dx", hint="dx = dout @ w.T, reshaped to x's shape")
 
 # gradient check on random data with a 3-D x
 rng = np.random.default_rng(0)
@@ -105,8 +113,9 @@ hidden_check("affine_backward")
 # %% nbgrader={"grade": true, "grade_id": "relu_forward", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 from deepkit.layers import relu_forward
 
-out, _ = relu_forward(np.array([[-2.0, 0.0, 3.0], [0.5, -0.1, 1.0]]))
-assert np.array_equal(out, [[0.0, 0.0, 3.0], [0.5, 0.0, 1.0]]), out
+result = relu_forward(np.array([[-2.0, 0.0, 3.0], [0.5, -0.1, 1.0]]))
+assert isinstance(result, tuple) and len(result) == 2, "relu_forward must return a tuple (out, cache)"
+assert_close(result[0], [[0.0, 0.0, 3.0], [0.5, 0.0, 1.0]], "relu(x)", rtol=0, atol=0)
 print("relu_forward: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("relu_forward")
@@ -116,7 +125,7 @@ hidden_check("relu_forward")
 # ## Part 4: ReLU backward (1 point)
 #
 # Implement `relu_backward(dout, cache)`: the upstream gradient passes where $x > 0$ and is blocked elsewhere.
-# At exactly $x = 0$ use gradient 0 (PyTorch's convention too).
+# At exactly $x = 0$ use gradient 0 (PyTorch's convention too; the hidden checks contain exact zeros).
 
 # %% nbgrader={"grade": true, "grade_id": "relu_backward", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 from deepkit.layers import relu_backward, relu_forward
@@ -124,7 +133,8 @@ from deepkit.layers import relu_backward, relu_forward
 x = np.array([[-2.0, 0.0, 3.0], [0.5, -0.1, 1.0]])
 dout = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
 dx = relu_backward(dout, relu_forward(x)[1])
-assert np.array_equal(dx, [[0.0, 0.0, 3.0], [4.0, 0.0, 6.0]]), dx
+assert_close(dx[0, 1], 0.0, "dx at x = 0", hint="at exactly x = 0 the gradient is 0: use the mask x > 0")
+assert_close(dx, [[0.0, 0.0, 3.0], [4.0, 0.0, 6.0]], "dx", hint="dx = dout where x > 0, 0 elsewhere")
 
 rng = np.random.default_rng(1)
 x, dout = rng.standard_normal((5, 6)), rng.standard_normal((5, 6))
@@ -149,9 +159,10 @@ from deepkit.losses import softmax
 z = np.array([[1.0, 2.0, 3.0], [1000.0, 1000.0, 1000.0], [0.0, 0.0, -1000.0]])
 p = softmax(z)
 assert np.all(np.isfinite(p)), "softmax produced NaN or inf: did you subtract the row maximum?"
-assert np.allclose(p, [[0.0900305732, 0.2447284711, 0.6652409558], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0.0]]), p
-assert np.allclose(softmax(np.array([1.0, 2.0, 3.0])), p[0])  # a 1-D input is one row
-assert np.allclose(softmax(z[:1] + 123.0), p[:1])  # a constant shift changes nothing
+assert_close(p.sum(axis=1), [1.0, 1.0, 1.0], "row sums of p", hint="normalise each ROW: sum over axis=1 (the classes)")
+assert_close(p, [[0.0900305732, 0.2447284711, 0.6652409558], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0.0]], "p")
+assert_close(softmax(np.array([1.0, 2.0, 3.0])), p[0], "softmax of a 1-D row", hint="a 1-D input is one row: axis=-1")
+assert_close(softmax(z[:1] + 123.0), p[:1], "softmax(z + 123)", hint="a constant shift changes nothing")
 print("softmax: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("softmax")
@@ -169,10 +180,12 @@ from deepkit.losses import log_softmax
 
 z = np.array([[1.0, 2.0, 3.0], [1000.0, 1000.0, 1000.0], [0.0, 0.0, -1000.0]])
 logp = log_softmax(z)
-assert np.all(np.isfinite(logp)), "log_softmax produced NaN or -inf: use the shifted log-sum-exp"
-assert np.allclose(
-    logp, [[-2.4076059644, -1.4076059644, -0.4076059644], [-np.log(3)] * 3, [-np.log(2), -np.log(2), -1000 - np.log(2)]]
-), logp
+assert np.all(np.isfinite(logp)), "log_softmax produced NaN or -inf: use the shifted log-sum-exp, not log(softmax(z))"
+assert_close(
+    logp,
+    [[-2.4076059644, -1.4076059644, -0.4076059644], [-np.log(3)] * 3, [-np.log(2), -np.log(2), -1000 - np.log(2)]],
+    "logp",
+)
 print("log_softmax: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("log_softmax")
@@ -182,16 +195,20 @@ hidden_check("log_softmax")
 # ## Part 7: cross-entropy (1 point)
 #
 # Implement `cross_entropy(probs, y)`: the **mean** over the $N$ examples of $-\log(\text{probs}[i, y_i])$,
-# returned as a Python float.
+# returned as a Python float. A true-class probability of exactly 0 is clipped to the smallest positive
+# float64, `np.finfo(np.float64).tiny` (a loss of about 708 instead of infinity).
 
 # %% nbgrader={"grade": true, "grade_id": "cross_entropy", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 from deepkit.losses import cross_entropy
 
 probs = np.array([[0.7, 0.2, 0.1], [0.25, 0.25, 0.5]])
 loss = cross_entropy(probs, np.array([0, 2]))
-assert isinstance(loss, float), type(loss)
-assert np.isclose(loss, -(np.log(0.7) + np.log(0.5)) / 2), loss
-assert np.isclose(cross_entropy(np.full((4, 10), 0.1), np.arange(4)), np.log(10))  # uniform guess: log C
+assert isinstance(loss, float), f"cross_entropy must return a Python float (the mean), got {type(loss).__name__}"
+assert_close(loss, -(np.log(0.7) + np.log(0.5)) / 2, "loss", hint="the MEAN over N of -log probs[i, y_i]")
+assert_close(cross_entropy(np.full((4, 10), 0.1), np.arange(4)), np.log(10), "loss of a uniform guess (log C)")
+zero = cross_entropy(np.array([[0.0, 1.0]]), np.array([0]))
+assert np.isfinite(zero), "a true-class probability of 0 gave infinity: clip it to np.finfo(np.float64).tiny"
+assert_close(zero, 708.3964185322641, "loss for a true-class probability of 0")
 print("cross_entropy: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("cross_entropy")
@@ -208,11 +225,14 @@ hidden_check("cross_entropy")
 from deepkit.losses import softmax_loss
 
 scores = np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
-loss, dscores = softmax_loss(scores, np.array([0, 1]))
-assert np.isclose(loss, 0.7531091265562451), loss
-assert np.allclose(dscores, [[-0.1673795221, 0.1223642355, 0.0450152866], [1 / 6, -1 / 3, 1 / 6]]), dscores
-loss_big, _ = softmax_loss(scores + 1000.0, np.array([0, 1]))  # shifting all scores changes nothing
-assert np.isclose(loss_big, loss), loss_big
+result = softmax_loss(scores, np.array([0, 1]))
+assert isinstance(result, tuple) and len(result) == 2, "softmax_loss must return a tuple (loss, dscores)"
+loss, dscores = result
+assert_close(loss, 0.7531091265562451, "loss", hint="the MEAN over N of -log softmax(scores)[i, y_i]")
+assert_close(dscores[0, 0], -0.1673795221, "dscores[0, 0]", hint="(p - 1) / N at the true class: sign and the 1/N")
+assert_close(dscores, [[-0.1673795221, 0.1223642355, 0.0450152866], [1 / 6, -1 / 3, 1 / 6]], "dscores")
+loss_big, _ = softmax_loss(scores + 1000.0, np.array([0, 1]))
+assert_close(loss_big, loss, "loss of scores + 1000", hint="shifting all scores changes nothing: use log_softmax")
 
 rng = np.random.default_rng(2)
 scores, y = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
@@ -224,7 +244,49 @@ hidden_check("softmax_loss")
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Part 9: a two-layer net (3 points)
+# ## Part 9: label smoothing (2 points)
+#
+# Label smoothing trains against a softened target: example $i$'s target spreads $\varepsilon$ of its mass
+# uniformly over **all** $C$ classes (the true one included),
+# $$q_{ij} = (1-\varepsilon)\,[j = y_i] + \frac{\varepsilon}{C}, \qquad
+#   L = -\frac1N \sum_i \sum_j q_{ij} \log p_{ij}, \quad p_i = \mathrm{softmax}(s_i).$$
+# (PyTorch's `F.cross_entropy(..., label_smoothing=eps)` is exactly this; some papers put $\varepsilon/(C-1)$ on
+# the wrong classes instead: not here.) First **derive** $\partial L/\partial s_{ij}$ on paper: write
+# $\log p_{ij} = s_{ij} - \log\sum_k e^{s_{ik}}$ and use $\sum_j q_{ij} = 1$; it should come out as a one-line
+# generalisation of Part 8's result. Then implement `smoothed_softmax_loss(scores, y, eps)` in
+# `lib/deepkit/losses.py`, returning `(loss, dscores)`. It must work for `eps = 0` (Part 8's loss) and `eps = 1`.
+
+# %% nbgrader={"grade": true, "grade_id": "smoothed_softmax_loss", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+from deepkit.losses import smoothed_softmax_loss, softmax_loss
+
+scores, y = np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 0.0]]), np.array([0, 1])
+result = smoothed_softmax_loss(scores, y, 0.1)
+assert isinstance(result, tuple) and len(result) == 2, "smoothed_softmax_loss must return a tuple (loss, dscores)"
+loss, dscores = result
+assert_close(
+    dscores[1],
+    [0.15, -0.3, 0.15],
+    "dscores of the uniform row",
+    hint="p = 1/3 everywhere; the target is 0.1/3 + 0.9 on the true class and 0.1/3 elsewhere; then divide by N",
+)
+assert_close(loss, 0.8031091265562451, "loss (eps = 0.1)", hint="-(1/N) sum_i sum_j q_ij log p_ij with q summing to 1")
+assert_close(dscores, [[-0.13404618877925578, 0.10569756886073216, 0.02834861991852355], [0.15, -0.3, 0.15]], "dscores")
+assert_close(smoothed_softmax_loss(scores, y, 0.0)[0], softmax_loss(scores, y)[0], "loss at eps = 0 (Part 8's loss)")
+assert_close(smoothed_softmax_loss(scores, y, 1.0)[0], 1.253109126556245, "loss at eps = 1 (uniform target)")
+
+rng = np.random.default_rng(4)
+scores, y = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+report = check_gradient(
+    lambda s: smoothed_softmax_loss(s, y, 0.2)[0], scores, smoothed_softmax_loss(scores, y, 0.2)[1], name="scores"
+)
+print(report)
+assert report.ok, "your dscores does not match finite differences of your loss"
+### BEGIN HIDDEN TESTS
+hidden_check("smoothed_softmax_loss")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 10: a two-layer net (3 points)
 #
 # Implement `two_layer_loss(params, X, y=None, reg=0.0)` in `lib/deepkit/nets.py` for the net
 # `affine -> relu -> affine -> softmax`:
@@ -249,13 +311,21 @@ params = {
 X = np.array([[1.0, 2.0], [-1.0, 0.5], [0.5, -1.0]])
 y = np.array([0, 1, 1])
 scores = two_layer_loss(params, X)
-assert np.allclose(scores, [[2.85, -1.1], [1.35, -0.1], [-0.15, 0.9]]), scores
-loss, grads = two_layer_loss(params, X, y, reg=0.1)
-assert np.isclose(loss, 1.3849510399898652), loss  # 0.65995... data loss + 0.725 penalty
-assert np.allclose(grads["b2"], [0.3501108576, -0.3501108576]), grads["b2"]
-assert np.allclose(
-    grads["W1"], [[0.1738143923, -0.2381482327, -0.0796125504], [-0.1980046831, 0.2612028822, 0.1592251008]]
-), grads["W1"]
+assert_close(scores, [[2.85, -1.1], [1.35, -0.1], [-0.15, 0.9]], "scores (y=None)")
+result = two_layer_loss(params, X, y, reg=0.1)
+assert isinstance(result, tuple) and len(result) == 2, "with labels, two_layer_loss must return a tuple (loss, grads)"
+loss, grads = result
+assert isinstance(grads, dict) and set(grads) >= {"W1", "b1", "W2", "b2"}, "grads must be a dict with W1, b1, W2, b2"
+assert_close(
+    loss, 1.3849510399898652, "loss", hint="data loss 0.65995... + 0.5 * reg * (sum W1**2 + sum W2**2) = 0.725"
+)
+assert_close(grads["b2"], [0.3501108576, -0.3501108576], "grads['b2']", hint="biases are not regularised")
+assert_close(
+    grads["W1"],
+    [[0.1738143923, -0.2381482327, -0.0796125504], [-0.1980046831, 0.2612028822, 0.1592251008]],
+    "grads['W1']",
+    hint="through relu_backward (mask of the hidden pre-activation), plus reg * W1",
+)
 
 # gradient check of all four parameters on a random net
 rng = np.random.default_rng(3)
@@ -304,4 +374,29 @@ for epoch in range(20):
 # Why this value? What would you suspect if your first loss were 0.1, or 40?
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "initial_loss_question", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader; the release shows "YOUR ANSWER HERE".) With tiny weights all scores are about
+# 0, the softmax is uniform, $p_y = 1/C$ and the loss is $\log C = \log 10 \approx 2.30$. A first loss of 0.1
+# means the model already puts probability $e^{-0.1} \approx 0.9$ on the true class before training: the labels
+# leak into the inputs (or the loss is computed on the wrong thing). A loss of 40 means huge initial scores
+# (weights far too large, unnormalised inputs) or a bug such as summing instead of averaging.
+
+# %% [markdown]
+# ## Transfer question (2 points, graded by your instructor)
+#
+# Plain cross-entropy keeps pushing the true class's score up: the loss only tends to 0 as the score gap to the
+# other classes tends to infinity. Take one example with $C$ classes whose wrong classes all have the same
+# score, and let $d = s_y - s_k$ be the gap between the true class and each wrong one.
+# (a) With label smoothing $\varepsilon > 0$, derive the gap $d^*$ that minimises the loss (use your gradient
+# from Part 9). (b) Evaluate it for $C = 10$, $\varepsilon = 0.1$, and check it numerically with your
+# `smoothed_softmax_loss` (a few lines of code in a cell below are welcome). (c) What happens to $d^*$ as
+# $\varepsilon \to 0$, and what does that say about why label smoothing is used?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "transfer_smoothing_gap", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# (Model answer for the grader.) (a) At the minimum the gradient $p - q$ vanishes, so $p_y = q_y = 1 - \varepsilon
+# + \varepsilon/C$ and each wrong $p_k = \varepsilon/C$. With equal wrong scores, $p_y / p_k = e^{d}$, hence
+# $e^{d^*} = (1 - \varepsilon + \varepsilon/C)\,C/\varepsilon$, i.e. $d^* = \log\bigl(1 + C(1-\varepsilon)/\varepsilon\bigr)$.
+# (b) $C = 10$, $\varepsilon = 0.1$: $d^* = \log 91 \approx 4.51$; the smoothed loss evaluated on a grid of gaps
+# (scores $[d, 0, \dots, 0]$) is smallest there and grows on both sides. (c) $d^* \to \infty$ as
+# $\varepsilon \to 0$ (like $\log(C/\varepsilon)$): plain cross-entropy has no finite minimiser and drives the
+# logits apart without bound (over-confidence, growing weights); smoothing gives a finite target gap, which keeps
+# the logits bounded and the predicted probabilities calibrated.

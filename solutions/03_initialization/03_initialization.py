@@ -50,10 +50,15 @@ print("using deepkit from", LIB)
 # %% nbgrader={"grade": true, "grade_id": "fans", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 from deepkit.init import compute_fans
 
-assert compute_fans((64, 10)) == (64, 10)
-assert compute_fans((8, 3, 5, 5)) == (75, 200)
-assert compute_fans((4, 2, 3)) == (6, 12)  # 1-D convolution (F, C, k)
-assert all(isinstance(f, int) for f in compute_fans((8, 3, 5, 5)))
+fans = compute_fans((64, 10))
+assert isinstance(fans, tuple) and len(fans) == 2, "compute_fans must return a tuple (fan_in, fan_out)"
+assert fans == (64, 10), f"dense (64, 10): got {fans}, expected (64, 10): deepkit's dense weight is (D_in, D_out)"
+assert compute_fans((8, 3, 5, 5)) == (75, 200), (
+    f"conv (F, C, kh, kw) = (8, 3, 5, 5): got {compute_fans((8, 3, 5, 5))}, expected (C*kh*kw, F*kh*kw) = (75, 200)"
+)
+assert compute_fans((8, 3, 1, 1)) == (3, 8), "a 1 x 1 kernel: the fans are C and F"
+assert compute_fans((4, 2, 3)) == (6, 12), "1-D convolution (F, C, k): multiply every kernel dimension"
+assert all(isinstance(f, int) for f in compute_fans((8, 3, 5, 5))), "return Python ints (int(...))"
 print("compute_fans: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("fans")
@@ -69,12 +74,30 @@ hidden_check("fans")
 # %% nbgrader={"grade": true, "grade_id": "gains", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 from deepkit.init import calculate_gain
 
-assert calculate_gain("linear") == 1.0 and calculate_gain("sigmoid") == 1.0
-assert abs(calculate_gain("tanh") - 1.6666666666666667) < 1e-12
-assert abs(calculate_gain("relu") - 1.4142135623730951) < 1e-12
-assert abs(calculate_gain("leaky_relu") - 1.4141428569978354) < 1e-12
-assert abs(calculate_gain("leaky_relu", 0.2) - 1.3867504905630728) < 1e-12
-assert calculate_gain("selu") == 0.75
+assert_close(
+    calculate_gain("relu"), 1.4142135623730951, "gain('relu')", rtol=1e-12, hint="sqrt(2): the gain multiplies the std"
+)
+assert_close(calculate_gain("linear"), 1.0, "gain('linear')")
+assert_close(calculate_gain("sigmoid"), 1.0, "gain('sigmoid')")
+assert_close(calculate_gain("tanh"), 1.6666666666666667, "gain('tanh')", rtol=1e-12)
+assert_close(
+    calculate_gain("leaky_relu"), 1.4141428569978354, "gain('leaky_relu')", rtol=1e-12, hint="param None: a = 0.01"
+)
+assert_close(
+    calculate_gain("leaky_relu", 0.2),
+    1.3867504905630728,
+    "gain('leaky_relu', 0.2)",
+    rtol=1e-12,
+    hint="sqrt(2 / (1 + a**2))",
+)
+assert_close(
+    calculate_gain("leaky_relu", 0.0),
+    2**0.5,
+    "gain('leaky_relu', 0)",
+    rtol=1e-12,
+    hint="a = 0 is ReLU, not the default",
+)
+assert_close(calculate_gain("selu"), 0.75, "gain('selu')")
 print("calculate_gain: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("gains")
@@ -91,9 +114,11 @@ hidden_check("gains")
 from deepkit.init import constant, zeros
 
 z = zeros((2, 3))
-assert z.shape == (2, 3) and z.dtype == np.float64 and not z.any()
+assert z.dtype == np.float64, f"zeros returned dtype {z.dtype}: every initialiser returns float64"
+assert z.shape == (2, 3) and not z.any(), f"zeros((2, 3)) returned shape {z.shape}"
 c = constant((3, 1, 2), -0.5)
-assert c.shape == (3, 1, 2) and c.dtype == np.float64 and np.all(c == -0.5)
+assert c.dtype == np.float64, f"constant returned dtype {c.dtype}, expected float64"
+assert_close(c, np.full((3, 1, 2), -0.5), "constant((3, 1, 2), -0.5)", rtol=0, atol=0)
 print("zeros/constant: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("zeros_constant")
@@ -108,10 +133,14 @@ hidden_check("zeros_constant")
 from deepkit.init import normal
 
 w = normal((300, 200), 0.01, np.random.default_rng(0))
-assert w.shape == (300, 200) and w.dtype == np.float64
+assert isinstance(w, np.ndarray) and w.shape == (300, 200) and w.dtype == np.float64, (
+    "a float64 array of shape (300, 200)"
+)
 # 60,000 samples: the sample std is within 6 * 0.01 / sqrt(2 * 60000) = 0.00017 of 0.01
-assert abs(w.std() - 0.01) < 1.7e-4, w.std()
-assert abs(w.mean()) < 6 * 0.01 / np.sqrt(w.size), w.mean()
+assert abs(w.std() - 0.01) < 1.7e-4, (
+    f"sample std {w.std():.3g}, expected 0.01: std is the standard deviation, not the variance"
+)
+assert abs(w.mean()) < 6 * 0.01 / np.sqrt(w.size), f"sample mean {w.mean():.3g}, expected 0"
 print("normal: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("normal")
@@ -131,11 +160,15 @@ from deepkit.init import xavier_uniform
 
 w = xavier_uniform((300, 200), np.random.default_rng(0))
 bound = 0.10954451150103323  # sqrt(6 / 500)
-assert w.shape == (300, 200) and w.dtype == np.float64
-assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
-assert abs(w.var() / 0.004 - 1) < 0.03, w.var()  # 2 / 500, within 6 standard errors
+assert w.shape == (300, 200) and w.dtype == np.float64, "a float64 array of the requested shape"
+assert np.abs(w).max() > 0.7 * bound, (
+    f"max |w| is {np.abs(w).max():.4f}, about sqrt(1/3) of the bound {bound:.4f}: the normal's std used as the bound?"
+)
+assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound, f"max |w| {np.abs(w).max():.4f}, bound {bound:.4f}"
+assert abs(w.var() / 0.004 - 1) < 0.03, f"variance {w.var():.5f}, expected 2 / 500 = 0.004 (6 standard errors: 3%)"
 w = xavier_uniform((16, 8, 3, 3), np.random.default_rng(1), gain=5 / 3)
-assert np.abs(w).max() <= 5 / 3 * np.sqrt(6 / (72 + 144))
+assert np.abs(w).max() <= 5 / 3 * np.sqrt(6 / (72 + 144)), "conv fans (72, 144) and the gain multiply into the bound"
+assert np.abs(w).max() > 0.99 * 5 / 3 * np.sqrt(6 / (72 + 144)), "conv (16, 8, 3, 3): use compute_fans, not sum(shape)"
 print("xavier_uniform: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("xavier_uniform")
@@ -150,11 +183,12 @@ hidden_check("xavier_uniform")
 # %% nbgrader={"grade": true, "grade_id": "xavier_normal", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 from deepkit.init import xavier_normal
 
-w = xavier_normal((300, 200), np.random.default_rng(0))
-assert w.shape == (300, 200) and w.dtype == np.float64
-assert abs(w.var() / 0.004 - 1) < 0.035, w.var()
+w = xavier_normal((100, 400), np.random.default_rng(0))
+assert w.shape == (100, 400) and w.dtype == np.float64, "a float64 array of the requested shape"
+assert abs(w.var() * 100 - 1) > 0.3, "variance 1/fan_in = 1/100: that is LeCun's rule; Xavier uses 2/(fan_in + fan_out)"
+assert abs(w.var() / 0.004 - 1) < 0.045, f"variance {w.var():.5f}, expected 2 / 500 = 0.004 (6 standard errors: 4.2%)"
 kurtosis = np.mean(w**4) / np.mean(w**2) ** 2  # 3 for a normal, 1.8 for a uniform
-assert abs(kurtosis - 3) < 0.15, kurtosis
+assert abs(kurtosis - 3) < 0.15, f"kurtosis {kurtosis:.2f}: a normal has 3 (a uniform 1.8)"
 print("xavier_normal: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("xavier_normal")
@@ -173,12 +207,16 @@ hidden_check("xavier_normal")
 # %% nbgrader={"grade": true, "grade_id": "kaiming_normal", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 from deepkit.init import kaiming_normal, kaiming_std
 
-assert abs(kaiming_std((200, 50)) - 0.1) < 1e-12  # sqrt(2 / 200)
-assert abs(kaiming_std((200, 50), mode="fan_out") - 0.2) < 1e-12  # sqrt(2 / 50)
-assert abs(kaiming_std((32, 16, 3, 3), nonlinearity="tanh") - 5 / 3 / 12) < 1e-12
+assert_close(
+    kaiming_std((200, 50)), 0.1, "kaiming_std((200, 50))", rtol=1e-12, hint="sqrt(2 / 200): the gain MULTIPLIES"
+)
+assert_close(
+    kaiming_std((200, 50), mode="fan_out"), 0.2, "kaiming_std(mode='fan_out')", rtol=1e-12, hint="fan_out = 50"
+)
+assert_close(kaiming_std((32, 16, 3, 3), nonlinearity="tanh"), 5 / 3 / 12, "kaiming_std of a conv, tanh", rtol=1e-12)
 w = kaiming_normal((200, 300), np.random.default_rng(0))
-assert w.shape == (200, 300) and w.dtype == np.float64
-assert abs(w.var() / 0.01 - 1) < 0.035, w.var()
+assert w.shape == (200, 300) and w.dtype == np.float64, "a float64 array of the requested shape"
+assert abs(w.var() / 0.01 - 1) < 0.035, f"variance {w.var():.5f}, expected 2 / 200 = 0.01"
 print("kaiming_normal: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("kaiming_normal")
@@ -195,8 +233,10 @@ from deepkit.init import kaiming_uniform
 
 w = kaiming_uniform((200, 300), np.random.default_rng(0))
 b = 0.17320508075688773  # sqrt(3) * sqrt(2 / 200)
-assert w.shape == (200, 300) and np.abs(w).max() <= b and np.abs(w).max() > 0.99 * b
-assert abs(w.var() / 0.01 - 1) < 0.025, w.var()
+assert w.shape == (200, 300), f"shape {w.shape}, expected (200, 300)"
+assert np.abs(w).max() > 0.99 * b, f"max |w| {np.abs(w).max():.4f}, bound {b:.4f}: the bound is sqrt(3) * std"
+assert np.abs(w).max() <= b, f"max |w| {np.abs(w).max():.4f} exceeds the bound {b:.4f}"
+assert abs(w.var() / 0.01 - 1) < 0.025, f"variance {w.var():.5f}, expected 0.01"
 print("kaiming_uniform: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("kaiming_uniform")
@@ -215,8 +255,13 @@ hidden_check("kaiming_uniform")
 from deepkit.init import init_mlp
 
 params = init_mlp([64, 100, 30, 10], "xavier_normal", np.random.default_rng(0), gain=5 / 3)
-assert [(W.shape, b.shape) for W, b in params] == [((64, 100), (100,)), ((100, 30), (30,)), ((30, 10), (10,))]
-assert all(not b.any() for _, b in params)
+assert isinstance(params, list) and len(params) == 3, "init_mlp must return a list of 3 (W, b) pairs for 4 sizes"
+assert [(W.shape, b.shape) for W, b in params] == [((64, 100), (100,)), ((100, 30), (30,)), ((30, 10), (10,))], (
+    "W_i has shape (D_i, D_{i+1}) and b_i shape (D_{i+1},)"
+)
+assert all(not b.any() for _, b in params), "biases start at exactly zero"
+W1 = params[1][0]
+assert abs(W1.var() / ((5 / 3) ** 2 * 2 / 130) - 1) < 0.2, "layer 1 uses its own fans (100, 30): gain^2 * 2 / 130"
 assert all(np.all(W == 0.3) for W, _ in init_mlp([5, 4, 3], "constant", np.random.default_rng(0), value=0.3))
 W = init_mlp([300, 400], "kaiming_uniform", np.random.default_rng(1), mode="fan_out")[0][0]
 assert np.abs(W).max() <= np.sqrt(3 * 2 / 400)
@@ -296,4 +341,28 @@ hidden_check("experiment")
 # (zeros or not) makes the network unable to learn more than one hidden feature per layer, whatever the data.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "symmetry_answer", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader; the release shows "YOUR ANSWER HERE".) With equal incoming weights and biases, all
+# hidden units of the layer compute the same pre-activation and activation for every input; with equal outgoing
+# weights they also receive the same upstream gradient, so their weight gradients are equal and one step keeps them
+# equal. By induction they stay copies forever: the layer computes one feature, however many units it has.
+
+# %% [markdown]
+# ## Transfer question (2 points, graded by your instructor)
+#
+# Dropout (topic 05) multiplies each hidden activation by an independent mask $m \in \{0, 1/q\}$ that keeps a
+# unit with probability $q$ ("inverted" dropout: the kept ones are scaled by $1/q$, so $E[m\,h] = E[h]$).
+# (a) Repeat the forward derivation of Kaiming initialisation for a ReLU MLP with such dropout after every hidden
+# ReLU, at training time: which $\mathrm{Var}(w)$ keeps the pre-activations' variance the same from layer to layer?
+# (b) With those weights, what happens to the pre-activations' variance at test time (no dropout), layer after
+# layer? (c) And with the usual Kaiming weights ($2/n_{in}$): what happens during training? Check one of your
+# answers with a few lines of NumPy (a deep ReLU net of width 256 with $q = 0.5$) and report the numbers.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "transfer_dropout_init", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# (Model answer for the grader.) (a) $E[(m h)^2] = E[m^2]E[h^2] = \tfrac{1}{q}\cdot\tfrac12\mathrm{Var}(z)$ since
+# $E[m^2] = q/q^2 = 1/q$; so $\mathrm{Var}(z^{k+1}) = n_{in}\mathrm{Var}(w)\,\mathrm{Var}(z^k)/(2q)$ and the
+# variance is kept by $\mathrm{Var}(w) = 2q/n_{in}$. (b) At test time there is no $1/q$ in the second moment: each
+# layer multiplies the variance by $q$, so it shrinks like $q^L$ (0.5 per layer for $q = 0.5$). (c) With
+# $2/n_{in}$, training multiplies the variance by $1/q$ per layer: it grows like $q^{-L}$ ($2^L$), while test time is
+# exactly balanced. Either way train and test see different scales in a deep net: one reason deep nets use dropout
+# sparingly, on a few layers, or with normalisation. A simulation (20 layers of 256, $q = 0.5$) shows the train
+# variance doubling per layer with $2/n$ weights and the test variance halving per layer with $2q/n$ weights.

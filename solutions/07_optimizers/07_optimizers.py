@@ -4,9 +4,11 @@
 # parameters, their gradient and the optimizer's state (a dict of arrays, `{}` before the first step) and returns
 # new ones without modifying its inputs. The capstone's `Solver` calls these functions, one state per parameter.
 #
-# You implement the eight rules and four learning-rate schedules in `lib/deepkit/optim.py`. Every test below runs
-# three steps from $w = (1, -2)$ with fixed gradients and compares with numbers produced by `torch.optim`;
-# the hidden checks run 30 steps on random noisy quadratics and compare the whole trajectory.
+# You implement the eight rules, seven learning-rate schedules and a momentum schedule in `lib/deepkit/optim.py`.
+# Every test below runs three steps from $w = (1, -2)$ with fixed gradients and compares with numbers produced by
+# `torch.optim`; when a test fails it shows the expected path next to yours and a hint. The hidden checks run 30
+# steps on random noisy quadratics and compare the whole trajectory, with large $\epsilon$ (so where $\epsilon$
+# sits matters), with momentum exactly 0 (it must give plain SGD), and every schedule also at $t = 0$.
 
 # %%
 # Setup (run me first): import YOUR deepkit from the nearest lib/ folder and reload it when you edit it.
@@ -65,8 +67,14 @@ path = run_steps(sgd_step, lr=0.1, weight_decay=0.1)
 expected = np.array(
     [[0.94, -1.88], [0.9006, -1.8812], [0.931594, -1.922388]]
 )  # torch.optim.SGD(lr=0.1, weight_decay=0.1)
-assert path.shape == (3, 2), path.shape
-assert np.allclose(path, expected, rtol=1e-8, atol=1e-9), path
+assert_close(
+    path,
+    expected,
+    "w after steps 1, 2, 3",
+    rtol=1e-8,
+    atol=1e-9,
+    hint="the gradient used is dw + weight_decay * w; return (w - lr * g, {})",
+)
 print("sgd_step: ok")
 ### BEGIN HIDDEN TESTS
 hidden_check("sgd")
@@ -86,8 +94,20 @@ path = run_steps(sgd_momentum_step, lr=0.1, momentum=0.9, weight_decay=0.1)
 expected = np.array(
     [[0.94, -1.88], [0.8466, -1.7732], [0.794074, -1.719348]]
 )  # torch.optim.SGD(lr=0.1, momentum=0.9, weight_decay=0.1)
-assert path.shape == (3, 2), path.shape
-assert np.allclose(path, expected, rtol=1e-8, atol=1e-9), path
+assert_close(
+    path,
+    expected,
+    "w after steps 1, 2, 3",
+    rtol=1e-8,
+    atol=1e-9,
+    hint="torch's convention: v = momentum * v + g (v starts at 0), w_new = w - lr * v; keep v in the returned state",
+)
+assert_close(
+    run_steps(sgd_momentum_step, lr=0.1, momentum=0.0, weight_decay=0.1),
+    run_steps(sgd_step, lr=0.1, weight_decay=0.1),
+    "w with momentum = 0",
+    hint="momentum 0 is a valid setting and must give exactly plain SGD (no `momentum or 0.9`)",
+)
 print("sgd_momentum_step: ok")
 ### BEGIN HIDDEN TESTS
 hidden_check("sgd_momentum")
@@ -106,8 +126,14 @@ path = run_steps(nesterov_step, lr=0.1, momentum=0.9, weight_decay=0.1)
 expected = np.array(
     [[0.886, -1.772], [0.763566, -1.679132], [0.749841646, -1.675595292]]
 )  # torch.optim.SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)
-assert path.shape == (3, 2), path.shape
-assert np.allclose(path, expected, rtol=1e-8, atol=1e-9), path
+assert_close(
+    path,
+    expected,
+    "w after steps 1, 2, 3",
+    rtol=1e-8,
+    atol=1e-9,
+    hint="v_new = momentum * v + g, then w_new = w - lr * (g + momentum * v_new)",
+)
 print("nesterov_step: ok")
 ### BEGIN HIDDEN TESTS
 hidden_check("nesterov")
@@ -125,8 +151,14 @@ path = run_steps(adagrad_step, lr=0.5, eps=0.1, weight_decay=0.1)
 expected = np.array(
     [[0.5714285714, -1.5384615385], [0.3477245242, -1.5562009107], [0.5533709330, -1.7171532951]]
 )  # torch.optim.Adagrad(lr=0.5, eps=0.1, weight_decay=0.1)
-assert path.shape == (3, 2), path.shape
-assert np.allclose(path, expected, rtol=1e-8, atol=1e-9), path
+assert_close(
+    path,
+    expected,
+    "w after steps 1, 2, 3",
+    rtol=1e-8,
+    atol=1e-9,
+    hint="s adds up g**2 over ALL steps (keep it in the state); eps is added to sqrt(s), not inside the root",
+)
 print("adagrad_step: ok")
 ### BEGIN HIDDEN TESTS
 hidden_check("adagrad")
@@ -145,8 +177,14 @@ path = run_steps(adadelta_step, lr=1.0, rho=0.9, eps=0.1, weight_decay=0.1)
 expected = np.array(
     [[0.4855042446, -1.2317787204], [0.1594774979, -1.2956291614], [0.5173504682, -1.6724319349]]
 )  # torch.optim.Adadelta(lr=1.0, rho=0.9, eps=0.1, weight_decay=0.1)
-assert path.shape == (3, 2), path.shape
-assert np.allclose(path, expected, rtol=1e-8, atol=1e-9), path
+assert_close(
+    path,
+    expected,
+    "w after steps 1, 2, 3",
+    rtol=1e-8,
+    atol=1e-9,
+    hint="eps inside BOTH square roots; the numerator uses E[dx^2] from before this step; multiply the step by lr",
+)
 print("adadelta_step: ok")
 ### BEGIN HIDDEN TESTS
 hidden_check("adadelta")
@@ -165,8 +203,14 @@ path = run_steps(rmsprop_step, lr=0.1, alpha=0.9, eps=0.1, weight_decay=0.1)
 expected = np.array(
     [[0.7929154009, -1.7497253858], [0.6730007293, -1.7551651096], [0.7736358165, -1.8460540388]]
 )  # torch.optim.RMSprop(lr=0.1, alpha=0.9, eps=0.1, weight_decay=0.1)
-assert path.shape == (3, 2), path.shape
-assert np.allclose(path, expected, rtol=1e-8, atol=1e-9), path
+assert_close(
+    path,
+    expected,
+    "w after steps 1, 2, 3",
+    rtol=1e-8,
+    atol=1e-9,
+    hint="a = alpha * a + (1 - alpha) * g**2, then divide by sqrt(a) + eps (eps outside the root)",
+)
 print("rmsprop_step: ok")
 ### BEGIN HIDDEN TESTS
 hidden_check("rmsprop")
@@ -177,7 +221,9 @@ hidden_check("rmsprop")
 # Implement `adam_step` with bias correction: $m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t$,
 # $v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2$, $\hat m_t = m_t / (1-\beta_1^t)$, $\hat v_t = v_t/(1-\beta_2^t)$,
 # $w_t = w_{t-1} - \text{lr}\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)$. The step counter $t$ (1 on the first step)
-# must live in the state.
+# must live in the state. (The paper's other form, $\text{lr}_t = \text{lr}\sqrt{1-\beta_2^t}/(1-\beta_1^t)$ and
+# $w_t = w_{t-1} - \text{lr}_t\, m_t/(\sqrt{v_t} + \epsilon)$, is accepted by the hidden checks too; the visible test
+# below follows torch. $\epsilon$ inside the square root is neither.)
 
 # %% nbgrader={"grade": true, "grade_id": "adam", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 from deepkit.optim import adam_step
@@ -186,8 +232,14 @@ path = run_steps(adam_step, lr=0.1, beta1=0.8, beta2=0.9, eps=0.1, weight_decay=
 expected = np.array(
     [[0.9142857143, -1.9076923077], [0.8337542663, -1.8506460223], [0.8049880351, -1.8329993700]]
 )  # torch.optim.Adam(lr=0.1, betas=(0.8, 0.9), eps=0.1, weight_decay=0.1)
-assert path.shape == (3, 2), path.shape
-assert np.allclose(path, expected, rtol=1e-8, atol=1e-9), path
+assert_close(
+    path,
+    expected,
+    "w after steps 1, 2, 3",
+    rtol=1e-8,
+    atol=1e-9,
+    hint="t = 1 on the first step (keep t in the state); m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t); eps added to sqrt(v_hat)",
+)
 print("adam_step: ok")
 ### BEGIN HIDDEN TESTS
 hidden_check("adam")
@@ -196,7 +248,8 @@ hidden_check("adam")
 # %% [markdown]
 # ## 8. AdaMax  (2 points)
 # Implement `adamax_step`: $m_t$ as in Adam, $u_t = \max(\beta_2 u_{t-1}, |g_t| + \epsilon)$ (elementwise, as torch),
-# $w_t = w_{t-1} - \frac{\text{lr}}{1-\beta_1^t}\, m_t / u_t$. Only $m$ is bias-corrected.
+# $w_t = w_{t-1} - \frac{\text{lr}}{1-\beta_1^t}\, m_t / u_t$. Only $m$ is bias-corrected. (Keras adds $\epsilon$ to $u_t$
+# instead, $u_t = \max(\beta_2 u_{t-1}, |g_t|)$ and $m_t / (u_t + \epsilon)$: the hidden checks accept that too.)
 
 # %% nbgrader={"grade": true, "grade_id": "adamax", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 from deepkit.optim import adamax_step
@@ -205,8 +258,14 @@ path = run_steps(adamax_step, lr=0.1, beta1=0.8, beta2=0.9, eps=0.1, weight_deca
 expected = np.array(
     [[0.9142857143, -1.9076923077], [0.8374401612, -1.8625465702], [0.8099090894, -1.8490461094]]
 )  # torch.optim.Adamax(lr=0.1, betas=(0.8, 0.9), eps=0.1, weight_decay=0.1)
-assert path.shape == (3, 2), path.shape
-assert np.allclose(path, expected, rtol=1e-8, atol=1e-9), path
+assert_close(
+    path,
+    expected,
+    "w after steps 1, 2, 3",
+    rtol=1e-8,
+    atol=1e-9,
+    hint="u = max(beta2 * u, |g| + eps); only m is bias-corrected: lr / (1 - beta1**t) * m / u",
+)
 print("adamax_step: ok")
 ### BEGIN HIDDEN TESTS
 hidden_check("adamax")
@@ -228,15 +287,93 @@ hidden_check("adamax")
 from deepkit.optim import cosine_decay, exponential_decay, inverse_time_decay, step_decay
 
 t = np.arange(8)
-assert np.allclose(step_decay(0.2, t, 3, 0.5), [0.2, 0.2, 0.2, 0.1, 0.1, 0.1, 0.05, 0.05])
-assert np.allclose(exponential_decay(0.2, t[:4], 0.9), [0.2, 0.18, 0.162, 0.1458])
-assert np.allclose(cosine_decay(0.2, t[:5], 4), [0.2, 0.170710678119, 0.1, 0.029289321881, 0.0])
-assert np.isclose(cosine_decay(0.2, 10, 4, lr_min=0.01), 0.01)  # stays at lr_min after T
-assert np.allclose(inverse_time_decay(0.2, t[:4], 0.5), [0.2, 0.133333333333, 0.1, 0.08])
-assert np.isclose(float(step_decay(0.2, 4, 3, 0.5)), 0.1)  # a scalar t works too
+assert_close(
+    step_decay(0.2, t, 3, 0.5),
+    [0.2, 0.2, 0.2, 0.1, 0.1, 0.1, 0.05, 0.05],
+    "step_decay",
+    hint="gamma ** (t // step_size)",
+)
+assert_close(
+    exponential_decay(0.2, t[:4], 0.9), [0.2, 0.18, 0.162, 0.1458], "exponential_decay", hint="t = 0 gives lr0"
+)
+assert_close(
+    cosine_decay(0.2, t[:5], 4),
+    [0.2, 0.170710678119, 0.1, 0.029289321881, 0.0],
+    "cosine_decay",
+    hint="(1 + cos(pi * min(t, T) / T)) / 2: half a period from lr0 down to lr_min",
+)
+assert_close(cosine_decay(0.2, 10, 4, lr_min=0.01), 0.01, "cosine_decay after T", hint="stay at lr_min after T")
+assert_close(inverse_time_decay(0.2, t[:4], 0.5), [0.2, 0.133333333333, 0.1, 0.08], "inverse_time_decay")
+assert isinstance(step_decay(0.2, 4, 3, 0.5), float), "a scalar t gives a float"
 print("schedules: ok")
 ### BEGIN HIDDEN TESTS
 hidden_check("schedules")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 10. Warm-up, warm-up + cosine, and a momentum schedule  (2 points)
+# Implement `linear_warmup`, `warmup_cosine` and `momentum_ramp` (docstrings in `optim.py`):
+#
+# | schedule | formula | torch |
+# |---|---|---|
+# | warm-up | $\text{lr}_0\,\big(f + (1-f)\min(t, W)/W\big)$ | `LinearLR(start_factor=f, total_iters=W)` |
+# | warm-up + cosine | warm-up for $t < W$, then `cosine_decay(lr0, t - W, T - W, lr_min)` | `SequentialLR([LinearLR, CosineAnnealingLR], [W])` |
+# | momentum ramp | $\mu_0 + (\mu_1 - \mu_0)\min(t, R)/R$ | set `param_groups[0]["momentum"]` each step |
+#
+# Before you code, derive from the formulas (a comment in your code is enough): the rate at $t = 0$ and at
+# $t = W$, and why warm-up + cosine is continuous at $t = W$.
+
+# %% nbgrader={"grade": true, "grade_id": "warmup", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+from deepkit.optim import linear_warmup, momentum_ramp, warmup_cosine
+
+t = np.arange(8)
+assert_close(
+    linear_warmup(0.2, t[:6], 4, 0.25),
+    [0.05, 0.0875, 0.125, 0.1625, 0.2, 0.2],
+    "linear_warmup",
+    hint="at t = 0 the rate is start_factor * lr0 (not 0); it reaches lr0 at t = warmup and stays there",
+)  # torch LinearLR(start_factor=0.25, total_iters=4)
+assert_close(
+    warmup_cosine(0.2, t, 2, 6, 0.5, 0.02),
+    [0.1, 0.15, 0.2, 0.1736396103, 0.11, 0.0463603897, 0.02, 0.02],
+    "warmup_cosine",
+    hint="after the warm-up the cosine's clock starts again: cosine_decay(lr0, t - warmup, total - warmup, lr_min)",
+)
+assert_close(momentum_ramp(t[:6], 4, 0.5, 0.9), [0.5, 0.6, 0.7, 0.8, 0.9, 0.9], "momentum_ramp")
+assert isinstance(linear_warmup(0.2, 0, 4), float), "a scalar t gives a float"
+print("warm-up schedules: ok")
+### BEGIN HIDDEN TESTS
+hidden_check("warmup")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 11. Reduce the learning rate on a plateau  (2 points)
+# Implement `reduce_on_plateau(lr0, metrics, factor, patience, threshold, min_lr)`: given the validation losses of
+# $K$ epochs, return the $K + 1$ rates torch's `ReduceLROnPlateau` (mode "min", relative threshold) would set:
+# `lrs[0] = lr0`, `lrs[k + 1]` after seeing `metrics[k]`. Read the docstring carefully: an epoch improves only
+# when its loss is **strictly** below `best * (1 - threshold)` (a tie with the best is a bad epoch), `best` is the
+# best loss so far, the rate is cut when the number of bad epochs **exceeds** `patience`, and the count restarts
+# after a cut.
+
+# %% nbgrader={"grade": true, "grade_id": "plateau", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+from deepkit.optim import reduce_on_plateau
+
+losses = [1.0, 0.8, 0.8, 0.79, 0.81, 0.6, 0.6, 0.6, 0.6, 0.59]
+assert_close(
+    reduce_on_plateau(0.1, losses, factor=0.5, patience=1, threshold=0.05),
+    [0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.025, 0.025, 0.0125],
+    "lrs (patience 1, threshold 5%)",
+    hint="0.79 is not better than 0.8 * (1 - 0.05); a cut comes when the count of bad epochs EXCEEDS patience",
+)  # torch ReduceLROnPlateau(factor=0.5, patience=1, threshold=0.05)
+assert_close(
+    reduce_on_plateau(0.1, losses, factor=0.5, patience=0, threshold=0.0, min_lr=0.02),
+    [0.1, 0.1, 0.1, 0.05, 0.05, 0.025, 0.025, 0.02, 0.02, 0.02, 0.02],
+    "lrs (patience 0, min_lr 0.02)",
+    hint="a loss EQUAL to the best is not an improvement; the rate never goes below min_lr",
+)
+print("reduce_on_plateau: ok")
+### BEGIN HIDDEN TESTS
+hidden_check("plateau")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -264,10 +401,13 @@ ax.legend(fontsize=7)
 plt.show()
 
 # %% [markdown]
-# ## Question (1 point, graded by hand)
-# Start gradient descent exactly at the saddle point $(0, 0)$ of $f(x, y) = x^2 - y^2$, and also at
-# $(-1, 10^{-3})$. What happens in each case with plain gradient descent, with momentum and with Adam, and why?
-# Would a minimum behave the same way?
+# ## Question (1 point, graded by hand): Adam, loss scale and weight decay
+# (a) Show that multiplying the loss by a constant $c > 0$ leaves Adam's steps unchanged (up to $\epsilon$), while
+# SGD's steps are multiplied by $c$.
+# (b) A weight $w > 0$ whose loss gradient is exactly 0 is trained with torch's `Adam(lr=η, weight_decay=λ)`, which
+# adds $\lambda w$ to the gradient. After many steps, how much does $w$ shrink per step, and how does that depend on
+# $\lambda$? Compare with `AdamW`, which subtracts $\eta\lambda w$ from $w$ directly, and with SGD + L2. Which of the
+# two Adam variants behaves like L2 regularisation does with SGD?
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "saddle_question", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] nbgrader={"grade": true, "grade_id": "adam_scale_question", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
 # YOUR ANSWER HERE

@@ -38,13 +38,18 @@ print("using deepkit from", LIB)
 # Visible tests for conv_output_size (1 point)
 from deepkit.conv import conv_output_size
 
-assert conv_output_size(32, 5, pad=2) == 32 and conv_output_size(7, 3, stride=2) == 3
-assert conv_output_size(10, 3, dilation=2) == 6
-assert conv_output_size(7, 3, stride=3, strict=False) == 2
-for bad in (dict(n=7, f=3, stride=3), dict(n=2, f=5)):
+for args, expected in ((dict(n=32, f=5, pad=2), 32), (dict(n=7, f=3, stride=2), 3), (dict(n=10, f=3, dilation=2), 6)):
+    assert conv_output_size(**args) == expected, (
+        f"conv_output_size({args}) = {conv_output_size(**args)}, expected {expected}"
+    )
+assert conv_output_size(7, 3, stride=3, strict=False) == 2, "strict=False floors (7 - 3) / 3 + 1 like PyTorch"
+for bad, why in (
+    (dict(n=7, f=3, stride=3), "(7 - 3) / 3 is not an integer"),
+    (dict(n=2, f=5), "a 5-tap filter does not fit in 2"),
+):
     try:
         conv_output_size(**bad)
-        raise AssertionError(f"{bad} should raise ValueError")
+        raise AssertionError(f"conv_output_size({bad}) should raise ValueError: {why}")
     except ValueError:
         pass
 ### BEGIN HIDDEN TESTS
@@ -59,9 +64,11 @@ hidden_check("conv_output_size")
 # Visible tests for receptive_field (1 point)
 from deepkit.conv import receptive_field
 
-assert receptive_field([3, 3, 3]) == 7
-assert receptive_field([3, 3, 3], dilations=[1, 2, 4]) == 15
-assert receptive_field([3, 2, 3], strides=[1, 2, 1]) == 1 + 2 + 1 + 2 * 2
+assert receptive_field([3, 3, 3]) == 7, "three 3x3 layers: 1 + 3 * 2"
+assert receptive_field([3, 3, 3], dilations=[1, 2, 4]) == 15, "a dilated 3-tap filter reaches d * 2 pixels further"
+assert receptive_field([3, 2, 3], strides=[1, 2, 1]) == 1 + 2 + 1 + 2 * 2, (
+    "a layer's reach is multiplied by the product of the strides of the layers BEFORE it"
+)
 ### BEGIN HIDDEN TESTS
 hidden_check("receptive_field")
 ### END HIDDEN TESTS
@@ -78,8 +85,8 @@ from deepkit.conv import col2im, im2col
 
 x = np.arange(2 * 4 * 4, dtype=float).reshape(1, 2, 4, 4)
 cols = im2col(x, 2, 2, stride=2)
-assert cols.shape == (4, 8)
-assert np.allclose(cols[0], [0, 1, 4, 5, 16, 17, 20, 21]) and np.allclose(cols[3], [10, 11, 14, 15, 26, 27, 30, 31])
+assert_close(cols[0], [0, 1, 4, 5, 16, 17, 20, 21], "row 0 of im2col", hint="flatten each field in (C, kh, kw) order")
+assert_close(cols[3], [10, 11, 14, 15, 26, 27, 30, 31], "row 3 of im2col", hint="rows run over (n, i, j), j fastest")
 r = np.random.default_rng(0).normal(size=im2col(x, 3, 3, 1, 1).shape)
 assert np.isclose(np.sum(im2col(x, 3, 3, 1, 1) * r), np.sum(x * col2im(r, x.shape, 3, 3, 1, 1)))  # adjoint
 ### BEGIN HIDDEN TESTS
@@ -97,9 +104,13 @@ from deepkit.conv import conv2d_forward
 x = np.arange(16, dtype=float).reshape(1, 1, 4, 4)
 w = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])
 out, _ = conv2d_forward(x, w, np.array([0.5]))
-assert out.shape == (1, 1, 3, 3) and np.allclose(out, -5 + 0.5)
+assert_close(out, np.full((1, 1, 3, 3), -5 + 0.5), "out", hint="cross-correlation (no kernel flip), plus the bias")
 out, _ = conv2d_forward(x, np.ones((2, 1, 3, 3)), np.zeros(2), stride=2, pad=1)
-assert out.shape == (1, 2, 2, 2) and np.allclose(out[0, 0], [[10, 24], [51, 90]])
+assert_close(
+    out[0, 0], [[10, 24], [51, 90]], "out with stride 2, pad 1", hint="zero padding, windows start every 2 pixels"
+)
+out, _ = conv2d_forward(x, np.ones((1, 1, 2, 2)), np.zeros(1), stride=2)
+assert_close(out[0, 0], [[10, 18], [42, 50]], "out with stride = kernel = 2 (non-overlapping patches)")
 ### BEGIN HIDDEN TESTS
 hidden_check("conv2d_forward")
 ### END HIDDEN TESTS
@@ -149,8 +160,10 @@ hidden_check("dilated_conv")
 
 # %% [markdown]
 # ## Part 7 · Pooling: `maxpool_forward/backward` (1 + 2 points) and `avgpool_forward/backward` (1 point)
-# Windows of size `pool` moving by `stride` (default: `pool`). Max-pool backward: each upstream gradient goes to
-# the **first** maximum of its window; overlapping windows add up.
+# Windows of size `pool` moving by `stride` (default: `pool`, non-overlapping). Max-pool backward: each upstream
+# gradient goes to the maximum of its window; when several elements **tie** for the maximum, all of it goes to the
+# **first** of them in row-major order within the window (PyTorch's rule; not split, not copied to each tie);
+# overlapping windows add up. The hidden checks use inputs with many exact ties.
 
 # %% nbgrader={"grade": true, "grade_id": "maxpool_forward", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 # Visible tests for maxpool_forward (1 point)
@@ -158,7 +171,8 @@ from deepkit.pool import maxpool_forward, maxpool_backward, avgpool_forward, avg
 
 x = np.array([[[[1.0, 2, 5, 0], [3, 4, 1, 1], [0, 0, 2, 2], [7, 0, 2, 2]]]])
 out, cache = maxpool_forward(x, 2)
-assert np.allclose(out, [[[[4, 5], [7, 2]]]])
+assert_close(out, [[[[4, 5], [7, 2]]]], "out", hint="the stride defaults to the pool size: non-overlapping windows")
+assert_close(maxpool_forward(x, 2, 1)[0][0, 0], [[4, 5, 5], [4, 4, 2], [7, 2, 2]], "out with stride 1")
 ### BEGIN HIDDEN TESTS
 hidden_check("maxpool_forward")
 ### END HIDDEN TESTS
@@ -166,12 +180,19 @@ hidden_check("maxpool_forward")
 # %% nbgrader={"grade": true, "grade_id": "maxpool_backward", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # Visible tests for maxpool_backward (2 points)
 dx = maxpool_backward(np.array([[[[10.0, 20], [30, 40]]]]), cache)
-assert np.allclose(dx, [[[[0, 0, 20, 0], [0, 10, 0, 0], [0, 0, 40, 0], [30, 0, 0, 0]]]])  # ties: first maximum
+assert_close(
+    dx,
+    [[[[0, 0, 20, 0], [0, 10, 0, 0], [0, 0, 40, 0], [30, 0, 0, 0]]]],
+    "dx",
+    hint="the bottom-right window [[2, 2], [2, 2]] ties four times: its whole gradient (40) goes to the FIRST "
+    "maximum in row-major order, as PyTorch does; not split, not copied to every tie",
+)
 x = np.random.default_rng(2).normal(size=(2, 2, 5, 5))
 out, c = maxpool_forward(x, 3, 1)  # overlapping windows
 g = np.random.default_rng(3).normal(size=out.shape)
-print(check_gradient(lambda v: maxpool_forward(v, 3, 1)[0], x, maxpool_backward(g, c), g))
-assert check_gradient(lambda v: maxpool_forward(v, 3, 1)[0], x, maxpool_backward(g, c), g).ok
+report = check_gradient(lambda v: maxpool_forward(v, 3, 1)[0], x, maxpool_backward(g, c), g)
+print(report)
+assert report.ok, "overlapping windows: the gradients of all windows that share a maximum add up"
 ### BEGIN HIDDEN TESTS
 hidden_check("maxpool_backward")
 ### END HIDDEN TESTS
@@ -180,8 +201,8 @@ hidden_check("maxpool_backward")
 # Visible tests for avgpool (1 point)
 x = np.arange(16, dtype=float).reshape(1, 1, 4, 4)
 out, c = avgpool_forward(x, 2)
-assert np.allclose(out, [[[[2.5, 4.5], [10.5, 12.5]]]])
-assert np.allclose(avgpool_backward(np.ones((1, 1, 2, 2)), c), 0.25)
+assert_close(out, [[[[2.5, 4.5], [10.5, 12.5]]]], "out")
+assert_close(avgpool_backward(np.ones((1, 1, 2, 2)), c), np.full((1, 1, 4, 4), 0.25), "dx", hint="dout / (pool * pool)")
 ### BEGIN HIDDEN TESTS
 hidden_check("avgpool")
 ### END HIDDEN TESTS
@@ -196,15 +217,26 @@ hidden_check("avgpool")
 from deepkit.conv import conv_transpose2d_backward, conv_transpose2d_forward
 
 out, cache = conv_transpose2d_forward(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3)), np.zeros(1), stride=2)
-assert out.shape == (1, 1, 5, 5)
-assert np.allclose(out[0, 0], [[1, 1, 2, 1, 1], [1, 1, 2, 1, 1], [2, 2, 4, 2, 2], [1, 1, 2, 1, 1], [1, 1, 2, 1, 1]])
+assert_close(
+    out[0, 0],
+    [[1, 1, 2, 1, 1], [1, 1, 2, 1, 1], [2, 2, 4, 2, 2], [1, 1, 2, 1, 1], [1, 1, 2, 1, 1]],
+    "out",
+    hint="each input pixel scatters a copy of the kernel onto a (H - 1) * stride - 2 pad + k grid; overlaps add",
+)
 rng = np.random.default_rng(4)
 x, w, b = rng.normal(size=(2, 3, 3, 3)), rng.normal(size=(3, 2, 3, 3)), rng.normal(size=2)
 out, cache = conv_transpose2d_forward(x, w, b, stride=2, pad=1)
 dout = rng.normal(size=out.shape)
 dx, dw, db = conv_transpose2d_backward(dout, cache)
-assert check_gradient(lambda v: conv_transpose2d_forward(v, w, b, 2, 1)[0], x, dx, dout).ok
-assert check_gradient(lambda v: conv_transpose2d_forward(x, v, b, 2, 1)[0], w, dw, dout).ok
+for name, arg, grad in (("x", x, dx), ("w", w, dw)):
+    f = (
+        (lambda v: conv_transpose2d_forward(v, w, b, 2, 1)[0])
+        if name == "x"
+        else (lambda v: conv_transpose2d_forward(x, v, b, 2, 1)[0])
+    )
+    report = check_gradient(f, arg, grad, dout, name=name)
+    print(report)
+    assert report.ok
 ### BEGIN HIDDEN TESTS
 hidden_check("conv_transpose2d")
 ### END HIDDEN TESTS
@@ -222,7 +254,12 @@ from deepkit.blocks import init_residual_block, residual_block_backward, residua
 rng = np.random.default_rng(5)
 params = {k: np.zeros_like(v) for k, v in init_residual_block(3, 3, rng).items()}
 x = rng.normal(size=(1, 3, 4, 4))
-assert np.allclose(residual_block_forward(x, params)[0], np.maximum(x, 0))  # F = 0: identity (after the relu)
+assert_close(
+    residual_block_forward(x, params)[0],
+    np.maximum(x, 0),
+    "out with all weights 0",
+    hint="F(x) = 0, so out = relu(0 + x): the skip is added BEFORE the last ReLU",
+)
 ### BEGIN HIDDEN TESTS
 hidden_check("residual_block_forward")
 ### END HIDDEN TESTS
@@ -235,7 +272,8 @@ for c_in, c_out in ((2, 2), (2, 3)):
     out, cache = residual_block_forward(x, params)
     dout = rng.normal(size=out.shape)
     dx, grads = residual_block_backward(dout, cache)
-    assert check_gradient(lambda v: residual_block_forward(v, params)[0], x, dx, dout).ok
+    report = check_gradient(lambda v: residual_block_forward(v, params)[0], x, dx, dout, name="x")
+    assert report.ok, f"{report} (did you add the skip path's gradient to dx?)"
     for k in params:
         rep = check_gradient(
             lambda v: residual_block_forward(x, {**params, k: v})[0], params[k], grads[k], dout, name=k
@@ -296,7 +334,12 @@ hidden_check("cnn_digits")
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **Question (1 point).** A 224x224 image, 11x11 filters, stride 4, no padding: what does $(N-F+2P)/S+1$ give, what does PyTorch do with it, and how would you fix the layer?
+# **Question (1 point, graded by hand): a bottleneck block.** ResNet-50 replaces the basic block (two 3x3
+# convolutions, 256 → 256 → 256 channels) by a *bottleneck*: a 1x1 convolution 256 → 64, a 3x3 convolution 64 → 64,
+# and a 1x1 convolution 64 → 256. On a 56x56 feature map (stride 1, "same" padding, ignore biases): (a) how many
+# weights and how many multiply-adds does each block cost, and by what factor is the bottleneck cheaper? (b) What
+# is the receptive field of one output unit of each block (in pixels of its input)? (c) Why can the 1x1 layers be
+# so cheap without losing what the 3x3 layer sees?
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "output_size_answer", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] nbgrader={"grade": true, "grade_id": "bottleneck_answer", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
 # YOUR ANSWER HERE

@@ -9,7 +9,7 @@
 # 3. a learning-rate range test on a log grid; then a coarse-to-fine random search;
 # 4. while training: the loss curve, the train/validation gap and the update/weight ratio (about $10^{-3}$).
 #
-# You implement functions in `lib/deepkit/models.py` (preprocessing) and `lib/deepkit/solver.py` (the Solver's
+# You implement functions in `lib/deepkit/models.py` (preprocessing, PCA and whitening) and `lib/deepkit/solver.py` (the Solver's
 # `_next_batch`, `step` and `check_accuracy`, and the helpers). The models (`MLP`, `SmallCNN`) are given: they are
 # built from the functions you wrote in exercises 01-08.
 #
@@ -81,23 +81,86 @@ print("train", split.X_train.shape, "val", split.X_val.shape, "test", split.X_te
 # %% nbgrader={"grade": true, "grade_id": "preprocess", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 X = np.array([[0.0, 1.0, 2.0], [2.0, 1.0, 6.0], [4.0, 1.0, 1.0]])
 stats = fit_preprocess(X)
-assert np.allclose(stats["mean"], [2.0, 1.0, 3.0])
-assert np.allclose(stats["std"], [1.6329931619, 1.0, 2.1602468995])  # the constant column: 1
-assert np.allclose(apply_preprocess(np.array([[1.0, 1.0, 3.0]]), stats), [[-0.6123724357, 0.0, 0.0]])
-assert np.allclose(fit_preprocess(X, scale=False)["std"], 1.0)
+assert_close(stats["mean"], [2.0, 1.0, 3.0], "mean", hint="one mean per feature: X.mean(axis=0)")
+assert_close(
+    stats["std"],
+    [1.6329931619, 1.0, 2.1602468995],
+    "std",
+    hint="the population std X.std(axis=0) (ddof = 0); a constant column (std 0) gets 1",
+)
+assert_close(apply_preprocess(np.array([[1.0, 1.0, 3.0]]), stats), [[-0.6123724357, 0.0, 0.0]], "(x - mean) / std")
+assert_close(fit_preprocess(X, scale=False)["std"], [1.0, 1.0, 1.0], "std with scale=False")
 
 images = np.arange(16.0).reshape(2, 2, 2, 2)
 st = fit_preprocess(images, mode="channel")
-assert st["mean"].shape == (2,) and np.allclose(st["mean"], [5.5, 9.5]) and np.allclose(st["std"], 4.1533119315)
+assert_close(st["mean"], [5.5, 9.5], "per-channel mean", hint="one number per channel, over axes (0, 2, 3)")
+assert_close(st["std"], [4.1533119315, 4.1533119315], "per-channel std")
 
 data = {"X_train": X, "y_train": np.array([0, 1, 0]), "X_val": X + 10.0, "y_val": np.array([1, 1, 0])}
 new, stats = preprocess_split(data)
-assert np.allclose(stats["mean"], [2.0, 1.0, 3.0]), "fit on the training examples only"
-assert np.allclose(new["X_val"], apply_preprocess(X + 10.0, stats))
-assert np.array_equal(new["y_val"], data["y_val"])
+assert_close(stats["mean"], [2.0, 1.0, 3.0], "the statistics of preprocess_split", hint="fit on X_train ONLY")
+assert_close(new["X_val"], apply_preprocess(X + 10.0, stats), "X_val", hint="apply the TRAINING statistics")
+assert np.array_equal(new["y_val"], data["y_val"]), "labels are copied unchanged"
 print("preprocessing OK")
 ### BEGIN HIDDEN TESTS
 hidden_check("preprocess")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 1b. PCA and whitening  (2 points)
+# Implement `fit_whitening`, `pca_whiten` and `zca_whiten` in `lib/deepkit/models.py` (docstrings there). Derive
+# first, on paper: if $\Sigma = \frac1N X_c^\top X_c = U\Lambda U^\top$, what is the covariance of $X_c U$, of
+# $X_c U \Lambda^{-1/2}$ and of $X_c U \Lambda^{-1/2} U^\top$? The tests below check exactly those three numbers.
+# Conventions the checks hold you to: the population covariance (divide by $N$), eigenvalues in **decreasing**
+# order (`np.linalg.eigh` returns them increasing), $\epsilon$ **inside** the square root, and the training
+# statistics for every split. An eigenvector's sign is yours to choose: the checks accept $u$ and $-u$.
+
+# %% nbgrader={"grade": true, "grade_id": "whitening", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+from deepkit.models import fit_whitening, pca_whiten, zca_whiten
+
+Xw = np.array([[2.0, 1.0], [4.0, 3.0], [6.0, 2.0], [8.0, 6.0]])
+stw = fit_whitening(Xw)
+assert_close(stw["mean"], [5.0, 3.0], "mean")
+assert_close(
+    stw["eigvals"],
+    [7.8294552737, 0.6705447263],
+    "eigvals",
+    hint="the covariance of the CENTRED data divided by N (not N - 1), eigenvalues in decreasing order",
+)
+rotated = pca_whiten(Xw, stw, whiten=False)
+assert_close(
+    rotated.T @ rotated / 4,
+    np.diag(stw["eigvals"]),
+    "covariance of the rotated data",
+    atol=1e-10,
+    hint="rotated = (X - mean) @ eigvecs: its covariance is diag(eigvals)",
+)
+white = pca_whiten(Xw, stw, eps=0.0)
+assert_close(
+    white.T @ white / 4,
+    np.eye(2),
+    "covariance of the PCA-whitened data",
+    atol=1e-10,
+    hint="divide each rotated feature by sqrt(eigval + eps), its standard deviation",
+)
+assert_close(
+    np.abs(pca_whiten(Xw, stw, k=1, eps=0.1)[:, 0]),
+    [1.2750156452, 0.2761668135, 0.0529091955, 1.4982732632],
+    "|first whitened component| with eps = 0.1",
+    hint="k = 1 keeps the top component; eps goes inside the root",
+)
+zca = zca_whiten(Xw, stw, eps=0.0)
+assert_close(
+    zca.T @ zca / 4,
+    np.eye(2),
+    "covariance of the ZCA-whitened data",
+    atol=1e-10,
+    hint="ZCA = PCA whitening followed by the rotation back, @ eigvecs.T",
+)
+assert_close(zca_whiten(np.array([[5.0, 3.0]]), stw), [[0.0, 0.0]], "ZCA of the training mean", atol=1e-12)
+print("whitening OK")
+### BEGIN HIDDEN TESTS
+hidden_check("whitening")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": false, "grade_id": "prep_data", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -121,11 +184,21 @@ print(
 # (a zero-initialised bias), and 0 when both are zero.
 
 # %% nbgrader={"grade": true, "grade_id": "update_weight_ratio", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-assert np.isclose(update_weight_ratio(np.array([[3.0, 4.0]]), np.array([[3.0, 4.5]])), 0.1)
+assert_close(
+    update_weight_ratio(np.array([[3.0, 4.0]]), np.array([[3.0, 4.5]])),
+    0.1,
+    "ratio",
+    hint="||w_new - w_old|| / ||w_old|| = 0.5 / 5, not inverted",
+)
 w, dw = np.array([[1.0, -2.0], [2.0, 0.0]]), np.array([[0.5, 0.5], [-1.0, 2.0]])
-assert np.isclose(update_weight_ratio(w, w - 1e-3 * dw), 1e-3 * np.linalg.norm(dw) / 3.0)
-assert update_weight_ratio(np.zeros(3), np.zeros(3)) == 0.0
-assert update_weight_ratio(np.zeros(3), np.ones(3)) == math.inf
+assert_close(
+    update_weight_ratio(w, w - 1e-3 * dw),
+    1e-3 * np.linalg.norm(dw) / 3.0,
+    "ratio of an SGD step",
+    hint="the update includes the learning rate: lr * ||dw|| / ||w||",
+)
+assert update_weight_ratio(np.zeros(3), np.zeros(3)) == 0.0, "zero weights, no update: 0 (not 0 / 0 = nan)"
+assert update_weight_ratio(np.zeros(3), np.ones(3)) == math.inf, "zero weights with an update: inf"
 print("ratio OK")
 ### BEGIN HIDDEN TESTS
 hidden_check("update_weight_ratio")
@@ -154,12 +227,20 @@ small = {
 }
 s = Solver(MLP(64, (16,), 10, seed=0), small, "sgd", {"lr": 0.5}, lr_decay=0.5, batch_size=16, num_epochs=2, seed=0)
 s.train()
-assert np.allclose(
-    s.history["loss"], [2.2951140996, 2.2517479991, 2.2554695362, 2.1451615798, 2.0837678706, 2.0671386211]
-), s.history["loss"]
-assert np.allclose(s.history["lr"], [0.25, 0.125])
-assert set(s.history["ratios"]) == {"W1", "W2"} and len(s.history["ratios"]["W1"]) == 6
-assert np.allclose(s.history["ratios"]["W1"][:3], [0.0105171663, 0.0107921769, 0.0118101833])
+assert_close(
+    s.history["loss"],
+    [2.2951140996, 2.2517479991, 2.2554695362, 2.1451615798, 2.0837678706, 2.0671386211],
+    "loss history",
+    hint="a NEW permutation every epoch from self.rng (never re-seeded), train mode, every parameter updated",
+)
+assert_close(s.history["lr"], [0.25, 0.125], "lr per epoch", hint="lr *= lr_decay at every epoch's end")
+assert set(s.history["ratios"]) == {"W1", "W2"} and len(s.history["ratios"]["W1"]) == 6, "one ratio per step"
+assert_close(
+    s.history["ratios"]["W1"][:3],
+    [0.0105171663, 0.0107921769, 0.0118101833],
+    "ratios of W1",
+    hint="||w_new - w_old|| / ||w_old||: the actual update (with the learning rate), not the gradient",
+)
 again = Solver(
     MLP(64, (16,), 10, seed=0), small, "sgd", {"lr": 0.5}, lr_decay=0.5, batch_size=16, num_epochs=2, seed=0
 ).train()
@@ -200,10 +281,12 @@ hidden_check("check_accuracy")
 model = MLP(64, (100,), 10, reg=0.1, seed=0)
 res = initial_loss_check(model, split.X_train[:200], split.y_train[:200])
 print(res)
-assert np.isclose(res["expected"], math.log(10))
-assert np.isclose(res["loss_no_reg"], 2.3070393753, atol=1e-8)
-assert np.isclose(res["loss_reg"], 12.2316229988, atol=1e-8)
-assert model.reg == 0.1 and model.mode == "train"
+assert_close(res["expected"], math.log(10), "expected", hint="log C with C = the number of score columns")
+assert_close(
+    res["loss_no_reg"], 2.3070393753, "loss_no_reg", atol=1e-8, hint="set model.reg = 0 for this one, in eval mode"
+)
+assert_close(res["loss_reg"], 12.2316229988, "loss_reg", atol=1e-8, hint="the model's own reg: the penalty adds to it")
+assert model.reg == 0.1 and model.mode == "train", "restore the model's reg and its mode"
 ### BEGIN HIDDEN TESTS
 hidden_check("initial_loss_check")
 ### END HIDDEN TESTS
@@ -242,7 +325,7 @@ lrs, losses = lr_range_test(
     batch_size=50,
     optimizer="sgd",
 )
-assert np.allclose(lrs, 10.0 ** np.arange(-4, 1.01, 0.5))
+assert_close(lrs, 10.0 ** np.arange(-4, 1.01, 0.5), "lrs", hint="np.logspace: equal steps in log10, both ends")
 assert abs(losses[0] - math.log(10)) < 0.1, "lr = 1e-4: the loss barely moves"
 assert losses.min() < 0.7
 fig, ax = plt.subplots(figsize=(5, 3))
@@ -405,63 +488,71 @@ hidden_check("capstone")
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# The same two models in PyTorch (same data, preprocessing, initialisation scheme, optimizer, batches per epoch): accuracy and time.
+# The same two models in PyTorch: the same initial weights (copied from fresh deepkit models made with the same
+# seeds), the same mini-batches (the Solver's permutations), the same optimizer, float64 like deepkit, and the
+# epoch with the best validation accuracy kept, as the Solver does. Test accuracy and time.
 
 # %% nbgrader={"grade": false, "grade_id": "torch_compare", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import copy
+
 import torch
 from torch import nn
 
-torch.manual_seed(0)
 torch.set_num_threads(1)  # a fair comparison with single-threaded NumPy on small batches
+torch.set_default_dtype(torch.float64)
 
 
-def torch_train(net, X, y, lr, epochs):
-    X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+def torch_copy(model):
+    """A torch module holding the current weights of a deepkit MLP (64-100-10) or SmallCNN."""
+    p = {k: torch.tensor(v) for k, v in model.params.items()}
+    if isinstance(model, MLP):
+        net = nn.Sequential(nn.Linear(64, 100), nn.ReLU(), nn.Linear(100, 10))
+        layers = ((net[0], p["W1"].T, p["b1"]), (net[2], p["W2"].T, p["b2"]))  # deepkit: x @ W; torch: x @ weight.T
+    else:
+        net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(128, 10))
+        layers = ((net[0], p["W1"], p["b1"]), (net[4], p["W2"].T, p["b2"]))
+    with torch.no_grad():
+        for layer, w, b in layers:
+            layer.weight.copy_(w)
+            layer.bias.copy_(b)
+    return net
+
+
+def torch_train(net, d, lr, epochs, seed=0):
+    X, y, Xv = torch.tensor(d["X_train"]), torch.tensor(d["y_train"]), torch.tensor(d["X_val"])
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    rng = np.random.default_rng(0)
+    rng, best = np.random.default_rng(seed), (-1.0, None)
     for _ in range(epochs):
-        net.train()
-        for idx in np.array_split(rng.permutation(len(y)), math.ceil(len(y) / 50)):
+        perm = rng.permutation(len(y))
+        for s in range(0, len(y), 50):
             opt.zero_grad()
-            nn.functional.cross_entropy(net(X[idx]), y[idx]).backward()
+            nn.functional.cross_entropy(net(X[perm[s : s + 50]]), y[perm[s : s + 50]]).backward()
             opt.step()
+        with torch.no_grad():
+            acc = float((net(Xv).argmax(1).numpy() == d["y_val"]).mean())
+        if acc > best[0]:
+            best = (acc, copy.deepcopy(net.state_dict()))
+    net.load_state_dict(best[1])
     return net
 
 
 def torch_acc(net, X, y):
-    net.eval()
     with torch.no_grad():
-        return (net(torch.tensor(X, dtype=torch.float32)).argmax(1).numpy() == y).mean()
+        return float((net(torch.tensor(X)).argmax(1).numpy() == y).mean())
 
 
-torch_train(nn.Linear(64, 10), data["X_train"][:50], data["y_train"][:50], 1e-3, 1)  # warm-up, untimed
 rows = []
-for name, net, (Xtr, ytr, Xte, yte), lr, epochs, ours in (
-    (
-        "MLP",
-        nn.Sequential(nn.Linear(64, 100), nn.ReLU(), nn.Linear(100, 10)),
-        (data["X_train"], data["y_train"], data["X_test"], data["y_test"]),
-        1e-3,
-        10,
-        (mlp_acc, mlp_time),
-    ),
-    (
-        "CNN",
-        nn.Sequential(
-            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 4 * 4, 10)
-        ),
-        (images["X_train"], images["y_train"], images["X_test"], images["y_test"]),
-        5e-3,
-        8,
-        (cnn_acc, cnn_time),
-    ),
+for name, fresh, d, lr, epochs, ours in (
+    ("MLP", MLP(64, (100,), 10, seed=0), data, 1e-3, 10, (mlp_acc, mlp_time)),
+    ("CNN", SmallCNN(filters=8, seed=0), images, 5e-3, 8, (cnn_acc, cnn_time)),
 ):
     t0 = time.perf_counter()
-    torch_train(net, Xtr, ytr, lr, epochs)
-    rows.append((name, ours[0], ours[1], torch_acc(net, Xte, yte), time.perf_counter() - t0))
+    net = torch_train(torch_copy(fresh), d, lr, epochs)
+    rows.append((name, ours[0], ours[1], torch_acc(net, d["X_test"], d["y_test"]), time.perf_counter() - t0))
 print(f"{'model':6} {'deepkit acc':>11} {'time':>7} {'torch acc':>10} {'time':>7}")
 for name, a, t, ta, tt in rows:
     print(f"{name:6} {a:11.3f} {t:6.1f}s {ta:10.3f} {tt:6.1f}s")
+print("(with your library correct, the two accuracies are equal: the same run, computed twice)")
 
 # %% [markdown]
 # ## 11. Reading the curves (manually graded)
@@ -471,4 +562,16 @@ for name, a, t, ta, tt in rows:
 # 100x too small, and with a bad initialisation (all weights 1e-6).
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "reading_curves", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# ## 12. A shifted test set (1 point, graded by hand)
+# Your training digits come from scanner A; the test digits come from scanner B, which adds the same offset
+# $+0.2$ to every pixel (before any preprocessing). You standardise with the training statistics, as in part 1.
+# (a) What happens to the standardised test inputs, pixel by pixel, and why can it hurt a blank border pixel most?
+# (b) Would ZCA whitening (part 1b, training statistics) undo the offset, make it smaller, or make it worse?
+# Argue with the formulas. (c) Fitting the statistics on the test images would remove the offset: why is it still
+# not an honest evaluation, and what would you do instead?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "shift_question", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
 # YOUR ANSWER HERE

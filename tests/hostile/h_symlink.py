@@ -1,5 +1,6 @@
 """layers.py is a symlink to the reference solution and lib/deepkit/viz links to /: symlinks are never
-followed, so layers.py counts as missing (and losses.py, which imports it, cannot load either)."""
+followed, so layers.py counts as not sent: its release stub is staged, the layer parts and the two-layer net
+(which calls them) score 0 with the reason, and losses.py (which imports layers) still scores."""
 
 import os
 
@@ -7,9 +8,12 @@ from tests.hostile import LAYERS, LOSSES
 
 NOTEBOOK = False
 EXPECT = {
-    "full": [],
-    "zero": LAYERS + LOSSES,
-    "reason": {"affine_forward": "symlink", "softmax": "lib/deepkit/layers.py"},
+    "full": LOSSES,
+    "zero": LAYERS + ["two_layer_loss"],
+    "reason": {
+        "affine_forward": "lib/deepkit/layers.py: a symlink",
+        "two_layer_loss": "lib/deepkit/layers.py: a symlink",
+    },
 }
 
 

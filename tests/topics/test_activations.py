@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from autograder.local import grade_module, load_topic
-from deepkit.gradcheck import check_gradient, rel_error  # noqa: E402
-from tests.refs import dk  # noqa: I001  (puts reference on the path first)
+from tests.refs import dk
 
 A = dk.activations
+from deepkit.gradcheck import check_gradient, rel_error  # noqa: E402  (reference is on the path now)
+
 RNG = np.random.default_rng(2)
 
 
@@ -271,6 +272,12 @@ def _fake(**overrides):
     return types.SimpleNamespace(activations=mod)
 
 
+def _grade(**overrides):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fakes must not leak warnings (stderr costs a notebook its points)
+        return grade_module("02", _fake(**overrides))
+
+
 def _sigmoid_fwd_caching_x(x):
     return A.sigmoid_forward(x)[0], np.asarray(x, dtype=float)
 
@@ -293,6 +300,12 @@ def _prelu_bwd_batch_mean(dout, cache):
     return dx, dalpha / cache[0].shape[0]
 
 
+def _prelu_bwd_one_at_zero(dout, cache):
+    x, alpha = cache
+    dx, dalpha = A.prelu_backward(dout, cache)
+    return np.where(x == 0, dout, dx), dalpha
+
+
 def _selu_rounded_fwd(x):
     out, cache = A.elu_forward(x, 1.6733)
     return 1.0507 * out, cache
@@ -302,6 +315,11 @@ def _selu_rounded_bwd(dout, cache):
     return A.elu_backward(1.0507 * dout, cache)
 
 
+def _selu_bwd_lambda_at_zero(dout, cache):
+    x, _ = cache
+    return np.where(x == 0, A.SELU_LAMBDA * dout, A.selu_backward(dout, cache))
+
+
 def _maxout_bwd_all_pieces(dout, cache):
     x, W, idx = cache
     D, M, k = W.shape
@@ -309,10 +327,41 @@ def _maxout_bwd_all_pieces(dout, cache):
     return dz @ W.reshape(D, M * k).T, (x.T @ dz).reshape(D, M, k), dz.reshape(-1, M, k).sum(0)
 
 
+def _maxout_fwd_last_tie(x, W, b):
+    """The LAST of the tied pieces wins (argmax of the reversed pieces)."""
+    D, M, k = W.shape
+    z = (x @ W.reshape(D, M * k)).reshape(-1, M, k) + b
+    idx = k - 1 - z[..., ::-1].argmax(axis=2)
+    return np.take_along_axis(z, idx[..., None], axis=2)[..., 0], (x, W, idx)
+
+
+def _maxout_fwd_split_ties(x, W, b):
+    D, M, k = W.shape
+    z = (x @ W.reshape(D, M * k)).reshape(-1, M, k) + b
+    return z.max(axis=2), (x, W, z)
+
+
+def _maxout_bwd_split_ties(dout, cache):
+    """The gradient shared equally among tied pieces (a valid subgradient, but not the documented rule)."""
+    x, W, z = cache
+    D, M, k = W.shape
+    mask = (z == z.max(axis=2, keepdims=True)).astype(float)
+    dz = (dout[..., None] * mask / mask.sum(axis=2, keepdims=True)).reshape(-1, M * k)
+    return dz @ W.reshape(D, M * k).T, (x.T @ dz).reshape(D, M, k), dz.reshape(-1, M, k).sum(0)
+
+
 def _naive_sigmoid(x):
     with np.errstate(all="ignore"):
         out = np.exp(x) / (1 + np.exp(x))
     return out, out
+
+
+def _forward_without_cache(x, slope=0.01):
+    return A.leaky_relu_forward(x, slope)[0]
+
+
+def _prelu_backward_dx_only(dout, cache):
+    return A.prelu_backward(dout, cache)[0]
 
 
 WRONG = {
@@ -326,21 +375,36 @@ WRONG = {
         {"tanh_backward"},
     ),
     "leaky gradient 0 for negatives": (dict(leaky_relu_backward=lambda d, c: d * (c[0] > 0)), {"leaky_relu_backward"}),
+    "leaky slope 1 at x = 0": (
+        dict(leaky_relu_backward=lambda d, c: np.where(c[0] >= 0, d, c[1] * d)),
+        {"leaky_relu_backward"},
+    ),
     "leaky forward ignores slope": (
         dict(leaky_relu_forward=lambda x, slope=0.01: A.leaky_relu_forward(x)),
         {"leaky_relu_forward", "leaky_relu_backward"},
     ),
+    "prelu slope 1 at x = 0": (dict(prelu_backward=_prelu_bwd_one_at_zero), {"prelu_backward"}),
     "prelu dalpha per sample": (dict(prelu_backward=_prelu_bwd_per_sample), {"prelu_dalpha"}),
     "prelu dalpha batch mean": (dict(prelu_backward=_prelu_bwd_batch_mean), {"prelu_dalpha"}),
     "elu backward uses out for negatives": (
-        dict(elu_backward=lambda d, c: np.where(c[0] > 0, d, d * c[1])),
+        dict(elu_backward=lambda d, c: np.where(c[0] > 0, d, d * c[1] * np.expm1(np.minimum(c[0], 0)))),
+        {"elu_backward"},
+    ),
+    "elu slope 1 at x = 0": (
+        dict(elu_backward=lambda d, c: np.where(c[0] >= 0, d, d * c[1] * np.exp(np.minimum(c[0], 0)))),
         {"elu_backward"},
     ),
     "selu rounded constants": (
         dict(selu_forward=_selu_rounded_fwd, selu_backward=_selu_rounded_bwd),
         {"selu_forward", "selu_backward"},
     ),
+    "selu slope lambda at x = 0": (dict(selu_backward=_selu_bwd_lambda_at_zero), {"selu_backward"}),
     "maxout gradient to all pieces": (dict(maxout_backward=_maxout_bwd_all_pieces), {"maxout_backward"}),
+    "maxout ties go to the last piece": (dict(maxout_forward=_maxout_fwd_last_tie), {"maxout_backward"}),
+    "maxout ties share the gradient": (
+        dict(maxout_forward=_maxout_fwd_split_ties, maxout_backward=_maxout_bwd_split_ties),
+        {"maxout_backward"},
+    ),
 }
 
 
@@ -348,13 +412,174 @@ WRONG = {
 def test_known_wrong_implementations_lose_exactly_their_parts(bug):
     overrides, losing = WRONG[bug]
     topic = load_topic("02")
-    res = grade_module("02", _fake(**overrides))
+    res = _grade(**overrides)
     for part in topic.parts:
         score, reason = res[part.name]
         if part.name in losing:
             assert score == 0, (part.name, reason)
         else:
             assert score == part.points, (part.name, reason)
+
+
+def test_naive_sigmoid_is_named_by_the_bank():
+    from autograder.checks.activations import SIGMOID_NAN
+
+    _, reason = _grade(sigmoid_forward=_naive_sigmoid)["sigmoid_tanh_forward"]
+    assert reason.startswith(SIGMOID_NAN.reason), reason
+    # and the reference never looks like it: detect is False on every hidden case
+    from autograder.local import load_probes, make_cases, run_probe
+
+    topic = load_topic("02")
+    part = next(p for p in topic.parts if p.name == "sigmoid_tanh_forward")
+    for inp in make_cases(part):
+        assert not SIGMOID_NAN.detect(run_probe(load_probes(topic), part, dk, inp), inp)
+
+
+@pytest.mark.parametrize(
+    "overrides, part, words",
+    [
+        (dict(leaky_relu_forward=_forward_without_cache), "leaky_relu_forward", "must return a tuple (out, cache)"),
+        (dict(prelu_backward=_prelu_backward_dx_only), "prelu_dalpha", "must return a tuple (dx, dalpha)"),
+        (dict(sigmoid_backward=lambda d, c: (d * c * (1 - c),)), "sigmoid_backward", "must return dx alone"),
+    ],
+)
+def test_a_wrong_return_structure_says_what_to_return(overrides, part, words):
+    score, reason = _grade(**overrides)[part]
+    assert score == 0 and words in reason, reason
+
+
+def _selu_float32(x):
+    out, cache = A.selu_forward(np.asarray(x, dtype=np.float32).astype(np.float64))
+    return out.astype(np.float32).astype(np.float64), cache
+
+
+def test_float32_arithmetic_is_named_where_the_tolerance_is_tighter():
+    """SELU is graded to 1e-10 (the constants' digits matter; the module says float64): float32 arithmetic
+    loses the part and the reason names precision, not a wrong formula. Leaky ReLU's 1e-6 accepts it."""
+    score, reason = _grade(selu_forward=_selu_float32)["selu_forward"]
+    assert score == 0 and "float32" in reason, reason
+
+    def leaky32(x, slope=0.01):
+        out, cache = A.leaky_relu_forward(np.asarray(x, dtype=np.float32), slope)
+        return out.astype(np.float32).astype(np.float64), cache
+
+    assert _grade(leaky_relu_forward=leaky32)["leaky_relu_forward"][0] == 1
+
+
+# Correct implementations written differently from the reference: each keeps every point.
+def _sig_two_branches(x):
+    x = np.asarray(x, dtype=float)
+    e = np.exp(-np.abs(x))
+    out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return out, out
+
+
+def _sig_silenced(x):
+    with np.errstate(over="ignore"):
+        out = 1 / (1 + np.exp(-np.asarray(x, dtype=float)))
+    return out, out
+
+
+def _tanh_via_sigmoid(x):
+    out = 2 * _sig_two_branches(2 * np.asarray(x, dtype=float))[0] - 1
+    return out, out
+
+
+def _leaky_loop(x, slope=0.01):
+    x = np.asarray(x, dtype=float)
+    out = np.array([v if v > 0 else slope * v for v in x.ravel()]).reshape(x.shape)
+    return out, (x, slope)
+
+
+def _leaky_loop_bwd(dout, cache):
+    x, slope = cache
+    return np.array([d if v > 0 else slope * d for v, d in zip(x.ravel(), dout.ravel())]).reshape(x.shape)
+
+
+def _prelu_per_channel_loop(dout, cache):
+    x, alpha = cache
+    alpha = np.asarray(alpha, dtype=float)
+    a = alpha if alpha.ndim == 0 else alpha.reshape((1, -1) + (1,) * (x.ndim - 2))
+    dx = np.where(x > 0, dout, a * dout)
+    if alpha.ndim == 0:
+        return dx, float(np.sum(dout[x <= 0] * x[x <= 0]))
+    dalpha = np.array([np.sum((dout * x)[:, c][x[:, c] <= 0]) for c in range(x.shape[1])])
+    return dx, dalpha
+
+
+def _elu_where(x, alpha=1.0):
+    x = np.asarray(x, dtype=float)
+    out = np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+    return out, (x, out, alpha)
+
+
+def _elu_from_output_plus_alpha(dout, cache):
+    """dx = dout * (out + alpha): equal to alpha * exp(x), less precise far on the negative side."""
+    x, out, alpha = cache
+    return np.where(x > 0, dout, dout * (out + alpha))
+
+
+def _selu_own(x):
+    out, cache = _elu_where(x, A.SELU_ALPHA)
+    return A.SELU_LAMBDA * out, cache
+
+
+def _selu_own_bwd(dout, cache):
+    return A.SELU_LAMBDA * _elu_from_output_plus_alpha(dout, cache)
+
+
+def _maxout_loops(x, W, b):
+    D, M, k = W.shape
+    z = np.stack([x @ W[:, :, j] + b[:, j] for j in range(k)], axis=2)
+    idx = np.zeros((len(x), M), dtype=int)
+    for j in range(1, k):  # a strictly larger piece takes over: ties stay with the first
+        idx = np.where(z[:, :, j] > np.take_along_axis(z, idx[..., None], 2)[..., 0], j, idx)
+    return np.take_along_axis(z, idx[..., None], 2)[..., 0], (x, W, idx)
+
+
+def _maxout_loops_bwd(dout, cache):
+    x, W, idx = cache
+    D, M, k = W.shape
+    dW, db, dx = np.zeros_like(W), np.zeros((M, k)), np.zeros_like(x)
+    for n in range(len(x)):
+        for m in range(M):
+            j = idx[n, m]
+            dW[:, m, j] += dout[n, m] * x[n]
+            db[m, j] += dout[n, m]
+            dx[n] += dout[n, m] * W[:, m, j]
+    return dx, dW, db
+
+
+ALTERNATIVES = {
+    "sigmoid with one formula per sign": dict(sigmoid_forward=_sig_two_branches),
+    "sigmoid 1/(1+exp(-x)) with the overflow silenced": dict(sigmoid_forward=_sig_silenced),
+    "tanh via 2 sigmoid(2x) - 1, backward (1 - t)(1 + t)": dict(
+        tanh_forward=_tanh_via_sigmoid, tanh_backward=lambda d, t: d * (1 - t) * (1 + t)
+    ),
+    "sigmoid backward s - s^2": dict(sigmoid_backward=lambda d, s: d * (s - s**2)),
+    "leaky ReLU as Python loops": dict(leaky_relu_forward=_leaky_loop, leaky_relu_backward=_leaky_loop_bwd),
+    "PReLU with boolean indexing and a loop over channels": dict(prelu_backward=_prelu_per_channel_loop),
+    "ELU with np.where and dx from out + alpha": dict(elu_forward=_elu_where, elu_backward=_elu_from_output_plus_alpha),
+    "SELU on its own ELU": dict(selu_forward=_selu_own, selu_backward=_selu_own_bwd),
+    "Maxout with loops over pieces and examples": dict(maxout_forward=_maxout_loops, maxout_backward=_maxout_loops_bwd),
+}
+
+
+@pytest.mark.parametrize("name", list(ALTERNATIVES))
+def test_differently_written_correct_implementations_keep_every_point(name):
+    res = _grade(**ALTERNATIVES[name])
+    full = {p.name: p.points for p in load_topic("02").parts}
+    assert {k: v[0] for k, v in res.items()} == full, {k: v for k, v in res.items() if v[0] < full[k]}
+
+
+def test_elu_selu_backward_keep_full_relative_precision_far_on_the_negative_side():
+    x = np.array([-15.0, -40.0, -300.0, -700.0])
+    for fwd, bwd, tfn in ((A.elu_forward, A.elu_backward, F.elu), (A.selu_forward, A.selu_backward, F.selu)):
+        dx = bwd(np.ones_like(x), fwd(x)[1])
+        xt = torch.tensor(x, requires_grad=True)
+        tfn(xt).backward(torch.ones_like(xt))
+        assert np.all(dx > 0)
+        assert np.allclose(dx, xt.grad.numpy(), rtol=1e-13, atol=0)  # relative, even at exp(-700) ~ 1e-304
 
 
 # ----------------------------------------------------------------------------------------------- widget

@@ -160,6 +160,22 @@ def test_maxpool_ties_go_to_the_first_maximum_like_torch():
     assert dx.sum() == 1.0
 
 
+@pytest.mark.parametrize("pool_size, stride", [(2, 2), (3, 1), (3, 2), (2, 1), (3, 3)])
+def test_maxpool_ties_on_integer_inputs_match_torch(pool_size, stride):
+    """Many windows of small integers hold several equal maxima: torch gives the first (row-major) all of it."""
+    rng = np.random.default_rng(pool_size * 10 + stride)
+    x = rng.integers(-2, 3, size=(2, 3, 8, 7)).astype(float)
+    out, cache = pool.maxpool_forward(x, pool_size, stride)
+    dout = rng.normal(size=out.shape)
+    tx = _t(x)
+    tout = F.max_pool2d(tx, pool_size, stride)
+    tout.backward(torch.tensor(dout))
+    np.testing.assert_array_equal(out, tout.detach().numpy())
+    np.testing.assert_allclose(pool.maxpool_backward(dout, cache), tx.grad.numpy(), rtol=1e-12, atol=1e-14)
+    windows = np.stack(pool.window_offsets(x, pool_size, stride), axis=-1)
+    assert ((windows == windows.max(-1, keepdims=True)).sum(-1) > 1).mean() > 0.3  # ties are common here
+
+
 @pytest.mark.parametrize("c_in,c_out", [(3, 3), (2, 4)])
 def test_residual_block_matches_torch(c_in, c_out):
     rng = np.random.default_rng(c_in + c_out)
@@ -281,3 +297,250 @@ def test_known_wrong_implementations_lose_their_parts(pkg, lost):
             assert score < points[name], f"{name} should fail: {reason}"
         else:
             assert score == points[name], f"{name} should pass: {reason}"
+
+
+# ---- fairness: correct implementations written differently from the reference keep every point -----------------
+def _size_divmod(n, f, pad=0, stride=1, dilation=1, strict=True):
+    q, r = divmod(n + 2 * pad - (dilation * (f - 1) + 1), stride)
+    if q < 0:
+        raise ValueError("the filter does not fit")
+    if strict and r:
+        raise ValueError("not an integer")
+    return q + 1
+
+
+def _field_top_down(kernels, strides=None, dilations=None):
+    """From the top unit down: r_{l-1} = s_l r_l + (d_l (k_l - 1) + 1 - s_l), starting from one pixel."""
+    L = len(kernels)
+    strides, dilations = strides or [1] * L, dilations or [1] * L
+    r = 1
+    for k, s, d in reversed(list(zip(kernels, strides, dilations))):
+        r = s * r + (d * (k - 1) + 1 - s)
+    return r
+
+
+def _sizes(H, W, k, stride, pad, dilation):
+    span = dilation * (k - 1) + 1
+    return (H + 2 * pad - span) // stride + 1, (W + 2 * pad - span) // stride + 1
+
+
+def _im2col_loops(x, kh, kw, stride=1, pad=0, dilation=1):
+    N, C, H, W = x.shape
+    Ho, Wo = _sizes(H, W, kh, stride, pad, dilation)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    rows = []
+    for n in range(N):
+        for i in range(Ho):
+            for j in range(Wo):
+                r, c = i * stride, j * stride
+                rows.append(
+                    xp[
+                        n, :, r : r + dilation * (kh - 1) + 1 : dilation, c : c + dilation * (kw - 1) + 1 : dilation
+                    ].ravel()
+                )
+    return np.array(rows)
+
+
+def _conv_loops(x, w, b, stride=1, pad=0, dilation=1):
+    N, C, H, W = x.shape
+    F_, _, kh, kw = w.shape
+    Ho, Wo = _sizes(H, W, kh, stride, pad, dilation)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F_, Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            r, c = i * stride, j * stride
+            field = xp[:, :, r : r + dilation * (kh - 1) + 1 : dilation, c : c + dilation * (kw - 1) + 1 : dilation]
+            out[:, :, i, j] = np.einsum("nchw,fchw->nf", field, w) + b
+    return out, {"x": x, "w": w, "hp": (stride, pad, dilation)}
+
+
+def _conv_backward_loops(dout, cache):
+    x, w, (stride, pad, dilation) = cache["x"], cache["w"], cache["hp"]
+    kh, kw = w.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            r, c = i * stride, j * stride
+            sl = (
+                slice(None),
+                slice(None),
+                slice(r, r + dilation * (kh - 1) + 1, dilation),
+                slice(c, c + dilation * (kw - 1) + 1, dilation),
+            )
+            dw += np.einsum("nf,nchw->fchw", dout[:, :, i, j], xp[sl])
+            dxp[sl] += np.einsum("nf,fchw->nchw", dout[:, :, i, j], w)
+    H, W = x.shape[2:]
+    return dxp[:, :, pad : pad + H, pad : pad + W], dw, dout.sum(axis=(0, 2, 3))
+
+
+def _maxpool_loops(x, pool_size=2, stride=None):
+    stride = pool_size if stride is None else stride
+    N, C, H, W = x.shape
+    Ho, Wo = (H - pool_size) // stride + 1, (W - pool_size) // stride + 1
+    out, where = np.zeros((N, C, Ho, Wo)), {}
+    for n in range(N):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    win = x[n, c, i * stride : i * stride + pool_size, j * stride : j * stride + pool_size]
+                    a, bb = np.unravel_index(np.argmax(win), win.shape)  # argmax: the first maximum, row-major
+                    out[n, c, i, j] = win[a, bb]
+                    where[n, c, i, j] = (i * stride + a, j * stride + bb)
+    return out, (x.shape, where)
+
+
+def _maxpool_backward_loops(dout, cache):
+    shape, where = cache
+    dx = np.zeros(shape)
+    for (n, c, i, j), (r, q) in where.items():
+        dx[n, c, r, q] += dout[n, c, i, j]
+    return dx
+
+
+def _avgpool_loops(x, pool_size=2, stride=None):
+    stride = pool_size if stride is None else stride
+    H, W = x.shape[2:]
+    Ho, Wo = (H - pool_size) // stride + 1, (W - pool_size) // stride + 1
+    out = np.array(
+        [
+            [
+                x[:, :, i * stride : i * stride + pool_size, j * stride : j * stride + pool_size].mean(axis=(2, 3))
+                for j in range(Wo)
+            ]
+            for i in range(Ho)
+        ]
+    ).transpose(2, 3, 0, 1)
+    return out, (x.shape, pool_size, stride)
+
+
+def _avgpool_backward_loops(dout, cache):
+    shape, p, s = cache
+    dx = np.zeros(shape)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            dx[:, :, i * s : i * s + p, j * s : j * s + p] += dout[:, :, i, j, None, None] / p**2
+    return dx
+
+
+def _transpose_loops(x, w, b, stride=1, pad=0):
+    """Every input pixel scatters a copy of its kernel (scaled by its value) onto the output; then crop pad."""
+    N, C_in, H, W = x.shape
+    _, C_out, kh, kw = w.shape
+    full = np.zeros((N, C_out, (H - 1) * stride + kh, (W - 1) * stride + kw))
+    for i in range(H):
+        for j in range(W):
+            full[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw] += np.einsum(
+                "nc,cohw->nohw", x[:, :, i, j], w
+            )
+    out = full[:, :, pad : full.shape[2] - pad, pad : full.shape[3] - pad]
+    return out + b[None, :, None, None], (x, w, stride, pad)
+
+
+def _transpose_backward_loops(dout, cache):
+    x, w, stride, pad = cache
+    N, C_in, H, W = x.shape
+    kh, kw = w.shape[2:]
+    dfull = np.pad(dout, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    for i in range(H):
+        for j in range(W):
+            patch = dfull[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
+            dx[:, :, i, j] = np.einsum("nohw,cohw->nc", patch, w)
+            dw += np.einsum("nc,nohw->cohw", x[:, :, i, j], patch)
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+def _block_forward_own(x, params):
+    """The residual block from the loop convolution, with its own cache (a dict)."""
+    h1, c1 = _conv_loops(x, params["W1"], params["b1"], pad=1)
+    a1 = np.maximum(h1, 0)
+    h2, c2 = _conv_loops(a1, params["W2"], params["b2"], pad=1)
+    skip, cs = _conv_loops(x, params["Ws"], params["bs"]) if "Ws" in params else (x, None)
+    z = h2 + skip
+    return np.maximum(z, 0), {"c1": c1, "h1": h1, "c2": c2, "cs": cs, "z": z}
+
+
+def _block_backward_own(dout, cache):
+    dz = dout * (cache["z"] > 0)
+    da1, dW2, db2 = _conv_backward_loops(dz, cache["c2"])
+    dx, dW1, db1 = _conv_backward_loops(da1 * (cache["h1"] > 0), cache["c1"])
+    grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+    if cache["cs"] is None:
+        return dx + dz, grads
+    dxs, grads["Ws"], grads["bs"] = _conv_backward_loops(dz, cache["cs"])
+    return dx + dxs, grads
+
+
+def _small_cnn_einsum(params, X, y=None, reg=0.0):
+    """The small CNN with the reference conv and pooling but its own softmax and affine written with einsum."""
+    h, c1 = conv.conv2d_forward(X, params["W1"], params["b1"], pad=1)
+    a = np.maximum(h, 0)
+    p, cp = pool.maxpool_forward(a, 2)
+    flat = p.reshape(len(X), -1)
+    scores = np.einsum("nd,dk->nk", flat, params["W2"]) + params["b2"]
+    if y is None:
+        return scores
+    z = scores - scores.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    n = len(y)
+    loss = -logp[np.arange(n), y].mean() + 0.5 * reg * ((params["W1"] ** 2).sum() + (params["W2"] ** 2).sum())
+    ds = np.exp(logp)
+    ds[np.arange(n), y] -= 1
+    ds /= n
+    dflat = ds @ params["W2"].T
+    dh = pool.maxpool_backward(dflat.reshape(p.shape), cp) * (h > 0)
+    _, dW1, db1 = conv.conv2d_backward(dh, c1)
+    return float(loss), {
+        "W1": dW1 + reg * params["W1"],
+        "b1": db1,
+        "W2": flat.T @ ds + reg * params["W2"],
+        "b2": ds.sum(axis=0),
+    }
+
+
+ALTERNATIVES = {
+    "sizes and fields": dict(conv=dict(conv_output_size=_size_divmod, receptive_field=_field_top_down)),
+    "im2col with loops": dict(conv=dict(im2col=_im2col_loops)),
+    "conv with loops": dict(conv=dict(conv2d_forward=_conv_loops, conv2d_backward=_conv_backward_loops)),
+    "pooling with loops": dict(
+        pool=dict(
+            maxpool_forward=_maxpool_loops,
+            maxpool_backward=_maxpool_backward_loops,
+            avgpool_forward=_avgpool_loops,
+            avgpool_backward=_avgpool_backward_loops,
+        )
+    ),
+    "transposed conv as scattered kernels": dict(
+        conv=dict(conv_transpose2d_forward=_transpose_loops, conv_transpose2d_backward=_transpose_backward_loops)
+    ),
+    "residual block on loop convolutions": dict(
+        blocks=dict(residual_block_forward=_block_forward_own, residual_block_backward=_block_backward_own)
+    ),
+    "small CNN with einsum": dict(blocks=dict(small_cnn_loss=_small_cnn_einsum)),
+}
+
+
+@pytest.mark.parametrize("what", list(ALTERNATIVES))
+def test_correct_alternatives_keep_every_point(what):
+    points = {p.name: p.points for p in load_topic("08").parts}
+    modules = {name: _wrap(getattr(dk, name), **fns) for name, fns in ALTERNATIVES[what].items()}
+    parts = [n for n in points if n != "cnn_digits" or "blocks" in modules]  # the digits run: only for the CNN
+    res = grade_module("08", _pkg(**modules), parts=parts)
+    assert {k: v[0] for k, v in res.items()} == {k: points[k] for k in parts}, {
+        k: v for k, v in res.items() if v[0] < points[k]
+    }
+
+
+def test_a_wrong_return_structure_is_named():
+    res = grade_module(
+        "08",
+        _pkg(conv=_wrap(conv, conv2d_forward=lambda x, w, b, stride=1, pad=0, dilation=1: x)),
+        parts=["conv2d_forward"],
+    )
+    assert res["conv2d_forward"][0] == 0 and "conv2d_forward must return (out, cache)" in res["conv2d_forward"][1]
+    res = grade_module(
+        "08", _pkg(pool=_wrap(pool, maxpool_forward=lambda x, p=2, s=None: (x, 1, 2))), parts=["maxpool_forward"]
+    )
+    assert "maxpool_forward must return (out, cache), got tuple of length 3" in res["maxpool_forward"][1]

@@ -385,6 +385,185 @@ def test_wrong_variant_loses_its_points(name, replace, must, may):
         assert scores[p][0] == 0, (name, p, scores[p])
 
 
+def _xavier_sum_of_shape(m):
+    """The source notes' TensorFlow helper: epsilon = sqrt(6 / np.sum(shape))."""
+
+    def xavier_uniform(shape, rng, gain=1.0):
+        b = gain * math.sqrt(6.0 / float(np.sum(shape)))
+        return rng.uniform(-b, b, size=tuple(shape))
+
+    return xavier_uniform
+
+
+def _kaiming_mode_ignored(m):
+    def kaiming_std(shape, mode="fan_in", nonlinearity="relu", a=0.0):
+        return m.calculate_gain(nonlinearity, a) / math.sqrt(m.compute_fans(shape)[0])
+
+    return kaiming_std
+
+
+# (misconception, the implementation that makes it, the part it is named in)
+DETECTED = [
+    (init_checks.STD_AS_VARIANCE, {"normal": _std_as_variance}, "normal"),
+    (init_checks.XAVIER_UNIFORM_STD_BOUND, {"xavier_uniform": _uniform_with_normal_bound}, "xavier_uniform"),
+    (init_checks.XAVIER_SUM_OF_SHAPE, {"xavier_uniform": _xavier_sum_of_shape}, "xavier_uniform"),
+    (init_checks.XAVIER_IS_LECUN, {"xavier_normal": _xavier_lecun}, "xavier_normal"),
+    (init_checks.XAVIER_NORMAL_IS_UNIFORM, {"xavier_normal": _xavier_normal_is_uniform}, "xavier_normal"),
+    (init_checks.KAIMING_DIVIDES, {"kaiming_std": _kaiming_divides}, "kaiming_normal"),
+    (init_checks.KAIMING_MODE_IGNORED, {"kaiming_std": _kaiming_mode_ignored}, "kaiming_normal"),
+    (init_checks.KAIMING_UNIFORM_STD_BOUND, {"kaiming_uniform": _kaiming_uniform_normal_bound}, "kaiming_uniform"),
+    (init_checks.MLP_INDEX_TYPO, {"init_mlp": _index_typo_mlp}, "init_mlp"),
+    (init_checks.MLP_BIASES, {"init_mlp": _nonzero_bias}, "init_mlp"),
+]
+
+
+@pytest.mark.parametrize("mistake, replace, part", DETECTED, ids=[d[2] + "-" + d[0].says[:30] for d in DETECTED])
+def test_detected_mistakes_are_named(mistake, replace, part):
+    assert mistake.says in [m.says for m in PARTS[part].misconceptions]  # (the grader loads its own copy)
+    points, reason = grade_module("03", _fake(**replace), parts=[part], ref=dk)[part]
+    assert points < FULL[part] and mistake.reason in reason, reason
+
+
+@pytest.mark.parametrize("part", sorted({d[2] for d in DETECTED}))
+def test_the_reference_never_looks_like_a_detected_mistake(part):
+    """On many seeds (the hidden ones and 40 more), no detect of the part fires on the reference's samples."""
+    from autograder.local import make_cases
+
+    spec = PARTS[part]
+    cases = make_cases(spec) + [
+        spec.inputs(np.random.default_rng([5, s])) for s in range(40 if part != "init_mlp" else 10)
+    ]
+    for inputs in cases:
+        out = getattr(PROBES, spec.probe)(dk, inputs)
+        for mistake in spec.misconceptions:
+            if mistake.detect is not None:
+                assert not mistake.detect(out, inputs), mistake.says
+
+
+def test_the_bank_has_at_least_five_per_topic_and_covers_every_graded_part_but_the_experiment():
+    named = {p.name for p in TOPIC.parts if p.misconceptions}
+    assert named == set(FULL) - {"experiment"}
+    assert sum(len(p.misconceptions) for p in TOPIC.parts) >= 5
+
+
+@pytest.mark.parametrize(
+    "replace, part, words",
+    [
+        ({"compute_fans": lambda m: lambda shape: m.math.prod(shape)}, "fans", "(fan_in, fan_out)"),
+        (
+            {"xavier_normal": lambda m: lambda shape, rng, gain=1.0: (np.zeros(shape), 0)},
+            "xavier_normal",
+            "one NumPy array",
+        ),
+        ({"init_mlp": lambda m: lambda sizes, scheme, rng, **kw: {"W": 0}}, "init_mlp", "list of (W, b) pairs"),
+        ({"calculate_gain": lambda m: lambda n, param=None: (1.0, 1.0)}, "gains", "one number"),
+    ],
+)
+def test_a_wrong_return_structure_says_what_to_return(replace, part, words):
+    points, reason = grade_module("03", _fake(**replace), parts=[part], ref=dk)[part]
+    assert points == 0 and words in reason, reason
+
+
+# Correct implementations written differently from the reference (other random draws where the docstring leaves
+# them open): each keeps every point of its parts.
+def _fans_numpy(m):
+    return lambda shape: (
+        (int(shape[0]), int(shape[1]))
+        if len(shape) == 2
+        else (int(np.prod(shape[1:])), int(shape[0] * np.prod(shape[2:])))
+    )
+
+
+def _normal_standard(m):
+    return lambda shape, std, rng: std * rng.standard_normal(tuple(shape))
+
+
+def _xavier_uniform_random(m):
+    def xavier_uniform(shape, rng, gain=1.0):
+        fi, fo = m.compute_fans(shape)
+        return (2.0 * rng.random(tuple(shape)) - 1.0) * gain * np.sqrt(6.0 / (fi + fo))
+
+    return xavier_uniform
+
+
+def _xavier_normal_standard(m):
+    def xavier_normal(shape, rng, gain=1.0):
+        fi, fo = m.compute_fans(shape)
+        return rng.standard_normal(tuple(shape)) * (gain * np.sqrt(2.0 / (fi + fo)))
+
+    return xavier_normal
+
+
+def _kaiming_normal_own_std(m):
+    def kaiming_normal(shape, rng, mode="fan_in", nonlinearity="relu", a=0.0):
+        fi, fo = m.compute_fans(shape)
+        var = m.calculate_gain(nonlinearity, a) ** 2 / (fi if mode == "fan_in" else fo)
+        return np.sqrt(var) * rng.standard_normal(tuple(shape))
+
+    return kaiming_normal
+
+
+def _kaiming_uniform_scaled(m):
+    def kaiming_uniform(shape, rng, mode="fan_in", nonlinearity="relu", a=0.0):
+        bound = np.sqrt(3.0) * m.kaiming_std(shape, mode, nonlinearity, a)
+        return bound * rng.uniform(-1.0, 1.0, size=tuple(shape))
+
+    return kaiming_uniform
+
+
+def _gain_table(m):
+    table = {"tanh": 5.0 / 3.0, "relu": np.sqrt(2.0), "selu": 0.75}
+
+    def calculate_gain(nonlinearity, param=None):
+        if nonlinearity == "leaky_relu":
+            slope = 0.01 if param is None else param
+            return float(np.sqrt(2.0 / (1.0 + slope**2)))
+        return table.get(nonlinearity, 1.0)
+
+    return calculate_gain
+
+
+def _init_mlp_loop(m):
+    def init_mlp(layer_sizes, scheme, rng, **kw):
+        layers = []
+        for d_in, d_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+            if scheme.startswith("xavier"):
+                W = getattr(m, scheme)((d_in, d_out), rng, kw.get("gain", 1.0))
+            elif scheme.startswith("kaiming"):
+                W = getattr(m, scheme)(
+                    (d_in, d_out), rng, **{k: kw[k] for k in ("mode", "nonlinearity", "a") if k in kw}
+                )
+            elif scheme == "normal":
+                W = m.normal((d_in, d_out), kw.get("std", 0.01), rng)
+            elif scheme == "constant":
+                W = m.constant((d_in, d_out), kw.get("value", 0.1))
+            else:
+                W = m.zeros((d_in, d_out))
+            layers.append([W, np.zeros(d_out)])  # a list pair is a pair too
+        return layers
+
+    return init_mlp
+
+
+ALTERNATIVES = {
+    "compute_fans with np.prod": ({"compute_fans": _fans_numpy}, ["fans"]),
+    "calculate_gain from a table": ({"calculate_gain": _gain_table}, ["gains"]),
+    "normal via standard_normal * std": ({"normal": _normal_standard}, ["normal"]),
+    "xavier_uniform via rng.random": ({"xavier_uniform": _xavier_uniform_random}, ["xavier_uniform"]),
+    "xavier_normal via standard_normal": ({"xavier_normal": _xavier_normal_standard}, ["xavier_normal"]),
+    "kaiming_normal without kaiming_std": ({"kaiming_normal": _kaiming_normal_own_std}, ["kaiming_normal"]),
+    "kaiming_uniform as a scaled U(-1, 1)": ({"kaiming_uniform": _kaiming_uniform_scaled}, ["kaiming_uniform"]),
+    "init_mlp as an if/elif loop returning lists": ({"init_mlp": _init_mlp_loop}, ["init_mlp"]),
+}
+
+
+@pytest.mark.parametrize("name", list(ALTERNATIVES))
+def test_differently_written_correct_implementations_keep_every_point(name):
+    replace, parts = ALTERNATIVES[name]
+    scores = grade_module("03", _fake(**replace), parts=parts, ref=dk)
+    assert scores == {p: (FULL[p], "all checks passed") for p in parts}, scores
+
+
 def test_swapped_fans_cannot_hurt_xavier():
     """Xavier depends on fan_in + fan_out only, so swapping the fans is harmless there (but not for Kaiming)."""
     scores = grade_module("03", _fake(compute_fans=_torch_fans), parts=["xavier_uniform", "xavier_normal"], ref=dk)

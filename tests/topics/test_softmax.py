@@ -119,6 +119,26 @@ def test_softmax_loss_vs_torch_and_gradcheck():
     assert check_gradient(lambda v: F.softmax_loss(v, y)[0], s2, ds2)
 
 
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.37, 1.0])
+def test_smoothed_softmax_loss_vs_torch_and_gradcheck(eps):
+    rng = np.random.default_rng(11)
+    s, y = 3 * rng.standard_normal((7, 5)), rng.integers(0, 5, 7)
+    s[0] += 1000.0
+    loss, ds = F.smoothed_softmax_loss(s, y, eps)
+    ts = t(s, True)
+    tl = torch.nn.functional.cross_entropy(ts, torch.tensor(y), label_smoothing=eps)
+    tl.backward()
+    assert isinstance(loss, float) and abs(loss - tl.item()) < 1e-12
+    assert rel_error(ds, ts.grad.numpy()) < TOL
+    # the derived form: (p - ((1 - eps) onehot + eps / C)) / N
+    q = (1 - eps) * np.eye(5)[y] + eps / 5
+    assert np.allclose(ds, (F.softmax(s) - q) / 7, atol=1e-16)
+    s2 = s - np.where(np.arange(7)[:, None] == 0, 1000.0, 0.0)  # finite differences on moderate scores
+    assert check_gradient(lambda v: F.smoothed_softmax_loss(v, y, eps)[0], s2, F.smoothed_softmax_loss(s2, y, eps)[1])
+    if eps == 0.0:
+        assert loss == pytest.approx(F.softmax_loss(s, y)[0], abs=1e-13)
+
+
 def test_linear_scores_and_initial_loss_is_log_c():
     rng = np.random.default_rng(7)
     X, W, b = rng.standard_normal((500, 10)), 1e-4 * rng.standard_normal((10, 7)), np.zeros(7)
@@ -250,6 +270,7 @@ def test_affine_shapes(N, dims, M):
         (lambda: F.cross_entropy(np.full((2, 2), 1.5), np.array([0, 1])), ValueError, "probs must lie"),
         (lambda: F.softmax_loss(np.ones((3, 2)), np.array([0, 1])), ValueError, "y must have shape (3,)"),
         (lambda: F.softmax_loss(np.ones((2, 2)), np.array([0.5, 1])), TypeError, "integer"),
+        (lambda: F.smoothed_softmax_loss(np.ones((2, 2)), np.array([0, 1]), 1.5), ValueError, "eps must be in [0, 1]"),
         (lambda: NETS.two_layer_loss({"W1": np.ones((2, 2))}, np.ones((1, 2))), ValueError, "missing b1"),
         (
             lambda: NETS.two_layer_loss(
@@ -308,6 +329,7 @@ FULL = {
     "log_softmax": 1,
     "cross_entropy": 1,
     "softmax_loss": 2,
+    "smoothed_softmax_loss": 2,
     "two_layer_loss": 3,
 }
 
@@ -373,6 +395,24 @@ def _relu_grad_at_zero(dout, cache):
     return dout * (cache >= 0)
 
 
+def _smoothed_other_convention(scores, y, eps=0.1):
+    N, C = scores.shape
+    q = np.full((N, C), eps / (C - 1))
+    q[np.arange(N), y] = 1 - eps
+    logp = F.log_softmax(scores)
+    return float(-(q * logp).sum() / N), (np.exp(logp) - q) / N
+
+
+def _smoothed_plain_gradient(scores, y, eps=0.1):
+    return F.smoothed_softmax_loss(scores, y, eps)[0], F.softmax_loss(scores, y)[1]
+
+
+def _affine_squeezed(x, w, b):
+    """Squeezes the batch axis away: wrong for a single example."""
+    out, cache = L.affine_forward(x, w, b)
+    return np.squeeze(out), cache
+
+
 def _net_no_half(params, X, y=None, reg=0.0):
     out = NETS.two_layer_loss(params, X, y, reg)
     if y is None:
@@ -399,6 +439,9 @@ WRONG = [
     ("softmax_loss", dict(losses=_fake(F, "softmax_loss", _summed_loss))),
     ("softmax_loss", dict(losses=_fake(F, "softmax_loss", _wrong_sign))),
     ("softmax_loss", dict(losses=_fake(F, "softmax_loss", _unscaled_dscores))),
+    ("smoothed_softmax_loss", dict(losses=_fake(F, "smoothed_softmax_loss", _smoothed_other_convention))),
+    ("smoothed_softmax_loss", dict(losses=_fake(F, "smoothed_softmax_loss", _smoothed_plain_gradient))),
+    ("affine_forward", dict(layers=_fake(L, "affine_forward", _affine_squeezed))),
     ("two_layer_loss", dict(nets=_fake(NETS, "two_layer_loss", _net_no_half))),
     ("two_layer_loss", dict(nets=_fake(NETS, "two_layer_loss", _net_reg_bias))),
 ]
@@ -411,3 +454,211 @@ def test_wrong_implementation_loses_exactly_its_part(part, mods):
         res = grade_module("01", _pkg(**mods))
     got = {k: v[0] for k, v in res.items()}
     assert got == {**FULL, part: 0.0}, res
+
+
+# ---------------------------------------------------------------- the bank's detected mistakes, both ways
+
+
+def _log_of_softmax(z):
+    with np.errstate(divide="ignore"):
+        return np.log(F.softmax(z))
+
+
+def _unclipped_ce(probs, y):
+    with np.errstate(divide="ignore"):
+        return float(-np.mean(np.log(probs[np.arange(len(y)), y])))
+
+
+DETECTED = [
+    ("softmax", "losses", "softmax", _unshifted_softmax, "SOFTMAX_UNSHIFTED"),
+    ("log_softmax", "losses", "log_softmax", _unshifted_log_softmax, "LOG_SOFTMAX_UNSHIFTED"),
+    ("log_softmax", "losses", "log_softmax", _log_of_softmax, "LOG_OF_SOFTMAX"),
+    ("cross_entropy", "losses", "cross_entropy", _unclipped_ce, "CE_UNCLIPPED"),
+]
+
+
+@pytest.mark.parametrize("part, module, name, fn, mistake", DETECTED, ids=[d[4] for d in DETECTED])
+def test_detected_mistakes_are_named_and_never_match_the_reference(part, module, name, fn, mistake):
+    from autograder import checks  # noqa: F401  (the package; the module is loaded by name below)
+    from autograder.local import load_probes, load_topic, make_cases, run_probe
+
+    bank = __import__("autograder.checks.softmax", fromlist=[mistake])
+    misconception = getattr(bank, mistake)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        points, reason = grade_module("01", _pkg(**{module: _fake(getattr(dk, module), name, fn)}), parts=[part])[part]
+    assert points == 0 and misconception.reason in reason, reason
+    topic = load_topic("01")
+    spec = next(p for p in topic.parts if p.name == part)
+    for inputs in make_cases(spec):
+        assert not misconception.detect(run_probe(load_probes(topic), spec, dk, inputs), inputs)
+
+
+# ---------------------------------------------------------------- what a wrong return structure is told
+
+
+@pytest.mark.parametrize(
+    "mods, part, words",
+    [
+        (
+            dict(layers=_fake(L, "affine_forward", lambda x, w, b: L.affine_forward(x, w, b)[0])),
+            "affine_forward",
+            "(out, cache)",
+        ),
+        (dict(layers=_fake(L, "relu_forward", lambda x: L.relu_forward(x)[0])), "relu_backward", "(out, cache)"),
+        (
+            dict(losses=_fake(F, "softmax_loss", lambda s, y: F.softmax_loss(s, y)[0])),
+            "softmax_loss",
+            "(loss, dscores)",
+        ),
+        (
+            dict(layers=_fake(L, "affine_backward", lambda d, c: L.affine_backward(d, c)[:2])),
+            "affine_backward",
+            "(dx, dw, db)",
+        ),
+        (
+            dict(
+                nets=_fake(
+                    NETS,
+                    "two_layer_loss",
+                    lambda p, X, y=None, reg=0.0: (
+                        NETS.two_layer_loss(p, X, y, reg) if y is None else (NETS.two_layer_loss(p, X, y, reg)[0], [])
+                    ),
+                )
+            ),
+            "two_layer_loss",
+            "dict with the keys W1, b1, W2, b2",
+        ),
+        (
+            dict(losses=_fake(F, "cross_entropy", lambda p, y: -np.log(p[np.arange(len(y)), y]))),
+            "cross_entropy",
+            "one number",
+        ),
+    ],
+)
+def test_a_wrong_return_structure_says_what_to_return(mods, part, words):
+    with np.errstate(divide="ignore"):
+        points, reason = grade_module("01", _pkg(**mods), parts=[part])[part]
+    assert points == 0 and words in reason, reason
+
+
+# ---------------------------------------------------------------- differently written correct implementations
+
+
+def _affine_forward_loops(x, w, b):
+    x = np.asarray(x, dtype=float)
+    rows = [np.ravel(xi) for xi in x]
+    out = np.array([[sum(r[d] * w[d, m] for d in range(len(r))) + b[m] for m in range(w.shape[1])] for r in rows])
+    return out, {"x": x, "w": w}
+
+
+def _affine_backward_loops(dout, cache):
+    x, w = cache["x"], cache["w"]
+    flat = x.reshape(len(x), -1)
+    dw = np.zeros_like(w)
+    for i in range(len(x)):
+        dw += np.outer(flat[i], dout[i])
+    dx = np.stack([w @ dout[i] for i in range(len(x))]).reshape(x.shape)
+    return dx, dw, np.sum(dout, axis=0)
+
+
+def _relu_where(x):
+    x = np.asarray(x, dtype=float)
+    return np.where(x > 0, x, 0.0), x > 0
+
+
+def _relu_mask_bwd(dout, mask):
+    return dout * mask
+
+
+def _softmax_scipy(z):
+    from scipy.special import softmax
+
+    return softmax(np.asarray(z, dtype=float), axis=-1)
+
+
+def _log_softmax_scipy(z):
+    from scipy.special import logsumexp
+
+    z = np.asarray(z, dtype=float)
+    return z - logsumexp(z, axis=-1, keepdims=True)
+
+
+def _ce_loop(probs, y):
+    total = 0.0
+    for i, label in enumerate(y):
+        total -= np.log(max(probs[i, label], np.finfo(float).tiny))
+    return float(total / len(y))
+
+
+def _softmax_loss_onehot(scores, y):
+    N, C = scores.shape
+    onehot = np.eye(C)[y]
+    logp = _log_softmax_scipy(scores)
+    return float(-(onehot * logp).sum() / N), (np.exp(logp) - onehot) / N
+
+
+def _smoothed_via_two_losses(scores, y, eps=0.1):
+    """(1 - eps) * the plain loss + eps * the cross-entropy against the uniform target: the same function."""
+    N, C = scores.shape
+    logp = _log_softmax_scipy(scores)
+    plain, d_plain = _softmax_loss_onehot(scores, y)
+    uniform = float(-logp.sum() / (N * C))
+    d_uniform = (np.exp(logp) - 1.0 / C) / N
+    return (1 - eps) * plain + eps * uniform, (1 - eps) * d_plain + eps * d_uniform
+
+
+def _two_layer_graph(params, X, y=None, reg=0.0):
+    """The whole net in one function, without deepkit.layers (a computational-graph version)."""
+    X = np.asarray(X, dtype=float).reshape(len(X), -1)
+    z = X @ params["W1"] + params["b1"]
+    a = np.maximum(z, 0)
+    s = a @ params["W2"] + params["b2"]
+    if y is None:
+        return s
+    loss, ds = _softmax_loss_onehot(s, y)
+    loss += 0.5 * reg * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
+    da = ds @ params["W2"].T
+    dz = da * (z > 0)
+    return loss, {
+        "W1": X.T @ dz + reg * params["W1"],
+        "b1": dz.sum(0),
+        "W2": a.T @ ds + reg * params["W2"],
+        "b2": ds.sum(0),
+    }
+
+
+def _softmax_float32(z):
+    return F.softmax(np.asarray(z, dtype=np.float32)).astype(np.float32).astype(np.float64)
+
+
+ALTERNATIVES = {
+    "affine as Python loops with a dict cache": dict(
+        layers=_fake(_fake(L, "affine_forward", _affine_forward_loops), "affine_backward", _affine_backward_loops)
+    ),
+    "relu with np.where and a boolean mask as cache": dict(
+        layers=_fake(_fake(L, "relu_forward", _relu_where), "relu_backward", _relu_mask_bwd)
+    ),
+    "softmax and log_softmax from scipy.special": dict(
+        losses=_fake(_fake(F, "softmax", _softmax_scipy), "log_softmax", _log_softmax_scipy)
+    ),
+    "cross_entropy as a loop": dict(losses=_fake(F, "cross_entropy", _ce_loop)),
+    "softmax_loss with an explicit one-hot matrix": dict(losses=_fake(F, "softmax_loss", _softmax_loss_onehot)),
+    "label smoothing as a mix of two losses": dict(losses=_fake(F, "smoothed_softmax_loss", _smoothed_via_two_losses)),
+    "two-layer net as one computational graph": dict(nets=_fake(NETS, "two_layer_loss", _two_layer_graph)),
+}
+
+
+@pytest.mark.parametrize("name", list(ALTERNATIVES))
+def test_differently_written_correct_implementations_keep_every_point(name):
+    res = grade_module("01", _pkg(**ALTERNATIVES[name]))
+    assert {k: v[0] for k, v in res.items()} == FULL, {k: v for k, v in res.items() if v[0] < FULL[k]}
+
+
+def test_float32_arithmetic_is_named_as_a_precision_problem():
+    """The module says float64; a float32 softmax misses the 1e-6 tolerance on scores near 1000, and the reason
+    says it is precision, not the formula."""
+    points, reason = grade_module("01", _pkg(losses=_fake(F, "softmax", _softmax_float32)), parts=["softmax"])[
+        "softmax"
+    ]
+    assert points == 0 and "did you compute in float32" in reason, reason

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from autograder.checks import training as train_checks
 from autograder.local import grade_module
-from deepkit.gradcheck import numerical_gradient, rel_error
-from tests.refs import dk  # noqa: I001 (puts the reference deepkit on the path first)
+from tests.refs import dk
 
 M = dk.models
 S = dk.solver
+numerical_gradient, rel_error = dk.gradcheck.numerical_gradient, dk.gradcheck.rel_error
 
 
 def _digits(n_train=300, n_val=100, images=False):
@@ -552,7 +552,7 @@ WRONG = [
     ),
     (
         "inverted ratio",
-        {"solver": _fake(S, update_weight_ratio=lambda a, b: np.linalg.norm(a) / np.linalg.norm(b - a))},
+        {"solver": _fake(S, update_weight_ratio=train_checks._inverted_ratio)},
         ("update_weight_ratio",),
     ),
     ("ratio from the gradient (no lr)", {"solver": _fake(S, Solver=_GradRatioSolver)}, ("solver_step",)),
@@ -590,3 +590,211 @@ def test_known_wrong_loses_exactly_its_parts(what, modules, losing):
             assert score < part.points, (what, part.name, res[part.name])
         else:
             assert score == part.points, (what, part.name, res[part.name])
+
+
+# ------------------------------------------------------------------------------------------ whitening
+def _correlated(seed, n=300, d=4):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) + rng.normal(size=d) * 3
+
+
+def test_whitening_steps_centre_decorrelate_whiten_and_match_sklearn():
+    from sklearn.decomposition import PCA
+
+    X = _correlated(0)
+    st = M.fit_whitening(X)
+    n = len(X)
+    np.testing.assert_allclose(st["mean"], X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(st["eigvals"], np.sort(np.linalg.eigvalsh(np.cov(X.T, bias=True)))[::-1], rtol=1e-10)
+    assert np.all(np.diff(st["eigvals"]) <= 0)
+    rotated = M.pca_whiten(X, st, whiten=False)
+    np.testing.assert_allclose(rotated.T @ rotated / n, np.diag(st["eigvals"]), atol=1e-10)  # decorrelated
+    white = M.pca_whiten(X, st, eps=0.0)
+    np.testing.assert_allclose(white.T @ white / n, np.eye(4), atol=1e-10)  # whitened
+    zca = M.zca_whiten(X, st, eps=0.0)
+    np.testing.assert_allclose(zca.T @ zca / n, np.eye(4), atol=1e-10)
+    # sklearn: the same components up to sign; it divides by the N - 1 variances
+    sk = PCA(whiten=True).fit(X).transform(X) * np.sqrt(n / (n - 1))
+    np.testing.assert_allclose(np.abs(sk), np.abs(white), rtol=1e-8, atol=1e-10)
+    # ZCA is symmetric and sign-free: the same for -U
+    flipped = {**st, "eigvecs": -st["eigvecs"]}
+    np.testing.assert_allclose(M.zca_whiten(X, flipped), M.zca_whiten(X, st), rtol=1e-12)
+    # eps: the whitened covariance is diag(lam / (lam + eps))
+    w_eps = M.pca_whiten(X, st, eps=0.5)
+    np.testing.assert_allclose(np.diag(w_eps.T @ w_eps / n), st["eigvals"] / (st["eigvals"] + 0.5), rtol=1e-10)
+    assert M.pca_whiten(X, st, k=2).shape == (n, 2)
+
+
+def test_whitening_bad_input():
+    st = M.fit_whitening(_correlated(1))
+    with pytest.raises(ValueError, match="at least two examples"):
+        M.fit_whitening(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="k must be at most"):
+        M.pca_whiten(_correlated(1), st, k=9)
+    with pytest.raises(TypeError, match="stats must be the dict returned by fit_whitening"):
+        M.zca_whiten(_correlated(1), {"mean": 0})
+
+
+# -------------------------------------------------- fairness: correct alternatives keep every point
+def _fit_preprocess_own(X_train, mode="feature", scale=True):
+    X = np.asarray(X_train, dtype=np.float64)
+    axes = (0,) if mode == "feature" else (0, 2, 3)
+    mean = X.mean(axis=axes, keepdims=True)
+    std = np.sqrt(((X - mean) ** 2).mean(axis=axes, keepdims=True)) if scale else np.ones_like(mean)
+    std = np.where(std < M.STD_FLOOR, 1.0, std)
+    squeeze = (lambda a: a[0]) if mode == "feature" else (lambda a: a.reshape(-1))
+    return {"mode": np.array(mode), "mean": squeeze(mean), "std": squeeze(std)}
+
+
+def _fit_whitening_svd(X_train):
+    """From the SVD of the centred data: Xc = U S V^T, so Sigma = V diag(S^2 / N) V^T (signs may differ)."""
+    X = np.asarray(X_train, dtype=np.float64)
+    mean = X.mean(axis=0)
+    _, S, Vt = np.linalg.svd(X - mean, full_matrices=False)
+    return {"mean": mean, "eigvals": S**2 / len(X), "eigvecs": -Vt.T}  # the opposite signs, on purpose
+
+
+def _ratio_own(w_old, w_new):
+    num, den = math.sqrt(np.sum((np.asarray(w_new) - w_old) ** 2)), math.sqrt(np.sum(np.square(w_old)))
+    return 0.0 if num == den == 0 else (math.inf if den == 0 else num / den)
+
+
+class _OwnSolver(S.Solver):
+    """_next_batch that starts a new epoch when the previous one runs out; step written in another order."""
+
+    def _next_batch(self):
+        if self._batches is None:
+            self._batches = dk.data.minibatches(self.data["X_train"], self.data["y_train"], self.batch_size, self.rng)
+        try:
+            return next(self._batches)
+        except StopIteration:
+            self._batches = None
+            return self._next_batch()
+
+    def step(self):
+        if self.done:
+            raise RuntimeError("training is finished")
+        Xb, yb = self._next_batch()
+        if hasattr(self.model, "train"):
+            self.model.train()
+        loss, grads = self.model.loss(Xb, yb)
+        new = {}
+        for name in self.model.params:
+            old = self.model.params[name]
+            new[name], self.optim_states[name] = self.step_fn(
+                old, grads[name], self.optim_states[name], **self.optim_config
+            )
+            if name in self.history["ratios"]:
+                self.history["ratios"][name].append(_ratio_own(old, new[name]))
+        self.model.params.update(new)
+        self.history["loss"].append(float(loss))
+        self.iteration += 1
+        end_of_epoch = self.iteration % self.iters_per_epoch == 0
+        if end_of_epoch:
+            self.optim_config["lr"] = self.optim_config["lr"] * self.lr_decay
+            self._end_epoch()
+        return float(loss)
+
+    def check_accuracy(self, X, y, batch_size=500):
+        mode = self.model.mode
+        self.model.eval()
+        correct = sum(int(np.argmax(self.model.loss(X[i : i + 1])) == y[i]) for i in range(len(y)))  # one by one
+        (self.model.train if mode == "train" else self.model.eval)()
+        return correct / len(y)
+
+
+def _initial_loss_own(model, X, y):
+    saved = (model.reg, getattr(model, "mode", "train"))
+    model.eval()
+    with_reg = model.loss(X, y)[0]
+    model.reg = 0.0
+    without = model.loss(X, y)[0]
+    model.reg = saved[0]
+    model.train() if saved[1] == "train" else model.eval()
+    return {
+        "loss_no_reg": float(without),
+        "loss_reg": float(with_reg),
+        "expected": math.log(model.loss(X[:2]).shape[1]),
+    }
+
+
+def _lr_range_own(make_model, data, lr_min=1e-5, lr_max=1.0, num=11, **kw):
+    _, losses = S.lr_range_test(make_model, data, lr_min, lr_max, num, **kw)
+    return 10.0 ** np.linspace(math.log10(lr_min), math.log10(lr_max), num), losses
+
+
+def _sample_own(space, rng):
+    """A different but documented draw: lo * (hi / lo) ** U(0, 1) is log-uniform too (the check is statistical)."""
+    out = {}
+    for name, (lo, hi, kind) in space.items():
+        if kind == "log":
+            out[name] = float(lo * (hi / lo) ** rng.random())
+        elif kind == "linear":
+            out[name] = float(lo + (hi - lo) * rng.random())
+        else:
+            out[name] = int(lo) + int(rng.integers(0, int(hi) - int(lo) + 1))
+    return out
+
+
+def _search_own(evaluate, space, num_trials, rng):
+    trials = []
+    for _ in range(num_trials):
+        p = S.sample_hyperparams(space, rng)
+        trials.append({"params": p, "score": float(evaluate(**p))})
+    order = np.argsort([-t["score"] for t in trials], kind="stable")
+    return [trials[i] for i in order]
+
+
+def _refine_own(trials, space, top_k=3):
+    scores = np.array([t["score"] for t in trials])
+    best = [trials[i] for i in np.argsort(-scores, kind="stable")[:top_k]]
+    return {
+        name: (
+            (int if kind == "int" else float)(min(t["params"][name] for t in best)),
+            (int if kind == "int" else float)(max(t["params"][name] for t in best)),
+            kind,
+        )
+        for name, (_, _, kind) in space.items()
+    }
+
+
+ALTERNATIVES = {
+    "preprocessing with keepdims": {"models": {"fit_preprocess": _fit_preprocess_own}},
+    "whitening from the SVD (other signs)": {"models": {"fit_whitening": _fit_whitening_svd}},
+    "ratio, own norms": {"solver": {"update_weight_ratio": _ratio_own}},
+    "Solver written differently": {"solver": {"Solver": _OwnSolver}},
+    "babysitting helpers written differently": {
+        "solver": {"initial_loss_check": _initial_loss_own, "lr_range_test": _lr_range_own}
+    },
+    "search written differently": {
+        "solver": {"sample_hyperparams": _sample_own, "random_search": _search_own, "refine_space": _refine_own}
+    },
+}
+
+
+@pytest.mark.parametrize("what", list(ALTERNATIVES))
+def test_correct_alternatives_keep_every_point(what):
+    modules = {name: _fake(getattr(dk, name), **fns) for name, fns in ALTERNATIVES[what].items()}
+    pkg = types.SimpleNamespace(**{"models": M, "solver": S, **modules})
+    parts = [p.name for p in train_checks.PARTS if p.name != "capstone" or what == "Solver written differently"]
+    res = grade_module("09", pkg, parts=parts)
+    lost = {k: v for k, v in res.items() if v[0] < next(p.points for p in train_checks.PARTS if p.name == k)}
+    assert not lost, lost
+
+
+def test_a_wrong_return_structure_is_named():
+    pkg = types.SimpleNamespace(models=_fake(M, fit_whitening=lambda X: (X.mean(0), None)), solver=S)
+    res = grade_module("09", pkg, parts=["whitening"])
+    assert "fit_whitening must return a dict" in res["whitening"][1], res
+
+
+def _ratio_unguarded(w_old, w_new):
+    with np.errstate(all="ignore"):
+        return float(np.linalg.norm(np.asarray(w_new) - w_old) / np.linalg.norm(w_old))  # 0 / 0 -> nan
+
+
+def test_ratio_without_the_zero_weight_rule_loses_its_part():
+    """The docstring's edge: zero weights give 0 without an update and inf with one (a bias at init)."""
+    pkg = types.SimpleNamespace(models=M, solver=_fake(S, update_weight_ratio=_ratio_unguarded))
+    res = grade_module("09", pkg, parts=["update_weight_ratio"])
+    assert res["update_weight_ratio"][0] == 0.0, res

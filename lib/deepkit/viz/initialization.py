@@ -4,10 +4,17 @@ digits batch, and see layer by layer the standard deviation of the activations (
 
 Forward and backward use deepkit's own layers (``deepkit.layers`` affine/relu, ``deepkit.activations`` tanh and
 sigmoid) and the reference ``deepkit.init``; ``propagate`` is the testable core, ``explorer`` the widget.
+
+Speed: about 40 tick labels, titles and legend entries made up 80% of a redraw (matplotlib lays out and
+rasterises every text on every draw). The axes' limits are therefore rounded to a few fixed values (decades for
+the std panel, 1-2-5 steps for the histograms), the static part of the picture (frames, ticks, labels, legend)
+is drawn once per set of limits and kept as a figure image (``Backdrop``), and a redraw draws only that image
+and the artists that change (lines, bars, histograms, two titles).
 """
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -118,6 +125,12 @@ MAX_DEPTH = 12  # the depth slider's maximum
 SHOWN = 5  # histograms drawn per panel (layers spread over the depth)
 
 
+def _nice_ceil(v: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k that is >= v: histogram ranges from a few values, so backdrops repeat."""
+    k = math.floor(math.log10(v))
+    return next(m * 10.0**k for m in (1.0, 2.0, 5.0, 10.0) if m * 10.0**k >= v * (1 - 1e-12))
+
+
 def _hist_counts(arrays: list, lim: float) -> tuple[list, list, np.ndarray]:
     """(shown layer indices, their normalised counts on BINS - 1 bins over [-lim, lim], the bin edges)."""
     edges = np.linspace(-lim, lim, BINS)
@@ -135,10 +148,50 @@ def _cached(scheme: str, scale: float, activation: str, depth: int, width: int) 
     """propagate's result plus the histograms the widget shows ("hist_acts", "hist_grads"), per setting."""
     with threadpool_limits(1, user_api="blas"):  # small matrices: BLAS threads on a busy machine cost 10x
         r = propagate(scheme, scale, activation, depth, width)
-    lim_a = 1.0 if activation != "relu" else max(3 * float(r["act_std"].max()), 1e-6)
+    lim_a = 1.0 if activation != "relu" else _nice_ceil(max(3 * float(r["act_std"].max()), 1e-6))
     r["hist_acts"] = _hist_counts(r["acts"], lim_a)
-    r["hist_grads"] = _hist_counts(r["grads"], max(3 * float(r["grad_std"].max()), 1e-12))
+    r["hist_grads"] = _hist_counts(r["grads"], _nice_ceil(max(3 * float(r["grad_std"].max()), 1e-12)))
     return r
+
+
+class Backdrop:
+    """The static part of a figure (frames, ticks, labels, legends: whatever is not in ``dynamic``), drawn once
+    per key (the axes' limits and labels) and shown as a figure image under the changing artists.
+
+    ``show(key, apply)``: ``apply()`` sets the limits and labels of ``key``; the first time a key is seen the
+    figure is drawn with only the static artists and the pixels are kept (at most ``keep`` keys). Afterwards the
+    axes are switched off (no frame, ticks or labels to draw) and the image stands in for them.
+    """
+
+    def __init__(self, fig, dynamic: list, static_texts: list, keep: int = 24) -> None:
+        self.fig, self.dynamic, self.static_texts, self.keep = fig, dynamic, static_texts, keep
+        w, h = fig.canvas.get_width_height()
+        self.image = fig.figimage(np.zeros((h, w, 4), dtype=np.uint8), xo=0, yo=0, origin="upper", zorder=-10)
+        self.pixels: dict = {}
+
+    def _static(self, on: bool) -> None:
+        for ax in self.fig.axes:
+            ax.set_axis_on() if on else ax.set_axis_off()
+        for artist in self.static_texts:
+            artist.set_visible(on)
+        self.image.set_visible(not on)
+
+    def show(self, key, apply) -> None:
+        """Call after the dynamic artists are set (their visibility is kept); ``apply`` sets the static part."""
+        apply()
+        if key not in self.pixels:
+            shown = [a.get_visible() for a in self.dynamic]
+            for artist in self.dynamic:
+                artist.set_visible(False)
+            self._static(True)
+            self.fig.canvas.draw()
+            if len(self.pixels) >= self.keep:
+                self.pixels.pop(next(iter(self.pixels)))
+            self.pixels[key] = np.asarray(self.fig.canvas.buffer_rgba()).copy()
+            for artist, visible in zip(self.dynamic, shown):
+                artist.set_visible(visible)
+        self.image.set_data(self.pixels[key])
+        self._static(False)
 
 
 def _hist_setup(ax) -> list:
@@ -168,7 +221,7 @@ def _hist(ax, steps, hist, n, title, xlim=None) -> None:
 
 
 def setup(fig) -> dict:
-    """Axes, lines, bars and histograms, built once; ``update`` changes their data."""
+    """Axes, lines, bars and histograms, built once; ``update`` changes their data (over a ``Backdrop``)."""
     fig.set_layout_engine("none")  # fixed margins: constrained layout was a third of the redraw time
     fig.subplots_adjust(left=0.06, right=0.96, bottom=0.14, top=0.9, wspace=0.32)
     ax1, ax2, ax3 = fig.subplots(1, 3)
@@ -188,10 +241,14 @@ def setup(fig) -> dict:
     ax1.set_title("std per layer", fontsize=9)
     ax1.set_zorder(tw.get_zorder() + 1)
     ax1.patch.set_visible(False)
-    ax1.legend(fontsize=7, loc="lower left")
+    ax1.set_xlim(0.5, MAX_DEPTH + 0.5)  # fixed: the layers beyond the depth stay empty
+    legend = ax1.legend(fontsize=7, loc="lower left")
     for ax in (ax2, ax3):
         ax.set_title(" ", fontsize=8)
-    return dict(axes=(ax1, ax2, ax3), tw=tw, bars=bars, act=act, grad=grad, h2=_hist_setup(ax2), h3=_hist_setup(ax3))
+    h2, h3 = _hist_setup(ax2), _hist_setup(ax3)
+    dynamic = [act, grad, *bars, *h2, *h3, ax2.title, ax3.title]
+    backdrop = Backdrop(fig, dynamic, static_texts=[legend, ax1.title])
+    return dict(axes=(ax1, ax2, ax3), tw=tw, bars=bars, act=act, grad=grad, h2=h2, h3=h3, backdrop=backdrop)
 
 
 def update(st: dict, scheme: str, scale: float, activation: str, depth: int, width: int) -> str:
@@ -206,14 +263,12 @@ def update(st: dict, scheme: str, scale: float, activation: str, depth: int, wid
         max(min(r["act_std"].min(), r["grad_std"].min()), floor),
         max(r["act_std"].max(), r["grad_std"].max(), floor),
     )
-    ax1.set_ylim(lo / 2, hi * 2)
-    # 1 and 3 per decade over a short range; over many decades LogLocator would drop every tick with two subs
-    ax1.yaxis.set_major_locator(LogLocator(subs=(1.0, 3.0) if hi / lo < 1e3 else (1.0,), numticks=6))
-    ax1.set_xlim(0.5, depth + 0.5)
+    # whole decades (at least a factor 2 of margin): the backdrop of these limits is drawn once and reused
+    y_lim = (10.0 ** math.floor(math.log10(lo / 2)), 10.0 ** math.ceil(math.log10(hi * 2)))
+    kind = "dead" if activation == "relu" else "saturated"
     for i, bar in enumerate(st["bars"]):
         bar.set_visible(i < depth)
         bar.set_height(r["frac"][i] if i < depth else 0.0)
-    st["tw"].yaxis.label.set_text("dead" if activation == "relu" else "saturated")
     _hist(
         ax2,
         st["h2"],
@@ -223,6 +278,15 @@ def update(st: dict, scheme: str, scale: float, activation: str, depth: int, wid
         (0.0, 1.0) if activation == "sigmoid" else None,
     )
     _hist(ax3, st["h3"], r["hist_grads"], depth, "gradients dL/dh")
+    x_lims = (ax2.get_xlim(), ax3.get_xlim())
+
+    def apply() -> None:
+        ax1.set_ylim(*y_lim)
+        # 1 and 3 per decade over a short range; over many decades LogLocator would drop every tick with two subs
+        ax1.yaxis.set_major_locator(LogLocator(subs=(1.0, 3.0) if y_lim[1] / y_lim[0] < 1e3 else (1.0,), numticks=6))
+        st["tw"].yaxis.label.set_text(kind)
+
+    st["backdrop"].show((y_lim, x_lims, kind), apply)
     ratio = r["act_std"][-1] / max(r["act_std"][0], floor)
     return (
         f"last/first layer activation std = {ratio:.3g}; "

@@ -67,7 +67,9 @@ class Dashboard:
             continuous_update=False,
             style={"description_width": "initial"},
         )
-        self.explorer = Explorer({"smooth": smooth}, self._render, figsize=figsize, title=title)
+        self.explorer = Explorer(
+            {"smooth": smooth}, setup=self._setup, update=self._update, figsize=figsize, title=title
+        )
         self.widget = W.VBox([W.HBox([self.progress, self.stop_button]), self.explorer.widget])
         self.task: asyncio.Task | None = None
 
@@ -122,44 +124,70 @@ class Dashboard:
         )
 
     # ----------------------------------------------------------------------------------------- drawing
-    def _render(self, fig, smooth: int) -> str:
-        h = self.solver.history
+    # The four axes, their titles, ticks and lines are built once (``_setup``); a redraw only hands the lines their
+    # new data and rescales the axes (``_update``), which is most of a from-scratch redraw saved.
+    def _setup(self, fig) -> dict:
         ax = fig.subplots(2, 2)
         fig.subplots_adjust(left=0.08, right=0.98, bottom=0.07, top=0.93, wspace=0.2, hspace=0.35)
-        loss = np.asarray(h["loss"])
-        a = ax[0, 0]
-        if loss.size:
-            a.plot(loss, lw=0.6, color="#999999")
-            k = min(int(smooth), loss.size)
-            a.plot(np.arange(k - 1, loss.size), np.convolve(loss, np.ones(k) / k, mode="valid"), color="k", lw=1.2)
-        a.set_title("mini-batch loss / iteration", fontsize=9)
-        a = ax[0, 1]
-        epochs = np.arange(1, len(h["train_acc"]) + 1)
-        a.plot(epochs, h["train_acc"], "o-", ms=3, color=COLORS[0])
-        a.plot(epochs, h["val_acc"], "s-", ms=3, color=COLORS[1])
-        a.set_title("accuracy / epoch: train (blue), validation (red)", fontsize=9)  # no legend: 10 ms saved
-        a = ax[1, 0]
-        for j, (name, r) in enumerate(h["ratios"].items()):
-            r = np.asarray(r)
-            if r.size:
-                a.semilogy(np.clip(r, 1e-8, None), lw=0.8, color=COLORS[j % len(COLORS)], label=name)
-        a.axhline(1e-3, color="k", ls="--", lw=0.8)
-        a.set_yscale("log")
-        a.yaxis.set_major_locator(LogLocator(numticks=4))
-        a.yaxis.set_minor_locator(NullLocator())
-        a.yaxis.set_major_formatter(_SCI)  # plain "1e-03" labels: mathtext would double the draw time
-        a.set_title("update / weight ratio per layer / iteration (1e-3 dashed)", fontsize=9)
-        if h["ratios"] and loss.size:
-            a.legend(fontsize=7, loc="upper right", ncol=2)
-        a = ax[1, 1]
-        for i, stds in self.act_std.items():
-            a.plot(self.act_iters[-len(stds) :], stds, lw=1, color=COLORS[(i - 1) % len(COLORS)])
-        a.set_title("hidden activation std / iteration (colour of W_i)", fontsize=9)
-        for a in ax.ravel():
+        titles = (
+            "mini-batch loss / iteration",
+            "accuracy / epoch: train (blue), validation (red)",  # no legend: 10 ms saved
+            "update / weight ratio per layer / iteration (1e-3 dashed)",
+            "hidden activation std / iteration (colour of W_i)",
+        )
+        for a, title in zip(ax.ravel(), titles):
+            a.set_title(title, fontsize=9)
             a.tick_params(labelsize=7)
             a.xaxis.set_major_locator(MaxNLocator(4, integer=True))  # few ticks: tick creation dominates
-            if a.get_yscale() == "linear":
-                a.yaxis.set_major_locator(MaxNLocator(4))
+        (raw,) = ax[0, 0].plot([], [], lw=0.6, color="#999999")
+        (smooth,) = ax[0, 0].plot([], [], color="k", lw=1.2)
+        (train,) = ax[0, 1].plot([], [], "o-", ms=3, color=COLORS[0])
+        (val,) = ax[0, 1].plot([], [], "s-", ms=3, color=COLORS[1])
+        r = ax[1, 0]
+        ratios = {
+            name: r.plot([], [], lw=0.8, color=COLORS[j % len(COLORS)], label=name)[0]
+            for j, name in enumerate(self.solver.history["ratios"])
+        }
+        r.axhline(1e-3, color="k", ls="--", lw=0.8)
+        r.set_yscale("log")
+        r.set_ylim(1e-5, 1e-1)
+        r.yaxis.set_major_locator(LogLocator(numticks=4))
+        r.yaxis.set_minor_locator(NullLocator())
+        r.yaxis.set_major_formatter(_SCI)  # plain "1e-03" labels: mathtext would double the draw time
+        if ratios:
+            r.legend(fontsize=7, loc="upper right", ncol=2)
+        for a in (ax[0, 0], ax[0, 1], ax[1, 1]):
+            a.yaxis.set_major_locator(MaxNLocator(4))
+        return {"axes": ax, "raw": raw, "smooth": smooth, "train": train, "val": val, "ratios": ratios, "act": {}}
+
+    def _update(self, st: dict, smooth: int) -> str:
+        h, ax = self.solver.history, st["axes"]
+        loss = np.asarray(h["loss"])
+        steps = np.arange(loss.size)
+        st["raw"].set_data(steps, loss)
+        k = max(1, min(int(smooth), loss.size))
+        if loss.size:
+            st["smooth"].set_data(np.arange(k - 1, loss.size), np.convolve(loss, np.ones(k) / k, mode="valid"))
+        epochs = np.arange(1, len(h["train_acc"]) + 1)
+        st["train"].set_data(epochs, h["train_acc"])
+        st["val"].set_data(epochs, h["val_acc"])
+        low, high = np.inf, 0.0
+        for name, line in st["ratios"].items():
+            r = np.clip(np.asarray(h["ratios"][name]), 1e-8, None)
+            line.set_data(np.arange(r.size), r)
+            if r.size:
+                low, high = min(low, float(r.min())), max(high, float(r.max()))
+        for i, stds in self.act_std.items():
+            if i not in st["act"]:
+                st["act"][i] = ax[1, 1].plot([], [], lw=1, color=COLORS[(i - 1) % len(COLORS)])[0]
+            st["act"][i].set_data(self.act_iters[-len(stds) :], stds)
+        for a in (ax[0, 0], ax[0, 1], ax[1, 1]):
+            if a.lines and any(len(line.get_xdata()) for line in a.lines):
+                a.relim()
+                a.autoscale_view()
+        if np.isfinite(low):
+            ax[1, 0].set_xlim(-0.5, max(loss.size, 1))
+            ax[1, 0].set_ylim(min(low, 1e-4) / 2, max(high, 1e-2) * 2)
         last = f"loss {loss[-1]:.3f}" if loss.size else "not started"
         return f"iteration {self.solver.iteration} / {self.solver.num_iterations}, {last}"
 

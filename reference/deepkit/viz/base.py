@@ -82,13 +82,15 @@ def dropdown(options, value, description: str) -> W.Dropdown:
 RC = {"axes.titley": 1.0, "text.hinting": "no_hinting"}
 
 
-def png_bytes(fig: Figure, compress_level: int = 1) -> bytes:
-    """Draw ``fig`` on its Agg canvas and encode it as an RGB PNG (fast zlib level; the plots are small)."""
+def png_bytes(fig: Figure, compress_level: int = 1, draw: bool = True) -> bytes:
+    """Draw ``fig`` on its Agg canvas and encode it as an RGB PNG (fast zlib level; the plots are small).
+    ``draw=False`` encodes the canvas as it is (after a blitted partial redraw)."""
     from PIL import Image
 
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    with mpl.rc_context(RC):
-        canvas.draw()
+    if draw:
+        with mpl.rc_context(RC):
+            canvas.draw()
     img = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     buf = io.BytesIO()
     img.convert("RGB").save(buf, format="png", compress_level=compress_level)
@@ -211,3 +213,54 @@ class Explorer:
         from IPython.display import display
 
         display(self.widget)
+
+
+class BlitExplorer(Explorer):
+    """An ``Explorer`` that redraws only what moves (Agg blitting): for pictures whose frame (axes, ticks,
+    contours, legend) stays put while a few lines change, e.g. optimizer paths on a fixed surface.
+
+    ``setup(fig)`` returns a state dict holding ``"dynamic"``: the artists that change on every update (lines,
+    markers). ``update(state, **values)`` changes them and sets ``state["frame"]`` to a hashable description of
+    everything else it changed (the surface, the axis limits, the legend...). A frame seen recently has its
+    background saved (the full figure drawn without the dynamic artists): it is restored and only the dynamic
+    artists are drawn on it; a new frame is drawn in full and saved (the last ``keep`` frames are kept, so going
+    back to an earlier setting is cheap too). ``draw()`` (scripts, tests) still draws everything at once.
+    """
+
+    def __init__(self, controls: dict, *, setup, update, keep: int = 12, **kw) -> None:
+        self._backgrounds: dict = {}  # frame -> saved canvas region, oldest first
+        self._keep = keep
+        super().__init__(controls, setup=setup, update=update, **kw)
+
+    def update(self) -> None:
+        t0 = time.perf_counter()
+        if self._fig is None:
+            self._fig = self._new_figure()
+            with mpl.rc_context(RC):
+                self._state = self._setup(self._fig)
+            for artist in self._state["dynamic"]:
+                artist.set_animated(True)  # left out of canvas.draw(): drawn by hand on the background
+        canvas = self._fig.canvas
+        with mpl.rc_context(RC):
+            self._note = self._update(self._state, **self.values())
+            frame = self._state.get("frame")
+            background = self._backgrounds.get(frame) if frame is not None else None
+            if background is None:
+                canvas.draw()
+                if self.redraws == 0:
+                    freeze_label_positions(self._fig)
+                if frame is not None:
+                    self._backgrounds[frame] = canvas.copy_from_bbox(self._fig.bbox)
+                    if len(self._backgrounds) > self._keep:
+                        del self._backgrounds[next(iter(self._backgrounds))]
+            else:
+                canvas.restore_region(background)
+            renderer = canvas.get_renderer()
+            for artist in self._state["dynamic"]:
+                if artist.get_visible():
+                    artist.draw(renderer)
+        self.image.value = png_bytes(self._fig, draw=False)
+        self.last_ms = (time.perf_counter() - t0) * 1e3
+        self.redraws += 1
+        note = f"{self._note} &nbsp;·&nbsp; " if self._note else ""
+        self.status.value = f"<small>{note}redraw {self.redraws} in {self.last_ms:.0f} ms</small>"

@@ -6,11 +6,14 @@ number of steps, a learning-rate multiplier (each rule starts from a learning ra
 the legend), momentum, Adam's beta1/beta2, RMSProp/Adadelta's decay rho and gradient noise.
 
 Trajectories come from the reference step functions (``deepkit.optim.run``) and are cached per optimizer and
-setting, so a control only recomputes the paths it changes; contour grids are computed once per surface.
+setting, so a control only recomputes the paths it changes; contour grids are computed once per surface. The
+figure is a ``BlitExplorer``: the frame (contours, ticks, legend, the loss axis' decade-rounded limits) is drawn
+only when it changes; a hyper-parameter change redraws just the sixteen lines on the saved background.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from functools import cache, lru_cache
 
@@ -19,7 +22,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator, SymmetricalLogLocator
 
 from deepkit import optim, surfaces
-from deepkit.viz.base import Explorer, dropdown, int_slider, log_slider, slider
+from deepkit.viz.base import BlitExplorer, dropdown, int_slider, log_slider, slider
 
 NAMES = tuple(optim.OPTIMIZERS)
 LABELS = {
@@ -86,7 +89,7 @@ def trajectory(
     count = iter(range(steps + 1))
 
     def grad(w):
-        g = np.array(s.grad(w[0], w[1]))
+        g = np.array(s.grad(float(w[0]), float(w[1])))
         return g + eps[next(count)] if eps is not None else g
 
     path = optim.run(name, grad, np.array(start, dtype=np.float64), steps, **dict(hyper_items))
@@ -148,10 +151,12 @@ def setup(fig) -> dict:
         start=start,
         paths=paths,
         curves=curves,
+        dynamic=[*paths.values(), *curves.values()],  # redrawn on the saved frame (BlitExplorer)
         surface=None,
         contours=None,
         legend=None,
         shown=None,
+        frame=None,
     )
 
 
@@ -183,6 +188,17 @@ def _set_surface(st: dict, surface: str) -> None:
     st["surface"] = surface
 
 
+def _outward(v: float, up: bool, log: bool) -> float:
+    """``v`` rounded away from the data to a decade (log axes) or to 0 / +-1e-2 * 10^k (symlog axes), so the
+    loss axis' limits change only when a curve crosses a decade: the frame, and its blitted background, stay."""
+    if log:
+        return 10.0 ** (math.ceil(math.log10(v)) if up else math.floor(math.log10(v)))
+    if abs(v) < 1e-2:
+        return (1e-2 if up else 0.0) if v >= 0 else (0.0 if up else -1e-2)
+    mag = 10.0 ** math.ceil(math.log10(abs(v)))
+    return mag if v > 0 else -mag
+
+
 def update(
     st: dict,
     surface: str = "beale",
@@ -196,14 +212,15 @@ def update(
     rho: float = 0.9,
     noise: float = 0.0,
 ) -> str:
-    """Paths (left) and loss curves (right) for the chosen settings; returns the status line."""
+    """Paths (left) and loss curves (right) for the chosen settings; returns the status line (the learning rate
+    and the final loss of every optimizer shown)."""
     ax, ax2 = st["axes"]
     s = surfaces.get(surface)
     if surface != st["surface"]:
         _set_surface(st, surface)
     x0 = STARTS[surface][start]
     st["start"].set_data([x0[0]], [x0[1]])
-    final, labels, lo, hi = [], [], np.inf, -np.inf
+    final, lo, hi = [], np.inf, -np.inf
     for name in NAMES:
         st["paths"][name].set_visible(name in show)
         st["curves"][name].set_visible(name in show)
@@ -217,34 +234,39 @@ def update(
             shown = loss[ok][loss[ok] > 0] if s.minimum is not None else loss[ok]
             if shown.size:
                 lo, hi = min(lo, float(shown.min())), max(hi, float(shown.max()))
-        labels.append(f"{LABELS[name]} (lr {h['lr']:.2g})")
-        final.append(f"{LABELS[name]} {loss[ok][-1]:.2g}")
+        final.append(f"{LABELS[name]} (lr {h['lr']:.2g}) {loss[ok][-1]:.2g}")
     if tuple(show) != st["shown"]:  # a new legend only when the set of optimizers changes
         if st["legend"] is not None:
             st["legend"].remove()
         st["legend"] = (
-            ax.legend([st["paths"][n] for n in show], labels, fontsize=7, loc="lower left", ncol=2, framealpha=0.8)
+            ax.legend(
+                [st["paths"][n] for n in show],
+                [LABELS[n] for n in show],
+                fontsize=7,
+                loc="lower left",
+                ncol=2,
+                framealpha=0.8,
+            )
             if show
             else None
         )
         st["shown"] = tuple(show)
-    elif st["legend"] is not None:
-        for text, label in zip(st["legend"].get_texts(), labels):
-            text.set_text(label)
     ax.set_title(f"{s.name}: start ({x0[0]:g}, {x0[1]:g})", fontsize=10)
-    ax2.set_xlim(-0.05 * steps, 1.05 * steps)
+    xmax = 100 * math.ceil(steps / 100)  # 100, 200 or 300: most step counts only redraw the lines
+    ax2.set_xlim(-0.05 * xmax, 1.05 * xmax)
+    ylim = None
     if np.isfinite(lo):
-        if s.minimum is not None:
-            lo = max(lo, 1e-12)
-            m = (hi / lo) ** 0.05 if hi > lo else 2.0
-            ax2.set_ylim(lo / m, hi * m)
-        else:
-            m = 0.05 * (hi - lo) or 0.1
-            ax2.set_ylim(lo - m, hi + m)
-    return "final loss: " + ", ".join(final)
+        log = s.minimum is not None
+        lo = max(lo, 1e-12) if log else lo
+        ylim = (_outward(lo, False, log), _outward(hi, True, log))
+        if ylim[0] == ylim[1]:
+            ylim = (ylim[0] / 10, ylim[1] * 10) if log else (ylim[0] - 1e-2, ylim[1] + 1e-2)
+        ax2.set_ylim(*ylim)
+    st["frame"] = (surface, start, tuple(show), xmax, ylim)
+    return "lr and final loss: " + ", ".join(final)
 
 
-def explorer(surface: str = "beale", steps: int = 150) -> Explorer:
+def explorer(surface: str = "beale", steps: int = 150) -> BlitExplorer:
     """The optimizer explorer widget (display it, or call ``.draw(**values)`` in scripts)."""
     controls = {
         "surface": dropdown(
@@ -267,4 +289,25 @@ def explorer(surface: str = "beale", steps: int = 150) -> Explorer:
         "rho": slider(0.9, 0.5, 0.999, 0.001, "ρ (RMSProp α, Adadelta)"),
         "noise": slider(0.0, 0.0, 2.0, 0.05, "gradient noise σ"),
     }
-    return Explorer(controls, setup=setup, update=update, figsize=(10, 4.2), dpi=72, title="Optimizers on 2-D surfaces")
+    ex = BlitExplorer(
+        controls, setup=setup, update=update, figsize=(10, 4.2), dpi=72, title="Optimizers on 2-D surfaces"
+    )
+    warm_up(ex.values())
+    return ex
+
+
+def warm_up(values: dict) -> None:
+    """Compute the paths of every surface's first start at the current settings (~0.2 s, once): the first visit
+    of a surface then costs a frame, not eight trajectories."""
+    v = {k: values[k] for k in ("lr_scale", "momentum", "beta1", "beta2", "rho")}
+    for surface in BASE_LR:
+        for name in values["show"]:
+            h = hyper(name, surface, **v)
+            _prefix(
+                name,
+                surface,
+                STARTS[surface][0],
+                int(values["steps"]),
+                float(values["noise"]),
+                tuple(sorted(h.items())),
+            )

@@ -1,9 +1,11 @@
 """Softmax explorer: scores -> probabilities -> cross-entropy of the true class.
 
-Controls: the true class's score, a temperature T (probabilities are softmax(z / T)), and a constant shift c
-added to every score (softmax does not change; a naive exp overflows once a score passes ~709).
-Left: the scores; middle: the probabilities with the true class highlighted; right: the loss -log p_y as a
-function of the true class's score, with log C (the loss of a uniform guess) for reference.
+Controls: the true class's score, a temperature T (probabilities are softmax(z / T)), a constant shift c
+added to every score (softmax does not change; a naive exp overflows once a score passes ~709), and label
+smoothing eps (the target becomes (1 - eps) onehot + eps / C).
+Left: the scores; middle: the probabilities with the true class highlighted; right: the loss
+-sum_j q_j log p_j (-log p_y when eps = 0) as a function of the true class's score, with log C (the loss of a
+uniform guess) for reference. With eps > 0 the curve turns up again: the loss has a finite minimiser.
 """
 
 from __future__ import annotations
@@ -53,12 +55,14 @@ def explorer(scores: tuple | np.ndarray = DEFAULT_SCORES, label: int = 0) -> Exp
         titles = [ax.set_title("", fontsize=10) for ax in (ax1, ax2, ax3)]
         return dict(axes=(ax1, ax2, ax3), bars=(bars1, bars2), curve=curve, dot=dot, titles=titles)
 
-    def update(st: dict, true_score: float, temperature: float, shift: float, label: int) -> str:
+    def update(st: dict, true_score: float, temperature: float, shift: float, label: int, smoothing: float) -> str:
         z = base.copy()
         z[label] = true_score
         z = z + shift
         p = softmax(z / temperature)
-        loss = -log_softmax(z / temperature)[label]
+        target = np.full(C, smoothing / C)
+        target[label] += 1.0 - smoothing
+        loss = -float(log_softmax(z / temperature) @ target)
         ax1, _, ax3 = st["axes"]
         for bars, heights in zip(st["bars"], (z - shift, p)):
             for i, bar in enumerate(bars):
@@ -70,7 +74,7 @@ def explorer(scores: tuple | np.ndarray = DEFAULT_SCORES, label: int = 0) -> Exp
         # loss of the true class as its score moves (other scores fixed, same T and shift)
         zz = np.repeat((base + shift)[None, :], grid.size, axis=0)
         zz[:, label] = grid + shift
-        curve = -log_softmax(zz / temperature)[:, label]
+        curve = -(log_softmax(zz / temperature) @ target)
         st["curve"].set_ydata(curve)
         st["dot"].set_data([true_score], [loss])
         top = max(float(curve.max()), np.log(C))
@@ -78,7 +82,7 @@ def explorer(scores: tuple | np.ndarray = DEFAULT_SCORES, label: int = 0) -> Exp
         titles = (
             f"scores z, each plus c = {shift:+.0f}",
             f"softmax(z / T), T = {temperature:.2g}",
-            f"loss -log p_y = {loss:.3f}",
+            f"loss = {loss:.3f}" + (f" (smoothing {smoothing:.2g})" if smoothing else " = -log p_y"),
         )
         for t, text in zip(st["titles"], titles):
             t.set_text(text)
@@ -91,5 +95,6 @@ def explorer(scores: tuple | np.ndarray = DEFAULT_SCORES, label: int = 0) -> Exp
         "temperature": log_slider(1.0, 0.1, 10.0, "temperature T"),
         "shift": slider(0.0, -1000.0, 1000.0, 50.0, "shift c", fmt=".0f"),
         "label": int_slider(int(label), 0, C - 1, "true class"),
+        "smoothing": slider(0.0, 0.0, 0.5, 0.05, "label smoothing eps", fmt=".2f"),
     }
     return Explorer(controls, setup=setup, update=update, figsize=(11, 3.2), title="Softmax and cross-entropy")
