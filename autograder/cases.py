@@ -196,9 +196,10 @@ def reads_reference_values(part: Part) -> bool:
     return any(id(n) not in membership for n in uses)
 
 
-def write_public(path: Path, topic: TopicChecks, cases: dict, wrong: dict) -> Path:
+def write_public(path: Path, topic: TopicChecks, cases: dict, wrong: dict, answers: tuple | None = None) -> Path:
     """Store a topic's public cases: ``cases`` is part -> [(inputs, reference outputs)], ``wrong`` is
-    (part, case) -> [outputs of each known mistake, or None]. The outputs are stored as plain arrays (loaded
+    (part, case) -> [outputs of each known mistake, or None]; ``answers``: the recorded answers of the checks'
+    trusted helpers (``edition_checks``). The outputs are stored as plain arrays (loaded
     without pickle); the inputs are not (the edition draws them again from the part's generator and the public
     seed: that halves the file), only their digests, which ``read_public`` checks. Byte-for-byte reproducible."""
     arrays, kinds, counts, digests = {}, {}, {}, {}
@@ -212,6 +213,9 @@ def write_public(path: Path, topic: TopicChecks, cases: dict, wrong: dict) -> Pa
                 if outputs is not None:
                     _put(arrays, kinds, f"{part.name}|{c}|wrong{m}", outputs, keys_only)
     meta = {"topic": topic.folder, "seed": PUBLIC_SEED, "cases": counts, "kinds": kinds, "inputs": digests}
+    if answers is not None:  # the trusted helpers' answers (autograder/edition_checks.py): (table, arrays)
+        meta["answers"] = answers[0]
+        arrays.update(answers[1])
     arrays["__meta__"] = np.array(json.dumps(meta, sort_keys=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:  # np.savez, with fixed timestamps
@@ -241,7 +245,7 @@ def read_public(path: Path, topic: TopicChecks) -> PublicCases:
     checked against the stored digests: a generator changed since the release is an error)."""
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["__meta__"]))
-        values = {k: _restore(z[k], meta["kinds"][k]) for k in z.files if k != "__meta__"}
+        values = {k: _restore(z[k], meta["kinds"][k]) for k in z.files if k in meta["kinds"]}
     if meta.get("topic") != topic.folder:
         raise ValueError(f"{path} holds the public cases of {meta.get('topic')}, not {topic.folder}")
     grouped: dict[tuple[str, int, str], dict] = {}
@@ -266,3 +270,82 @@ def read_public(path: Path, topic: TopicChecks) -> PublicCases:
                 if (part.name, c, f"wrong{m}") in grouped
             }
     return PublicCases(cases, wrong)
+
+
+# ------------------------------------------------------------------ trusted helpers answered from the data
+class Unencodable(TypeError):
+    """A value the public answers cannot hold (a random generator, a function, an object)."""
+
+
+def _encode(value, arrays: dict | None, prefix: str = ""):
+    """``value`` as JSON-able data. Arrays go into ``arrays`` (results), or, with ``arrays=None`` (call keys),
+    are replaced by their digest."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, np.generic):
+        return {"int": value} if isinstance(value, int) else {"float": float(value).hex()}
+    if isinstance(value, np.ndarray | np.generic):
+        a = np.asarray(value)
+        if a.dtype.kind not in "biufcU":
+            raise Unencodable(f"an array of dtype {a.dtype}")
+        if arrays is None:
+            digest = hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+            return {"array": [a.dtype.str, list(a.shape), digest]}
+        name = f"{prefix}|{len(arrays)}"
+        arrays[name] = a
+        return {"array": name, "scalar": isinstance(value, np.generic)}
+    if isinstance(value, tuple | list):
+        return {"tuple" if isinstance(value, tuple) else "list": [_encode(v, arrays, prefix) for v in value]}
+    if isinstance(value, dict):
+        items = [[_encode(k, arrays, prefix), _encode(v, arrays, prefix)] for k, v in value.items()]
+        return {"dict": sorted(items, key=json.dumps) if arrays is None else items}
+    if arrays is None and callable(value) and hasattr(value, "__qualname__"):
+        return {"function": f"{getattr(value, '__module__', '')}.{value.__qualname__}".rsplit(".", 2)[-1]}
+    raise Unencodable(type(value).__name__)
+
+
+def _decode(data, arrays: dict):
+    if data is None or isinstance(data, bool | str):
+        return data
+    (kind, value), *rest = data.items()
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float.fromhex(value)
+    if kind == "array":
+        a = arrays[value]
+        return a[()] if dict(rest).get("scalar") else a.copy()
+    if kind in ("tuple", "list"):
+        items = [_decode(v, arrays) for v in value]
+        return tuple(items) if kind == "tuple" else items
+    if kind == "dict":
+        return {_decode(k, arrays): _decode(v, arrays) for k, v in value}
+    raise ValueError(f"unknown encoded kind {kind!r}")
+
+
+def call_key(params: dict) -> str:
+    """The key of a call of a trusted helper: its parameters (names and values; arrays by digest)."""
+    return hashlib.sha256(json.dumps(_encode(dict(params), None), sort_keys=True).encode()).hexdigest()[:32]
+
+
+ANSWERS: dict[str, tuple[dict, dict]] = {}  # slug -> (function -> {call key: encoded result}, arrays)
+
+
+def public_answer(slug: str, function: str, params: dict):
+    """In a student edition, what a trusted helper of topic ``slug``'s checks returned for these parameters on the
+    public cases (recorded when the edition was built; autograder/edition_checks.py). Its code stays with the
+    instructor; a call the public cases never made raises LookupError."""
+    if slug not in ANSWERS:
+        path = public_path(Path(__file__).resolve().parent.parent, slug)
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["__meta__"]))
+            arrays = {k: z[k] for k in z.files if k.startswith("answer|")}
+        ANSWERS[slug] = (meta.get("answers", {}), arrays)
+    table, arrays = ANSWERS[slug]
+    found = table.get(function, {}).get(call_key(params))
+    if found is None:
+        raise LookupError(
+            f"{function}: the public cases never asked the grader's trusted code this (its code stays with the "
+            "instructor); this check cannot be judged here"
+        )
+    return _decode(json.loads(found), arrays)

@@ -179,8 +179,11 @@ def execute_lecture(root: Path, topic: Topic, timeout: int = 600) -> nbformat.No
 
 
 def public_cases(root: Path, topics: tuple[Topic, ...], dest: Path) -> list[Path]:
-    """``autograder/public/<slug>.npz`` for every topic: the public cases, the reference's and the known mistakes'
-    outputs on them, computed here from the reference (the data ``check`` compares with in an edition)."""
+    """``autograder/public/<slug>.npz`` for every topic: the reference's and the known mistakes' outputs on the
+    public cases, computed here from the reference (what ``check`` compares with in an edition), and the answers
+    of the checks' trusted helpers; ``autograder/checks/<slug>.py`` as the edition ships it
+    (``edition_checks.ship``: those helpers' code replaced by their answers)."""
+    from autograder.edition_checks import ship
     from autograder.libgrade import reference_cases, wrong_outputs
 
     course = Course(root=root, work=dest / ".work", topics=topics, cases="public")
@@ -194,7 +197,10 @@ def public_cases(root: Path, topics: tuple[Topic, ...], dest: Path) -> list[Path
             if part.misconceptions
             for c in range(len(cases[part.name]))
         }
-        written.append(write_public(public_path(dest, t.slug), checks, cases, wrong))
+        source, answers = ship(root / t.checks, checks, cases, wrong)
+        (dest / t.checks).parent.mkdir(parents=True, exist_ok=True)
+        (dest / t.checks).write_text(source, encoding="utf-8")
+        written.append(write_public(public_path(dest, t.slug), checks, cases, wrong, answers))
     return written
 
 
