@@ -309,3 +309,45 @@ def test_release_adds_a_topic_publishes_and_the_student_update_keeps_work(tmp_pa
     assert "My answer: the loss starts at log(C)." in answers
     assert tuple(t.folder for t in load(clone)) == ("01_softmax", "02_activations")
     assert check(clone, "02").returncode == 1  # the new topic's commands work (its stubs score 0)
+
+
+def test_the_edition_accepts_the_other_documented_adam_form(tmp_path):
+    """Topic 07 accepts both documented eps placements of Adam; in the edition the compare's trusted trajectories
+    are answered from data, and a student's eps-hat Adam still gets full marks (a stub never costs a correct
+    answer), while the reference form still does too."""
+    import importlib.util
+
+    import numpy as np
+
+    from autograder import cases as cases_module
+    from autograder.cases import read_public
+    from autograder.checks import optimizers as original
+    from autograder.compare import compare_case
+    from autograder.edition import public_cases
+    from autograder.spec import TopicChecks
+    from course.topics import find
+
+    topic = find("07", load(ROOT))
+    (npz,) = public_cases(ROOT, (topic,), tmp_path)
+    with np.load(npz, allow_pickle=False) as z:
+        meta = json.loads(str(z["__meta__"]))
+        cases_module.ANSWERS[topic.slug] = (meta["answers"], {k: z[k] for k in z.files if k.startswith("answer|")})
+    try:
+        spec = importlib.util.spec_from_file_location("_edition_optimizers", tmp_path / topic.checks)
+        shipped = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = shipped
+        spec.loader.exec_module(shipped)
+        assert "def adam_eps_hat" in (tmp_path / topic.checks).read_text()  # a stub, not the algorithm
+        assert "np.sqrt(v)" not in (tmp_path / topic.checks).read_text()
+        adam = next(p for p in shipped.PARTS if p.name == "adam")
+        stored = read_public(npz, TopicChecks(topic, shipped.PARTS))
+        for inputs, reference in stored.cases["adam"]:
+            for form in (original.adam_algorithm1, original.adam_eps_hat):
+                student = {"w": original._trajectory(form, inputs, original._ADAM)}
+                result = compare_case(adam, student, reference, inputs)
+                assert result.fraction == 1.0, (form.__name__, result.reason)
+            wrong = {"w": reference["w"] * 1.01}
+            assert compare_case(adam, wrong, reference, inputs).fraction == 0.0
+    finally:
+        cases_module.ANSWERS.pop(topic.slug, None)
+        sys.modules.pop("_edition_optimizers", None)
