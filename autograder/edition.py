@@ -16,9 +16,10 @@ for an LMS download). For the released topics R it holds:
   snapshot; ``lectures/_course.py`` puts the student's own ``lib/`` on the path (docs/DESIGN_NOTES.md says why);
 * ``exercises/NN_slug/``: the release notebooks;
 * ``lib/deepkit/``: the release stubs and the given modules (as ``make build`` makes them);
-* ``autograder/``: the student commands (``check``, ``submit``) and what they run: the grading code, the checks
-  and probes of R, and ``autograder/public/<slug>.npz``, the public cases as data (the reference's and the
-  known mistakes' outputs; the inputs are drawn again from the documented seed; ``autograder/cases.py``).
+* ``autograder/``: the student commands (``check``, ``submit``) and what they run: the grading code, the probes
+  of R, their checks with the trusted helpers answered from data (``autograder/edition_checks.py``), and
+  ``autograder/public/<slug>.npz``, the public cases as data (the reference's and the known mistakes' outputs,
+  the helpers' answers; the inputs are drawn again from the documented seed; ``autograder/cases.py``).
 
 Never: ``reference/``, ``solutions/``, ``tests/``, ``tools/``, ``bench/``, the instructor-only grading modules,
 the term secret, anything of an unreleased topic but its stub. ``edition_problems`` checks this on the result
