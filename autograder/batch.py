@@ -15,7 +15,7 @@ from autograder.course import Course, Limits
 from autograder.errors import InfrastructureError
 from autograder.grade import CellScore, Outcome, ensure_assignment, grade_one, record, write_outputs
 from autograder.libgrade import reference_cases
-from autograder.nbrun import template
+from autograder.nbrun import needs_run, template
 
 
 def grade_batch(
@@ -23,17 +23,18 @@ def grade_batch(
     pairs: list[tuple[str, str]],
     limits: Limits,
     jobs: int = 1,
-    notebook: bool = True,
+    notebook: bool = False,
     progress: bool = True,
 ) -> list[Outcome]:
-    """Grade (student, assignment) pairs with ``jobs`` parallel workers; gradebook writes stay serial here."""
+    """Grade (student, assignment) pairs with ``jobs`` parallel workers; gradebook writes stay serial here.
+    ``notebook``: also execute each notebook in the sandbox (``grade.grade_one``)."""
     from tqdm import tqdm
 
     if progress:
         print("preparing: gradebook entries, notebook templates, reference outputs ...", file=sys.stderr)
     for a in sorted({a for _, a in pairs}):
         ensure_assignment(course, a)
-        if notebook:
+        if notebook or needs_run(course, a):
             template(course, a, limits.cell_timeout)
         reference_cases(course, course.topic(a))
     slots: queue.Queue = queue.Queue()
@@ -67,7 +68,7 @@ def grade_batch(
                         out.cells[p.name] = CellScore(
                             p.name, 0.0, float(p.points), f"internal grading error ({type(exc).__name__})", "library"
                         )
-                    write_outputs(course, out, None)
+                    write_outputs(course, out)
                 except Exception:  # noqa: BLE001
                     pass
             outcomes.append(out)

@@ -2,8 +2,8 @@
 
 For every assignment of the batch, two known submissions go through exactly the path and configuration the batch
 uses (``grade.grade_one``: the whitelist intake, the library sandbox, the notebook sandbox when the batch runs
-notebooks, the same limits, the same sandbox uids, the same case set, the same interpreter and a work folder
-beside the real one):
+notebooks, the same limits and isolation, uids leased the same way, the same case set, the same interpreter and a
+work folder beside the real one):
 
 * the reference implementation (every module a student writes) with the release notebook must score full marks
   on every library part, and its notebook must run clean;
@@ -106,11 +106,10 @@ def verify(
     for a, student in work:
         _submission(course, a, canary.submitted / student / a, reference=student == REFERENCE)
 
-    def run(index_and_item):
-        index, (a, student) = index_and_item
-        slot = index % max(1, jobs)  # the batch's sandbox uids: slot k uses UID_BASE + 2k (+1)
-        try:
-            outcome, _, _, nbres = grade_one(canary, student, a, limits, slot=slot, notebook=notebook)
+    def run(item):
+        a, student = item
+        try:  # sandbox uids are leased per call, as in the batch
+            outcome, _, _, nbres = grade_one(canary, student, a, limits, notebook=notebook)
         except InfrastructureError as exc:
             return a, student, [str(exc)], 0.0
         return a, student, _problems(outcome, nbres, student == REFERENCE, notebook), outcome.seconds
@@ -118,7 +117,7 @@ def verify(
     t0 = time.monotonic()
     failures = []
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(work)))) as pool:
-        for a, student, problems, _seconds in pool.map(run, enumerate(work)):
+        for a, student, problems, _seconds in pool.map(run, work):
             if problems:
                 who = "the reference implementation" if student == REFERENCE else "the release stubs"
                 failures.append(f"{a}, {who}: " + "; ".join(problems[:4]))

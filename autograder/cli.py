@@ -21,6 +21,8 @@ from autograder.errors import InfrastructureError
 
 def _limits(a) -> Limits:
     lim = Limits()
+    if getattr(a, "no_isolation", False):
+        lim.isolation = "none"
     if getattr(a, "cell_timeout", None):
         lim.cell_timeout = a.cell_timeout
     if getattr(a, "notebook_timeout", None):
@@ -102,6 +104,22 @@ def cmd_collect(course: Course, a) -> int:
     return 0 if res.collected else 1
 
 
+def _sandbox_ready(limits: Limits) -> bool:
+    """Grading needs the full isolation unless told otherwise (--no-isolation); say which one we have."""
+    from autograder.sandbox import jail
+
+    if limits.isolation == "none":
+        print(
+            "WARNING: --no-isolation: student code runs WITHOUT network/file isolation (resource limits only).\n"
+            "It can read and write whatever this user can, including the gradebook and other submissions.",
+            file=sys.stderr,
+        )
+        return True
+    status = jail.isolation_status()
+    print(status.describe(), file=sys.stderr)
+    return status.available
+
+
 def cmd_autograde(course: Course, a) -> int:
     """Grade submissions on the hidden cases, after the canary: those not yet graded as they are now (all of them
     with ``--force``, and always the one named by ``--student`` + ``--assignment``). Exit status 2 on an
@@ -115,8 +133,12 @@ def cmd_autograde(course: Course, a) -> int:
     if not pairs:
         print(f"nothing to grade: no submissions under {course.submitted} (python -m autograder collect ...)")
         return 0
+    limits = _limits(a)
+    if not _sandbox_ready(limits):
+        print("refusing to grade without isolation (pass --no-isolation to run anyway)", file=sys.stderr)
+        return 2
     jobs = a.jobs or os.cpu_count() or 1
-    limits, notebook = _limits(a), not a.library_only
+    notebook = a.run_notebook  # executed only when asked (the notebook is read, not run, by default)
     t0 = time.monotonic()
     try:
         course.case_set()  # the hidden cases need the term secret: fail now, not per submission
@@ -193,6 +215,12 @@ def cmd_similarity(course: Course, a) -> int:
 def cmd_check(course: Course, a) -> int:
     """Run the public cases on YOUR lib/deepkit (sandboxed when the OS allows) and print a per-part report."""
     from autograder.grade import grade_one
+    from autograder.sandbox import jail
+
+    limits = _limits(a)
+    status = jail.isolation_status() if limits.isolation != "none" else None
+    if status is not None and not status.available:
+        limits.isolation = "none"  # your own code on your own machine: the limits still apply
 
     asg = course.assignment(a.assignment)
     with tempfile.TemporaryDirectory(prefix="deepkit-check-") as tmp:
@@ -206,11 +234,13 @@ def cmd_check(course: Course, a) -> int:
         if nb.is_file():
             shutil.copyfile(nb, src / f"{asg}.ipynb")
         try:
-            out, intake, lib, nbres = grade_one(work, "me", asg, _limits(a), notebook=getattr(a, "notebook", False))
+            out, intake, lib, nbres = grade_one(work, "me", asg, limits, notebook=getattr(a, "notebook", False))
         except InfrastructureError as exc:  # the machinery, not the learner's code
             print(f"error: {exc} (this is not about your code: the check itself could not run)", file=sys.stderr)
             return 2
     print(f"{asg}: the public cases of every graded part, on lib/deepkit ({course.stub_lib / 'deepkit'})")
+    if status is not None:
+        print("  " + status.describe())
     width = max(len(n) for n in out.cells)
     for c in out.cells.values():
         mark = "ok " if c.points >= c.max_points else "-- "
@@ -283,7 +313,7 @@ def build_parser(student_only: bool | None = None) -> argparse.ArgumentParser:
         sp.add_argument(
             "--library-timeout",
             type=float,
-            help="seconds for the library sandbox (default: sum of the parts' limits + 15)",
+            help="wall-clock backstop of the library sandbox (parts are limited in CPU time; default: generous)",
         )
 
     sp = sub.add_parser("check", help="run the public cases of every graded part on your own lib/deepkit")
@@ -326,7 +356,17 @@ def build_parser(student_only: bool | None = None) -> argparse.ArgumentParser:
     select(sp)
     timeouts(sp)
     sp.add_argument("--jobs", type=int, help="parallel submissions (default: the core count)")
-    sp.add_argument("--library-only", action="store_true", help="skip the notebook run")
+    sp.add_argument(
+        "--run-notebook",
+        action="store_true",
+        help="also execute each notebook in the sandbox (outputs for the formgrader; not needed for the scores)",
+    )
+    sp.add_argument("--library-only", action="store_true", help="the default: the notebook is read, not executed")
+    sp.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="UNSAFE: grade even where namespaces are unavailable (resource limits only, no file/network isolation)",
+    )
     sp.add_argument("--force", action="store_true", help="regrade submissions already graded as they are now")
     sp.set_defaults(fn=cmd_autograde)
     sp = sub.add_parser("feedback", help="write feedback/<student>/<assignment>/feedback.html (and LMS bundles)")
@@ -360,10 +400,12 @@ def build_parser(student_only: bool | None = None) -> argparse.ArgumentParser:
     sp = sub.add_parser("term-secret", help="check the term secret (the seed of the hidden cases); --init makes one")
     sp.add_argument("--init", action="store_true", help="write a new random secret to ~/.config/deepkit/term-secret")
     sp.set_defaults(fn=cmd_term_secret)
-    sp = sub.add_parser("bench", help="seconds per submission and speed-up over serial nbgrader autograde")
-    sp.add_argument("--students", type=int, default=6)
-    sp.add_argument("--assignment", default="01")
-    sp.add_argument("--jobs", type=int)
+    sp = sub.add_parser("bench", help="submissions per minute per topic, against plain serial nbgrader autograde")
+    sp.add_argument("--students", type=int, default=10, help="submissions per topic (default 10)")
+    sp.add_argument("--assignment", default="all", help="NN, a comma-separated list, or all (default)")
+    sp.add_argument("--jobs", type=int, help="parallel submissions (default: the core count)")
+    sp.add_argument("--no-plain", action="store_true", help="skip plain nbgrader (ours only)")
+    sp.add_argument("--run-notebook", action="store_true", help="also measure ours with the notebooks executed")
     sp.set_defaults(fn=cmd_bench)
     return p
 

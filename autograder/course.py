@@ -22,10 +22,21 @@ REPO = Path(__file__).resolve().parent.parent
 
 @dataclass
 class Limits:
-    """Resource limits of one sandbox run (seconds, bytes, processes)."""
+    """Resource limits of one sandbox run (seconds, bytes, processes).
 
-    lib_wall: float | None = None  # wall seconds of the library sandbox; None: sum of the parts' timeouts + 15
-    part_timeout: float | None = None  # caps every part's own timeout (tests use a few seconds)
+    Library parts are limited in CPU time, not wall time, so a score does not depend on the machine's load: a
+    part gets ``Part.timeout`` CPU seconds (capped by ``part_timeout``), all parts of a submission together
+    ``lib_cpu`` (at least the largest part's limit), and the submission may spend ``lib_idle`` seconds in total
+    asleep or blocked (``time.sleep``, ``input()``...), so it cannot hold a grading slot while using no CPU.
+    Wall clocks are generous backstops: ``wall_factor`` x a part's CPU limit (+5 s) per part, ``lib_wall`` for
+    the whole library sandbox."""
+
+    lib_wall: float | None = None  # wall backstop of the library sandbox; None: (lib_cpu + 10) x wall_factor + 40
+    part_timeout: float | None = None  # caps every part's own CPU limit (tests use a few seconds)
+    lib_cpu: float = 60.0  # CPU seconds for every part of one submission together
+    lib_idle: float = 10.0  # seconds one submission's library check may spend asleep or blocked, in total
+    wall_factor: float = 5.0  # wall-clock backstop of a part, as a multiple of its CPU limit
+    isolation: str = "required"  # "none": --no-isolation (resource limits only; never for real grading)
     nb_wall: float = 600.0  # wall seconds of the whole notebook run (nbgrader + kernel)
     cell_timeout: float = 120.0  # nbgrader's per-cell timeout
     memory: int = 2 * 1024**3  # RLIMIT_AS of each process (bytes)

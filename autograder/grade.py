@@ -1,13 +1,14 @@
-"""Autograding one submission: stage -> library sandbox -> notebook sandbox (``grade_one``), then the trusted
-gradebook write (``record``). A batch of them is ``autograder.batch.grade_batch``.
+"""Autograding one submission: stage -> library sandbox (-> notebook sandbox when asked) (``grade_one``), then
+the trusted gradebook write (``record``). A batch of them is ``autograder.batch.grade_batch``.
 
 Each submission ends with ``autograded/<student>/<a>/autograder.json`` (scores and reasons for every grade cell)
-and its autograded notebook for the formgrader.
+and the notebook the formgrader shows, built on the trusted side (``autograder.nbrun.graded_notebook``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -17,9 +18,11 @@ import nbformat
 from autograder.course import Course, Limits
 from autograder.intake import Intake, stage
 from autograder.libgrade import LibResult, grade_library
-from autograder.nbrun import NbResult, run_notebook
+from autograder.nbrun import NbResult, graded_notebook, needs_run, release_notebook, run_notebook
+from autograder.sandbox import jail
+from autograder.sanitize import one_line
 
-UID_BASE = 61000
+NOT_RUN = "not executed: the answers are read from the notebook, the library parts are graded in the sandbox"
 
 
 @dataclass
@@ -86,31 +89,35 @@ class Outcome:
 
 # ------------------------------------------------------------------------------------------- one submission
 def grade_one(
-    course: Course, student: str, assignment: str, limits: Limits, slot: int = 0, notebook: bool = True
+    course: Course, student: str, assignment: str, limits: Limits, slot: int = 0, notebook: bool = False
 ) -> tuple[Outcome, Intake, LibResult, NbResult | None]:
-    """Stage and sandbox-grade one submission (no gradebook writes; safe to call from worker threads)."""
+    """Stage and sandbox-grade one submission (no gradebook writes; safe to call from worker threads).
+
+    ``notebook``: also execute the notebook in the sandbox (outputs for the formgrader). Without it the
+    notebook is only read (the answers), unless the assignment has autograded cells only a run can score
+    (``nbrun.needs_run``). Its sandboxes run under uids leased for this call (``jail.lease_uids``): unique on this
+    machine, across threads and grading processes. ``slot`` is no longer used (kept for callers)."""
     t0 = time.monotonic()
     topic = course.topic(assignment)
     base = course.staging / assignment / student
     logs = base / "logs"
     intake = stage(course, topic, assignment, course.submitted / student / assignment, base / "sub")
     logs.mkdir(parents=True, exist_ok=True)
-    lib = grade_library(
-        course,
-        topic,
-        base / "sub",
-        base / "run",
-        limits,
-        uid=UID_BASE + 2 * slot,
-        log=logs / "library.log",
-        missing=intake.missing,
-    )
-    nbres = None
-    if notebook:
-        nbres = run_notebook(
-            course, assignment, base / "sub", limits, uid=UID_BASE + 2 * slot + 1, log=logs / "notebook.log"
+    with jail.lease_uids(2) as (lib_uid, nb_uid):
+        lib = grade_library(
+            course,
+            topic,
+            base / "sub",
+            base / "run",
+            limits,
+            uid=lib_uid,
+            log=logs / "library.log",
+            missing=intake.missing,
         )
-        (logs / "nbgrader.log").write_text(nbres.log_tail or "")
+        nbres = None
+        if notebook or needs_run(course, assignment):
+            nbres = run_notebook(course, assignment, base / "sub", limits, uid=nb_uid, log=logs / "notebook.log")
+            (logs / "nbgrader.log").write_text(nbres.log_tail or "")
     out = Outcome(
         student,
         assignment,
@@ -128,7 +135,7 @@ def grade_one(
     if not intake.notebook:
         out.notebook_status, out.notebook_reason = "missing", intake.notebook_reason
     elif nbres is None:
-        out.notebook_status, out.notebook_reason = "skipped", "notebook not run (library only)"
+        out.notebook_status, out.notebook_reason = "skipped", NOT_RUN
     else:
         out.notebook_status, out.notebook_reason = nbres.status, nbres.reason
     for p in lib.parts.values():
@@ -204,9 +211,9 @@ def _record(course, out, intake, nbres, Gradebook, determine_grade, parse_utc) -
     student, assignment = out.student, out.assignment
     staged = _staged_notebook(course, student, assignment) if intake.notebook else None
     ran = nbres.notebook if nbres and nbres.status in ("ok", "errors") else None
-    by_id = lambda nb: {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells} if nb else {}
-    staged_cells, ran_cells = by_id(staged), by_id(ran)
+    staged_cells, ran_cells = _by_grade_id(staged), _by_grade_id(ran)
     previous = (load_outcome(course, student, assignment) or {}).get("cells", {})
+    saved: dict[str, str] = {}  # grade_id -> the trusted source of a locked cell, as the gradebook stores it
     with Gradebook(course.db_url) as gb:
         gb.update_or_create_student(student)
         kwargs = {}
@@ -218,6 +225,7 @@ def _record(course, out, intake, nbres, Gradebook, determine_grade, parse_utc) -
         sub = gb.update_or_create_submission(assignment, student, **kwargs)
         for snb in sub.notebooks:
             source = {c.name: c for c in snb.notebook.source_cells}
+            saved.update({c.name: c.source for c in snb.notebook.source_cells if c.locked})
             for grade in snb.grades:
                 name, cell = grade.name, grade.cell
                 maxp = float(cell.max_score)
@@ -265,7 +273,19 @@ def _record(course, out, intake, nbres, Gradebook, determine_grade, parse_utc) -
                 if comment.name in out.cells and out.cells[comment.name].kind == "library":
                     comment.auto_comment = out.cells[comment.name].reason
         gb.db.commit()
-    write_outputs(course, out, nbres)
+    view = graded_notebook(
+        release_notebook(course, assignment),
+        saved,
+        staged,
+        nbres.notebook if nbres is not None else None,
+        lines={
+            n: f"sandboxed check of your lib: {c.points:g}/{c.max_points:g} - {c.reason}"
+            for n, c in out.cells.items()
+            if c.kind == "library"
+        },
+        note=_view_note(out, intake, nbres),
+    )
+    write_outputs(course, out, view)
     return out
 
 
@@ -283,29 +303,38 @@ def _review_answer(cs: CellScore, previous: dict | None, mine, grade, snb) -> No
         cs.points, cs.reason = None, answers.reason(r.regrade)
 
 
-def write_outputs(course: Course, out: Outcome, nbres: NbResult | None) -> None:
+def _by_grade_id(nb) -> dict:
+    """grade_id -> the first cell carrying it."""
+    out = {}
+    for c in nb.cells if nb is not None else []:
+        gid = c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if isinstance(gid, str):
+            out.setdefault(gid, c)
+    return out
+
+
+def _view_note(out: Outcome, intake: Intake, nbres: NbResult | None) -> str:
+    """The grader's line at the top of the formgrader's notebook: where its content comes from."""
+    head = f"graded {out.graded_at}: each library part's score is the sandboxed check of the student's lib/deepkit"
+    if not intake.notebook:
+        return f"{head}. No notebook: {intake.notebook_reason}; the course's cells are shown."
+    if nbres is None:
+        return f"{head}. The notebook was not executed: answers as submitted, no outputs."
+    return f"{head}. The notebook was executed in the sandbox ({nbres.status}: {one_line(nbres.reason, 200)})."
+
+
+def write_outputs(course: Course, out: Outcome, view: nbformat.NotebookNode | None = None) -> None:
+    """``autograder.json`` and, when given, ``view``: the notebook the formgrader shows (built by ``record``
+    on the trusted side; never the sandbox's own output). Both replace the previous files atomically."""
     dest = course.autograded / out.student / out.assignment
     dest.mkdir(parents=True, exist_ok=True)
-    if nbres is not None and nbres.notebook is not None:
-        nb = nbres.notebook
-        for c in nb.cells:
-            gid = c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if gid in out.cells and out.cells[gid].kind == "library" and c.get("cell_type") == "code":
-                cs = out.cells[gid]
-                c.setdefault("outputs", []).append(
-                    nbformat.v4.new_output(
-                        "stream",
-                        name="stdout",
-                        text=f"[autograder] sandboxed check of your lib: {cs.points:g}/{cs.max_points:g}"
-                        f" - {cs.reason}\n",
-                    )
-                )
-        nbformat.write(nb, str(dest / f"{out.assignment}.ipynb"))
-    elif nbres is not None:  # nbgrader could not run it: keep the submitted notebook for manual grading
-        staged = _staged_notebook(course, out.student, out.assignment)
-        if staged is not None:
-            nbformat.write(staged, str(dest / f"{out.assignment}.ipynb"))
-    (dest / "autograder.json").write_text(json.dumps(out.to_json(), indent=1))
+    if view is not None:
+        tmp = dest / f".{out.assignment}.ipynb.tmp"
+        nbformat.write(view, str(tmp))
+        os.replace(tmp, dest / f"{out.assignment}.ipynb")
+    tmp = dest / ".autograder.json.tmp"
+    tmp.write_text(json.dumps(out.to_json(), indent=1))
+    os.replace(tmp, dest / "autograder.json")
 
 
 def load_outcome(course: Course, student: str, assignment: str) -> dict | None:

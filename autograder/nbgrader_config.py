@@ -9,6 +9,7 @@ Layout: the repository root is the course directory; ``solutions/NN_x/`` are the
 ``autograder/`` (git-ignored, created at run time).
 """
 
+import sys
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -55,6 +56,18 @@ c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 100
 # Never use `nbgrader generate_feedback` for students: it renders hidden test cells.
 # Use `python -m autograder feedback`.
+
+# The formgrader renders submissions with nbconvert on the Jupyter server's own origin, where a script could
+# start a kernel as the grader: nothing a student wrote may render as active content (autograder/sanitize.py).
+# The notebook it opens is already rebuilt and cleaned by the autograder; this second layer cleans whatever file
+# it is given: outputs limited to text, PNG/JPEG and nh3-cleaned HTML, metadata validated (SanitizeNotebook);
+# Markdown rendered then cleaned with nh3 (nbgrader's formgrade template skips nbconvert's own sanitising of
+# Markdown cells); JavaScript and widget views never emitted (sanitize_html).
+if str(_ROOT) not in sys.path:  # the course root, so that the server can import autograder.sanitize
+    sys.path.append(str(_ROOT))
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.preprocessors = ["autograder.sanitize.SanitizeNotebook"]
+c.HTMLExporter.filters = {"markdown2html": "autograder.sanitize.markdown2html"}
 
 # The student "Assignments" panel needs an exchange folder; this course hands work in as zips
 # (`python -m autograder submit/collect`), so a private, git-ignored one is enough for the panel to load.

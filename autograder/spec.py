@@ -60,7 +60,8 @@ class Part:
     compare:  optional ``compare(student, reference, inputs) -> (fraction in [0, 1], reason)`` replacing the
               default comparison (statistical checks of random layers and initialisers).
     description: one line for feedback ("softmax forward: rows of probabilities").
-    timeout:  wall seconds the sandbox may spend on all seeds of this part.
+    timeout:  CPU seconds the sandbox may spend on all seeds of this part (CPU, not wall time: the same on a
+              loaded machine; a generous wall-clock backstop and the submission's budgets are in ``Limits``).
     misconceptions: known mistakes the grader recognises and names (see ``Misconception``).
     """
 

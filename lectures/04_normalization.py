@@ -57,13 +57,20 @@ def tt(a, grad=False):
 # earlier layers update, BN did not reduce "covariate shift". Their evidence points instead to a smoother
 # loss landscape (the loss and its gradient change more slowly along the gradient direction), which is what
 # allows the larger learning rates. Other work stresses that BN makes a layer's output invariant to the scale
-# of its weights. So treat "reduces internal covariate shift" as the paper's motivation, not as the
+# of its weights (section 5). So treat "reduces internal covariate shift" as the paper's motivation, not as the
 # established mechanism.
 #
-# *Corrections to the source notes:* the sigmoid is $1/(1+e^{-x})$, not $1/(1+e^{x})$; the paper's
-# motivation is faster, more stable *training*, not better generalization from keeping distributions fixed;
-# and the paper's inference variance (an average of batch variances times $m/(m-1)$) is not what PyTorch
-# computes (an exponential moving average of unbiased batch variances, section 4).
+# *Notes on the source notes.* (1) The sigmoid is $1/(1+e^{-x})$, not $1/(1+e^{x})$. (2) The notes motivate
+# BN by generalization: if the distribution of a layer's inputs drifts during training, the network generalizes
+# worse. The paper's covariate-shift argument is about *training* (speed, saturation, learning rates); its
+# generalization claim is a separate one, argued by analogy with dropout and backed by experiments: a training
+# example is seen together with random batch-mates, so the network no longer gives it a deterministic output,
+# which they "found to be advantageous to the generalization" and which let them reduce or remove dropout. So
+# BN does regularize, by the paper's own account, through batch noise rather than through fixed distributions.
+# (3) The notes' inference variance $\mathrm{Var}[x] \leftarrow \frac{m}{m-1}\,\mathbb{E}_B[\sigma_B^2]$ is the
+# paper's, and it is right: it is the unbiased estimate of the population variance from the batch variances.
+# PyTorch computes a different estimate of the same quantity, an exponential moving average of unbiased batch
+# variances during training; section 6 derives the first and compares the two with numbers.
 
 # %% [markdown]
 # ## 2. The forward pass
@@ -173,7 +180,7 @@ assert rel_error(dx_alt, xt.grad.numpy()) < 1e-12
 print("column sums of dx (shift invariance):", dx_alt.sum(axis=0))
 assert np.allclose(dx_alt.sum(axis=0), 0)
 
-# timing on a realistic layer: the same answer, fewer passes over memory
+# timing on a realistic layer: the same answer either way (the graph version needs more arrays)
 xb, db_ = rng.normal(size=(256, 1024)), rng.normal(size=(256, 1024))
 _, cb = norm.batchnorm_forward(xb, np.ones(1024), np.zeros(1024), {"mode": "train"})
 t_graph = np.median(timeit.repeat(lambda: norm.batchnorm_backward(db_, cb), number=3, repeat=7)) / 3
@@ -182,7 +189,63 @@ print(f"(256, 1024): graph {t_graph * 1e3:.2f} ms, closed form {t_alt * 1e3:.2f}
 assert rel_error(norm.batchnorm_backward(db_, cb)[0], norm.batchnorm_backward_alt(db_, cb)[0]) < 1e-12
 
 # %% [markdown]
-# ## 5. Running statistics, the momentum convention, and inference
+# ## 5. Scale invariance: $\mathrm{BN}(aWu) = \mathrm{BN}(Wu)$, and a gradient that shrinks as $1/a$
+#
+# Let a layer compute $z = uW$ for the batch $u$ ($m\times D_{in}$) and feed $z$ to BN. Multiply the weights
+# of one unit (column $j$ of $W$) by $a > 0$: every $z_{ij}$ becomes $a z_{ij}$, the batch mean $a\mu_j$ and the
+# variance $a^2\sigma_j^2$, so
+#
+# $$\hat z_{ij} = \frac{a z_{ij} - a\mu_j}{\sqrt{a^2\sigma_j^2 + \epsilon}} = \frac{z_{ij}-\mu_j}{\sqrt{\sigma_j^2 + \epsilon/a^2}}
+#   \;\xrightarrow{\;\epsilon\to 0\;}\; \frac{z_{ij}-\mu_j}{\sigma_j} .$$
+#
+# With $\epsilon \ll \sigma^2$ the output, and so the loss, does not depend on the scale of the unit's weights:
+# $L(aW) = L(W)$. Differentiate this identity.
+#
+# * With respect to $W$: $a\,\nabla L(aW) = \nabla L(W)$, so $\nabla L(aW) = \nabla L(W)/a$. Weights ten times
+#   larger receive a gradient ten times smaller: the relative change of a step, $\eta\|\nabla L\|/\|W\|$,
+#   falls as $1/a^2$.
+# * With respect to $a$ at $a = 1$: $\langle W_{:j}, \nabla_{W_{:j}} L\rangle = 0$ for every unit. The gradient is
+#   orthogonal to the weights, so a plain gradient step can only make them longer:
+#   $\|W_{:j} - \eta g_j\|^2 = \|W_{:j}\|^2 + \eta^2\|g_j\|^2$.
+#
+# (This is the "invariance to the scale of the weights" of section 1's note; for the whole layer, with one $a$,
+# the same holds.) Numbers, with deepkit's BN and its backward, and torch autograd for the gradient:
+
+# %%
+r5 = np.random.default_rng(5)
+u5, W5 = r5.normal(size=(32, 10)), r5.normal(size=(10, 6))
+g5, b5, up5 = r5.normal(size=6), r5.normal(size=6), r5.normal(size=(32, 6))  # up5 = dL/d(BN output)
+
+
+def bn_layer(W, eps):
+    """BN(u5 @ W) and dL/dW for the loss L = sum(BN(u5 @ W) * up5)."""
+    out, c = norm.batchnorm_forward(u5 @ W, g5, b5, {"mode": "train", "eps": eps})
+    return out, u5.T @ norm.batchnorm_backward_alt(up5, c)[0]
+
+
+Wt = tt(W5, True)
+(F.batch_norm(tt(u5) @ Wt, None, None, tt(g5), tt(b5), training=True, eps=1e-12) * tt(up5)).sum().backward()
+out1, grad1 = bn_layer(W5, 1e-12)
+assert rel_error(grad1, Wt.grad.numpy()) < 1e-10  # the gradient itself, against autograd
+print(f"{'a':>5} {'eps':>7} | max|BN(aWu) - BN(Wu)|  rel. error of a * grad(aW) vs grad(W)")
+for eps in (1e-12, 1e-5):
+    out1, grad1 = bn_layer(W5, eps)
+    for a in (0.1, 10.0):
+        out_a, grad_a = bn_layer(a * W5, eps)
+        print(f"{a:5g} {eps:7.0e} | {np.abs(out_a - out1).max():20.1e}  {rel_error(a * grad_a, grad1):.1e}")
+        if eps == 1e-12:
+            assert np.abs(out_a - out1).max() < 1e-9 and rel_error(a * grad_a, grad1) < 1e-9
+out1, grad1 = bn_layer(W5, 1e-12)  # (eps -> 0: the exact invariance)
+cosines = np.sum(W5 * grad1, axis=0) / (np.linalg.norm(W5, axis=0) * np.linalg.norm(grad1, axis=0))
+print("cos(W_j, dL/dW_j) per unit:", cosines.round(12))
+assert np.abs(cosines).max() < 1e-9
+W_next = W5 - 0.5 * grad1  # one SGD step: every unit's weight vector gets longer by exactly eta^2 ||g||^2
+growth = np.linalg.norm(W_next, axis=0) ** 2 - np.linalg.norm(W5, axis=0) ** 2
+assert np.allclose(growth, 0.25 * np.linalg.norm(grad1, axis=0) ** 2)
+print("||W_j||^2 after one step - before:", growth.round(4), "= eta^2 ||g_j||^2")
+
+# %% [markdown]
+# ## 6. Running statistics, the momentum convention, and inference
 #
 # At test time the output must depend on the example alone (a batch may hold one image), so BN keeps
 # **running averages** of the batch statistics during training and uses them in eval mode:
@@ -199,12 +262,71 @@ assert rel_error(norm.batchnorm_backward(db_, cb)[0], norm.batchnorm_backward_al
 # So torch's `momentum=0.1` is Keras's `momentum=0.9`. Copying a number across frameworks without flipping
 # it (0.9 in torch means "90% new value") gives running statistics that follow the last batch.
 #
-# **Unbiased variance.** The batch variance $\sigma_B^2$ divides by $m$ and underestimates the population
-# variance by the factor $(m-1)/m$. The paper estimates the population variance as
-# $\frac{m}{m-1}\,\mathbb{E}_B[\sigma_B^2]$; PyTorch updates `running_var` with the unbiased
-# $\frac{m}{m-1}\sigma_B^2$ of every batch (while the train-mode normalization still uses the biased one).
-# `deepkit.norm` follows torch. Below: four training steps of ours against a torch `BatchNorm1d`, and
-# what the two classic mistakes would have produced.
+# **Unbiased variance.** For $m$ independent values with mean $\mu$ and variance $\sigma^2$, write
+# $\sum_i (x_i-\bar x)^2 = \sum_i (x_i-\mu)^2 - m(\bar x-\mu)^2$. The first sum has expectation $m\sigma^2$, the
+# second $m\cdot\sigma^2/m = \sigma^2$, so
+#
+# $$\mathbb{E}[\sigma_B^2] = \frac{m-1}{m}\,\sigma^2, \qquad \mathbb{E}\Big[\frac{m}{m-1}\sigma_B^2\Big] = \sigma^2 .$$
+#
+# The batch variance underestimates the population variance, by a factor 3/4 for $m = 4$. Two correct ways to
+# turn batch variances into the variance used at inference:
+#
+# * **the paper** (Algorithm 2, after training, with the network frozen): average $\sigma_B^2$ over many
+#   batches of the training set and multiply by $\frac{m}{m-1}$ (the source notes' formula);
+# * **PyTorch** (during training, no extra pass): an exponential moving average of the unbiased
+#   $\frac{m}{m-1}\sigma_B^2$, with weight `momentum` on the new batch.
+#
+# On data whose distribution does not move, both are unbiased. The average of $K$ batches has variance
+# $\mathrm{Var}(s^2)/K$; the moving average keeps a variance of $\frac{\text{momentum}}{2-\text{momentum}}
+# \mathrm{Var}(s^2)$ however long it runs (it remembers about $2/\text{momentum} - 1$ batches), with
+# $\mathrm{Var}(s^2) = 2\sigma^4/(m-1)$ for Gaussian data. What the moving average buys is tracking: while the
+# network trains, the distribution of a layer's inputs moves, and the average over the whole run lags behind.
+# `deepkit.norm` follows torch (the train-mode normalization still divides by $m$).
+
+# %%
+sig2, m4, reps = 4.0, 4, 200_000
+bv = rng.normal(0.0, 2.0, size=(reps, m4)).var(axis=1)  # biased batch variances of batches of 4
+se = bv.std() / np.sqrt(reps)
+print(f"E[sigma_B^2] = {bv.mean():.4f} +- {se:.4f}; (m-1)/m sigma^2 = {(m4 - 1) / m4 * sig2}; sigma^2 = {sig2}")
+assert abs(bv.mean() - (m4 - 1) / m4 * sig2) < 6 * se and abs(bv.mean() - sig2) > 50 * se
+
+
+def paper_and_ema(s2, momentum=0.1):
+    """Population-variance estimates from unbiased batch variances s2 (R runs, K batches): the paper's
+    average over the K batches, and torch's moving average (started at 1, like a fresh layer)."""
+    ema = np.ones(len(s2))
+    for k in range(s2.shape[1]):
+        ema = (1 - momentum) * ema + momentum * s2[:, k]
+    return s2.mean(axis=1), ema
+
+
+def std_and_se(v):
+    """Standard deviation of v and its standard error (from the fourth central moment)."""
+    c = v - v.mean()
+    var, m4th = np.mean(c**2), np.mean(c**4)
+    return np.sqrt(var), 0.5 * np.sqrt((m4th - var**2) / len(v)) / np.sqrt(var)
+
+
+R, K, mom = 2000, 400, 0.1
+s2 = rng.normal(0.0, 2.0, size=(R, K, m4)).var(axis=2, ddof=1)  # stationary data, variance 4
+paper, ema = paper_and_ema(s2, mom)
+var_s2 = 2 * sig2**2 / (m4 - 1)
+predicted = {"paper": np.sqrt(var_s2 / K), "EMA": np.sqrt(mom / (2 - mom) * var_s2)}
+print(f"{'':5s} {'mean':>8s} {'std':>8s} {'predicted std':>14s}   over {R} runs of {K} batches")
+for name, est in (("paper", paper), ("EMA", ema)):
+    sd, sd_se = std_and_se(est)
+    print(f"{name:5s} {est.mean():8.4f} {sd:8.4f} {predicted[name]:14.4f}")
+    assert abs(est.mean() - sig2) < 6 * sd / np.sqrt(R) and abs(sd - predicted[name]) < 6 * sd_se
+
+# a moving target: the input variance grows from 1 to 4 during training
+scale = np.sqrt(np.linspace(1.0, 4.0, K))[None, :, None]
+paper_d, ema_d = paper_and_ema((rng.normal(size=(500, K, m4)) * scale).var(axis=2, ddof=1), mom)
+print(f"drifting: final variance 4.0; paper {paper_d.mean():.3f} (the run's middle), EMA {ema_d.mean():.3f}")
+assert abs(paper_d.mean() - 2.5) < 0.05 and abs(ema_d.mean() - 4.0) < 0.2
+
+# %% [markdown]
+# Four training steps of ours against a torch `BatchNorm1d`, and what the two classic mistakes would have
+# produced:
 
 # %%
 layer = torch.nn.BatchNorm1d(3, momentum=0.1, eps=1e-5)
@@ -250,7 +372,7 @@ print(f"eval-mode dx vs torch: {e:.1e}")
 assert e < 1e-12
 
 # %% [markdown]
-# ## 6. Folding BN into the preceding affine layer
+# ## 7. Folding BN into the preceding affine layer
 #
 # In eval mode BN is a fixed per-feature affine map, so an affine layer $z = xW + b$ followed by BN is a single
 # affine layer. With $s = \gamma / \sqrt{\mathrm{running\_var}+\epsilon}$ (per output feature):
@@ -292,7 +414,7 @@ print(f"W' vs torch's fuse_linear_bn_eval: {np.abs(Wf - fused.weight.detach().nu
 assert np.allclose(xs @ Wf + bf, torch_out, atol=1e-12) and np.allclose(xs @ Wf + bf, unfolded, atol=1e-12)
 
 # %% [markdown]
-# ## 7. Spatial batch normalization for $N\times C\times H\times W$
+# ## 8. Spatial batch normalization for $N\times C\times H\times W$
 #
 # A convolution applies the same filter at every position, so a channel should be normalized the same way
 # everywhere: one mean and one variance **per channel**, over the batch and all positions
@@ -335,7 +457,7 @@ print(rep)
 assert rep.ok
 
 # %% [markdown]
-# ## 8. `model.train()` and `model.eval()` in PyTorch
+# ## 9. `model.train()` and `model.eval()` in PyTorch
 #
 # A module's mode decides which statistics BN uses. `model.train()` (the default after construction):
 # batch statistics, and every forward pass **updates the running statistics, even under
@@ -375,7 +497,7 @@ except ValueError as exc:
     print("train mode with one example:", str(exc)[:70])
 
 # %% [markdown]
-# ## 9. Layer normalization, and why BN is awkward for RNNs and small batches
+# ## 10. Layer normalization, and why BN is awkward for RNNs and small batches
 #
 # BN's statistics come from the batch, which causes three problems:
 #
@@ -386,7 +508,7 @@ except ValueError as exc:
 # * **Recurrent networks.** The summed inputs of an RNN change over time steps, so BN would need separate
 #   statistics per time step; a test sequence longer than every training sequence has steps without any
 #   statistics, and variable-length batches shrink the effective batch at late steps.
-# * **Dependence between examples.** An example's output depends on its batch-mates (section 8).
+# * **Dependence between examples.** An example's output depends on its batch-mates (section 9).
 #
 # **Layer normalization** computes the statistics over the $D$ features of **each example**:
 #
@@ -394,10 +516,17 @@ except ValueError as exc:
 #   y_{ij} = \gamma_j\frac{x_{ij}-\mu_i}{\sqrt{\sigma_i^2+\epsilon}} + \beta_j .$$
 #
 # The same computation at train and test time, no running statistics, any batch size, the same at every time
-# step of an RNN (one set of $\gamma, \beta$ shared over time). It is BN on the transposed matrix, so its
-# backward is the closed form above with sums over the features of each row (while $\partial L/\partial\gamma$ and
-# $\partial L/\partial\beta$ still sum over the batch). LN is the standard in transformers and RNNs; BN remains
-# common in convolutional networks with reasonable batch sizes.
+# step of an RNN (one set of $\gamma, \beta$ shared over time). LN is the standard in transformers and RNNs;
+# BN remains common in convolutional networks with reasonable batch sizes.
+#
+# **The backward pass.** Without $\gamma$ and $\beta$, LN is BN of the transposed matrix, so section 4's closed
+# form applies with the sums taken over the $D$ features of a row. One thing does not carry over: in BN,
+# $\gamma_j$ is the same for every entry of the column being normalized and could be taken out of the sums;
+# in LN, $\gamma_j$ varies *along* the row being normalized. So the sums must run over
+# $\hat g_{ij} = \gamma_j g_{ij}$, the gradient arriving at $\hat x$, and not over $g$ with $\gamma$ in front
+# (the exercise derives the result). $\partial L/\partial\gamma$ and $\partial L/\partial\beta$ still sum over
+# the batch. The cell checks `norm.layernorm_backward` against torch, and shows that BN's formula with $\gamma$
+# outside the sums is wrong unless every $\gamma_j$ is the same.
 
 # %%
 xl = rng.normal(size=(5, 7)) * rng.uniform(0.5, 4, size=(5, 1)) + rng.normal(size=(5, 1)) * 3
@@ -418,6 +547,23 @@ assert max(errs) < 1e-12
 rep = check_gradient(lambda v: norm.layernorm_forward(v, gl, bl)[0], xl, dxl, dl)
 print(rep)
 assert rep.ok
+
+
+def gamma_outside(dout, x, gamma, eps=1e-5):
+    # BN's closed form turned sideways with gamma in front of the row sums (the tempting mistake)
+    xhat = (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + eps)
+    D = x.shape[1]
+    inner = D * dout - dout.sum(1, keepdims=True) - xhat * (dout * xhat).sum(1, keepdims=True)
+    return gamma / (D * np.sqrt(x.var(1, keepdims=True) + eps)) * inner
+
+
+wrong = rel_error(gamma_outside(dl, xl, gl), xt.grad.numpy())
+same_gamma = np.full(7, 1.7)
+right_if_constant = rel_error(
+    gamma_outside(dl, xl, same_gamma), norm.layernorm_backward(dl, norm.layernorm_forward(xl, same_gamma, bl)[1])[0]
+)
+print(f"gamma outside the row sums: relative error {wrong:.2f}; with every gamma_j = 1.7: {right_if_constant:.1e}")
+assert wrong > 0.1 and right_if_constant < 1e-12
 # one example alone gives the same answer; batch norm of a batch of 2 gives +-1 whatever the data
 alone, _ = norm.layernorm_forward(xl[:1], gl, bl)
 assert np.allclose(alone, outl[:1])
@@ -425,7 +571,7 @@ two, _ = norm.batchnorm_forward(rng.normal(size=(2, 4)) * 10, np.ones(4), np.zer
 print("batch norm, batch of 2 (any data):\n", two.round(6))
 
 # %% [markdown]
-# ## 10. Explore: a deep net with and without normalization
+# ## 11. Explore: a deep net with and without normalization
 #
 # A 6-layer tanh MLP on the 8x8 digits, initialized with deliberately small weights (standard deviation
 # 0.05) and trained for 60 plain SGD steps. Without normalization the signal shrinks layer after layer

@@ -31,7 +31,7 @@ rng = np.random.default_rng
 t64 = lambda a, grad=False: torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
 
 # %% [markdown]
-# ## 1 · Weight penalties
+# ## 1. Weight penalties
 #
 # We minimise $\tilde J(\theta) = J(\theta) + \Omega(\theta)$ with
 #
@@ -119,7 +119,7 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# ## 2 · Max-norm: a constraint instead of a penalty
+# ## 2. Max-norm: a constraint instead of a penalty
 #
 # Constrain every neuron's incoming weight vector to $\|w_j\|_2\le c$ (typical $c$: 3 or 4) and train with
 # **projected gradient descent**: take a normal step, then project back onto the ball,
@@ -139,7 +139,7 @@ print(f"max |ours - torch.renorm| = {err:.1e}")
 assert err < 1e-6 and np.all(np.linalg.norm(p, axis=0) <= c + 1e-12)
 
 # %% [markdown]
-# ## 3 · Dropout: training vs test time
+# ## 3. Dropout: training vs test time
 #
 # During training each hidden unit is kept with probability $q = 1-p$ and zeroed otherwise:
 # $\tilde h = m\odot h$, $m_i\sim\mathrm{Bernoulli}(q)$. Every step trains a different "thinned" sub-network
@@ -220,11 +220,20 @@ print(
 )
 
 # %% [markdown]
-# ## 4 · DropConnect: drop weights instead of units
+# ## 4. DropConnect: drop weights instead of units
 #
 # DropConnect (Wan et al., 2013) masks the **weights**: $y = x\,(W\odot R)/q + b$ with
-# $R_{ij}\sim\mathrm{Bernoulli}(q)$ (the slides write $r * f(RW^Tx+b)$ with the mask inside the nonlinearity).
-# Dropout is the special case where all outgoing weights of a unit share one mask bit. The backward uses the
+# $R_{ij}\sim\mathrm{Bernoulli}(q)$, one bit per weight, and no mask on the output.
+# Dropout is the special case where all outgoing weights of a unit share one mask bit.
+#
+# *Corrections to the source notes.* The slides write DropConnect as $y = r * f(RW^Tx + b)$ with
+# $R_{ij}\sim\mathrm{Bernoulli}(p)$. Two slips: (1) the output mask $r *$ is dropout's and does not belong to
+# DropConnect (the paper: $r = a((M\odot W)v)$, the mask only on the weights, so the bias is never dropped);
+# (2) $RW^T$ reads as a matrix product, but the mask multiplies $W$ **elementwise**, $R\odot W$: with
+# $W\in\mathbb R^{d\times n}$ and $R$ of the same shape, $RW^T$ is $d\times d$ and mixes weights. (The
+# dropout line above it, $y = r * f(W^Tx + b)$ with $W\in\mathbb R^{d\times n}$ and $x\in\mathbb R^n$, has
+# the transpose slip too: $W^Tx$ does not exist, $Wx$ does.) The cell after the gradient checks shows the
+# shapes, and that a mask on the output is a different layer: same mean, different variance. The backward uses the
 # masked weights: $\partial L/\partial x = \delta\,(W\odot R/q)^\top$, $\partial L/\partial W = (x^\top\delta)
 # \odot R/q$, $\partial L/\partial b = \sum_n\delta_n$. At test time we use the expected weights
 # ($W$ with inverted scaling); the paper's better inference samples from a Gaussian moment-matched to the
@@ -249,7 +258,35 @@ print(rep)
 assert rep.ok
 
 # %% [markdown]
-# ## 5 · SpatialDropout: whole channels
+# For one input $x$ and keep probability $q$, both layers have the mean $xW + b$ (inverted scaling). Their
+# variances differ: DropConnect's output $j$ sums $D$ independently masked terms,
+# $\mathrm{Var}_j = \frac{1-q}{q}\sum_i x_i^2W_{ij}^2$, while a mask on the output scales the whole sum at once,
+# $\mathrm{Var}_j = \frac{1-q}{q}(xW+b)_j^2$. A Monte Carlo check over 100,000 masks:
+
+# %%
+d_in, d_out, q = 8, 3, 0.6
+xv, Wd, bd = rng(40).normal(size=d_in), rng(41).normal(size=(d_in, d_out)), rng(42).normal(size=d_out)
+try:
+    np.ones((d_out, d_in)) @ Wd.T @ xv  # the slides' R W^T x with R of W's shape (here W is (d_in, d_out))
+except ValueError as exc:
+    print("R @ W.T @ x:", str(exc).split(" (")[0][:60])
+masks = rng(43).random((100_000, d_in, d_out)) < q
+dropconnect = np.einsum("i,mij->mj", xv, Wd * masks) / q + bd  # R (.) W: one bit per weight
+outmask = (rng(44).random((100_000, d_out)) < q) / q * (xv @ Wd + bd)  # the slides' r * (...)
+for name, samples, var in (
+    ("DropConnect", dropconnect, (1 - q) / q * (xv**2) @ (Wd**2)),
+    ("output mask", outmask, (1 - q) / q * (xv @ Wd + bd) ** 2),
+):
+    se = samples.std(axis=0) / np.sqrt(len(samples))
+    print(
+        f"{name:12s} mean {samples.mean(0).round(3)} (xW + b = {(xv @ Wd + bd).round(3)}), "
+        f"variance {samples.var(0).round(3)} (formula {var.round(3)})"
+    )
+    assert np.all(np.abs(samples.mean(0) - (xv @ Wd + bd)) < 6 * se)
+    assert np.allclose(samples.var(0), var, rtol=0.03)
+
+# %% [markdown]
+# ## 5. SpatialDropout: whole channels
 #
 # Neighbouring pixels of a convolutional feature map are strongly correlated: if one pixel is dropped its
 # neighbours still carry almost the same information, so element-wise dropout barely regularizes conv layers.
@@ -273,7 +310,7 @@ for name, ratio in (("ours", ours), ("torch Dropout2d", theirs)):
     assert const and abs(rate - p) < 6 * np.sqrt(p * (1 - p) / 6400)
 
 # %% [markdown]
-# ## 6 · DropBlock: contiguous regions
+# ## 6. DropBlock: contiguous regions
 #
 # DropBlock (Ghiasi, Lin, Le, 2018) sits between the two: it drops `block_size` $\times$ `block_size` squares.
 # `block_size = 1` is dropout, a block covering the whole map is SpatialDropout. Per feature map
@@ -364,14 +401,13 @@ from deepkit.viz.regularization import masks_explorer as mask_explorer
 mask_explorer()
 
 # %% [markdown]
-# ## 7 · Early stopping
+# ## 7. Early stopping
 #
 # Training longer fits the training set better, but past some epoch the validation loss starts to rise
 # (training slope negative, validation slope positive): the network is memorising. Early stopping keeps a copy
 # of the parameters at the best validation epoch and stops after `patience` epochs without an improvement
-# larger than `min_delta`. It costs nothing, needs no change to the loss and acts like an L2 penalty whose
-# strength falls with the number of steps (for a quadratic loss and gradient descent, $\lambda\approx
-# 1/(\eta t)$). Below: a 64-256-10 MLP on only 300 digits.
+# larger than `min_delta`. It costs nothing and needs no change to the loss. Below: a 64-256-10 MLP on only
+# 300 digits; then why stopping early is a form of L2 regularization.
 
 # %%
 split = data.load_digits(seed=0)
@@ -409,14 +445,82 @@ plt.show()
 assert stopper.epoch == stopper.best_epoch + 15
 
 # %% [markdown]
-# ## 8 · Data augmentation and noise injection
+# **Early stopping is approximately L2 with $\lambda \approx 1/(\eta t)$.** Take a quadratic loss
+# $J(w) = \frac12(w-w^*)^\top H(w-w^*)$ and gradient descent with step $\eta$ from $w_0 = 0$:
+# $w_t - w^* = (I-\eta H)(w_{t-1} - w^*)$, so $w_t = \big(I - (I-\eta H)^t\big)w^*$. The L2-penalized minimum of
+# $J + \frac\lambda2\|w\|^2$ is $w_\lambda = (H+\lambda I)^{-1}Hw^*$. Along an eigenvector of $H$ with eigenvalue
+# $h$, both keep a fraction of $w^*$:
+#
+# $$\text{early stopping: } 1 - (1-\eta h)^t \approx 1 - e^{-\eta h t}, \qquad \text{L2: } \frac{h}{h+\lambda} .$$
+#
+# Directions with $h \gg 1/(\eta t)$ are fully learned by both; for $h \ll 1/(\eta t)$ early stopping keeps
+# $\approx \eta h t$ and L2 keeps $\approx h/\lambda$: the same when $\lambda = 1/(\eta t)$. Stopping after $t$
+# steps acts like a penalty that weakens as $t$ grows. Numbers: gradient descent on a least-squares problem whose
+# Hessian has eigenvalues from $10^{-3}$ to $10$, against the ridge solution with $\lambda = 1/(\eta t)$:
+
+# %%
+r7 = rng(70)
+Q = np.linalg.qr(r7.normal(size=(12, 12)))[0]
+eigs = np.logspace(-3, 1, 12)
+H, w_star, eta = Q @ np.diag(eigs) @ Q.T, r7.normal(size=12), 0.05
+w_gd, done = np.zeros(12), 0
+print(f"{'steps t':>8} {'lambda = 1/(eta t)':>19} {'|w_gd - w_ridge| / |w*|':>24} {'|w_gd| / |w*|':>14}")
+for t in (20, 200, 2000):
+    for _ in range(t - done):
+        w_gd -= eta * H @ (w_gd - w_star)
+    done = t
+    lam_t = 1 / (eta * t)
+    w_ridge = np.linalg.solve(H + lam_t * np.eye(12), H @ w_star)
+    closed = Q @ ((1 - (1 - eta * eigs) ** t) * (Q.T @ w_star))  # the formula above
+    gap = np.linalg.norm(w_gd - w_ridge) / np.linalg.norm(w_star)
+    print(f"{t:8d} {lam_t:19.4f} {gap:24.3f} {np.linalg.norm(w_gd) / np.linalg.norm(w_star):14.3f}")
+    assert np.allclose(w_gd, closed, atol=1e-10) and gap < 0.15
+s_grid = np.logspace(-2, 2, 9)  # eta h t
+print("kept fraction, early stopping 1 - exp(-s):", (1 - np.exp(-s_grid)).round(3))
+print("kept fraction, L2 s / (1 + s):           ", (s_grid / (1 + s_grid)).round(3))
+assert np.abs((1 - np.exp(-s_grid)) - s_grid / (1 + s_grid)).max() < 0.21
+
+# %% [markdown]
+# ## 8. Data augmentation and noise injection
 #
 # The best regularizer is more data. When we know transformations that do not change the label (small
 # shifts, crops, flips, colour jitter for images; synonyms or back-translation for text) we can create new
 # training examples: **data augmentation**. **Noise injection** is its generic cousin: add small Gaussian
-# noise to the inputs (for a linear model this equals an L2 penalty: $\mathbb E\|w^\top(x+\epsilon)-y\|^2 =
-# \|w^\top x-y\|^2 + \sigma^2\|w\|^2$), to hidden units, or to the weights. Dropout itself is multiplicative
-# Bernoulli noise. On 150 digits, with the NumPy MLP of this topic's playground:
+# noise to the inputs, to hidden units, or to the weights. Dropout itself is multiplicative Bernoulli noise.
+#
+# **Input noise is L2 for a linear model.** With $\epsilon$ of mean 0 and covariance $\sigma^2 I$,
+# $\mathbb E_\epsilon\big(w^\top(x+\epsilon)-y\big)^2 = (w^\top x-y)^2 + 2(w^\top x - y)\,w^\top\mathbb E\epsilon +
+# \mathbb E(w^\top\epsilon)^2 = (w^\top x-y)^2 + \sigma^2\|w\|^2$. Summed over $N$ examples, least squares on noisy
+# inputs minimizes, on average, $\|Xw-y\|^2 + N\sigma^2\|w\|^2$: ridge regression with $\lambda = N\sigma^2$.
+# Checked: the expected noisy loss by Monte Carlo, and least squares on many noisy copies of a small data set
+# against the ridge solution.
+
+# %%
+r8 = rng(80)
+N8, D8, sig = 40, 5, 0.5
+X8 = r8.normal(size=(N8, D8))
+y8 = X8 @ r8.normal(size=D8) + 0.3 * r8.normal(size=N8)
+w8 = r8.normal(size=D8)
+noisy = ((X8[None] + sig * r8.normal(size=(20_000, N8, D8))) @ w8 - y8) ** 2  # (draws, N)
+expected = np.mean((X8 @ w8 - y8) ** 2) + sig**2 * w8 @ w8
+se = noisy.mean(axis=1).std() / np.sqrt(len(noisy))
+print(f"E[(w^T(x+eps) - y)^2] = {noisy.mean():.4f} +- {se:.4f}; clean loss + sigma^2 |w|^2 = {expected:.4f}")
+assert abs(noisy.mean() - expected) < 6 * se
+K8 = 400
+X_copies = (X8[None] + sig * r8.normal(size=(K8, N8, D8))).reshape(-1, D8)
+w_noise = np.linalg.lstsq(X_copies, np.tile(y8, K8), rcond=None)[0]
+w_ridge8 = np.linalg.solve(X8.T @ X8 + N8 * sig**2 * np.eye(D8), X8.T @ y8)
+w_ls = np.linalg.lstsq(X8, y8, rcond=None)[0]
+print(
+    f"least squares on {K8} noisy copies vs ridge (lambda = N sigma^2): relative difference "
+    f"{np.linalg.norm(w_noise - w_ridge8) / np.linalg.norm(w_ridge8):.3f}; vs plain least squares "
+    f"{np.linalg.norm(w_noise - w_ls) / np.linalg.norm(w_ls):.3f}"
+)
+assert np.linalg.norm(w_noise - w_ridge8) < 0.05 * np.linalg.norm(w_ridge8) < np.linalg.norm(w_noise - w_ls)
+
+# %% [markdown]
+# The same trade on real data (150 digits, the NumPy MLP of this topic's playground): copies shifted by one
+# pixel (augmentation) or with Gaussian pixel noise, tested on clean, shifted and noisy digits.
 
 # %%
 Xs, ys = split.X_train[:150], split.y_train[:150]
@@ -454,7 +558,7 @@ for name, (Xt, yt) in {
 # does not help with noise, while noise injection does a little).
 
 # %% [markdown]
-# ## 9 · Ensembles: why the average beats a random member
+# ## 9. Ensembles: why the average beats a random member
 #
 # Train $K$ models $f_1,\dots,f_K$ (different seeds, data subsets or hyper-parameters) and predict with
 # $\bar f = \frac1K\sum_k f_k$. For the squared error there is an exact identity (the *ambiguity
@@ -465,9 +569,23 @@ for name, (Xt, yt) in {
 #
 # So the ensemble is never worse than a random member, and it gains exactly as much as the members disagree.
 # For any convex loss (cross-entropy of averaged probabilities too) Jensen's inequality gives the same
-# conclusion: $\ell(\bar f)\le\frac1K\sum_k\ell(f_k)$. If the members' errors have variance $v$ and
-# correlation $\rho$, the ensemble's error variance is $\rho v + \frac{1-\rho}{K}v$: independent errors
-# average away, shared errors do not. Dropout trains an implicit ensemble of $2^n$ weight-sharing networks.
+# conclusion: $\ell(\bar f)\le\frac1K\sum_k\ell(f_k)$.
+#
+# **How much averaging helps.** If the members' errors $e_k$ have variance $v$ and pairwise correlation $\rho$,
+# $\mathrm{Var}\big(\frac1K\sum_k e_k\big) = \frac1{K^2}\big(Kv + K(K-1)\rho v\big) = \rho v + \frac{1-\rho}{K}v$:
+# independent errors average away, shared errors do not, and no number of members gets below $\rho v$. Dropout
+# trains an implicit ensemble of $2^n$ weight-sharing networks. A Monte Carlo check of the formula (errors built
+# as $\sqrt\rho\,z_0 + \sqrt{1-\rho}\,z_k$), then the identity above on five real networks:
+
+# %%
+r9 = rng(90)
+print(f"{'rho':>4} {'K':>3} {'Var(mean error)':>16} {'rho v + (1-rho) v / K':>22}")
+for rho in (0.0, 0.3, 0.8):
+    for K in (1, 5, 25):
+        e = np.sqrt(rho) * r9.normal(size=(100_000, 1)) + np.sqrt(1 - rho) * r9.normal(size=(100_000, K))  # v = 1
+        measured, formula = e.mean(axis=1).var(), rho + (1 - rho) / K
+        print(f"{rho:4.1f} {K:3d} {measured:16.4f} {formula:22.4f}")
+        assert abs(measured - formula) < 6 * formula * np.sqrt(2 / 100_000)
 
 # %%
 Xtr, ytr, Xte, yte = pg.moons_data()
@@ -488,7 +606,7 @@ print(
 assert ce(probs.mean(0)) <= np.mean([ce(q) for q in probs])
 
 # %% [markdown]
-# ## 10 · Comparing regularizers: the classic tables, at small scale
+# ## 10. Comparing regularizers: the classic tables, at small scale
 #
 # The slides report experiments on relation extraction (CNN, SemEval-2010) and sentiment analysis
 # (recursive nets, Stanford treebank): L2 on the weights helps generalization; an L2 penalty on the **word
@@ -538,7 +656,105 @@ assert de.max() < we[1:, 0].max() + 1  # little on top of a tuned L2
 # Numbers depend on the seed and on this toy task; the *shape* of the tables is the point.
 
 # %% [markdown]
-# ## 11 · Playground: L2 and dropout on a 2-D problem
+# ## 11. $L_p$ penalties: decay for $p > 1$, sparsity for $p < 1$; and a penalty switched on mid-training
+#
+# The source notes write the general weight penalty $\lambda\sum_j\|W_j\|_p^p = \lambda\sum_i|w_i|^p$ (their
+# $\Omega(\alpha)$ on that line is carried over from the alpha-conv slide: the penalty is on $W$) and say: for
+# $p > 1$ it is a convex function ("突函数" is a typo for 凸函数, convex) and acts as weight decay; for $p < 1$
+# it sparsifies, pushing weights to zero. Both statements follow from the gradient,
+# $\partial/\partial w\,\lambda|w|^p = \lambda p|w|^{p-1}\mathrm{sign}(w)$ (`regularizers.lp_penalty`, graded):
+#
+# * $p > 1$: the pull towards 0 is proportional to $|w|^{p-1}$ and vanishes as $w \to 0$. Weights shrink but
+#   never reach 0; for $p = 2$ one gradient step multiplies them by $1 - 2\eta\lambda$ (weight decay).
+# * $p = 1$: a constant pull $\lambda$: weights smaller than the data's pull are set to exactly 0 (soft
+#   thresholding, section 1).
+# * $p < 1$: the pull grows without bound as $w \to 0$, and $|w|^p$ is concave on each side of 0 (not convex):
+#   the penalized problem jumps. In one dimension, $\min_w \frac12(w-a)^2 + \lambda|w|^p$ is exactly 0 for
+#   $|a|$ below a threshold and then jumps to a clearly non-zero value (for $p = \frac12$ the threshold is
+#   $\frac32\lambda^{2/3}$): small weights are removed, large ones hardly shrunk.
+#
+# The 1-D minimizers by brute force on a fine grid (the non-convex case needs a global search):
+
+# %%
+lam11, a_grid = 0.5, np.linspace(0.0, 2.0, 9)
+wgrid = np.linspace(-3, 3, 60_001)
+
+
+def prox_lp(a, p, lam=lam11):
+    # global minimizer of (w - a)^2 / 2 + lam |w|^p on the grid
+    return wgrid[np.argmin(0.5 * (wgrid - a) ** 2 + lam * np.abs(wgrid) ** p)]
+
+
+print("a          ", a_grid.round(2))
+minimizers = {}
+for p_ in (2.0, 1.0, 0.5):
+    minimizers[p_] = np.array([prox_lp(a, p_) for a in a_grid])
+    print(f"p = {p_:3.1f}    ", minimizers[p_].round(3))
+assert np.allclose(minimizers[2.0], a_grid / (1 + 2 * lam11), atol=1e-4)  # p = 2: shrink by 1 / (1 + 2 lam)
+assert np.allclose(minimizers[1.0], np.maximum(a_grid - lam11, 0), atol=1e-4)  # p = 1: soft threshold
+threshold = 1.5 * lam11 ** (2 / 3)
+assert np.all(minimizers[0.5][a_grid < threshold - 0.01] == 0)
+assert np.all(minimizers[0.5][a_grid > threshold + 0.01] > 0.6 * threshold)  # a jump, not a slow start
+w11 = rng(110).normal(size=(3, 4))
+w11[0, 0] = 0.0
+for p_ in (0.5, 3.0):
+    v11, g11 = R.lp_penalty(w11, 0.3, p_)
+    tw = t64(w11, True)
+    (0.3 * tw.abs() ** p_).sum().backward()
+    finite = np.isfinite(tw.grad.numpy())  # torch: |w|^(p-1) is infinite at 0 for p < 1 (we use 0 there)
+    assert rel_error(g11[finite], tw.grad.numpy()[finite]) < 1e-12 and g11[0, 0] == 0.0
+print("lp_penalty vs torch autograd (away from 0): OK; at w = 0 the gradient is 0")
+
+# %% [markdown]
+# **A penalty switched on mid-training.** The source notes report an experiment in which the L2 penalty is added
+# only after some epochs: (a) the final validation accuracy is about the same whenever the penalty is switched on
+# ("L2 regularization mainly serves as a local effect"), and (b) once it is on, the test accuracy rises at once,
+# while the training accuracy first drops and then recovers. We rerun it on the text task of section 10 (the
+# same model; Adam; the penalty $\lambda\sum|W|^2$ with $\lambda = 3\cdot10^{-3}$ on every weight matrix, from
+# `lp_penalty` with $p = 2$), switched on at step 0, 60, 120 or never, and once more with $p = \frac12$.
+
+# %%
+t11 = time.perf_counter()
+inc = pg.incremental_penalty(switch_steps=(0, 60, 120, None), lam=3e-3, p=2.0, steps=240)
+sparse = pg.incremental_penalty(switch_steps=(0,), lam=1e-3, p=0.5, steps=240)
+k11 = list(inc["steps"])
+fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+for s_on, color in zip((0, 60, 120, None), ("C0", "C1", "C2", "0.5")):
+    label = "never" if s_on is None else f"from step {s_on}"
+    axes[0].plot(inc["steps"], inc[s_on]["test"], color=color, label=label)
+    axes[1].plot(inc["steps"], inc[s_on]["train"], color=color)
+for ax, title in zip(axes, ("test accuracy (%)", "training accuracy (%)")):
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("step")
+axes[0].legend(fontsize=8)
+plt.show()
+finals = {s_on: inc[s_on]["test"][-1] for s_on in (0, 60, 120, None)}
+print("final test accuracy:", {("never" if k is None else k): round(float(v), 1) for k, v in finals.items()})
+for s_on in (60, 120):
+    i = k11.index(s_on)
+    print(
+        f"switched on at {s_on}: test {inc[s_on]['test'][i]:.1f} -> {inc[s_on]['test'][i + 4]:.1f} after 20 steps; "
+        f"train {inc[s_on]['train'][i]:.1f} -> lowest {inc[s_on]['train'][i:].min():.1f} -> final {inc[s_on]['train'][-1]:.1f}"
+    )
+    assert inc[s_on]["test"][i + 4] > inc[s_on]["test"][i] + 5  # (b) the test accuracy rises at once ...
+    assert inc[s_on]["train"][i:].min() < inc[s_on]["train"][i] - 3 < inc[s_on]["train"][-1]  # ... training dips
+penalized = [finals[0], finals[60], finals[120]]
+assert max(penalized) - min(penalized) < 2 and min(penalized) > finals[None] + 5  # (a) whenever it is switched on
+E2, E05 = inc[0]["W"][0], sparse[0]["W"][0]
+small = {name: float(np.mean(np.abs(E) < 0.01)) for name, E in (("p = 2", E2), ("p = 1/2", E05))}
+print(f"embedding weights below 0.01 in magnitude: {small}; test accuracy with p = 1/2: {sparse[0]['test'][-1]:.1f}")
+assert small["p = 1/2"] > 1.5 * small["p = 2"]
+print(f"({time.perf_counter() - t11:.1f} s)")
+
+# %% [markdown]
+# Reading it: the penalty does its work in the last stretch of training, whenever it starts (the curves switched
+# on at 60 and 120 catch up with the one penalized from the start), which is what the notes mean by a local
+# effect. And $p = \frac12$ leaves many more embedding weights near zero than $p = 2$. They are not exactly 0:
+# a gradient method (here Adam, which also rescales the penalty's gradient) only approaches the kink; exact
+# zeros need a proximal step, the thresholding of the 1-D problem above, applied after each update.
+
+# %% [markdown]
+# ## 12. Playground: L2 and dropout on a 2-D problem
 #
 # A 2-64-64-2 ReLU network on 50 noisy "moons" points (the TensorFlow Playground experiment of the slides).
 # Without regularization the boundary wraps around individual noisy points; weight decay shrinks the weights

@@ -30,12 +30,14 @@ from deepkit.gradcheck import check_gradient, rel_error
 torch.set_default_dtype(torch.float64)
 
 # %% [markdown]
-# ## 1 · Forward pass
+# ## 1. Forward pass
 #
 # Write $y_{ij} = x_i * k_{ji}$ for the "valid" correlation of input map $i$ with the kernel that output map $j$
 # uses for it. Then $z_j = \sum_i \alpha_{ij} y_{ij} + b_j$. A standard convolution is the special case where
 # $\alpha_{ij}$ is folded into the kernel: $z = \mathrm{conv}(x, \tilde k) + b$ with $\tilde k_{ji} = \alpha_{ij}k_{ji}$.
-# That identity gives us an independent oracle: torch's `conv2d` with the mixed kernel.
+# That identity gives us an independent oracle: torch's `conv2d` with the mixed kernel. The softmax over each
+# column is computed like any softmax: subtract the column's largest logit before `exp` (a logit of a few
+# hundred overflows otherwise); `mixing_weights` reuses topic 01's stable `softmax` on $c^\top$.
 
 # %%
 rng = np.random.default_rng(0)
@@ -52,7 +54,7 @@ print("max |z - torch| =", np.abs(z - tz.detach().numpy()).max())
 assert np.allclose(z, tz.detach().numpy(), atol=1e-12)
 
 # %% [markdown]
-# ## 2 · Gradients
+# ## 2. Gradients
 #
 # Let $\delta_j = \partial J/\partial z_j$ (a map, like $z_j$). Since $z_j$ depends on $\alpha_{ij}$ only through the
 # term $\alpha_{ij}y_{ij}$,
@@ -93,7 +95,7 @@ print(rep)
 assert rep.ok
 
 # %% [markdown]
-# ## 3 · The L1 penalty of the slides has a zero gradient
+# ## 3. The L1 penalty of the slides has a zero gradient
 #
 # To make $\alpha$ sparse the classic slides add $\Omega(\alpha)=\lambda\sum_{ij}|\alpha_{ij}|$ and derive
 #
@@ -115,7 +117,30 @@ for lam in (0.1, 1.0, 10.0):
     )
 
 # %% [markdown]
-# ## 4 · Penalties that do sparsify
+# **Why the constant matters, and when the penalty does act.** The gradient vanishes because the penalty
+# weighs every entry of a column equally: $\sum_i |\alpha_{ij}| = 1$ whatever $c$ is. Give the connections
+# different weights, $\Omega = \lambda\sum_{ij} w_{ij}|\alpha_{ij}|$ (`l1_alpha_penalty(c, lam, weights=w)`), and
+# $\partial\Omega/\partial c_{ij} = \lambda\,\alpha_{ij}\big(w_{ij} - \sum_k w_{kj}\alpha_{kj}\big)$: a connection
+# whose weight is above the column's $\alpha$-weighted average is pushed down, the others up. Such a penalty
+# *re-ranks* the inputs; it does not make the column sparser by itself. Checked against torch:
+
+# %%
+w_pen = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 0.0], [3.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+c_rand = rng.normal(size=(4, 3))
+value, dpen = ac.l1_alpha_penalty(c_rand, 0.5, weights=w_pen)
+tcc = torch.tensor(c_rand, requires_grad=True)
+(0.5 * (torch.tensor(w_pen) * torch.softmax(tcc, dim=0).abs()).sum()).backward()
+a_rand = ac.mixing_weights(c_rand)
+formula = 0.5 * a_rand * (w_pen - np.sum(w_pen * a_rand, axis=0))
+print(
+    f"weighted penalty: dc vs torch {rel_error(dpen, tcc.grad.numpy()):.1e}, vs the formula {rel_error(dpen, formula):.1e}"
+)
+print("column 1 (all weights 1) has a zero gradient:", np.abs(dpen[:, 1]).max())
+assert rel_error(dpen, tcc.grad.numpy()) < 1e-12 and rel_error(dpen, formula) < 1e-12
+assert np.abs(dpen[:, 1]).max() < 1e-15 and np.abs(dpen[:, [0, 2]]).max() > 0.01
+
+# %% [markdown]
+# ## 4. Penalties that do sparsify
 #
 # A penalty sparsifies a point of the simplex when it is **smallest at the vertices** (one-hot columns):
 #
@@ -146,12 +171,14 @@ for name, mine, t_value in (
     assert rel_error(mine[1], tcc.grad.numpy()) < 1e-12
 
 # %% [markdown]
-# ## 5 · Training with each penalty
+# ## 5. Training with each penalty
 #
 # A small task: 4 input maps, one output map; the target is map 1 correlated with a fixed kernel plus a weaker
 # contribution of map 3. Gradient descent on $\tfrac12$ MSE $+\ \Omega$. With no penalty the layer keeps a blend
 # (most weight on map 1, some on map 3). With the slides' L1 penalty the trajectory is **identical**
-# to no penalty: the penalty's gradient is zero up to rounding ($\sim10^{-17}$, from $\sum_i\alpha_i$ not being exactly 1 in floating point), which the training steps amplify to differences of about $10^{-6}$, far below anything visible. Entropy and $L_p$ drive $\alpha$ to (almost) one-hot.
+# to no penalty: the penalty's gradient is zero up to rounding ($\sim10^{-17}$, from $\sum_i\alpha_i$ not being
+# exactly 1 in floating point), which the training steps amplify a little (the largest difference is printed
+# below), far below anything visible. Entropy and $L_p$ drive $\alpha$ to (almost) one-hot.
 
 # %%
 import matplotlib.pyplot as plt
@@ -174,7 +201,7 @@ assert gap < 1e-4  # the penalty's gradient is ~1e-17 (rounding of sum(alpha) = 
 assert runs["entropy"]["alpha"][-1].max() > 0.95
 
 # %% [markdown]
-# ## 6 · Play
+# ## 6. Play
 #
 # Choose the penalty, its strength and the temperature; the left panel is the run without a penalty, the middle
 # one with it. Try the L1 penalty at any $\lambda$: nothing moves. Try a low temperature with no penalty.

@@ -79,10 +79,13 @@ def free_port() -> int:
 class LabServer:
     """JupyterLab in an isolated environment under ``tmp`` (see the module docstring). Use ``start()`` / ``stop()``."""
 
-    def __init__(self, tmp: Path, repo: Path = ROOT, sandbox: bool = True) -> None:
+    def __init__(self, tmp: Path, repo: Path = ROOT, sandbox: bool = True, nbgrader_config: str = "") -> None:
         """``sandbox=False`` serves the repository itself (what ``make lab`` does; nbgrader's formgrader needs the
-        course root inside the server root): only for pages that never save a notebook."""
+        course root inside the server root): only for pages that never save a notebook. ``nbgrader_config``:
+        lines added after the course's config (e.g. a course root and gradebook of the test's own, which may be
+        prepared under ``root`` before ``start()``)."""
         self.tmp, self.repo, self.sandbox = Path(tmp), Path(repo), sandbox
+        self.nbgrader_config = nbgrader_config
         self.port = free_port()
         self.token = uuid.uuid4().hex
         self.root = self.tmp / "root" if sandbox else self.repo
@@ -91,7 +94,7 @@ class LabServer:
 
     # --- set-up -------------------------------------------------------------------------------------------
     def _make_root(self) -> None:
-        self.root.mkdir(parents=True)
+        self.root.mkdir(parents=True, exist_ok=True)
         ignored = _ignored_names(self.repo)
         for entry in self.repo.iterdir():
             if (
@@ -163,6 +166,7 @@ class LabServer:
                     f"c.CourseDirectory.{kind}_directory = {str(cwd / kind)!r}  # not the course's\n"
                     for kind in ("submitted", "autograded", "feedback")
                 )
+                + self.nbgrader_config
             )
         return cwd
 

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import csv
 import importlib
+import json
+import os
 import re
 import shutil
+import subprocess
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -21,13 +26,55 @@ from autograder.batch import grade_batch
 from autograder.course import Course, Limits
 from autograder.grade import load_outcome
 from autograder.local import make_cases
-from tests.hostile import CASES
+from tests.hostile import CASES, append, spell
 from tests.refs import REF_LIB, ROOT
 
 A01 = "01_softmax"
 TOPIC01 = ("01", A01)
-LIMITS = Limits(part_timeout=3, lib_wall=25, cell_timeout=20, nb_wall=90)
+# CPU seconds per part (3) and per submission (20); 4 s asleep in total; wall clocks only as backstops
+LIMITS = Limits(part_timeout=3, lib_cpu=20, lib_idle=4, cell_timeout=20, nb_wall=90)
 HOST_TARGETS = [Path(ROOT / "HACKED.txt"), Path(ROOT / "autograder" / "HACKED.txt"), Path("/tmp/HACKED-by-student.txt")]
+# honest submissions graded alone and inside the hostile batch: the grades must be the same
+HONEST = {
+    "ref": A01,
+    "stub": A01,
+    "bwd_wrong": A01,
+    "naive": A01,
+    "ref_norm": "04_normalization",
+    "ref_conv": "08_convolution",
+}
+# A correct implementation that is slow, as a naive loop implementation on larger data would be: about 1 s of
+# CPU per part (its limit is 3 s), several seconds of wall time when the machine is busy.
+NAIVE = """
+import math as _math
+import sys as _sys
+
+
+def _spin(n=2_500_000):
+    acc = 0
+    for i in range(n):
+        acc = (acc * 31 + i) % 1000003
+    return acc
+
+
+def softmax(z):
+    _spin()
+    out = _np.empty(_np.shape(z))
+    for i, row in enumerate(_np.atleast_2d(z)):
+        m = max(row)
+        e = [_math.exp(v - m) for v in row]
+        s = sum(e)
+        out.reshape(-1, len(row))[i] = [v / s for v in e]
+    return out
+
+
+def cross_entropy(probs, y):
+    _spin()
+    total = 0.0
+    for i, label in enumerate(y):
+        total -= _math.log(max(probs[i][int(label)], _sys.float_info.min))  # a 0 is clipped to the smallest float
+    return total / len(y)
+"""
 
 pytestmark = pytest.mark.slow  # sandboxes and notebook runs: minutes on 2 cores
 
@@ -46,11 +93,15 @@ def built(tmp_path_factory) -> Path:
     return out
 
 
-def make_submission(built: Path, dest: Path, topic_modules=("layers", "losses", "nets"), reference=True) -> Path:
-    """What ``python -m autograder submit 01`` packs: the release notebook + lib/deepkit/*.py (stubs, with the
-    topic's modules replaced by the reference when ``reference``)."""
+def make_submission(
+    built: Path, dest: Path, topic_modules=("layers", "losses", "nets"), reference=True, assignment=A01
+) -> Path:
+    """What ``python -m autograder submit NN`` packs: the release notebook (built for topic 01 only) +
+    lib/deepkit/*.py (stubs, with the topic's modules replaced by the reference when ``reference``)."""
     (dest / "lib" / "deepkit").mkdir(parents=True)
-    shutil.copy(built / "exercises" / A01 / f"{A01}.ipynb", dest / f"{A01}.ipynb")
+    nb = built / "exercises" / assignment / f"{assignment}.ipynb"
+    if nb.is_file():
+        shutil.copy(nb, dest / f"{assignment}.ipynb")
     for p in (built / "lib" / "deepkit").glob("*.py"):
         shutil.copy(p, dest / "lib" / "deepkit" / p.name)
     if reference:
@@ -59,13 +110,31 @@ def make_submission(built: Path, dest: Path, topic_modules=("layers", "losses", 
     return dest
 
 
+def _modules_of(course: Course, assignment: str) -> tuple[str, ...]:
+    return course.topic(assignment).modules
+
+
+def _library_only(sub: Path) -> None:
+    """Remove a readable notebook (a case graded on its library only); one that intake refuses stays."""
+    import nbformat
+
+    for nb in sub.glob("*.ipynb"):
+        try:
+            nbformat.read(nb, as_version=4)
+        except Exception:  # noqa: BLE001 - not UTF-8 JSON: it is the attack
+            continue
+        nb.unlink()
+
+
 @pytest.fixture(scope="module")
 def graded(built, tmp_path_factory):
-    """One course work folder; batch 1 (notebooks run): reference, stubs and the notebook attacks; batch 2
-    (library only): the library attacks and the classic bug. Returns (course, outcomes by student)."""
+    """One course work folder. The honest submissions are graded each on its own first; then ONE batch grades
+    all of them together with the whole hostile corpus (notebooks executed in the sandbox, as with
+    --run-notebook, where the case keeps a notebook). Returns (course, outcomes of the batch by student, cases,
+    ref's outcome alone, honest outcomes alone)."""
     work = tmp_path_factory.mktemp("work")
     course = Course(root=ROOT, work=work)
-    sub = lambda s: course.submitted / s / A01
+    sub = lambda s, a=A01: course.submitted / s / a  # noqa: E731
     make_submission(built, sub("ref"))
     make_submission(built, sub("stub"), reference=False)
     make_submission(built, sub("bwd_wrong"))
@@ -74,20 +143,54 @@ def graded(built, tmp_path_factory):
         p.read_text() + "\n\n_ok_backward = affine_backward\n\n\ndef affine_backward(dout, cache):\n"
         "    dx, dw, db = _ok_backward(dout, cache)\n    return dx, 2.0 * dw, db\n"
     )
+    make_submission(built, sub("naive"))
+    append(sub("naive"), "losses", "import numpy as _np\n" + NAIVE)
+    _library_only(sub("naive"))
+    for s in ("ref_norm", "ref_conv"):
+        a = HONEST[s]
+        make_submission(built, sub(s, a), _modules_of(course, a) + ("layers", "losses"), assignment=a)
     cases = {}
     for name in CASES:
         mod = importlib.import_module(f"tests.hostile.{name}")
-        make_submission(built, sub(name))
-        mod.build(sub(name))
+        a = getattr(mod, "ASSIGNMENT", A01)
+        modules = _modules_of(course, a) + (("layers", "losses") if a != A01 else ())
+        make_submission(built, sub(name, a), modules, assignment=a)
+        mod.build(sub(name, a))
+        if not mod.NOTEBOOK:
+            _library_only(sub(name, a))
         cases[name] = mod
     for t in HOST_TARGETS:
         t.unlink(missing_ok=True)
-    first = [("ref", A01), ("stub", A01)] + [(n, A01) for n, m in cases.items() if m.NOTEBOOK]
-    outs = {o.student: o for o in grade_batch(course, first, LIMITS, jobs=2, progress=False)}
+    alone = {}
+    for s, a in HONEST.items():  # notebooks executed (as with --run-notebook) wherever the case keeps one
+        alone[s] = grade_batch(course, [(s, a)], LIMITS, jobs=1, notebook=True, progress=False)[0]
     ref_before = load_outcome(course, "ref", A01)
-    second = [("bwd_wrong", A01)] + [(n, A01) for n, m in cases.items() if not m.NOTEBOOK]
-    outs.update({o.student: o for o in grade_batch(course, second, LIMITS, jobs=2, notebook=False, progress=False)})
-    return course, outs, cases, ref_before
+    pairs = list(HONEST.items()) + [(n, getattr(m, "ASSIGNMENT", A01)) for n, m in cases.items()]
+    t0 = time.monotonic()
+    outs = {o.student: o for o in grade_batch(course, pairs, LIMITS, jobs=2, notebook=True, progress=False)}
+    _record_batch(outs, cases, time.monotonic() - t0)
+    return course, outs, cases, ref_before, alone
+
+
+def _record_batch(outs: dict, cases: dict, seconds: float) -> None:
+    """The corpus size and how long the whole batch took (build/results/hostile_batch.json)."""
+    from bench import results_dir
+
+    data = {
+        "corpus_size": len(cases),
+        "honest_submissions": len(HONEST),
+        "jobs": 2,
+        "batch_seconds": round(seconds, 1),
+        "slowest": sorted(
+            ({"student": o.student, "seconds": round(o.seconds, 1), "library": round(o.lib_seconds, 1)}
+             for o in outs.values()),
+            key=lambda r: -r["seconds"],
+        )[:8],
+    }  # fmt: skip
+    out = results_dir() / "hostile_batch.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"\nhostile batch: {len(cases)} attacks + {len(HONEST)} honest submissions in {seconds:.0f} s")
 
 
 def _scores(outcome) -> dict[str, float]:
@@ -96,7 +199,7 @@ def _scores(outcome) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------------------------- the basics
 def test_reference_submission_gets_full_marks(graded):
-    course, outs, _, _ = graded
+    course, outs, *_ = graded
     o = outs["ref"]
     topic = course.topic(A01)
     for p in topic.parts:
@@ -106,7 +209,7 @@ def test_reference_submission_gets_full_marks(graded):
 
 
 def test_stub_submission_scores_zero(graded):
-    course, outs, _, _ = graded
+    course, outs, *_ = graded
     o = outs["stub"]
     for p in course.topic(A01).parts:
         assert o.cells[p.name].points == 0, p.name
@@ -115,7 +218,7 @@ def test_stub_submission_scores_zero(graded):
 
 
 def test_forward_right_backward_wrong_loses_exactly_the_backward_points(graded):
-    course, outs, _, _ = graded
+    course, outs, *_ = graded
     s, ref = _scores(outs["bwd_wrong"]), _scores(outs["ref"])
     lost = {n for n in ref if s[n] != ref[n]}
     assert lost == {"affine_backward", "two_layer_loss"}, lost  # the net backpropagates through affine
@@ -127,7 +230,7 @@ def test_forward_right_backward_wrong_loses_exactly_the_backward_points(graded):
 def test_gradebook_holds_the_sandbox_scores(graded):
     from nbgrader.api import Gradebook
 
-    course, outs, _, _ = graded
+    course, outs, *_ = graded
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with Gradebook(course.db_url) as gb:
@@ -141,11 +244,12 @@ def test_gradebook_holds_the_sandbox_scores(graded):
 # ---------------------------------------------------------------------------------------- the hostile corpus
 @pytest.mark.parametrize("name", CASES)
 def test_hostile_submission(graded, name):
-    course, outs, cases, _ = graded
+    course, outs, cases, *_ = graded
     o, expect = outs[name], cases[name].EXPECT
+    assignment = getattr(cases[name], "ASSIGNMENT", A01)
     if name in ("h_read_secrets", "h_write_outside") and any("WITHOUT namespaces" in n for n in o.notes):
         pytest.skip("this machine does not allow namespaces: file isolation cannot be tested")
-    parts = {p.name: p.points for p in course.topic(A01).parts}
+    parts = {p.name: p.points for p in course.topic(assignment).parts}
     assert set(o.cells) >= set(parts), "every part has a score"
     for part in expect["full"]:
         assert o.cells[part].points == parts[part], (part, o.cells[part].reason)
@@ -157,14 +261,100 @@ def test_hostile_submission(graded, name):
         assert c.reason, c.name
     if "notebook" in expect:
         assert o.notebook_status == expect["notebook"], o.notebook_reason
+    view = nbformat_read(course.autograded / name / assignment / f"{assignment}.ipynb")
+    shown = "\n".join(c.source for c in view.cells) + "\n".join(
+        str(out.get("text", "")) + str(out.get("data", "")) for c in view.cells for out in c.get("outputs", [])
+    )
     for text in expect.get("notebook_output", []):
-        ran = (course.autograded / name / A01 / f"{A01}.ipynb").read_text()
-        assert text in ran, text
-    assert o.seconds < 150, "bounded time"
+        assert text in shown, text
+    for text in expect.get("notebook_absent", []):
+        assert text not in shown, text
+    trusted = {
+        f"[autograder] sandboxed check of your lib: {c.points:g}/{c.max_points:g}"
+        for c in o.cells.values()
+        if c.kind == "library"
+    }
+    for c in view.cells:  # the grader's label comes only from the grader
+        for out in c.get("outputs", []):
+            for line in str(out.get("text", "")).splitlines():
+                assert not line.startswith("[autograder]") or line.split(" - ")[0] in trusted, line
+    if "no_process" in expect:
+        if any("WITHOUT namespaces" in n for n in o.notes):
+            pytest.skip("this machine does not allow namespaces: detached processes are not contained")
+        alive = [p for p in Path("/proc").glob("[0-9]*") if expect["no_process"].encode() in _cmdline(p)]
+        assert not alive, f"processes of the submission survived its sandbox: {alive}"
+    said = " ".join([c.reason for c in o.cells.values()] + o.notes)
+    for text in expect.get("not_in_reasons", []):
+        assert text not in said, (text, said)
+    assert o.seconds < expect.get("max_seconds", 150), ("bounded time", o.seconds)
+
+
+def test_honest_submissions_get_the_same_grades_alone_and_in_the_hostile_batch(graded):
+    """Every attack of the corpus graded in one batch with the honest submissions changes nothing for them:
+    not the points, not the reasons (a correct but slow one included: its limits are CPU time)."""
+    course, outs, cases, _, alone = graded
+    assert len(cases) >= 25
+    for student in HONEST:
+        together, solo = outs[student], alone[student]
+        assert {n: (c.points, c.reason) for n, c in together.cells.items()} == {
+            n: (c.points, c.reason) for n, c in solo.cells.items()
+        }, student
+        assert together.notebook_status == solo.notebook_status, student
+    for student in ("ref", "naive", "ref_norm", "ref_conv"):
+        lost = {n: c.reason for n, c in outs[student].cells.items() if c.kind == "library" and c.points < c.max_points}
+        assert not lost, (student, lost)
+
+
+def test_cpu_limits_make_scores_independent_of_load(built, tmp_path):
+    """The naive submission (about 1 s of CPU in two parts whose limit is 3 s of CPU) gets full marks as the
+    machine is, and with 3 more CPU hogs per core, where its parts take several seconds of wall time (a 3 s
+    wall-clock limit would have cut them). The numbers go to build/results/sandbox_load.json."""
+    from bench import results_dir
+
+    course = Course(root=ROOT, work=tmp_path / "work")
+    make_submission(built, course.submitted / "naive" / A01)
+    append(course.submitted / "naive" / A01, "losses", "import numpy as _np\n" + NAIVE)
+    _library_only(course.submitted / "naive" / A01)
+    from autograder.grade import grade_one
+
+    runs = {}
+    hogs = []
+    try:
+        for label in ("as is", "with hogs"):
+            if label == "with hogs":
+                hog = [sys.executable, "-c", "while True:\n    pass"]
+                hogs = [subprocess.Popen(hog) for _ in range(3 * (os.cpu_count() or 1))]
+                time.sleep(1)
+            load = os.getloadavg()[0]
+            out, _, lib, _ = grade_one(course, "naive", A01, LIMITS, notebook=False)
+            lost = {n: c.reason for n, c in out.cells.items() if c.kind == "library" and c.points < c.max_points}
+            assert not lost, (label, lost)
+            runs[label] = {"load_average": load, **{p: lib.timings[p] for p in ("softmax", "cross_entropy")}}
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    limit = LIMITS.part_timeout
+    for label, parts in runs.items():
+        for name in ("softmax", "cross_entropy"):
+            t = parts[name]
+            assert t["status"] == "ok" and t["cpu"] < limit, (label, name, t)
+    data = {"cpu_limit_per_part": limit, "hogs": 3 * (os.cpu_count() or 1), "cores": os.cpu_count(), "runs": runs}
+    out = results_dir() / "sandbox_load.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=1) + "\n")
+    print("\nCPU limits under load:", json.dumps(runs))
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_no_other_student_changed_and_nothing_written_outside(graded):
-    course, outs, _, ref_before = graded
+    course, outs, _, ref_before, _ = graded
     after = load_outcome(course, "ref", A01)
     assert {k: v["points"] for k, v in after["cells"].items()} == {
         k: v["points"] for k, v in ref_before["cells"].items()
@@ -180,7 +370,7 @@ def test_no_other_student_changed_and_nothing_written_outside(graded):
 
 
 def test_intake_lists_ignored_files(graded):
-    course, outs, _, _ = graded
+    course, outs, *_ = graded
     ignored = " ".join(outs["h_planted_numpy"].intake["ignored"])
     assert "lib/numpy.py" in ignored and "numpy.py" in ignored
     staged = course.staging / A01 / "h_planted_numpy" / "sub"
@@ -194,7 +384,7 @@ def test_intake_lists_ignored_files(graded):
 def test_regrade_is_idempotent_and_keeps_manual_grades(graded):
     from nbgrader.api import Gradebook
 
-    course, outs, _, _ = graded
+    course, outs, *_ = graded
     manual = [c for c in outs["ref"].cells.values() if c.kind == "manual"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -227,7 +417,7 @@ def test_export_csv_and_reasons(graded, tmp_path):
     from autograder.export import export
     from autograder.policy import Policy
 
-    course, outs, _, _ = graded
+    course, outs, *_ = graded
     pairs = [("ref", A01), ("stub", A01), ("bwd_wrong", A01)]
     reasons_path, grades_path = export(course, pairs, "csv", tmp_path, Policy())
     grades = {r["id"]: r for r in csv.DictReader(open(grades_path))}
@@ -236,7 +426,8 @@ def test_export_csv_and_reasons(graded, tmp_path):
     assert grades["stub"][A01] == "0" and reasons["stub"]["status"] == "graded"
     lost = {p: outs["bwd_wrong"].cells[p].max_points for p in ("affine_backward", "two_layer_loss")}
     assert float(reasons["bwd_wrong"]["raw"]) == outs["bwd_wrong"].auto_total
-    assert float(grades["bwd_wrong"][A01]) == outs["bwd_wrong"].auto_total < 14 - sum(lost.values()) + 1
+    library = course.topic(A01).total_points
+    assert float(grades["bwd_wrong"][A01]) == outs["bwd_wrong"].auto_total == library - sum(lost.values())
     assert "affine_backward" in reasons["bwd_wrong"]["parts lost"]
     assert "dw: gradient relative error" in reasons["bwd_wrong"]["parts lost"]
 
@@ -250,6 +441,17 @@ def _hidden_values(course) -> list[str]:
                 if isinstance(v, np.ndarray) and v.dtype.kind == "f":
                     vals += [f"{x:.6f}"[:8] for x in v.ravel()[:5] if abs(x) > 1e-3]
     return vals
+
+
+def _hidden_floats(course) -> list[float]:
+    """The first values of every hidden float input of topic 01 (what h_exception_leak spells out)."""
+    out = []
+    for p in course.topic(A01).parts:
+        for inp in make_cases(p):
+            for v in inp.values():
+                if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+                    out += [float(x) for x in v.ravel()[:6]]
+    return out
 
 
 def _reference_only_lines() -> list[str]:
@@ -266,16 +468,19 @@ def _reference_only_lines() -> list[str]:
 def test_feedback_leaks_nothing(graded):
     from autograder.feedback import write_feedback
 
-    course, outs, _, _ = graded
-    pages = write_feedback(course, [(s, A01) for s in outs])
+    course, outs, *_ = graded
+    pages = write_feedback(course, [(o.student, o.assignment) for o in outs.values()])
     assert len(pages) == len(outs)
     secret_lines, values = _reference_only_lines(), _hidden_values(course)
-    assert secret_lines and values
+    spelled = [spell(v) for v in _hidden_floats(course)]
+    assert secret_lines and values and spelled
     for page in pages:
         text = page.read_text()
         assert "BEGIN HIDDEN" not in text and "hidden_check(" not in text
         assert not [ln for ln in secret_lines if ln in text], page
         assert not [v for v in values if v in text], page
+        assert not [w for w in spelled if w in text], page  # digits spelled as words (h_exception_leak)
+        assert "root:x:" not in text and "student:x:" not in text and "/box/" not in text, page
         probe_src = (ROOT / "autograder" / "probes" / "softmax.py").read_text()
         assert not [ln.strip() for ln in probe_src.splitlines() if len(ln.strip()) > 30 and ln.strip() in text]
     ref = (course.feedback / "bwd_wrong" / A01 / "feedback.html").read_text()
@@ -286,7 +491,7 @@ def test_sandbox_template_gradebook_holds_no_solution_or_other_student(graded):
     """The notebook sandbox sees a copy of this template; it must not contain solutions or anyone's grades."""
     import sqlite3
 
-    course, _, _, _ = graded
+    course, *_ = graded
     db = course.staging / "_templates" / A01 / "gradebook.db"
     data = db.read_bytes()
     assert b"BEGIN SOLUTION" not in data
@@ -378,7 +583,8 @@ def test_cli_collect_folder_autograde_feedback_export(built, tmp_path, capsys):
     assert (work / "feedback" / "carol" / A01 / "feedback.html").is_file()
     assert main(["--work", str(work), "export", "--all"]) == 0
     rows = {r["id"]: r for r in csv.DictReader(open(work / "exports" / "grades.csv"))}
-    assert rows["carol"][A01] == "13" and rows["dave"][A01] == "0"  # the unanswered written question: 0
+    library = Course().topic(A01).total_points  # every library part; the written answer: 0
+    assert rows["carol"][A01] == f"{library:g}" and rows["dave"][A01] == "0"
     reasons = {r["id"]: r for r in csv.DictReader(open(work / "exports" / "reasons.csv"))}
     assert "NotImplementedError" in reasons["dave"]["parts lost"]
 

@@ -8,6 +8,7 @@ import math
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -124,13 +125,22 @@ def test_widget_snapshot_and_title_without_a_kernel():
     assert base64.b64encode(png).decode() in snap and site.SNAPSHOT_CLASS in snap
 
 
-@pytest.mark.skipif(not SITE_LECTURE.is_file(), reason="lecture 06 not written yet")
-def test_site_renders_a_lecture_with_embedded_figures(tmp_path):
-    shots = tmp_path / "shots"
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory):
+    """tools.site on one lecture (a short build): (out folder, index rows)."""
+    if not SITE_LECTURE.is_file():
+        pytest.skip("lecture 06 not written yet")
+    tmp = tmp_path_factory.mktemp("site")
+    shots = tmp / "shots"
     shots.mkdir()
     (shots / "lab.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    out = tmp_path / "site"
+    out = tmp / "site"
     rows = site.build([SITE_LECTURE], out, jobs=1, screenshots=shots, progress=lambda *a: None)
+    return out, rows
+
+
+def test_site_renders_a_lecture_with_embedded_figures(built_site):
+    out, rows = built_site
     assert rows[0]["error"] is None, rows
     index = (out / "index.html").read_text()
     links = re.findall(r'<a href="([^"]+\.html)">', index)
@@ -141,5 +151,100 @@ def test_site_renders_a_lecture_with_embedded_figures(tmp_path):
     assert rows[0]["title"] and f"<title>{rows[0]['title']}" in page.replace("&#39;", "'")
     assert re.search(r'<img[^>]+src="data:image/png;base64,[A-Za-z0-9+/]{100}', page)
     assert "Traceback" not in page and "jp-OutputArea-error" not in page
-    if rows[0]["snapshots"]:  # an explorer: its state is saved in the page and its image added as a snapshot
-        assert site.WIDGET_STATE in page and site.SNAPSHOT_CLASS in page
+    if rows[0]["snapshots"]:  # an explorer: its image is added as a snapshot
+        assert site.SNAPSHOT_CLASS in page
+
+
+# Links a page may carry to the outside: ordinary <a href> links to papers and documentation (they load nothing).
+LINK_HOSTS = ("arxiv.org", "doi.org", "proceedings.mlr.press", "papers.nips.cc", "openreview.net", "pytorch.org")
+
+
+class _Refs(HTMLParser):
+    """Every URL a page refers to: (tag, attribute, value), plus url(...) and import(...) inside <style>/<script>."""
+
+    def __init__(self):
+        super().__init__()
+        self.refs: list[tuple[str, str, str]] = []
+        self._tag = ""
+
+    def handle_starttag(self, tag, attrs):
+        self._tag = tag
+        for name, value in attrs:
+            if name in ("src", "href", "srcset", "data", "poster", "action", "formaction") and value:
+                self.refs.append((tag, name, value.strip()))
+            if name == "style" and value:
+                self.refs += [(tag, "style", u) for u in re.findall(r"url\(\s*['\"]?([^'\")]+)", value)]
+
+    def handle_data(self, data):
+        if self._tag == "style":
+            self.refs += [("style", "url()", u) for u in re.findall(r"url\(\s*['\"]?([^'\")]+)", data)]
+            self.refs += [("style", "@import", u) for u in re.findall(r"@import\s+['\"]([^'\"]+)", data)]
+        elif self._tag == "script":
+            self.refs += [("script", "import()", u) for u in re.findall(r"import\(\s*['\"]([^'\"]+)", data)]
+
+
+def _external(url: str) -> bool:
+    return bool(re.match(r"^(https?:)?//", url, re.IGNORECASE))
+
+
+def test_site_loads_nothing_from_the_network(built_site):
+    """No script, style, font, image or frame comes from outside the site folder; external <a> links go only to
+    papers and docs; MathJax is referenced by a relative path that exists in the site."""
+    out, _ = built_site
+    pages = sorted(out.glob("*.html"))
+    assert len(pages) == 2
+    for page in pages:
+        parser = _Refs()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for tag, attr, url in parser.refs:
+            if not _external(url):
+                continue
+            host = re.sub(r"^(https?:)?//", "", url).split("/")[0].lower()
+            assert tag == "a" and attr == "href" and host.endswith(LINK_HOSTS), f"{page.name}: {tag} {attr}={url}"
+    lecture = (out / f"{SITE_LECTURE.stem}.html").read_text(encoding="utf-8")
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', lecture)
+    assert scripts == [site.MATHJAX_URL], scripts
+    assert (out / site.MATHJAX_URL.split("?")[0]).is_file()
+    assert (out / site.MATHJAX_DIR / "fonts" / "HTML-CSS" / "STIX-Web" / "woff").is_dir()
+    assert "cdnjs" not in lecture and "unpkg" not in lecture and "jsdelivr" not in lecture
+
+
+@pytest.mark.browser
+def test_site_math_is_typeset_offline(built_site):
+    """The page in chromium with every non-file request refused: MathJax (from site/mathjax) typesets the math."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests import browser_util as bu
+
+    out, _ = built_site
+    page_file = out / f"{SITE_LECTURE.stem}.html"
+    outside, failed = [], []
+    with sync_api.sync_playwright() as p:
+        browser = bu.launch_browser(p)
+        try:
+            page = browser.new_page()
+
+            def route(r):
+                if r.request.url.startswith("file://"):
+                    return r.continue_()
+                outside.append(r.request.url)
+                return r.abort()
+
+            page.route("**/*", route)
+            # (MathJax's font-loading probe, a @font-face on about:blank, loads nothing and is not counted)
+            page.on("requestfailed", lambda req: failed.append(req.url) if not req.url.startswith("about:") else None)
+            page.goto(page_file.as_uri())
+            page.wait_for_function(
+                "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue && MathJax.Hub.queue.pending === 0"
+                " && document.querySelectorAll('.MathJax, .MathJax_Display').length > 0",
+                timeout=60_000,
+            )
+            typeset = page.evaluate("document.querySelectorAll('.MathJax, .MathJax_Display').length")
+            errors = page.evaluate("document.querySelectorAll('.MathJax_Error, merror').length")
+            jax = page.evaluate("MathJax.Hub.getAllJax().length")
+            raw = page.evaluate("document.body.innerText.includes('\\\\frac')")
+        finally:
+            browser.close()
+    assert outside == [], f"requests to the network: {outside[:5]}"
+    assert failed == [], f"files the page could not load: {failed[:5]}"
+    assert typeset >= 10 and jax >= 10 and errors == 0, (typeset, jax, errors)
+    assert not raw, "TeX source left untypeset on the page"

@@ -23,6 +23,7 @@ import platform
 import re
 import statistics
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -548,3 +549,137 @@ def test_student_edition_lecture_opens_with_its_content(tmp_path, browser):
         context.close()
     finally:
         server.stop()
+
+
+# ------------------------------------------------------------------------ stored XSS through the formgrader
+# A submission plants a script in every place a notebook can hold one (tests/xss_payloads.py). It is graded by
+# the real pipeline and opened in nbgrader's formgrader, served by JupyterLab with the course's config, in
+# chromium. Three files: "read" (the default: the notebook read, not executed), "executed" (--run-notebook: the
+# kernel produces every hostile output in the sandbox) and "raw" (the hostile file itself, with its saved
+# outputs and a forged grade_id, as an older version or plain nbgrader would have left it: only the server's
+# sanitising stands between it and the grader). The control renders the raw file with nbgrader's template and
+# no sanitising: its payloads do run, so the test can fail.
+XSS_VARIANTS = ("read", "executed", "raw")
+
+
+def _xss_context(browser):
+    """A browser context that records every payload that runs: ``window.__xss`` (set before any script),
+    requests to the payloads' beacon (any other outside request is aborted too: nothing is fetched from the
+    network) and dialogs."""
+    from tests import xss_payloads as xp
+
+    ctx = browser.new_context(viewport=bu.VIEWPORT)
+    ctx.add_init_script("window.__xss = [];")
+    seen = {"beacon": [], "outside": [], "dialogs": []}
+
+    def outside(route):
+        url = route.request.url
+        seen["beacon" if url.startswith(xp.BEACON) else "outside"].append(url)
+        route.abort()
+
+    ctx.route(re.compile(r"^(?!https?://127\.0\.0\.1[:/]|data:|about:|blob:)"), outside)
+    return ctx, seen
+
+
+def _fired(page, seen) -> list[str]:
+    page.wait_for_timeout(3000)  # event handlers, frames and image errors fire after the load event
+    fired = set(page.evaluate("() => window.__xss"))
+    fired |= {u.rsplit("/", 1)[-1] for u in seen["beacon"]}
+    return sorted(fired) + [f"dialog: {m}" for m in seen["dialogs"]]
+
+
+@pytest.fixture(scope="module")
+def graded_lab(tmp_path_factory):
+    """The hostile submission graded three ways into a course inside a JupyterLab server's root; the server
+    runs the course's nbgrader config with that course root and gradebook. Yields (server, submission ids)."""
+    import shutil
+
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    from autograder.batch import grade_batch
+    from autograder.course import Course, Limits
+    from tests import xss_payloads as xp
+    from tests.refs import REF_LIB
+
+    tmp = tmp_path_factory.mktemp("lab_graded")
+    course_root = tmp / "root" / "graded"  # inside the server root (LabServer(tmp).root), as nbgrader requires
+    work = course_root / "autograder"  # the course config's submitted/autograded folders are under autograder/
+    course = Course(root=ROOT, work=work)
+    assignment = course.assignments()[0]
+    release = nbformat.read(str(ROOT / course.find(assignment).exercise_notebook), as_version=4)
+    hostile = xp.forged_grade_id(xp.hostile_notebook(release))
+    for student in XSS_VARIANTS:
+        sub = course.submitted / student / assignment
+        (sub / "lib" / "deepkit").mkdir(parents=True)
+        for p in (ROOT / "lib" / "deepkit").glob("*.py"):
+            shutil.copy(p, sub / "lib" / "deepkit")
+        for m in course.topic(assignment).modules:
+            shutil.copy(REF_LIB / "deepkit" / f"{m}.py", sub / "lib" / "deepkit")
+        planted = xp.hostile_notebook(release) if student == "executed" else hostile  # nbgrader needs known ids
+        nbformat.write(planted, str(sub / f"{assignment}.ipynb"))
+    limits = Limits(cell_timeout=60, nb_wall=240)
+    grade_batch(course, [("read", assignment), ("raw", assignment)], limits, jobs=2, progress=False)
+    grade_batch(course, [("executed", assignment)], limits, notebook=True, progress=False)
+    nbformat.write(hostile, str(course.autograded / "raw" / assignment / f"{assignment}.ipynb"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Gradebook(course.db_url) as gb:
+            ids = {s: gb.find_submission_notebook(assignment, assignment, s).id for s in XSS_VARIANTS}
+    config = f"c.CourseDirectory.root = {str(course_root)!r}\nc.CourseDirectory.db_url = {course.db_url!r}\n"
+    server = bu.LabServer(tmp, nbgrader_config=config)
+    try:
+        server.start()
+        yield server, ids
+    finally:
+        server.stop()
+
+
+@pytest.mark.timeout(300)
+def test_xss_payloads_run_in_an_unsanitised_formgrade_page(browser):
+    """The control: nbgrader's formgrade template without sanitising runs the planted scripts."""
+    import nbformat
+
+    from tests import xss_payloads as xp
+
+    release = nbformat.read(str(ROOT / TOPICS[0].exercise_notebook), as_version=4)
+    html = xp.render_formgrade(xp.forged_grade_id(xp.hostile_notebook(release)))
+    ctx, seen = _xss_context(browser)
+    try:
+        page = ctx.new_page()
+        page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+        page.set_content(html, wait_until="load")
+        fired = _fired(page, seen)
+    finally:
+        ctx.close()
+    assert {"md-script", "md-img", "md-svg", "md-iframe", "html-script", "html-img", "html-svg"} <= set(fired), fired
+    assert {"grade-id", "png-width", "markdown-output", "md-details"} <= set(fired), fired
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("variant", XSS_VARIANTS)
+def test_formgrader_runs_no_student_script(graded_lab, browser, variant):
+    from tests import xss_payloads as xp
+
+    server, ids = graded_lab
+    ctx, seen = _xss_context(browser)
+    try:
+        page = ctx.new_page()
+        page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+        page.goto(server.url(f"/formgrader/submissions/{ids[variant]}/"), wait_until="load")
+        page.wait_for_selector("#notebook-container .cell", timeout=60_000)
+        fired = _fired(page, seen)
+        text = page.inner_text("#notebook-container")
+        js_links = page.eval_on_selector_all(
+            "a[href]", "els => els.map(e => e.getAttribute('href')).filter(h => /^\\s*javascript:/i.test(h))"
+        )
+        frames = len(page.frames)
+    finally:
+        ctx.close()
+    assert fired == [], f"student scripts ran in the formgrader ({variant}): {fired}"
+    assert js_links == [] and frames == 1, (js_links, frames)
+    assert xp.ANSWER_TEXT in text, "the student's answer is shown"
+    _formgrader_ok(text)
+    if variant != "raw":  # the autograder's own file: its results are there, the student's forged label is not
+        assert "[autograder] sandboxed check of your lib" in text
+        assert xp.FORGED not in text

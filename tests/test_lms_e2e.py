@@ -20,6 +20,7 @@ from autograder.export import export, num
 from autograder.feedback import write_bundles, write_feedback
 from autograder.intake import collect, submissions
 from autograder.lms import blackboard, canvas, moodle
+from autograder.local import load_topic
 from autograder.policy import load_policy
 from autograder.students import grader_id
 from tests import lms_fixtures as F
@@ -27,7 +28,7 @@ from tests import lms_fixtures as F
 pytestmark = pytest.mark.slow
 A01 = F.A01
 LIMITS = Limits(part_timeout=3, lib_wall=40)
-LIBRARY_POINTS = 13.0  # topic 01: 13 library points and one written answer (1 point)
+LIBRARY_POINTS = load_topic(A01).total_points  # topic 01: every library part (written answers are manual)
 ANSWER = b"The loss starts near log(10) = 2.3 because the scores are nearly equal."
 
 
@@ -88,13 +89,13 @@ def test_collect_grade_export_reimport(lms, tmp_path):
     late = next(i for i, e in exp.items() if e["late"] == 2)
     assert want[late] == round(LIBRARY_POINTS * 0.8, 2)  # 2 days late: -20% of the raw score
     reasons = {r["lms_id"]: r for r in csv.DictReader(open(paths["reasons.csv"]))}
-    assert reasons[late]["raw"] == "13" and reasons[late]["score"] == num(want[late])
+    assert reasons[late]["raw"] == f"{LIBRARY_POINTS:g}" and reasons[late]["score"] == num(want[late])
     assert reasons[pending]["status"] == "pending manual grading" and reasons[pending]["score"] == ""
     write_feedback(course, pairs, policy)
     made = write_bundles(course, pairs, policy, out)
     assert made and all(p.exists() for p, _ in made)
     page = (course.feedback / grader_id(late) / A01 / "feedback.html").read_text()
-    assert "2 day(s) late" in page and "raw 13" in page
+    assert "2 day(s) late" in page and f"raw {LIBRARY_POINTS:g}" in page
 
 
 def test_answer_changed_after_grading_is_flagged_with_the_old_grade_visible(tmp_path):
@@ -146,6 +147,6 @@ def test_answer_changed_after_grading_is_flagged_with_the_old_grade_visible(tmp_
     assert regrade().cells["initial_loss_question"].regrade  # still flagged until someone re-grades
     formgrader_grades(0.0, "no: see the lecture")
     assert regrade().cells["initial_loss_question"].regrade is None
-    assert final() == "13" and gb_cell() == (0.0, False, "no: see the lecture")
+    assert final() == f"{LIBRARY_POINTS:g}" and gb_cell() == (0.0, False, "no: see the lecture")
     saved = json.loads((course.autograded / sid / A01 / "autograder.json").read_text())
     assert saved["cells"]["initial_loss_question"]["graded_answer"] == saved["cells"]["initial_loss_question"]["answer"]

@@ -4,11 +4,14 @@
     python -m tools.site lectures/01_softmax.ipynb --out /tmp/site --jobs 1
 
 Each lecture runs in a fresh kernel (cwd = lectures/, headless, as tools/run_notebooks does) with the widget
-state stored in the notebook metadata, then nbconvert's HTMLExporter (lab template) renders it with every
-figure embedded as base64 data. Widgets: the page embeds their saved state, which the ipywidgets HTML manager
-(loaded from a CDN) shows as static controls and image; every explorer's current image is also added as a
-plain embedded snapshot, shown when the widget cannot render (offline, JavaScript off) and hidden when it can.
-site/index.html lists the topics (each lecture's first heading) and copies docs/screenshots if present.
+state stored in the notebook metadata, then nbconvert's HTMLExporter renders it with every figure embedded as
+base64 data. Nothing on a page is fetched from the network (the README's "runs offline"): the template
+``tools/templates/deepkit_site`` is nbconvert's lab template without require.js, the ipywidgets HTML manager and
+mermaid (all from CDNs), and with MathJax 2 loaded by a relative path from ``site/mathjax/``, a copy of the
+MathJax files the ``jupyter-server-mathjax`` package ships (its HTML-CSS output with the STIX-Web fonts).
+Widgets: every explorer's current image is added as a plain embedded snapshot (the controls need a kernel).
+Links to papers stay ordinary links (they load nothing). site/index.html lists the topics (each lecture's first
+heading) and copies docs/screenshots if present.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from tools.run_notebooks import CELL_TIMEOUT, HEADLESS_ENV, ROOT
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 SNAPSHOT_CLASS = "deepkit-widget-snapshot"
-# Hide the snapshot when the HTML manager has rendered the widget (its image) in the output just above it.
+TEMPLATES = Path(__file__).resolve().parent / "templates"  # deepkit_site: the lab template, offline
+MATHJAX_DIR = "mathjax"  # site/mathjax/: MathJax 2 from the jupyter-server-mathjax package
+MATHJAX_URL = f"{MATHJAX_DIR}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"  # relative to every page
 PAGE_CSS = f"""<style>
-.jp-OutputArea-child:has(img.widget-image) + .jp-OutputArea-child .{SNAPSHOT_CLASS} {{ display: none; }}
 .{SNAPSHOT_CLASS} figcaption {{ font-size: 85%; color: #666; }}
 nav.deepkit-nav {{ padding: 8px 0; font-family: sans-serif; }}
 </style>
@@ -153,11 +157,34 @@ def render(nb, title: str, folder: Path) -> str:
     """The executed notebook as one self-contained HTML page (figures and Markdown images embedded)."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    exporter = HTMLExporter(
+        template_name="deepkit_site",
+        extra_template_basedirs=[str(TEMPLATES)],
+        embed_images=True,
+        mathjax_url=MATHJAX_URL,
+    )
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title, "path": str(folder)}})
     body = body.replace("</head>", PAGE_CSS + "</head>", 1)
     nav = '<nav class="deepkit-nav"><a href="index.html">&larr; all lectures</a></nav>'
     return re.sub(r"(<main[^>]*>|<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
+
+
+def mathjax_source() -> Path:
+    """The MathJax 2 tree shipped by the ``jupyter-server-mathjax`` package (requirements.txt)."""
+    import jupyter_server_mathjax
+
+    static = Path(jupyter_server_mathjax.__file__).resolve().parent / "static"
+    if not (static / "MathJax.js").is_file():
+        raise FileNotFoundError(f"no MathJax.js in {static}: reinstall jupyter-server-mathjax (requirements.txt)")
+    return static
+
+
+def copy_mathjax(out_dir: Path) -> Path:
+    """Mirror the package's MathJax into ``out_dir/mathjax`` (every page loads it by a relative path)."""
+    dest = out_dir / MATHJAX_DIR
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(mathjax_source(), dest, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return dest
 
 
 def build_page(path: Path, out_dir: Path) -> dict:
@@ -218,6 +245,7 @@ def build(
 ) -> list[dict]:
     """Build every page (``jobs`` lectures at a time), then index.html. Returns the index rows."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    copy_mathjax(out_dir)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(build_page, p, out_dir) for p in paths]
         rows = []

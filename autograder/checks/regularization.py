@@ -9,10 +9,14 @@ mask differently), so their ``compare`` functions check what must hold for ANY c
   inside the map for DropBlock),
 * the measured drop rate is within 6 standard deviations of the exact expected rate (sample sizes chosen so
   that the wrong variants -- keep/drop swapped, wrong gamma -- are more than 10 sigma away), and
-* every backward equals dout times the mask of the student's OWN forward.
+* every backward equals dout times the mask of the student's OWN forward,
+* the deterministic edges the docstrings define (eval mode, forward and backward; a drop probability of exactly
+  0 and 1, keep_prob 1 and 0) match the reference exactly.
 
-tests/topics/test_regularization.py runs the reference through these compares over 1000 seeds (no flakes) and
-checks that each wrong variant is caught.
+Known mistakes of the random layers are recognised by ``detect`` functions on the student's outputs (a random
+draw cannot be replayed); those of the deterministic parts by running the wrong function. tests/topics/
+test_regularization.py runs the reference through these compares over 1000 seeds (no flakes) and checks that
+each wrong variant is caught and named, and that the reference is never mistaken for one.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.compare import student_array
-from autograder.spec import Part
+from autograder.spec import Misconception, Part
 
 SIGMAS = 6.0
 
@@ -34,8 +38,8 @@ def _rate_ok(dropped: np.ndarray, expected: float, sigma: float, what: str) -> t
     rate = float(dropped.mean())
     if abs(rate - expected) > SIGMAS * sigma:
         return False, (
-            f"{what}: measured drop rate {rate:.4f} is more than {SIGMAS:.0f} standard deviations "
-            f"from the expected {expected:.4f} (is p_drop the probability of DROPPING?)"
+            f"{what}: measured drop rate {rate:.4f}, outside the band {expected:.4f} +- {SIGMAS * sigma:.4f} "
+            f"({SIGMAS:.0f} standard deviations; is p_drop the probability of DROPPING?)"
         )
     return True, ""
 
@@ -64,6 +68,31 @@ def _eval_identity(student: dict, x: np.ndarray, what: str) -> str:
     return ""
 
 
+EDGE_WHY = {
+    "out_p0": "with p_drop = 0 nothing is dropped: out must equal x",
+    "out_p1": "with p_drop = 1 every unit is dropped: out must be all zeros (no division by 1 - p_drop = 0)",
+    "dx_p1": "after a forward with p_drop = 1 (keep_prob 0) the backward must give dx = 0",
+    "dx_eval": "in mode 'eval' the backward must pass dout through unchanged",
+    "mask_keep_prob_1": "with keep_prob = 1 the mask must keep everything (all ones)",
+    "mask_keep_prob_0_block_1": "with keep_prob = 0 and block_size 1 (gamma = 1) the mask must drop everything",
+    "out_keep_prob_1": "with keep_prob = 1 DropBlock is the identity",
+    "out_nothing_kept": "when nothing is kept the output is all zeros (no division by count_ones(M) = 0)",
+}
+
+
+def _edges(student: dict, reference: dict, keys: tuple[str, ...], why: dict | None = None) -> str:
+    """The deterministic edge outputs ``keys`` compared with the reference; '' or the first reason."""
+    why = {**EDGE_WHY, **(why or {})}
+    for key in keys:
+        ref = np.asarray(reference[key], dtype=np.float64)
+        got, reason = student_array(student, key, ref.shape)
+        if got is None:
+            return reason
+        if not np.allclose(got, ref, rtol=1e-7, atol=1e-10):
+            return f"{key}: {why[key]}"
+    return ""
+
+
 def _p_drop(rng: np.random.Generator) -> float:
     """A drop probability away from 0.5, so that swapping keep and drop moves the rate by >= 0.3."""
     p = float(rng.uniform(0.15, 0.35))
@@ -76,10 +105,15 @@ def _nonzero(rng: np.random.Generator, shape) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------- penalties
 def _penalty_inputs(rng):
+    w = rng.normal(size=(5, 7))
+    w[rng.random(w.shape) < 0.15] = 0.0  # weights exactly at the kink of |w|: the subgradient there is 0
+    w[0, 0] = 0.0
     return {
-        "w": rng.normal(size=(5, 7)),
+        "w": w,
         "lam": float(rng.uniform(0.01, 1.0)),
         "l1_ratio": float(rng.uniform(0.1, 0.9)),
+        "p_small": float(rng.choice([0.3, 0.5, 0.8])),
+        "p_large": float(rng.choice([1.5, 3.0, 4.0])),
     }
 
 
@@ -112,7 +146,10 @@ def compare_dropout_forward(student, reference, inp):
     if dropped is None:
         return 0.0, why
     ok, why = _rate_ok(dropped, p, np.sqrt(p * (1 - p) / x.size), "dropout")
-    return (1.0, "ok") if ok else (0.0, why)
+    if not ok:
+        return 0.0, why
+    why = _edges(student, reference, ("out_p0", "out_p1"))
+    return (0.0, why) if why else (1.0, "ok")
 
 
 def compare_scaled_backward(student, reference, inp):
@@ -126,13 +163,8 @@ def compare_scaled_backward(student, reference, inp):
         return 0.0, why
     if not _close(dx, dout * (out / x)):
         return 0.0, "dx must be dout times the same (scaled) mask the forward applied"
-    if "dx_eval" in reference:
-        dxe, why = student_array(student, "dx_eval", x.shape)
-        if dxe is None:
-            return 0.0, why
-        if not _close(dxe, dout):
-            return 0.0, "in mode 'eval' the backward must pass dout through unchanged"
-    return 1.0, "ok"
+    why = _edges(student, reference, ("dx_eval", "dx_p1"))
+    return (0.0, why) if why else (1.0, "ok")
 
 
 # -------------------------------------------------------------------------------------- DropConnect
@@ -173,7 +205,18 @@ def compare_dropconnect_forward(student, reference, inp):
     if dropped is None:
         return 0.0, why + " (and the bias is never dropped)"
     ok, why = _rate_ok(dropped, p, np.sqrt(p * (1 - p) / w.size), "DropConnect")
-    return (1.0, "ok") if ok else (0.0, why)
+    if not ok:
+        return 0.0, why
+    why = _edges(
+        student,
+        reference,
+        ("out_p0", "out_p1"),
+        {
+            "out_p0": "with p_drop = 0 DropConnect is the plain affine x @ w + b",
+            "out_p1": "with p_drop = 1 every weight is dropped: out = b (no division by 1 - p_drop = 0)",
+        },
+    )
+    return (0.0, why) if why else (1.0, "ok")
 
 
 def compare_dropconnect_backward(student, reference, inp):
@@ -189,7 +232,18 @@ def compare_dropconnect_backward(student, reference, inp):
             return 0.0, why
         if not _close(got, exp):
             return 0.0, f"{key} does not match the gradient through the forward's masked weights"
-    return 1.0, "ok"
+    keys = tuple(f"{g}{tag}" for tag in ("_eval", "_p1") for g in ("dx", "dw", "db"))
+    why = _edges(
+        student,
+        reference,
+        keys,
+        {k: "in mode 'eval' the gradients are the plain affine layer's (w unmasked)" for k in keys[:3]}
+        | {
+            k: "after a forward with p_drop = 1 (every weight dropped) dx and dw are 0, db = sum(dout)"
+            for k in keys[3:]
+        },
+    )
+    return (0.0, why) if why else (1.0, "ok")
 
 
 # ---------------------------------------------------------------------------------- SpatialDropout
@@ -223,7 +277,10 @@ def compare_spatial_forward(student, reference, inp):
         np.sqrt(p * (1 - p) / per_channel[:, :, 0].size),
         "SpatialDropout (fraction of channels)",
     )
-    return (1.0, "ok") if ok else (0.0, why)
+    if not ok:
+        return 0.0, why
+    why = _edges(student, reference, ("out_p0", "out_p1"))
+    return (0.0, why) if why else (1.0, "ok")
 
 
 # --------------------------------------------------------------------------------------- DropBlock
@@ -243,9 +300,8 @@ def dropblock_pixel_probs(keep_prob: float, block_size: int, h: int, w: int) -> 
     return 1.0 - (1.0 - gamma) ** np.outer(cover(h), cover(w))
 
 
-def blocks_only(dropped: np.ndarray, bs: int) -> bool:
-    """True iff the dropped set of every map is a union of bs x bs squares lying inside the map
-    (morphological opening with a bs x bs square leaves it unchanged)."""
+def _covered(dropped: np.ndarray, bs: int) -> np.ndarray:
+    """The pixels of ``dropped`` (..., H, W) that lie in some bs x bs square made only of dropped pixels."""
     h, w = dropped.shape[-2:]
     hv, wv = h - bs + 1, w - bs + 1
     full = np.ones(dropped.shape[:-2] + (hv, wv), dtype=bool)
@@ -256,7 +312,13 @@ def blocks_only(dropped: np.ndarray, bs: int) -> bool:
     for di in range(bs):
         for dj in range(bs):
             covered[..., di : di + hv, dj : dj + wv] |= full
-    return bool(np.array_equal(covered, dropped))
+    return covered
+
+
+def blocks_only(dropped: np.ndarray, bs: int) -> bool:
+    """True iff the dropped set of every map is a union of bs x bs squares lying inside the map
+    (morphological opening with a bs x bs square leaves it unchanged)."""
+    return bool(np.array_equal(_covered(dropped, bs), dropped))
 
 
 def check_dropblock_dropped(dropped: np.ndarray, keep_prob: float, bs: int, what: str) -> tuple[float, str]:
@@ -292,7 +354,11 @@ def compare_dropblock_mask(student, reference, inp):
         return 0.0, why
     if not np.all((mask == 0) | (mask == 1)):
         return 0.0, "the mask must hold only 0 (drop) and 1 (keep)"
-    return check_dropblock_dropped(mask == 0, float(inp["keep_prob"]), int(inp["block_size"]), "DropBlock mask")
+    frac, why = check_dropblock_dropped(mask == 0, float(inp["keep_prob"]), int(inp["block_size"]), "DropBlock mask")
+    if frac < 1.0:
+        return frac, why
+    why = _edges(student, reference, ("mask_keep_prob_1", "mask_keep_prob_0_block_1"))
+    return (0.0, why) if why else (1.0, "ok")
 
 
 def _dropblock_layer_inputs(rng):
@@ -325,7 +391,11 @@ def compare_dropblock_forward(student, reference, inp):
             "kept units must be scaled by count(mask) / count_ones(mask) = "
             f"{scale:.4g}, the measured keep fraction's inverse (not 1 / keep_prob)"
         )
-    return check_dropblock_dropped(dropped, float(inp["keep_prob"]), int(inp["block_size"]), "DropBlock")
+    frac, why = check_dropblock_dropped(dropped, float(inp["keep_prob"]), int(inp["block_size"]), "DropBlock")
+    if frac < 1.0:
+        return frac, why
+    why = _edges(student, reference, ("out_keep_prob_1", "out_nothing_kept"))
+    return (0.0, why) if why else (1.0, "ok")
 
 
 # ------------------------------------------------------------------------------------ deterministic
@@ -378,6 +448,307 @@ def compare_early_stopping(student, reference, inp):
     return 1.0, "ok"
 
 
+# --------------------------------------------------------------------------------------- known mistakes
+# Deterministic parts: wrong functions run on the reference (trusted code, see spec.Misconception). Random layers:
+# ``detect(student_outputs, inputs)``, written so that the reference's outputs never match (tests check it on
+# every hidden case).
+PENALTIES, MAX_NORM, DROPOUT, DROPCONNECT, SPATIAL, DROPBLOCK, EARLY, LP = (
+    f"lecture 05, section {k}" for k in (1, 2, 3, 4, 5, 6, 7, 11)
+)
+
+
+def _l1_without_lambda(w, lam):
+    return float(lam * np.abs(w).sum()), np.sign(w)
+
+
+def _l1_sign_at_zero(w, lam):
+    return float(lam * np.abs(w).sum()), lam * np.where(w >= 0, 1.0, -1.0)
+
+
+def _l2_twice(w, lam):
+    return float(0.5 * lam * np.sum(w * w)), 2 * lam * w
+
+
+def _elastic_without_half(w, lam, r):
+    return float(lam * (r * np.abs(w).sum() + (1 - r) * np.sum(w * w))), lam * (r * np.sign(w) + 2 * (1 - r) * w)
+
+
+def _lp_without_p(w, lam, p):
+    a = np.abs(w)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grad = np.where(a > 0, lam * a ** (p - 1.0) * np.sign(w), 0.0)
+    return float(lam * np.sum(a**p)), grad
+
+
+def _lp_not_finite_at_zero(student, inp):
+    """A NaN or infinite gradient where w is exactly 0 (0 ** (p - 1) with p < 1, times sign(0) = 0)."""
+    grad = np.asarray(student.get("grad_small", np.zeros(1)), dtype=np.float64)
+    return grad.shape == np.shape(inp["w"]) and not np.all(np.isfinite(grad[np.asarray(inp["w"]) == 0]))
+
+
+def _max_norm_rescales_all(w, c, axis=0):
+    return c * w / np.linalg.norm(w, axis=axis, keepdims=True)
+
+
+def _max_norm_other_axis(w, c, axis=0):
+    norms = np.linalg.norm(w, axis=1 - (axis % 2), keepdims=True)
+    return w * np.minimum(1.0, c / norms)
+
+
+def _max_norm_in_place(w, c, axis=0):
+    from deepkit import regularizers
+
+    w[...] = regularizers.max_norm_project(w, c, axis)
+    return w
+
+
+def _ratios(student: dict, key: str, x: np.ndarray) -> np.ndarray | None:
+    out = student.get(key)
+    if out is None or np.shape(out) != x.shape:
+        return None
+    return np.asarray(out, dtype=np.float64) / x
+
+
+def _not_inverted(student, inp):
+    """The kept values are x itself (out / x is 0 or 1), not x / (1 - p_drop)."""
+    r = _ratios(student, "out", inp["x"])
+    return r is not None and bool(np.all(np.isclose(r, 0) | np.isclose(r, 1))) and np.isclose(r, 1).any()
+
+
+def _keep_and_drop_swapped(student, inp):
+    """The measured drop rate is 1 - p_drop (more than 10 sigma away from p_drop on these inputs)."""
+    r = _ratios(student, "out", inp["x"])
+    if r is None:
+        return False
+    p, rate = float(inp["p_drop"]), float(np.mean(np.isclose(r, 0)))
+    return abs(rate - (1 - p)) < SIGMAS * np.sqrt(p * (1 - p) / r.size)
+
+
+def _scales_at_test_time(student, inp):
+    """Classic dropout: the eval output is (1 - p_drop) * x (and training does not scale)."""
+    r = _ratios(student, "out_eval", inp["x"])
+    return r is not None and bool(np.allclose(r, 1 - float(inp["p_drop"])))
+
+
+def _backward_without_scale(student, inp):
+    """dx = dout * (mask != 0): the backward drops the 1 / (1 - p_drop) of the forward."""
+    r, dx = _ratios(student, "out", inp["x"]), student.get("dx")
+    if r is None or np.shape(dx) != inp["x"].shape:
+        return False
+    return bool(np.allclose(dx, inp["dout"] * (~np.isclose(r, 0))))
+
+
+def _dropconnect_masks_outputs(student, inp):
+    """Whole outputs are zeroed (bias included): dropout on the layer's output, the slides' r * f(...)."""
+    out = student.get("out")
+    if out is None or np.ndim(out) != 2:
+        return False
+    return float(np.mean(np.asarray(out) == 0)) > 0.5 * float(inp["p_drop"])
+
+
+def _dropconnect_not_inverted(student, inp):
+    """The effective weights are 0 or w (no 1 / (1 - p_drop))."""
+    out = student.get("out")
+    if out is None or np.shape(out) != (inp["x"].shape[0], inp["w"].shape[1]):
+        return False
+    r = _effective_weights(np.asarray(out, dtype=np.float64), inp) / inp["w"]
+    return bool(np.all(np.isclose(r, 0) | np.isclose(r, 1)))
+
+
+def _dw_unmasked(student, inp):
+    """dw = x.T @ dout, without the forward's mask."""
+    dw = student.get("dw")
+    return dw is not None and np.shape(dw) == inp["w"].shape and bool(np.allclose(dw, inp["x"].T @ inp["dout"]))
+
+
+def _spatial_per_pixel(student, inp):
+    """Pixels of one channel are dropped independently (plain dropout): the maps are not kept or dropped whole."""
+    r = _ratios(student, "out", inp["x"])
+    if r is None:
+        return False
+    dropped = np.isclose(r, 0).reshape(r.shape[0], r.shape[1], -1)
+    mixed = np.mean(dropped.min(axis=2) != dropped.max(axis=2))
+    return bool(mixed > 0.5)  # independent pixels: almost every 3 x 3 map is mixed
+
+
+def _blocks_clipped(student, inp):
+    """Whole blocks only if they may stick out of the map (the map framed by bs - 1 dropped pixels): seeds placed
+    anywhere and their blocks cut at the border."""
+    mask = student.get("mask")
+    bs = int(inp["block_size"])
+    if mask is None or np.ndim(mask) != 4:
+        return False
+    dropped = np.asarray(mask) == 0
+    framed = np.pad(dropped, [(0, 0), (0, 0), (bs - 1, bs - 1), (bs - 1, bs - 1)], constant_values=True)
+    inside = _covered(framed, bs)[..., bs - 1 : 1 - bs, bs - 1 : 1 - bs]
+    return not blocks_only(dropped, bs) and bool(np.array_equal(inside, dropped))
+
+
+def _keep_prob_scaling(student, inp):
+    """Kept units scaled by 1 / keep_prob instead of count(M) / count_ones(M)."""
+    r = _ratios(student, "out", inp["x"])
+    if r is None:
+        return False
+    kept = r[~np.isclose(r, 0)]
+    return kept.size > 0 and bool(np.allclose(kept, 1 / float(inp["keep_prob"])))
+
+
+def _gamma_without_feature_factor(kp, bs, f):
+    return (1 - kp) / bs**2
+
+
+def _schedule_without_clamp(step, total_steps, target):
+    return 1 - (1 - target) * step / total_steps
+
+
+def _early_stopping(cls_body):
+    """A wrong EarlyStopping: the reference's class with ``step`` replaced by ``cls_body(reference_step)``."""
+
+    def make(*args, **kwargs):
+        from deepkit import early_stopping
+
+        class Wrong(early_stopping.EarlyStopping):
+            step = cls_body(early_stopping.EarlyStopping.step)
+
+        return Wrong(*args, **kwargs)
+
+    return make
+
+
+def _off_by_one(step):
+    def wrong(self, val_metric, params=None):
+        step(self, val_metric, params)
+        self.stopped = self.num_bad_epochs > self.patience
+        return self.stopped
+
+    return wrong
+
+
+def _keeps_a_reference(step):
+    def wrong(self, val_metric, params=None):
+        stop = step(self, val_metric, params)
+        if self.best_epoch == self.epoch:
+            self.best_params = params
+        return stop
+
+    return wrong
+
+
+L1_WITHOUT_LAMBDA = Misconception(
+    "grad matches sign(w): the penalty is lam * sum|w|, so its gradient is lam * sign(w)",
+    PENALTIES,
+    {"regularizers.l1_penalty": _l1_without_lambda},
+)
+L1_SIGN_AT_ZERO = Misconception(
+    "grad is +-lam where w is exactly 0: use the subgradient 0 there (np.sign(0) = 0), or a weight at 0 is pushed "
+    "off it",
+    PENALTIES,
+    {"regularizers.l1_penalty": _l1_sign_at_zero},
+)
+L2_TWICE = Misconception(
+    "grad is 2 * lam * w: with the 1/2 in lam / 2 * sum w**2 the gradient is lam * w (weight decay lam)",
+    PENALTIES,
+    {"regularizers.l2_penalty": _l2_twice},
+)
+ELASTIC_WITHOUT_HALF = Misconception(
+    "the L2 part misses its 1/2: elastic net is lam * (r * sum|w| + (1 - r) / 2 * sum w**2)",
+    PENALTIES,
+    {"regularizers.elastic_net_penalty": _elastic_without_half},
+)
+LP_WITHOUT_P = Misconception(
+    "grad misses the factor p: d|w|^p / dw = p |w|^(p-1) sign(w)", LP, {"regularizers.lp_penalty": _lp_without_p}
+)
+LP_NOT_FINITE_AT_ZERO = Misconception(
+    "grad is NaN or infinite where w is exactly 0: |w|^(p-1) is infinite there for p < 1; the docstring's "
+    "subgradient is 0",
+    LP,
+    detect=_lp_not_finite_at_zero,
+)
+MAX_NORM_RESCALES_ALL = Misconception(
+    "every column is rescaled to norm c: max-norm only touches the columns whose norm EXCEEDS c",
+    MAX_NORM,
+    {"regularizers.max_norm_project": _max_norm_rescales_all},
+)
+MAX_NORM_OTHER_AXIS = Misconception(
+    "the norms are taken along the other axis: with axis=0 each column (one neuron's incoming weights) is a slice",
+    MAX_NORM,
+    {"regularizers.max_norm_project": _max_norm_other_axis},
+)
+MAX_NORM_IN_PLACE = Misconception(
+    "the input w was modified: return a new array", MAX_NORM, {"regularizers.max_norm_project": _max_norm_in_place}
+)
+NOT_INVERTED = Misconception(
+    "kept units are not scaled: inverted dropout multiplies them by 1 / (1 - p_drop) during training",
+    DROPOUT,
+    detect=_not_inverted,
+)
+KEEP_AND_DROP_SWAPPED = Misconception(
+    "the measured drop rate is 1 - p_drop: p_drop is the probability of DROPPING (keep with 1 - p_drop)",
+    DROPOUT,
+    detect=_keep_and_drop_swapped,
+)
+SCALES_AT_TEST_TIME = Misconception(
+    "the eval output is (1 - p_drop) * x: that is classic dropout; inverted dropout scales in training and eval "
+    "is the identity",
+    DROPOUT,
+    detect=_scales_at_test_time,
+)
+BACKWARD_WITHOUT_SCALE = Misconception(
+    "dx is dout times the 0/1 mask: the forward multiplied by 1 / (1 - p_drop), so the backward must too",
+    DROPOUT,
+    detect=_backward_without_scale,
+)
+DROPCONNECT_MASKS_OUTPUTS = Misconception(
+    "whole outputs are zeroed (bias included): that is a mask on the layer's output (the slides' r * f(...)); "
+    "DropConnect masks the weights, R (.) W, and never the bias",
+    DROPCONNECT,
+    detect=_dropconnect_masks_outputs,
+)
+DROPCONNECT_NOT_INVERTED = Misconception(
+    "the kept weights are not scaled: use w * R / (1 - p_drop)", DROPCONNECT, detect=_dropconnect_not_inverted
+)
+DW_UNMASKED = Misconception(
+    "dw = x.T @ dout is not masked: a dropped weight did not act, so its gradient is 0 (times R / (1 - p_drop))",
+    DROPCONNECT,
+    detect=_dw_unmasked,
+)
+SPATIAL_PER_PIXEL = Misconception(
+    "pixels of a channel are dropped independently: SpatialDropout keeps or drops a whole (H, W) map",
+    SPATIAL,
+    detect=_spatial_per_pixel,
+)
+BLOCKS_CLIPPED = Misconception(
+    "blocks are cut at the border (seeds anywhere): seeds go only where a whole block_size x block_size block fits",
+    DROPBLOCK,
+    detect=_blocks_clipped,
+)
+KEEP_PROB_SCALING = Misconception(
+    "kept units are scaled by 1 / keep_prob: DropBlock normalizes by count(M) / count_ones(M), the measured keep "
+    "fraction",
+    DROPBLOCK,
+    detect=_keep_prob_scaling,
+)
+GAMMA_WITHOUT_FEATURE_FACTOR = Misconception(
+    "gamma misses the factor feat_size**2 / (feat_size - block_size + 1)**2 (seeds only fit at the valid places)",
+    DROPBLOCK,
+    {"dropout.dropblock_gamma": _gamma_without_feature_factor},
+)
+SCHEDULE_WITHOUT_CLAMP = Misconception(
+    "keep_prob keeps falling after total_steps: the schedule stays at the target afterwards",
+    DROPBLOCK,
+    {"dropout.keep_prob_schedule": _schedule_without_clamp},
+)
+OFF_BY_ONE = Misconception(
+    "training stops one epoch late: stop when num_bad_epochs reaches patience (>=)",
+    EARLY,
+    {"early_stopping.EarlyStopping": _early_stopping(_off_by_one)},
+)
+KEEPS_A_REFERENCE = Misconception(
+    "best_params follows the later in-place updates: store a deep copy (copy.deepcopy) of the best params",
+    EARLY,
+    {"early_stopping.EarlyStopping": _early_stopping(_keeps_a_reference)},
+)
+
 PARTS = (
     Part(
         "l1_penalty",
@@ -386,7 +757,8 @@ PARTS = (
         _penalty_inputs,
         grads=("grad",),
         grad_tol=1e-9,
-        description="L1 penalty value and subgradient",
+        description="L1 penalty value and subgradient (0 at w = 0)",
+        misconceptions=(L1_WITHOUT_LAMBDA, L1_SIGN_AT_ZERO),
     ),
     Part(
         "l2_penalty",
@@ -396,6 +768,7 @@ PARTS = (
         grads=("grad",),
         grad_tol=1e-9,
         description="L2 penalty lam/2 ||w||^2 and gradient lam w",
+        misconceptions=(L2_TWICE,),
     ),
     Part(
         "elastic_net_penalty",
@@ -405,6 +778,18 @@ PARTS = (
         grads=("grad",),
         grad_tol=1e-9,
         description="elastic net value and gradient",
+        misconceptions=(ELASTIC_WITHOUT_HALF,),
+    ),
+    Part(
+        "lp_penalty",
+        1,
+        "lp_penalty",
+        _penalty_inputs,
+        grads=("grad_small", "grad_large"),
+        grad_tol=1e-9,
+        rtol=1e-9,
+        description="Lp penalty lam sum|w|^p for p < 1 and p > 1, subgradient 0 at w = 0",
+        misconceptions=(LP_WITHOUT_P, LP_NOT_FINITE_AT_ZERO),
     ),
     Part(
         "max_norm_project",
@@ -412,6 +797,7 @@ PARTS = (
         "max_norm_project",
         _maxnorm_inputs,
         description="max-norm projection along axis 0 and 1, input left unchanged",
+        misconceptions=(MAX_NORM_RESCALES_ALL, MAX_NORM_OTHER_AXIS, MAX_NORM_IN_PLACE),
     ),
     Part(
         "dropout_forward",
@@ -419,7 +805,8 @@ PARTS = (
         "dropout_forward",
         _dropout_inputs,
         compare=compare_dropout_forward,
-        description="inverted dropout: values, drop rate, eval identity",
+        description="inverted dropout: values, drop rate, eval identity, p_drop 0 and 1",
+        misconceptions=(SCALES_AT_TEST_TIME, NOT_INVERTED, KEEP_AND_DROP_SWAPPED),  # first match names it
     ),
     Part(
         "dropout_backward",
@@ -427,7 +814,8 @@ PARTS = (
         "dropout_backward",
         _dropout_inputs,
         compare=compare_scaled_backward,
-        description="dropout backward through the forward's own mask",
+        description="dropout backward through the forward's own mask (eval, p_drop 1)",
+        misconceptions=(BACKWARD_WITHOUT_SCALE,),
     ),
     Part(
         "dropconnect_forward",
@@ -435,7 +823,8 @@ PARTS = (
         "dropconnect_forward",
         _dropconnect_inputs,
         compare=compare_dropconnect_forward,
-        description="DropConnect: masked weights, rate, eval affine",
+        description="DropConnect: masked weights, rate, eval affine, p_drop 0 and 1",
+        misconceptions=(DROPCONNECT_MASKS_OUTPUTS, DROPCONNECT_NOT_INVERTED),
     ),
     Part(
         "dropconnect_backward",
@@ -443,7 +832,8 @@ PARTS = (
         "dropconnect_backward",
         lambda r: _dropconnect_inputs(r, 30, 20),
         compare=compare_dropconnect_backward,
-        description="DropConnect dx, dw, db",
+        description="DropConnect dx, dw, db (train, eval, p_drop 1)",
+        misconceptions=(DW_UNMASKED,),
     ),
     Part(
         "spatial_dropout_forward",
@@ -451,7 +841,8 @@ PARTS = (
         "spatial_dropout_forward",
         _spatial_inputs,
         compare=compare_spatial_forward,
-        description="SpatialDropout: whole channels, rate, eval",
+        description="SpatialDropout: whole channels, rate, eval, p_drop 0 and 1",
+        misconceptions=(SPATIAL_PER_PIXEL,),
     ),
     Part(
         "spatial_dropout_backward",
@@ -459,7 +850,7 @@ PARTS = (
         "spatial_dropout_backward",
         _spatial_inputs,
         compare=compare_scaled_backward,
-        description="SpatialDropout backward",
+        description="SpatialDropout backward (eval, p_drop 1)",
     ),
     Part(
         "dropblock_gamma",
@@ -469,6 +860,7 @@ PARTS = (
         rtol=1e-9,
         atol=1e-12,
         description="DropBlock seed rate gamma",
+        misconceptions=(GAMMA_WITHOUT_FEATURE_FACTOR,),
     ),
     Part(
         "dropblock_mask",
@@ -476,7 +868,8 @@ PARTS = (
         "dropblock_mask",
         _dropblock_inputs,
         compare=compare_dropblock_mask,
-        description="DropBlock mask: whole blocks inside the map, exact expected drop rate",
+        description="DropBlock mask: whole blocks inside the map, exact expected drop rate, keep_prob 1 and 0",
+        misconceptions=(BLOCKS_CLIPPED,),
     ),
     Part(
         "dropblock_forward",
@@ -484,7 +877,8 @@ PARTS = (
         "dropblock_forward",
         _dropblock_layer_inputs,
         compare=compare_dropblock_forward,
-        description="DropBlock layer: count normalisation, eval",
+        description="DropBlock layer: count normalisation, eval, keep_prob 1, nothing kept",
+        misconceptions=(KEEP_PROB_SCALING,),
     ),
     Part(
         "dropblock_backward",
@@ -492,7 +886,7 @@ PARTS = (
         "dropblock_backward",
         _dropblock_layer_inputs,
         compare=compare_scaled_backward,
-        description="DropBlock backward",
+        description="DropBlock backward (eval, nothing kept)",
     ),
     Part(
         "keep_prob_schedule",
@@ -502,6 +896,7 @@ PARTS = (
         rtol=1e-12,
         atol=1e-12,
         description="linear keep_prob schedule from 1 to the target",
+        misconceptions=(SCHEDULE_WITHOUT_CLAMP,),
     ),
     Part(
         "early_stopping",
@@ -511,5 +906,6 @@ PARTS = (
         seeds=6,
         compare=compare_early_stopping,
         description="EarlyStopping.step: patience, min_delta, mode, best epoch and params",
+        misconceptions=(OFF_BY_ONE, KEEPS_A_REFERENCE),
     ),
 )

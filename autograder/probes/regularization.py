@@ -2,7 +2,9 @@
 
 Random layers are probed so that their randomness can be checked without knowing how the student draws it:
 the outputs let the trusted side recover the mask (out / x, or the effective weights of DropConnect from a
-one-hot-per-row input), and every backward runs through the student's OWN forward cache.
+one-hot-per-row input), and every backward runs through the student's OWN forward cache. Every case also runs
+the deterministic edges the docstrings define: eval mode (forward and backward), a drop probability of exactly
+0 and of exactly 1 (keep_prob 1 and 0 for DropBlock), on a small slice of the case's input.
 """
 
 import numpy as np
@@ -16,70 +18,132 @@ def _arr(v):
     return np.asarray(v, dtype=np.float64)
 
 
+def _returns(result, n, what):
+    """The student's return value as an n-tuple, or an error that says what the function must return."""
+    if not isinstance(result, (tuple, list)) or len(result) != n:
+        got = type(result).__name__ + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+        raise TypeError(f"{what} (got a {got})")
+    return tuple(result)
+
+
+def _call(dk, module, name, n, what, *args):
+    return _returns(getattr(getattr(dk, module), name)(*args), n, f"{name} must return {what}")
+
+
+def _layer(dk, name, *args):
+    """A dropout-family forward: (out, cache)."""
+    return _call(dk, "dropout", name, 2, "a pair (out, cache)", *args)
+
+
 # ------------------------------------------------------------------------------------------- penalties
+def _penalty(dk, name, *args):
+    value, grad = _call(dk, "regularizers", name, 2, "a pair (value, grad)", *args)
+    return _arr(value), _arr(grad)
+
+
 def l1_penalty(dk, inp):
-    v, g = dk.regularizers.l1_penalty(inp["w"], float(inp["lam"]))
-    return {"value": _arr(v), "grad": _arr(g)}
+    v, g = _penalty(dk, "l1_penalty", inp["w"], float(inp["lam"]))
+    return {"value": v, "grad": g}
 
 
 def l2_penalty(dk, inp):
-    v, g = dk.regularizers.l2_penalty(inp["w"], float(inp["lam"]))
-    return {"value": _arr(v), "grad": _arr(g)}
+    v, g = _penalty(dk, "l2_penalty", inp["w"], float(inp["lam"]))
+    return {"value": v, "grad": g}
 
 
 def elastic_net_penalty(dk, inp):
-    v, g = dk.regularizers.elastic_net_penalty(inp["w"], float(inp["lam"]), float(inp["l1_ratio"]))
-    return {"value": _arr(v), "grad": _arr(g)}
+    v, g = _penalty(dk, "elastic_net_penalty", inp["w"], float(inp["lam"]), float(inp["l1_ratio"]))
+    return {"value": v, "grad": g}
+
+
+def lp_penalty(dk, inp):
+    """One p below 1 (sparsifying) and one above (decay), on the same weights (with exact zeros)."""
+    vs, gs = _penalty(dk, "lp_penalty", inp["w"], float(inp["lam"]), float(inp["p_small"]))
+    vl, gl = _penalty(dk, "lp_penalty", inp["w"], float(inp["lam"]), float(inp["p_large"]))
+    return {"value_small": vs, "grad_small": gs, "value_large": vl, "grad_large": gl}
 
 
 def max_norm_project(dk, inp):
+    w_before = np.array(inp["w"], dtype=np.float64)
     out0 = dk.regularizers.max_norm_project(inp["w"], float(inp["c"]), axis=0)
     out1 = dk.regularizers.max_norm_project(inp["w"], float(inp["c"]), axis=1)
-    return {"axis0": _arr(out0), "axis1": _arr(out1), "w_after": _arr(inp["w"])}
+    return {"axis0": _arr(out0), "axis1": _arr(out1), "w_changed": _arr(np.abs(_arr(inp["w"]) - w_before).max())}
 
 
 # -------------------------------------------------------------------------------------------- dropout
+def _edge(x):
+    """The small slice of a case's input on which the edges (p_drop 0 and 1) are run."""
+    return x[tuple(slice(0, 3) for _ in range(x.ndim))]
+
+
 def dropout_forward(dk, inp):
-    f = dk.dropout.dropout_forward
-    out, _ = f(inp["x"], float(inp["p_drop"]), "train", _rng(inp))
-    ev, _ = f(inp["x"], float(inp["p_drop"]), "eval", _rng(inp))
-    return {"out": _arr(out), "out_eval": _arr(ev)}
+    x, p = inp["x"], float(inp["p_drop"])
+    out, _ = _layer(dk, "dropout_forward", x, p, "train", _rng(inp))
+    ev, _ = _layer(dk, "dropout_forward", x, p, "eval", _rng(inp))
+    p0, _ = _layer(dk, "dropout_forward", _edge(x), 0.0, "train", _rng(inp))
+    p1, _ = _layer(dk, "dropout_forward", _edge(x), 1.0, "train", _rng(inp))
+    return {"out": _arr(out), "out_eval": _arr(ev), "out_p0": _arr(p0), "out_p1": _arr(p1)}
 
 
 def dropout_backward(dk, inp):
-    m = dk.dropout
-    out, cache = m.dropout_forward(inp["x"], float(inp["p_drop"]), "train", _rng(inp))
-    dx = m.dropout_backward(inp["dout"], cache)
-    _, cache_e = m.dropout_forward(inp["x"], float(inp["p_drop"]), "eval", _rng(inp))
-    dx_eval = m.dropout_backward(inp["dout"], cache_e)
-    return {"out": _arr(out), "dx": _arr(dx), "dx_eval": _arr(dx_eval)}
+    m, x, dout, p = dk.dropout, inp["x"], inp["dout"], float(inp["p_drop"])
+    out, cache = _layer(dk, "dropout_forward", x, p, "train", _rng(inp))
+    dx = m.dropout_backward(dout, cache)
+    _, cache_e = _layer(dk, "dropout_forward", x, p, "eval", _rng(inp))
+    dx_eval = m.dropout_backward(dout, cache_e)
+    _, cache_1 = _layer(dk, "dropout_forward", _edge(x), 1.0, "train", _rng(inp))
+    dx_p1 = m.dropout_backward(_edge(dout), cache_1)
+    return {"out": _arr(out), "dx": _arr(dx), "dx_eval": _arr(dx_eval), "dx_p1": _arr(dx_p1)}
 
 
 def dropconnect_forward(dk, inp):
-    f = dk.dropout.dropconnect_forward
-    out, _ = f(inp["x"], inp["w"], inp["b"], float(inp["p_drop"]), "train", _rng(inp))
-    ev, _ = f(inp["x"], inp["w"], inp["b"], float(inp["p_drop"]), "eval", _rng(inp))
-    return {"out": _arr(out), "out_eval": _arr(ev)}
+    x, w, b, p = inp["x"], inp["w"], inp["b"], float(inp["p_drop"])
+    out, _ = _layer(dk, "dropconnect_forward", x, w, b, p, "train", _rng(inp))
+    ev, _ = _layer(dk, "dropconnect_forward", x, w, b, p, "eval", _rng(inp))
+    small = (_edge(x), w[:3, :4], b[:4])
+    p0, _ = _layer(dk, "dropconnect_forward", *small, 0.0, "train", _rng(inp))
+    p1, _ = _layer(dk, "dropconnect_forward", *small, 1.0, "train", _rng(inp))
+    return {"out": _arr(out), "out_eval": _arr(ev), "out_p0": _arr(p0), "out_p1": _arr(p1)}
 
 
 def dropconnect_backward(dk, inp):
-    m = dk.dropout
-    out, cache = m.dropconnect_forward(inp["x"], inp["w"], inp["b"], float(inp["p_drop"]), "train", _rng(inp))
-    dx, dw, db = m.dropconnect_backward(inp["dout"], cache)
-    return {"out": _arr(out), "dx": _arr(dx), "dw": _arr(dw), "db": _arr(db)}
+    x, w, b, p, dout = inp["x"], inp["w"], inp["b"], float(inp["p_drop"]), inp["dout"]
+    out, cache = _layer(dk, "dropconnect_forward", x, w, b, p, "train", _rng(inp))
+    result = {"out": _arr(out)}
+    small = (_edge(x), w[:3, :4], b[:4])
+    for tag, args, mode, d in (
+        ("", (x, w, b, p), "train", dout),
+        ("_eval", (x, w, b, p), "eval", dout),
+        ("_p1", (*small, 1.0), "train", dout[:3, :4]),
+    ):
+        if tag:
+            _, cache = _layer(dk, "dropconnect_forward", *args, mode, _rng(inp))
+        grads = _call(dk, "dropout", "dropconnect_backward", 3, "a triple (dx, dw, db)", d, cache)
+        result.update({f"{name}{tag}": _arr(g) for name, g in zip(("dx", "dw", "db"), grads)})
+    return result
 
 
 def spatial_dropout_forward(dk, inp):
-    f = dk.dropout.spatial_dropout_forward
-    out, _ = f(inp["x"], float(inp["p_drop"]), "train", _rng(inp))
-    ev, _ = f(inp["x"], float(inp["p_drop"]), "eval", _rng(inp))
-    return {"out": _arr(out), "out_eval": _arr(ev)}
+    x, p = inp["x"], float(inp["p_drop"])
+    out, _ = _layer(dk, "spatial_dropout_forward", x, p, "train", _rng(inp))
+    ev, _ = _layer(dk, "spatial_dropout_forward", x, p, "eval", _rng(inp))
+    p0, _ = _layer(dk, "spatial_dropout_forward", _edge(x), 0.0, "train", _rng(inp))
+    p1, _ = _layer(dk, "spatial_dropout_forward", _edge(x), 1.0, "train", _rng(inp))
+    return {"out": _arr(out), "out_eval": _arr(ev), "out_p0": _arr(p0), "out_p1": _arr(p1)}
 
 
 def spatial_dropout_backward(dk, inp):
-    m = dk.dropout
-    out, cache = m.spatial_dropout_forward(inp["x"], float(inp["p_drop"]), "train", _rng(inp))
-    return {"out": _arr(out), "dx": _arr(m.spatial_dropout_backward(inp["dout"], cache))}
+    m, x, dout, p = dk.dropout, inp["x"], inp["dout"], float(inp["p_drop"])
+    out, cache = _layer(dk, "spatial_dropout_forward", x, p, "train", _rng(inp))
+    dx = m.spatial_dropout_backward(dout, cache)
+    _, cache_e = _layer(dk, "spatial_dropout_forward", x, p, "eval", _rng(inp))
+    _, cache_1 = _layer(dk, "spatial_dropout_forward", _edge(x), 1.0, "train", _rng(inp))
+    return {
+        "out": _arr(out),
+        "dx": _arr(dx),
+        "dx_eval": _arr(m.spatial_dropout_backward(dout, cache_e)),
+        "dx_p1": _arr(m.spatial_dropout_backward(_edge(dout), cache_1)),
+    }
 
 
 def dropblock_gamma(dk, inp):
@@ -93,20 +157,34 @@ def dropblock_gamma(dk, inp):
 def dropblock_mask(dk, inp):
     shape = tuple(int(s) for s in inp["shape"])
     mask = dk.dropout.dropblock_mask(shape, float(inp["keep_prob"]), int(inp["block_size"]), _rng(inp))
-    return {"mask": _arr(mask)}
+    small = (2, 3, 5, 5)
+    keep_all = dk.dropout.dropblock_mask(small, 1.0, int(inp["block_size"]), _rng(inp))
+    drop_all = dk.dropout.dropblock_mask(small, 0.0, 1, _rng(inp))
+    return {"mask": _arr(mask), "mask_keep_prob_1": _arr(keep_all), "mask_keep_prob_0_block_1": _arr(drop_all)}
 
 
 def dropblock_forward(dk, inp):
-    f = dk.dropout.dropblock_forward
-    out, _ = f(inp["x"], float(inp["keep_prob"]), int(inp["block_size"]), "train", _rng(inp))
-    ev, _ = f(inp["x"], float(inp["keep_prob"]), int(inp["block_size"]), "eval", _rng(inp))
-    return {"out": _arr(out), "out_eval": _arr(ev)}
+    x, kp, bs = inp["x"], float(inp["keep_prob"]), int(inp["block_size"])
+    out, _ = _layer(dk, "dropblock_forward", x, kp, bs, "train", _rng(inp))
+    ev, _ = _layer(dk, "dropblock_forward", x, kp, bs, "eval", _rng(inp))
+    edge = x[:2, :3]
+    kp1, _ = _layer(dk, "dropblock_forward", edge, 1.0, bs, "train", _rng(inp))
+    none_kept, _ = _layer(dk, "dropblock_forward", edge, 0.0, 1, "train", _rng(inp))
+    return {"out": _arr(out), "out_eval": _arr(ev), "out_keep_prob_1": _arr(kp1), "out_nothing_kept": _arr(none_kept)}
 
 
 def dropblock_backward(dk, inp):
-    m = dk.dropout
-    out, cache = m.dropblock_forward(inp["x"], float(inp["keep_prob"]), int(inp["block_size"]), "train", _rng(inp))
-    return {"out": _arr(out), "dx": _arr(m.dropblock_backward(inp["dout"], cache))}
+    m, x, dout = dk.dropout, inp["x"], inp["dout"]
+    kp, bs = float(inp["keep_prob"]), int(inp["block_size"])
+    out, cache = _layer(dk, "dropblock_forward", x, kp, bs, "train", _rng(inp))
+    _, cache_e = _layer(dk, "dropblock_forward", x, kp, bs, "eval", _rng(inp))
+    _, cache_0 = _layer(dk, "dropblock_forward", x[:2, :3], 0.0, 1, "train", _rng(inp))
+    return {
+        "out": _arr(out),
+        "dx": _arr(m.dropblock_backward(dout, cache)),
+        "dx_eval": _arr(m.dropblock_backward(dout, cache_e)),
+        "dx_p1": _arr(m.dropblock_backward(dout[:2, :3], cache_0)),
+    }
 
 
 def keep_prob_schedule(dk, inp):

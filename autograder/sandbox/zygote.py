@@ -23,6 +23,9 @@ def serve() -> None:
 
     from autograder.sandbox import jail, nb_runner
 
+    for name in nb_runner.PRELOADED:  # for the pre-forked kernel (nb_runner.KernelSeed)
+        __import__(name)
+
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     for line in sys.stdin:

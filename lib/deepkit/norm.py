@@ -11,7 +11,12 @@ Conventions (the same as PyTorch, so results can be compared with ``torch.nn.fun
 * The running variance is updated with the UNBIASED batch variance ``m / (m - 1) * var_batch``; the
   normalization itself (train mode) divides by the biased batch variance.
 * In train mode ``bn_param["running_mean"]`` and ``bn_param["running_var"]`` are replaced by new arrays (the
-  dict is updated in place); eval mode never changes them.
+  dict is updated in place); eval mode never changes them. ``momentum`` may be anything in [0, 1]: 0 keeps the
+  running statistics where they are, 1 replaces them by the last batch's.
+* Eval mode normalizes with the running statistics, which are constants: its backward is
+  ``dx = dout * gamma / sqrt(running_var + eps)``, with no path through a batch mean or variance.
+* Compute in float64 (NumPy's default for float inputs): the grader compares to 1e-6 relative, which float32
+  arithmetic does not reach.
 """
 
 from __future__ import annotations
@@ -93,12 +98,12 @@ def batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.nd
 
 
 def batchnorm_backward_alt(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward pass of ``batchnorm_forward`` in closed form (train mode):
+    """Backward pass of ``batchnorm_forward`` in closed form: the graph backward simplified on paper until
+    ``dx`` is written with ``dout``, its column sums ``dbeta``, ``dgamma = sum_i dout * xhat`` and per-column
+    constants only (no per-node intermediate arrays; derive it yourself from ``batchnorm_backward``).
 
-    ``dx = gamma / (N * sqrt(var + eps)) * (N * dout - sum_i dout - xhat * sum_i (dout * xhat))``
-
-    dout: (N, D); cache: from ``batchnorm_forward``. Returns dx (N, D), dgamma (D,), dbeta (D,).
-    In eval mode ``dx = dout * gamma / sqrt(running_var + eps)``.
+    dout: (N, D); cache: from ``batchnorm_forward``. Returns dx (N, D), dgamma (D,), dbeta (D,), equal to
+    ``batchnorm_backward``'s. In eval mode ``dx = dout * gamma / sqrt(running_var + eps)``.
     """
     dout = as_float_array(dout, "dout", ndim=2, shape_doc="(N, D)")
     raise NotImplementedError("Exercise 04_normalization: implement batchnorm_backward_alt in lib/deepkit/norm.py")
@@ -112,18 +117,22 @@ def spatial_batchnorm_forward(
 
     x: (N, C, H, W); gamma, beta: (C,); bn_param as for ``batchnorm_forward`` with (C,) running statistics
     (the unbiased correction uses m = N * H * W). Returns out (N, C, H, W) and a cache.
-    Hint: move C last, flatten to (N * H * W, C), reuse ``batchnorm_forward``, and undo the reshape.
+    Hint: move C last, flatten to (N * H * W, C), reuse ``batchnorm_forward``, and undo the reshape (or compute
+    the statistics over the axes (0, 2, 3) directly, which saves the copies).
     """
     x = as_float_array(x, "x", ndim=4, shape_doc="(N, C, H, W)")
     n, c, h, w = x.shape
     gamma, beta = _check_affine(gamma, beta, c, "(C,)")
+    mode, eps, momentum = _check_bn_param(bn_param, c)
+    if mode == "train" and n * h * w < 2:
+        raise ValueError(f"train mode needs N * H * W >= 2 values per channel (m / (m - 1)), got shape {x.shape}")
     raise NotImplementedError("Exercise 04_normalization: implement spatial_batchnorm_forward in lib/deepkit/norm.py")
 
 
 def spatial_batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward pass of ``spatial_batchnorm_forward``.
+    """Backward pass of ``spatial_batchnorm_forward``: batch norm's backward with the sums over N, H and W.
 
-    dout: (N, C, H, W); returns dx (N, C, H, W), dgamma (C,), dbeta (C,).
+    dout: (N, C, H, W); returns dx (N, C, H, W), dgamma (C,), dbeta (C,). Eval mode as for batch norm.
     """
     dout = as_float_array(dout, "dout", ndim=4, shape_doc="(N, C, H, W)")
     raise NotImplementedError("Exercise 04_normalization: implement spatial_batchnorm_backward in lib/deepkit/norm.py")
@@ -147,8 +156,9 @@ def layernorm_forward(
 
 
 def layernorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward pass of ``layernorm_forward``: the batch-norm closed form with the roles of rows and columns
-    swapped (sums over the D features of each row), while dgamma and dbeta still sum over the batch.
+    """Backward pass of ``layernorm_forward``. Each row is batch norm's problem turned sideways (the mean and
+    variance of a row depend on all of its D features); mind that gamma varies along the row. dgamma and dbeta
+    still sum over the batch.
 
     dout: (N, D); returns dx (N, D), dgamma (D,), dbeta (D,).
     """

@@ -54,7 +54,8 @@ def mixing_weights(c: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """alpha = softmax of c / temperature over the INPUT axis (axis 0), one simplex per output map.
 
     c: (C_in, C_out) logits. Returns alpha (C_in, C_out), every column non-negative and summing to 1.
-    A small temperature sharpens alpha towards one-hot, a large one flattens it towards uniform.
+    A small temperature sharpens alpha towards one-hot, a large one flattens it towards uniform. Logits may be
+    huge (hundreds): exp must not overflow.
     """
     c = as_float_array(c, "c", ndim=2, shape_doc="(C_in, C_out)")
     check_positive(temperature, "temperature")
@@ -135,25 +136,38 @@ def alphaconv_backward(dz: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.nda
     ### END SOLUTION
 
 
-def l1_alpha_penalty(c: np.ndarray, lam: float, temperature: float = 1.0) -> tuple[float, np.ndarray]:
-    """The slides' sparsity penalty lam * sum_ij |alpha_ij| and its gradient with respect to c.
+def l1_alpha_penalty(
+    c: np.ndarray, lam: float, temperature: float = 1.0, weights: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
+    """The slides' sparsity penalty ``lam * sum_ij weights_ij * |alpha_ij|`` and its gradient with respect to c.
 
-    c: (C_in, C_out). Returns (value, dc). Because every column of alpha is on the simplex, the value is
-    always lam * C_out and dc is exactly zero: this penalty cannot sparsify alpha (see the lecture).
+    c: (C_in, C_out) logits; lam >= 0; weights: (C_in, C_out), >= 0, how strongly each connection is penalized
+    (default: all ones, the slides' penalty). alpha = mixing_weights(c, temperature). The gradient in alpha is
+    ``lam * weights * sign(alpha)`` (sign(0) = 0), pushed through the softmax and its 1/temperature.
+    Returns (value: float, dc: (C_in, C_out)).
     """
     c = as_float_array(c, "c", ndim=2, shape_doc="(C_in, C_out)")
     check_positive(lam, "lam", allow_zero=True)
+    if weights is None:
+        weights = np.ones_like(c)
+    weights = as_float_array(weights, "weights", ndim=2, shape_doc="(C_in, C_out)")
+    if weights.shape != c.shape:
+        raise ValueError(f"weights must have c's shape {c.shape}, got {weights.shape}")
+    if np.any(weights < 0):
+        raise ValueError("weights must be >= 0 (a penalty strength per connection)")
     ### BEGIN SOLUTION
     alpha = mixing_weights(c, temperature)
-    dalpha = lam * np.sign(alpha)
-    return float(lam * np.abs(alpha).sum()), softmax_jvp(alpha, dalpha) / temperature
+    dalpha = lam * weights * np.sign(alpha)
+    return float(lam * np.sum(weights * np.abs(alpha))), softmax_jvp(alpha, dalpha) / temperature
     ### END SOLUTION
 
 
 def entropy_penalty(c: np.ndarray, lam: float, temperature: float = 1.0) -> tuple[float, np.ndarray]:
     """A penalty that does sparsify: lam * sum_j H(alpha_:j), H(a) = -sum_i a_i log a_i, minimal at one-hot.
 
-    c: (C_in, C_out). Returns (value, dc) with dJ/dalpha = -lam (log alpha + 1) pushed through the softmax.
+    c: (C_in, C_out). Returns (value, dc) with dJ/dalpha = -lam (log alpha + 1) pushed through the softmax
+    (the + 1 may be left out: softmax_jvp removes any constant). alpha can be exactly 0 (a logit far below the
+    others underflows): count 0 log 0 as 0 and keep every gradient entry finite.
     """
     c = as_float_array(c, "c", ndim=2, shape_doc="(C_in, C_out)")
     check_positive(lam, "lam", allow_zero=True)
@@ -169,7 +183,8 @@ def lp_penalty(c: np.ndarray, lam: float, p: float = 0.5, temperature: float = 1
     """lam * sum_ij alpha_ij^p with 0 < p < 1: concave on the simplex, so it is smallest at the vertices.
 
     c: (C_in, C_out). Returns (value, dc) with dJ/dalpha = lam p alpha^(p-1) pushed through the softmax.
-    (p = 1 is the L1 penalty: constant, zero gradient.)
+    alpha can be exactly 0: 0^p = 0 and alpha^(p-1) is infinite there, so keep every gradient entry finite
+    (the entry's dc is 0 whatever finite value you use: softmax_jvp multiplies it by alpha).
     """
     c = as_float_array(c, "c", ndim=2, shape_doc="(C_in, C_out)")
     check_positive(lam, "lam", allow_zero=True)

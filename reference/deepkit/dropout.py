@@ -29,8 +29,10 @@ def dropout_forward(x: np.ndarray, p_drop: float, mode: str, rng: np.random.Gene
     """Inverted dropout.
 
     x: array of any shape; p_drop in [0, 1]: probability of zeroing each element independently.
-    train: ``out = x * m / (1 - p_drop)`` with ``m ~ Bernoulli(1 - p_drop)`` elementwise (all zeros when
-    p_drop == 1); eval: ``out = x`` (no randomness used). Returns (out of x's shape, cache for the backward).
+    train: ``out = x * m / (1 - p_drop)`` with ``m ~ Bernoulli(1 - p_drop)`` elementwise, drawn any way you
+    like from ``rng``; at the edges ``p_drop == 0`` gives ``out = x`` and ``p_drop == 1`` gives all zeros (no
+    division by zero). eval: ``out = x`` (no randomness used). Returns (out of x's shape, cache for the
+    backward).
     """
     x = as_float_array(x, "x")
     p_drop = check_prob(p_drop, "p_drop")
@@ -46,7 +48,8 @@ def dropout_forward(x: np.ndarray, p_drop: float, mode: str, rng: np.random.Gene
 
 
 def dropout_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
-    """Backward of ``dropout_forward``: dx = dout * (the same scaled mask), or dout itself in eval mode.
+    """Backward of ``dropout_forward``: dx = dout * (the same scaled mask), or dout itself in eval mode
+    (all zeros after a forward with p_drop == 1).
 
     dout: upstream gradient, shape of the forward's out. Returns dx of the same shape.
     """
@@ -64,8 +67,9 @@ def dropconnect_forward(
     """DropConnect affine layer: drop WEIGHTS, not activations (Wan et al., 2013), inverted scaling.
 
     x: (N, D); w: (D, M); b: (M,). train: one mask ``R ~ Bernoulli(1 - p_drop)`` of w's shape for the whole
-    mini-batch, ``out = x @ (w * R / (1 - p_drop)) + b`` (b is never dropped); eval: ``out = x @ w + b``
-    (the mean-field approximation of averaging over masks). Returns (out (N, M), cache).
+    mini-batch (elementwise, ``R (.) W``; there is no mask on the output), ``out = x @ (w * R / (1 - p_drop))
+    + b`` (b is never dropped; p_drop == 1 drops every weight: ``out = b``); eval: ``out = x @ w + b`` (the
+    mean-field approximation of averaging over masks). Returns (out (N, M), cache).
     """
     x = as_float_array(x, "x", ndim=2, shape_doc="(N, D)")
     w = as_float_array(w, "w", ndim=2, shape_doc="(D, M)")
@@ -90,7 +94,8 @@ def dropconnect_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.
     """Backward of ``dropconnect_forward`` with the forward's mask.
 
     dout: (N, M). Returns (dx (N, D), dw (D, M), db (M,)): dx = dout @ w_eff.T, dw = (x.T @ dout) * R/(1-p),
-    db = sum of dout over the batch, where w_eff is the masked, rescaled weight matrix of the forward.
+    db = sum of dout over the batch, where w_eff is the masked, rescaled weight matrix of the forward (w itself
+    in eval mode, so the gradients are the plain affine layer's).
     """
     dout = as_float_array(dout, "dout", ndim=2, shape_doc="(N, M)")
     ### BEGIN SOLUTION
@@ -107,7 +112,8 @@ def spatial_dropout_forward(
     """SpatialDropout (Tompson et al., 2015; ``torch.nn.Dropout2d``): drop WHOLE channels.
 
     x: (N, C, H, W). train: one Bernoulli(1 - p_drop) draw per (sample, channel), shared by all H*W pixels of
-    that feature map, kept maps scaled by 1 / (1 - p_drop); eval: identity. Returns (out (N, C, H, W), cache).
+    that feature map, kept maps scaled by 1 / (1 - p_drop) (p_drop == 1: all zeros); eval: identity.
+    Returns (out (N, C, H, W), cache).
     """
     x = as_float_array(x, "x", ndim=4, shape_doc="(N, C, H, W)")
     p_drop = check_prob(p_drop, "p_drop")
@@ -124,7 +130,7 @@ def spatial_dropout_forward(
 
 
 def spatial_dropout_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
-    """Backward of ``spatial_dropout_forward``. dout: (N, C, H, W). Returns dx (N, C, H, W)."""
+    """Backward of ``spatial_dropout_forward`` (dout itself in eval mode). dout: (N, C, H, W). Returns dx."""
     dout = as_float_array(dout, "dout", ndim=4, shape_doc="(N, C, H, W)")
     ### BEGIN SOLUTION
     m = cache["scaled_mask"]
@@ -150,8 +156,7 @@ def dropblock_gamma(keep_prob: float, block_size: int, feat_size: int | tuple[in
     keep_prob in [0, 1]; block_size >= 1 and <= feat_size; feat_size an int (square maps) or (H, W), in
     which case ``feat_size**2`` is H*W and ``(feat_size - block_size + 1)**2`` is (H-bs+1)*(W-bs+1).
     Seeds are only placed where a whole block fits (there are (H-bs+1)(W-bs+1) such places), and each seed
-    drops block_size**2 units, so gamma * #places * bs**2 = (1 - keep_prob) * H * W: the drop rate 1 -
-    keep_prob if blocks never overlapped. Overlaps make the real drop rate a little lower.
+    drops block_size**2 units, so gamma * #places * bs**2 = (1 - keep_prob) * H * W.
     """
     keep_prob = check_prob(keep_prob, "keep_prob")
     block_size = check_int(block_size, "block_size", 1)
@@ -173,7 +178,8 @@ def dropblock_mask(
        to 1) only at the (H - bs + 1) x (W - bs + 1) top-left corners where a block_size x block_size block
        fits entirely inside the map.
     2. Zero the block_size x block_size square starting at every seed (blocks may overlap).
-    Returns a float64 array of ``shape`` with values in {0, 1}. block_size = 1 is dropout with rate gamma.
+    Returns a float64 array of ``shape`` with values in {0, 1}. block_size = 1 is dropout with rate gamma;
+    keep_prob == 1 (gamma 0) keeps everything; with block_size 1, keep_prob == 0 (gamma 1) drops everything.
     """
     if not isinstance(shape, (tuple, list)) or len(shape) != 4:
         raise ValueError(f"shape must be a tuple (N, C, H, W), got {shape!r}")
@@ -201,7 +207,8 @@ def dropblock_forward(
 
     x: (N, C, H, W). train: ``M = dropblock_mask(x.shape, keep_prob, block_size, rng)`` and
     ``out = x * M * M.size / M.sum()`` (normalise by the count of kept units over the whole mask; all zeros if
-    nothing is kept); eval (or keep_prob == 1): identity. Returns (out (N, C, H, W), cache).
+    nothing is kept, e.g. keep_prob == 0 with block_size 1); eval (or keep_prob == 1): identity.
+    Returns (out (N, C, H, W), cache).
     """
     x = as_float_array(x, "x", ndim=4, shape_doc="(N, C, H, W)")
     keep_prob = check_prob(keep_prob, "keep_prob")
@@ -219,7 +226,8 @@ def dropblock_forward(
 
 
 def dropblock_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
-    """Backward of ``dropblock_forward`` (the mask and its normalisation are constants). Returns dx."""
+    """Backward of ``dropblock_forward`` (the mask and its normalisation are constants; dout itself in eval
+    mode). Returns dx."""
     dout = as_float_array(dout, "dout", ndim=4, shape_doc="(N, C, H, W)")
     ### BEGIN SOLUTION
     m = cache["scaled_mask"]
@@ -240,12 +248,7 @@ def keep_prob_schedule(step: int, total_steps: int, target: float) -> float:
 
 
 def expected_dropblock_rate(keep_prob: float, block_size: int, feat_size: int | tuple[int, int]) -> float:
-    """The EXACT expected fraction of zeros in ``dropblock_mask`` (given code, used by tests and widgets).
-
-    Pixel (i, j) is covered by k(i, j) possible seed positions, each a seed with probability gamma
-    independently, so P(dropped) = 1 - (1 - gamma)**k(i, j); the rate is its mean over the map. It is below
-    1 - keep_prob because blocks overlap (gamma's derivation counts overlapping units twice).
-    """
+    """The exact expected fraction of zeros in ``dropblock_mask`` (given code, used by tests and widgets)."""
     h, w = _feat_hw(feat_size)
     gamma = min(dropblock_gamma(keep_prob, block_size, (h, w)), 1.0)
     return float(np.mean(1.0 - (1.0 - gamma) ** _coverage(h, w, block_size)))

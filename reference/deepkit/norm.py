@@ -11,7 +11,12 @@ Conventions (the same as PyTorch, so results can be compared with ``torch.nn.fun
 * The running variance is updated with the UNBIASED batch variance ``m / (m - 1) * var_batch``; the
   normalization itself (train mode) divides by the biased batch variance.
 * In train mode ``bn_param["running_mean"]`` and ``bn_param["running_var"]`` are replaced by new arrays (the
-  dict is updated in place); eval mode never changes them.
+  dict is updated in place); eval mode never changes them. ``momentum`` may be anything in [0, 1]: 0 keeps the
+  running statistics where they are, 1 replaces them by the last batch's.
+* Eval mode normalizes with the running statistics, which are constants: its backward is
+  ``dx = dout * gamma / sqrt(running_var + eps)``, with no path through a batch mean or variance.
+* Compute in float64 (NumPy's default for float inputs): the grader compares to 1e-6 relative, which float32
+  arithmetic does not reach.
 """
 
 from __future__ import annotations
@@ -78,30 +83,19 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_par
             f"by N - 1), got shape {x.shape}"
         )
     ### BEGIN SOLUTION
+    # one new (N, D) array per call: large temporaries cost a page fault per 4 KiB on every call
+    mu = x.mean(axis=0) if mode == "train" else bn_param["running_mean"]
+    out = x - mu  # centred x, turned into the output in place below
     if mode == "train":
-        mu = x.mean(axis=0)
-        xc = x - mu
-        var = (xc**2).mean(axis=0)
+        var = np.einsum("ij,ij->j", out, out) / n  # biased batch variance: sum of squares, no temporary
         bn_param["running_mean"] = (1 - momentum) * bn_param["running_mean"] + momentum * mu
         bn_param["running_var"] = (1 - momentum) * bn_param["running_var"] + momentum * var * n / (n - 1)
     else:
-        xc = x - bn_param["running_mean"]
         var = bn_param["running_var"]
-    std = np.sqrt(var + eps)
-    inv_std = 1.0 / std
-    xhat = xc * inv_std
-    out = gamma * xhat + beta
-    cache = {
-        "mode": mode,
-        "xhat": xhat,
-        "xc": xc,
-        "var": var,
-        "std": std,
-        "inv_std": inv_std,
-        "gamma": gamma,
-        "eps": eps,
-    }
-    return out, cache
+    inv_std = 1.0 / np.sqrt(var + eps)
+    out *= gamma * inv_std  # gamma * xhat, xhat = (x - mu) * inv_std
+    out += beta
+    return out, {"mode": mode, "x": x, "mu": mu, "inv_std": inv_std, "gamma": gamma}
     ### END SOLUTION
 
 
@@ -115,43 +109,51 @@ def batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.nd
     """
     dout = as_float_array(dout, "dout", ndim=2, shape_doc="(N, D)")
     ### BEGIN SOLUTION
-    xhat, xc, gamma = cache["xhat"], cache["xc"], cache["gamma"]
-    check_shape(dout, "dout", xhat.shape)
+    x, mu, inv_std, gamma = cache["x"], cache["mu"], cache["inv_std"], cache["gamma"]
+    check_shape(dout, "dout", x.shape)
     n = dout.shape[0]
     dbeta = dout.sum(axis=0)  # out = gamma * xhat + beta
-    dgamma = (dout * xhat).sum(axis=0)
-    dxhat = dout * gamma
+    sum_dout_xc = np.einsum("ij,ij->j", dout, x) - mu * dbeta  # sum_i dout * xc, xc = x - mu
+    dgamma = sum_dout_xc * inv_std  # sum_i dout * xhat, xhat = xc * inv_std
+    # dxhat = dout * gamma is never formed: each of its uses below scales it by a per-column constant
     if cache["mode"] == "eval":
-        return dxhat * cache["inv_std"], dgamma, dbeta
-    dinv_std = (dxhat * xc).sum(axis=0)  # xhat = xc * inv_std
-    dxc = dxhat * cache["inv_std"]
-    dstd = -dinv_std / cache["std"] ** 2  # inv_std = 1 / std
-    dvar = dstd / (2.0 * cache["std"])  # std = sqrt(var + eps)
-    dxc = dxc + 2.0 * xc * dvar / n  # var = mean(xc ** 2)
+        return dout * (gamma * inv_std), dgamma, dbeta
+    dinv_std = gamma * sum_dout_xc  # xhat = xc * inv_std: sum_i dxhat * xc
+    dstd = -dinv_std * inv_std**2  # inv_std = 1 / std
+    dvar = dstd * inv_std / 2.0  # std = sqrt(var + eps): d std / d var = 1 / (2 std)
+    dxc = x - mu  # xc again (the cache keeps x, not a second (N, D) array); the result is built in it
+    dxc *= 2.0 * dvar / n  # the path through var = mean(xc ** 2) ...
+    dxc += dout * (gamma * inv_std)  # ... and the one through xhat
     dmu = -dxc.sum(axis=0)  # xc = x - mu
-    dx = dxc + dmu / n  # mu = mean(x)
-    return dx, dgamma, dbeta
+    dxc += dmu / n  # mu = mean(x): the path through the mean
+    return dxc, dgamma, dbeta
     ### END SOLUTION
 
 
 def batchnorm_backward_alt(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward pass of ``batchnorm_forward`` in closed form (train mode):
+    """Backward pass of ``batchnorm_forward`` in closed form: the graph backward simplified on paper until
+    ``dx`` is written with ``dout``, its column sums ``dbeta``, ``dgamma = sum_i dout * xhat`` and per-column
+    constants only (no per-node intermediate arrays; derive it yourself from ``batchnorm_backward``).
 
-    ``dx = gamma / (N * sqrt(var + eps)) * (N * dout - sum_i dout - xhat * sum_i (dout * xhat))``
-
-    dout: (N, D); cache: from ``batchnorm_forward``. Returns dx (N, D), dgamma (D,), dbeta (D,).
-    In eval mode ``dx = dout * gamma / sqrt(running_var + eps)``.
+    dout: (N, D); cache: from ``batchnorm_forward``. Returns dx (N, D), dgamma (D,), dbeta (D,), equal to
+    ``batchnorm_backward``'s. In eval mode ``dx = dout * gamma / sqrt(running_var + eps)``.
     """
     dout = as_float_array(dout, "dout", ndim=2, shape_doc="(N, D)")
     ### BEGIN SOLUTION
-    xhat, gamma, inv_std = cache["xhat"], cache["gamma"], cache["inv_std"]
-    check_shape(dout, "dout", xhat.shape)
+    x, mu, inv_std, gamma = cache["x"], cache["mu"], cache["inv_std"], cache["gamma"]
+    check_shape(dout, "dout", x.shape)
     n = dout.shape[0]
     dbeta = dout.sum(axis=0)
-    dgamma = (dout * xhat).sum(axis=0)
+    dgamma = (np.einsum("ij,ij->j", dout, x) - mu * dbeta) * inv_std  # sum_i dout * xhat
+    scale = gamma * inv_std  # d out / d xhat, times d xhat / d x for a fixed mean and variance
     if cache["mode"] == "eval":
-        return dout * gamma * inv_std, dgamma, dbeta
-    dx = (gamma * inv_std / n) * (n * dout - dbeta - xhat * dgamma)
+        return dout * scale, dgamma, dbeta
+    # dx = scale / N * (N dout - dbeta - xhat * dgamma), xhat = (x - mu) * inv_std; in place: one new array
+    k = inv_std * dgamma / n
+    dx = x * -k
+    dx += dout
+    dx += mu * k - dbeta / n
+    dx *= scale
     return dx, dgamma, dbeta
     ### END SOLUTION
 
@@ -164,29 +166,56 @@ def spatial_batchnorm_forward(
 
     x: (N, C, H, W); gamma, beta: (C,); bn_param as for ``batchnorm_forward`` with (C,) running statistics
     (the unbiased correction uses m = N * H * W). Returns out (N, C, H, W) and a cache.
-    Hint: move C last, flatten to (N * H * W, C), reuse ``batchnorm_forward``, and undo the reshape.
+    Hint: move C last, flatten to (N * H * W, C), reuse ``batchnorm_forward``, and undo the reshape (or compute
+    the statistics over the axes (0, 2, 3) directly, which saves the copies).
     """
     x = as_float_array(x, "x", ndim=4, shape_doc="(N, C, H, W)")
     n, c, h, w = x.shape
     gamma, beta = _check_affine(gamma, beta, c, "(C,)")
+    mode, eps, momentum = _check_bn_param(bn_param, c)
+    if mode == "train" and n * h * w < 2:
+        raise ValueError(f"train mode needs N * H * W >= 2 values per channel (m / (m - 1)), got shape {x.shape}")
     ### BEGIN SOLUTION
-    flat = x.transpose(0, 2, 3, 1).reshape(-1, c)
-    out, bn_cache = batchnorm_forward(flat, gamma, beta, bn_param)
-    return out.reshape(n, h, w, c).transpose(0, 3, 1, 2), {"bn": bn_cache, "shape": x.shape}
+    # the formulas of batchnorm_forward on a (N, C, H * W) view: per channel, statistics over axes 0 and 2
+    x3, m = x.reshape(n, c, h * w), n * h * w
+    mu = x3.mean(axis=(0, 2)) if mode == "train" else bn_param["running_mean"]
+    out = x3 - mu[:, None]
+    if mode == "train":
+        var = np.einsum("nck,nck->c", out, out) / m
+        bn_param["running_mean"] = (1 - momentum) * bn_param["running_mean"] + momentum * mu
+        bn_param["running_var"] = (1 - momentum) * bn_param["running_var"] + momentum * var * m / (m - 1)
+    else:
+        var = bn_param["running_var"]
+    inv_std = 1.0 / np.sqrt(var + eps)
+    out *= (gamma * inv_std)[:, None]
+    out += beta[:, None]
+    cache = {"mode": mode, "x": x3, "mu": mu, "inv_std": inv_std, "gamma": gamma, "shape": x.shape}
+    return out.reshape(x.shape), cache
     ### END SOLUTION
 
 
 def spatial_batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward pass of ``spatial_batchnorm_forward``.
+    """Backward pass of ``spatial_batchnorm_forward``: batch norm's backward with the sums over N, H and W.
 
-    dout: (N, C, H, W); returns dx (N, C, H, W), dgamma (C,), dbeta (C,).
+    dout: (N, C, H, W); returns dx (N, C, H, W), dgamma (C,), dbeta (C,). Eval mode as for batch norm.
     """
     dout = as_float_array(dout, "dout", ndim=4, shape_doc="(N, C, H, W)")
     ### BEGIN SOLUTION
-    n, c, h, w = cache["shape"]
     check_shape(dout, "dout", cache["shape"])
-    dx, dgamma, dbeta = batchnorm_backward_alt(dout.transpose(0, 2, 3, 1).reshape(-1, c), cache["bn"])
-    return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2), dgamma, dbeta
+    x3, mu, inv_std, gamma = cache["x"], cache["mu"], cache["inv_std"], cache["gamma"]
+    d3 = dout.reshape(x3.shape)  # (N, C, H * W), like the forward's view
+    m = d3.shape[0] * d3.shape[2]
+    dbeta = d3.sum(axis=(0, 2))
+    dgamma = (np.einsum("nck,nck->c", d3, x3) - mu * dbeta) * inv_std
+    scale = gamma * inv_std
+    if cache["mode"] == "eval":
+        return dout * scale[:, None, None], dgamma, dbeta
+    k = inv_std * dgamma / m
+    dx = x3 * -k[:, None]
+    dx += d3
+    dx += (mu * k - dbeta / m)[:, None]
+    dx *= scale[:, None]
+    return dx.reshape(dout.shape), dgamma, dbeta
     ### END SOLUTION
 
 
@@ -205,29 +234,38 @@ def layernorm_forward(
         raise TypeError(f"ln_param must be a dict like {{'eps': 1e-5}} or None, got {type(ln_param).__name__}")
     eps = check_positive((ln_param or {}).get("eps", 1e-5), "ln_param['eps']")
     ### BEGIN SOLUTION
-    xc = x - x.mean(axis=1, keepdims=True)
-    inv_std = 1.0 / np.sqrt((xc**2).mean(axis=1, keepdims=True) + eps)
-    xhat = xc * inv_std
-    return gamma * xhat + beta, {"xhat": xhat, "inv_std": inv_std, "gamma": gamma}
+    mu = x.mean(axis=1, keepdims=True)  # (N, 1)
+    out = x - mu  # centred x, turned into the output in place (one new (N, D) array per call)
+    inv_std = 1.0 / np.sqrt(np.einsum("ij,ij->i", out, out)[:, None] / x.shape[1] + eps)  # (N, 1)
+    out *= inv_std  # xhat
+    out *= gamma
+    out += beta
+    return out, {"x": x, "mu": mu, "inv_std": inv_std, "gamma": gamma}
     ### END SOLUTION
 
 
 def layernorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward pass of ``layernorm_forward``: the batch-norm closed form with the roles of rows and columns
-    swapped (sums over the D features of each row), while dgamma and dbeta still sum over the batch.
+    """Backward pass of ``layernorm_forward``. Each row is batch norm's problem turned sideways (the mean and
+    variance of a row depend on all of its D features); mind that gamma varies along the row. dgamma and dbeta
+    still sum over the batch.
 
     dout: (N, D); returns dx (N, D), dgamma (D,), dbeta (D,).
     """
     dout = as_float_array(dout, "dout", ndim=2, shape_doc="(N, D)")
     ### BEGIN SOLUTION
-    xhat, inv_std, gamma = cache["xhat"], cache["inv_std"], cache["gamma"]
-    check_shape(dout, "dout", xhat.shape)
+    x, mu, inv_std, gamma = cache["x"], cache["mu"], cache["inv_std"], cache["gamma"]
+    check_shape(dout, "dout", x.shape)
     d = dout.shape[1]
-    dxhat = dout * gamma
-    dx = (inv_std / d) * (
-        d * dxhat - dxhat.sum(axis=1, keepdims=True) - xhat * (dxhat * xhat).sum(axis=1, keepdims=True)
-    )
-    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+    dx = dout * gamma  # dxhat: gamma stays inside the row sums below
+    sum_dxhat = dx.sum(axis=1, keepdims=True)
+    sum_dxhat_xhat = (np.einsum("ij,ij->i", dx, x)[:, None] - mu * sum_dxhat) * inv_std  # xhat = (x - mu) inv_std
+    dgamma = np.einsum("ij,ij,i->j", dout, x, inv_std[:, 0]) - (mu * inv_std)[:, 0] @ dout  # sum_i dout * xhat
+    # dx = inv_std * (dxhat - mean_row(dxhat) - xhat * mean_row(dxhat * xhat)), built in place
+    k = inv_std * sum_dxhat_xhat / d
+    dx -= x * k
+    dx += mu * k - sum_dxhat / d
+    dx *= inv_std
+    return dx, dgamma, dout.sum(axis=0)
     ### END SOLUTION
 
 

@@ -8,6 +8,10 @@ Conventions (the same as PyTorch's ``weight_decay`` and scikit-learn's ``Elastic
 * L1:          ``lam * sum|w|``                                   grad ``lam * sign(w)`` (0 at w == 0)
 * L2:          ``lam / 2 * sum w**2``                              grad ``lam * w``  (weight decay ``lam``)
 * elastic net: ``lam * (r * sum|w| + (1 - r) / 2 * sum w**2)``     grad ``lam * (r * sign(w) + (1 - r) * w)``
+* Lp (p > 0):  ``lam * sum|w|**p``                                 grad ``lam * p * |w|**(p - 1) * sign(w)``
+  (the source notes' form, without a 1/p: p = 1 is L1, p = 2 is twice ``l2_penalty``'s value)
+
+Compute in float64 (NumPy's default): the grader compares to 1e-9 relative.
 """
 
 from __future__ import annotations
@@ -55,6 +59,27 @@ def elastic_net_penalty(w: np.ndarray, lam: float, l1_ratio: float) -> tuple[flo
     v1, g1 = l1_penalty(w, lam * l1_ratio)
     v2, g2 = l2_penalty(w, lam * (1.0 - l1_ratio))
     return v1 + v2, g1 + g2
+    ### END SOLUTION
+
+
+def lp_penalty(w: np.ndarray, lam: float, p: float) -> tuple[float, np.ndarray]:
+    """Lp penalty ``lam * sum(|w| ** p)`` and its (sub)gradient ``lam * p * |w| ** (p - 1) * sign(w)``.
+
+    w: array of any shape; lam >= 0; p > 0. p > 1: smooth and convex, the gradient vanishes at 0 (weights shrink
+    but do not reach 0: weight decay); p < 1: not convex, the gradient grows without bound as w -> 0 (small
+    weights are pushed to exactly 0: sparsity). At ``w == 0`` use the gradient 0 for every p (for p < 1 the
+    derivative is infinite there; 0 keeps a weight that is exactly 0 at 0, like L1's subgradient).
+    Returns (value: float, grad: array of w's shape).
+    """
+    w = as_float_array(w, "w")
+    lam = check_positive(lam, "lam", allow_zero=True)
+    p = check_positive(p, "p")
+    ### BEGIN SOLUTION
+    a = np.abs(w)
+    grad = np.zeros_like(w)
+    nonzero = a > 0
+    grad[nonzero] = lam * p * a[nonzero] ** (p - 1.0) * np.sign(w[nonzero])
+    return float(lam * np.sum(a**p)), grad
     ### END SOLUTION
 
 

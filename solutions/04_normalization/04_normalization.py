@@ -4,18 +4,20 @@
 # You will implement, in `lib/deepkit/norm.py`:
 #
 # * `batchnorm_forward` (train and eval mode, with running statistics), `batchnorm_backward` (staged through
-#   the computation graph) and `batchnorm_backward_alt` (the simplified closed form);
+#   the computation graph) and `batchnorm_backward_alt` (a closed form you derive yourself);
 # * `spatial_batchnorm_forward` / `spatial_batchnorm_backward` for convolutional activations `(N, C, H, W)`;
-# * `layernorm_forward` / `layernorm_backward`;
+# * `layernorm_forward` / `layernorm_backward` (whose backward you also derive);
 # * `fold_batchnorm`: merge an eval-mode batch norm into the affine layer before it.
 #
 # The conventions are PyTorch's, and the module docstring spells them out: `bn_param["momentum"]` (default
-# 0.1) is the weight of the **new** batch statistic, `running = (1 - momentum) * running + momentum * batch`;
-# the running variance is updated with the **unbiased** batch variance `m / (m - 1) * var`, while the
-# normalization in train mode uses the biased one. Each docstring gives shapes and what to return. Run the
-# setup cell first; after editing `norm.py`, re-run a test cell (autoreload is on). The hidden checks run later
-# on your `lib/` with other shapes, momentum and eps values. The lecture `lectures/04_normalization.ipynb`
-# derives every formula.
+# 0.1) is the weight of the **new** batch statistic, `running = (1 - momentum) * running + momentum * batch`,
+# and any value in [0, 1] is allowed (0 keeps the statistics, 1 replaces them); the running variance is
+# updated with the **unbiased** batch variance `m / (m - 1) * var`, while the normalization in train mode uses
+# the biased one; eval mode uses the running statistics, which are constants for the backward pass. Compute in
+# float64. Each docstring gives shapes and what to return. Run the setup cell first; after editing `norm.py`,
+# re-run a test cell (autoreload is on). The hidden checks run later on your `lib/` with other shapes, momentum
+# and eps values, eval mode everywhere, batches of 2 and features with zero variance. The lecture
+# `lectures/04_normalization.ipynb` explains the ideas.
 
 # %%
 # Setup (run me first): import YOUR deepkit from the nearest lib/ folder and reload it when you edit it.
@@ -53,12 +55,19 @@ from deepkit.norm import batchnorm_forward
 
 x = np.array([[1.0, 2.0], [3.0, 6.0], [5.0, 4.0]])
 gamma, beta = np.array([1.0, 2.0]), np.array([0.0, -1.0])
-out, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
-# column 0: mean 3, variance 8/3 -> (-1, 0, 1) * sqrt(3/2)
-assert out.shape == (3, 2), out.shape
-assert np.allclose(out, [[-1.224743, -3.449485], [0.0, 1.449485], [1.224743, -1.0]], atol=1e-5), out
-# each output column has mean beta and standard deviation |gamma| (up to eps)
-assert np.allclose(out.mean(axis=0), beta) and np.allclose(out.std(axis=0), gamma, rtol=1e-4)
+result = batchnorm_forward(x, gamma, beta, {"mode": "train"})
+assert isinstance(result, (tuple, list)) and len(result) == 2, "batchnorm_forward must return a pair (out, cache)"
+out, cache = result
+# column 0: mean 3, variance 8/3 (divide by N, not N - 1) -> (-1, 0, 1) * sqrt(3/2)
+assert_close(out.mean(axis=0), beta, "column means of out", hint="each output column has mean beta: subtract the mean")
+assert_close(
+    out.std(axis=0),
+    np.abs(gamma),
+    "column stds of out",
+    rtol=1e-4,
+    hint="each output column has standard deviation |gamma|: divide by sqrt(var + eps), var with 1/N",
+)
+assert_close(out, [[-1.224743, -3.449485], [0.0, 1.449485], [1.224743, -1.0]], "out", atol=1e-5)
 print("batchnorm_forward (train): visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("bn_forward")
@@ -73,8 +82,8 @@ hidden_check("bn_forward")
 # $$\mathrm{running\_mean} \leftarrow (1-m)\,\mathrm{running\_mean} + m\,\mu, \qquad
 #   \mathrm{running\_var} \leftarrow (1-m)\,\mathrm{running\_var} + m\,\tfrac{N}{N-1}\sigma^2$$
 #
-# with $m$ = `bn_param["momentum"]`. In eval mode normalize with the running statistics instead of the batch's
-# and leave them unchanged (so a single example can be classified).
+# with $m$ = `bn_param["momentum"]` (0 and 1 are valid values). In eval mode normalize with the running
+# statistics instead of the batch's and leave them unchanged (so a single example can be classified).
 
 # %% nbgrader={"grade": true, "grade_id": "bn_running_eval", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 from deepkit.norm import batchnorm_forward
@@ -82,14 +91,18 @@ from deepkit.norm import batchnorm_forward
 gamma, beta = np.array([1.0, 2.0]), np.array([0.0, -1.0])
 p = {"mode": "train", "momentum": 0.1}
 batchnorm_forward(np.array([[1.0, 2.0], [3.0, 6.0], [5.0, 4.0]]), gamma, beta, p)  # mean (3, 4), unbiased var (4, 4)
-assert np.allclose(p["running_mean"], [0.3, 0.4]) and np.allclose(p["running_var"], [1.3, 1.3]), p
+assert_close(p["running_mean"], [0.3, 0.4], "running_mean", hint="momentum weights the NEW batch mean")
+assert_close(p["running_var"], [1.3, 1.3], "running_var", hint="use the unbiased batch variance N / (N - 1) * var")
 batchnorm_forward(np.array([[0.0, 1.0], [2.0, 1.0]]), gamma, beta, p)  # mean (1, 1), unbiased var (2, 0)
-assert np.allclose(p["running_mean"], [0.37, 0.46]), p["running_mean"]
-assert np.allclose(p["running_var"], [1.37, 1.17]), p["running_var"]
+assert_close(p["running_mean"], [0.37, 0.46], "running_mean after two steps")
+assert_close(p["running_var"], [1.37, 1.17], "running_var after two steps")
+q = {"mode": "train", "momentum": 0.0, "running_mean": np.array([5.0, 5.0]), "running_var": np.array([2.0, 2.0])}
+batchnorm_forward(np.array([[0.0, 1.0], [2.0, 1.0]]), gamma, beta, q)
+assert_close(q["running_mean"], [5.0, 5.0], "running_mean with momentum 0", hint="momentum 0 keeps the statistics")
 p["mode"] = "eval"
 out, _ = batchnorm_forward(np.array([[1.0, 1.0]]), gamma, beta, p)  # one example is fine in eval
-assert np.allclose(out, [[0.538243, -0.001544]], atol=1e-5), out
-assert np.allclose(p["running_mean"], [0.37, 0.46]), "eval mode must not change the running statistics"
+assert_close(p["running_mean"], [0.37, 0.46], "running_mean after eval", hint="eval mode must not change it")
+assert_close(out, [[0.538243, -0.001544]], "eval out", atol=1e-5, hint="eval normalizes with the running statistics")
 print("running statistics and eval mode: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("bn_running_eval")
@@ -101,7 +114,8 @@ hidden_check("bn_running_eval")
 # Implement `batchnorm_backward(dout, cache)` by walking the forward pass backwards one node at a time
 # (scale and shift, $\hat x = x_c \cdot s$, $s = 1/\sigma$, $\sigma = \sqrt{v + \epsilon}$,
 # $v = \frac1N\sum x_c^2$, $x_c = x - \mu$, $\mu = \frac1N \sum x$). Remember that $x$ reaches the output through
-# three paths: directly, through $\mu$ and through $v$. Return `dx (N, D), dgamma (D,), dbeta (D,)`.
+# three paths: directly, through $\mu$ and through $v$. Return `dx (N, D), dgamma (D,), dbeta (D,)`. In eval
+# mode the statistics are constants: only the direct path is left.
 
 # %% nbgrader={"grade": true, "grade_id": "bn_backward", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 from deepkit.norm import batchnorm_backward, batchnorm_forward
@@ -111,9 +125,25 @@ gamma, beta = np.array([1.0, 2.0]), np.array([0.0, -1.0])
 dout = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 2.0]])
 _, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
 dx, dgamma, dbeta = batchnorm_backward(dout, cache)
-assert np.allclose(dbeta, [0.0, 3.0]) and np.allclose(dgamma, [-2.449485, 1.224743], atol=1e-5), (dgamma, dbeta)
-assert np.allclose(dx, [[0.0, -0.612374], [0.0, -0.612369], [0.0, 1.224743]], atol=1e-5), dx
-assert np.allclose(dx.sum(axis=0), 0), "a shift of a whole column does not change BN's output"
+assert_close(dbeta, [0.0, 3.0], "dbeta", hint="sum dout over the batch")
+assert_close(dgamma, [-2.449485, 1.224743], "dgamma", atol=1e-5, hint="sum dout * xhat over the batch")
+assert_close(
+    dx.sum(axis=0),
+    [0.0, 0.0],
+    "column sums of dx",
+    hint="missing the path through mu? shifting a column changes nothing",
+)
+assert_close(dx, [[0.0, -0.612374], [0.0, -0.612369], [0.0, 1.224743]], "dx", atol=1e-5, hint="the path through v?")
+p = {"mode": "eval", "running_mean": np.array([2.0, 3.0]), "running_var": np.array([4.0, 1.0])}
+_, cache = batchnorm_forward(x, gamma, beta, p)
+dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+assert_close(
+    dx,
+    [[0.499999, 0.0], [0.0, 1.99999], [-0.499999, 3.99998]],
+    "eval-mode dx",
+    atol=1e-5,
+    hint="dout * gamma / sqrt(running_var + eps)",
+)
 
 rng = np.random.default_rng(0)
 x, gamma, beta, dout = rng.normal(2, 3, (5, 4)), rng.normal(size=4), rng.normal(size=4), rng.normal(size=(5, 4))
@@ -126,7 +156,7 @@ for name, var, grad, f in [
 ]:
     report = check_gradient(f, var, grad, dout, name=name)
     print(report)
-    assert report.ok
+    assert report.ok, report
 ### BEGIN HIDDEN TESTS
 hidden_check("bn_backward")
 ### END HIDDEN TESTS
@@ -134,37 +164,55 @@ hidden_check("bn_backward")
 # %% [markdown]
 # ## Part 4: batch norm backward in closed form (2 points)
 #
-# Simplify the graph result on paper to
+# Derive the closed form yourself, on paper, from your Part 3 graph: write $\hat g_i = \gamma\,\partial L/\partial y_i$,
+# express $\partial L/\partial v$ and $\partial L/\partial\mu$ with the two sums $\sum_j \hat g_j$ and
+# $\sum_j \hat g_j \hat x_j$ (use $x_{c} = \sigma \hat x$ and $\sum_i \hat x_i = 0$), substitute them into
+# $\partial L/\partial x_i$, and simplify until $\partial L/\partial x_i$ is written with $\partial L/\partial y_i$,
+# $\partial L/\partial\beta = \sum_j \partial L/\partial y_j$, $\partial L/\partial\gamma = \sum_j \partial L/\partial y_j\,\hat x_j$
+# and per-column constants only. Implement it in `batchnorm_backward_alt(dout, cache)`: same outputs as Part 3,
+# a few vectorized lines, no per-node intermediate arrays. The test compares it with your graph version and
+# with finite differences.
 #
-# $$\frac{\partial L}{\partial x_i} = \frac{\gamma}{N\sqrt{\sigma^2+\epsilon}}
-#   \Big(N\,\frac{\partial L}{\partial y_i} - \sum_j \frac{\partial L}{\partial y_j}
-#   - \hat x_i \sum_j \frac{\partial L}{\partial y_j}\hat x_j\Big)$$
+# Your derivation (not graded; write the result here, you will need it in Part 8):
 #
-# and implement it in `batchnorm_backward_alt(dout, cache)` (same outputs; a few vectorized lines).
+# $$\frac{\partial L}{\partial x_i} = \;?$$
 
 # %% nbgrader={"grade": true, "grade_id": "bn_backward_alt", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-from deepkit.norm import batchnorm_backward_alt, batchnorm_forward
+from deepkit.norm import batchnorm_backward, batchnorm_backward_alt, batchnorm_forward
 
 x = np.array([[1.0, 2.0], [3.0, 6.0], [5.0, 4.0]])
 gamma, beta = np.array([1.0, 2.0]), np.array([0.0, -1.0])
 dout = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 2.0]])
 _, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
 dx, dgamma, dbeta = batchnorm_backward_alt(dout, cache)
-assert np.allclose(dbeta, [0.0, 3.0]) and np.allclose(dgamma, [-2.449485, 1.224743], atol=1e-5), (dgamma, dbeta)
-assert np.allclose(dx, [[0.0, -0.612374], [0.0, -0.612369], [0.0, 1.224743]], atol=1e-5), dx
+assert_close(dbeta, [0.0, 3.0], "dbeta")
+assert_close(dgamma, [-2.449485, 1.224743], "dgamma", atol=1e-5, hint="sum over the batch: shape (D,)")
+assert_close(dx.sum(axis=0), [0.0, 0.0], "column sums of dx", hint="the - sum(dout) term")
+assert_close(
+    dx,
+    [[0.0, -0.612374], [0.0, -0.612369], [0.0, 1.224743]],
+    "dx",
+    atol=1e-5,
+    hint="the - xhat * dgamma term? the 1/N?",
+)
+p = {"mode": "eval", "running_mean": np.array([2.0, 3.0]), "running_var": np.array([4.0, 1.0])}
+dx_eval, _, _ = batchnorm_backward_alt(dout, batchnorm_forward(x, gamma, beta, p)[1])
+assert_close(dx_eval, [[0.499999, 0.0], [0.0, 1.99999], [-0.499999, 3.99998]], "eval-mode dx", atol=1e-5)
 
 rng = np.random.default_rng(1)
 x, gamma, beta, dout = rng.normal(2, 3, (6, 3)), rng.normal(size=3), rng.normal(size=3), rng.normal(size=(6, 3))
-dx, dgamma, dbeta = batchnorm_backward_alt(dout, batchnorm_forward(x, gamma, beta, {"mode": "train"})[1])
+_, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
+dx, dgamma, dbeta = batchnorm_backward_alt(dout, cache)
+assert_close(dx, batchnorm_backward(dout, cache)[0], "dx vs your graph backward", rtol=1e-8)
 report = check_gradient(lambda v: batchnorm_forward(v, gamma, beta, {"mode": "train"})[0], x, dx, dout)
 print(report)
-assert report.ok
+assert report.ok, report
 ### BEGIN HIDDEN TESTS
 hidden_check("bn_backward_alt")
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# How much faster is the closed form? (Not graded; the lecture measures the same thing.)
+# How much faster is the closed form? (Not graded.)
 
 # %%
 import timeit
@@ -182,7 +230,8 @@ print(f"graph {t_graph * 1e3:.2f} ms, closed form {t_alt * 1e3:.2f} ms, speed-up
 #
 # For convolutional activations `x` of shape `(N, C, H, W)`, `spatial_batchnorm_forward` keeps ONE mean and
 # variance per channel, over the batch and all positions ($m = N H W$ values each); `gamma`, `beta` and the
-# running statistics have shape `(C,)`. Reuse `batchnorm_forward` after moving the channel axis last.
+# running statistics have shape `(C,)`. Reuse `batchnorm_forward` after moving the channel axis last (or take
+# the statistics over the axes `(0, 2, 3)` directly).
 
 # %% nbgrader={"grade": true, "grade_id": "spatial_bn_forward", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 from deepkit.norm import spatial_batchnorm_forward
@@ -191,13 +240,18 @@ x = np.array([[[[1.0, 3.0]], [[0.0, 0.5]]], [[[5.0, 7.0]], [[1.0, -1.0]]]])  # (
 gamma, beta = np.array([2.0, 1.0]), np.array([1.0, 0.0])
 p = {"mode": "train"}
 out, _ = spatial_batchnorm_forward(x, gamma, beta, p)
-assert out.shape == x.shape, out.shape
-assert np.allclose(
+assert_close(
+    p["running_mean"], [0.4, 0.0125], "running_mean", hint="0.1 * the channel means (4, 0.125) over N, H and W"
+)
+assert_close(
+    out.mean(axis=(0, 2, 3)), beta, "channel means of out", hint="statistics per channel: move C last before reshaping"
+)
+assert_close(
     out,
     [[[[-1.683279, 0.105574]], [[-0.169029, 0.507088]]], [[[1.894426, 3.683279]], [[1.183205, -1.521264]]]],
+    "out",
     atol=1e-5,
-), out
-assert np.allclose(p["running_mean"], [0.4, 0.0125]), p["running_mean"]  # 0.1 * channel means (4, 0.125)
+)
 print("spatial_batchnorm_forward: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("spatial_bn_forward")
@@ -207,7 +261,7 @@ hidden_check("spatial_bn_forward")
 # ## Part 6: spatial batch norm backward (1 point)
 #
 # `spatial_batchnorm_backward(dout, cache)` returns `dx (N, C, H, W), dgamma (C,), dbeta (C,)`: undo the same
-# reshape around one of your batch norm backward passes.
+# reshape around one of your batch norm backward passes (eval mode included).
 
 # %% nbgrader={"grade": true, "grade_id": "spatial_bn_backward", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 from deepkit.norm import spatial_batchnorm_backward, spatial_batchnorm_forward
@@ -217,8 +271,8 @@ x, gamma, beta = rng.normal(1, 2, (2, 3, 2, 2)), rng.normal(size=3), rng.normal(
 dout = rng.normal(size=x.shape)
 _, cache = spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
 dx, dgamma, dbeta = spatial_batchnorm_backward(dout, cache)
-assert dx.shape == x.shape and dgamma.shape == dbeta.shape == (3,)
-assert np.allclose(dbeta, dout.sum(axis=(0, 2, 3)))
+assert dx.shape == x.shape and dgamma.shape == dbeta.shape == (3,), (dx.shape, dgamma.shape, dbeta.shape)
+assert_close(dbeta, dout.sum(axis=(0, 2, 3)), "dbeta", hint="sum over N, H and W")
 fwd = lambda x, g, b: spatial_batchnorm_forward(x, g, b, {"mode": "train"})[0]
 for name, var, grad, f in [
     ("x", x, dx, lambda v: fwd(v, gamma, beta)),
@@ -226,7 +280,7 @@ for name, var, grad, f in [
 ]:
     report = check_gradient(f, var, grad, dout, name=name)
     print(report)
-    assert report.ok
+    assert report.ok, report
 ### BEGIN HIDDEN TESTS
 hidden_check("spatial_bn_backward")
 ### END HIDDEN TESTS
@@ -243,10 +297,10 @@ from deepkit.norm import layernorm_forward
 
 x = np.array([[1.0, 2.0, 3.0], [2.0, 2.0, 8.0]])
 out, _ = layernorm_forward(x, np.array([1.0, 1.0, 2.0]), np.array([0.0, 1.0, 0.0]), {"eps": 1e-5})
-assert np.allclose(out, [[-1.224736, 1.0, 2.449471], [-0.707106, 0.292894, 2.828425]], atol=1e-5), out
 # one example alone gives the same result: layer norm does not look at the batch
 alone, _ = layernorm_forward(x[1:], np.array([1.0, 1.0, 2.0]), np.array([0.0, 1.0, 0.0]), {"eps": 1e-5})
-assert np.allclose(alone, out[1:])
+assert_close(alone, out[1:], "one example alone", hint="statistics per ROW (axis 1), not over the batch")
+assert_close(out, [[-1.224736, 1.0, 2.449471], [-0.707106, 0.292894, 2.828425]], "out", atol=1e-5)
 print("layernorm_forward: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("ln_forward")
@@ -255,18 +309,32 @@ hidden_check("ln_forward")
 # %% [markdown]
 # ## Part 8: layer norm backward (2 points)
 #
-# `layernorm_backward(dout, cache)` returns `dx (N, D), dgamma (D,), dbeta (D,)`. The `dx` formula is the
-# batch norm closed form with the sums taken over the features of each row instead of over the batch;
-# `dgamma` and `dbeta` still sum over the batch.
+# `layernorm_backward(dout, cache)` returns `dx (N, D), dgamma (D,), dbeta (D,)`. Derive `dx` from your Part 4
+# result: without $\gamma$ and $\beta$, layer norm is batch norm of the transposed matrix. But in batch norm
+# every entry of a normalized column had the same $\gamma_j$, and here $\gamma$ varies along the normalized
+# row: decide where it goes. `dgamma` and `dbeta` still sum over the batch.
 
 # %% nbgrader={"grade": true, "grade_id": "ln_backward", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 from deepkit.norm import layernorm_backward, layernorm_forward
+
+x, gamma, beta = np.array([[1.0, 2.0, 3.0], [2.0, 2.0, 8.0]]), np.array([1.0, 1.0, 2.0]), np.array([0.0, 1.0, 0.0])
+dout = np.array([[1.0, 0.0, -1.0], [0.5, 2.0, 0.0]])
+dx, dgamma, dbeta = layernorm_backward(dout, layernorm_forward(x, gamma, beta, {"eps": 1e-5})[1])
+assert_close(dbeta, [1.5, 2.0, -1.0], "dbeta", hint="sum over the batch (axis 0)")
+assert_close(dgamma, [-1.578289, -1.414213, -1.224736], "dgamma", atol=1e-5, hint="sum dout * xhat over the batch")
+assert_close(dx.sum(axis=1), [0.0, 0.0], "row sums of dx", hint="shifting a whole row does not change the output")
+assert_close(
+    dx,
+    [[-0.204095, 0.408245, -0.20415], [-0.265165, 0.265165, 0.0]],
+    "dx",
+    atol=1e-5,
+    hint="gamma varies along the row: the row sums run over dout * gamma",
+)
 
 rng = np.random.default_rng(4)
 x, gamma, beta, dout = rng.normal(size=(4, 5)), rng.normal(size=5), rng.normal(size=5), rng.normal(size=(4, 5))
 _, cache = layernorm_forward(x, gamma, beta, {"eps": 1e-5})
 dx, dgamma, dbeta = layernorm_backward(dout, cache)
-assert np.allclose(dx.sum(axis=1), 0), "shifting a whole row does not change layer norm's output"
 fwd = lambda x, g, b: layernorm_forward(x, g, b, {"eps": 1e-5})[0]
 for name, var, grad, f in [
     ("x", x, dx, lambda v: fwd(v, gamma, beta)),
@@ -275,7 +343,7 @@ for name, var, grad, f in [
 ]:
     report = check_gradient(f, var, grad, dout, name=name)
     print(report)
-    assert report.ok
+    assert report.ok, report
 ### BEGIN HIDDEN TESTS
 hidden_check("ln_backward")
 ### END HIDDEN TESTS
@@ -292,11 +360,14 @@ from deepkit.norm import fold_batchnorm
 
 w, b = np.array([[1.0, 2.0], [0.0, -1.0], [3.0, 1.0]]), np.array([0.5, -1.0])
 gamma, beta, rm, rv = np.array([2.0, 1.0]), np.array([0.0, 1.0]), np.array([1.0, -1.0]), np.array([4.0, 1.0])
-wf, bf = fold_batchnorm(w, b, gamma, beta, rm, rv, 1e-5)
-assert np.allclose(wf, [[1.0, 2.0], [0.0, -1.0], [3.0, 1.0]], atol=1e-5) and np.allclose(bf, [-0.5, 1.0], atol=1e-5)
+result = fold_batchnorm(w, b, gamma, beta, rm, rv, 1e-5)
+assert isinstance(result, (tuple, list)) and len(result) == 2, "fold_batchnorm must return a pair (w_folded, b_folded)"
+wf, bf = result
 x = np.random.default_rng(5).normal(size=(4, 3))
 bn_out = gamma * (x @ w + b - rm) / np.sqrt(rv + 1e-5) + beta
-assert np.allclose(x @ wf + bf, bn_out), "the folded layer must give the batch norm's eval output"
+assert_close(x @ wf + bf, bn_out, "x @ w_folded + b_folded", hint="must equal the eval-mode batch norm's output")
+assert_close(wf, [[1.0, 2.0], [0.0, -1.0], [3.0, 1.0]], "w_folded", atol=1e-5)
+assert_close(bf, [-0.5, 1.0], "b_folded", atol=1e-5)
 print("fold_batchnorm: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hidden_check("bn_fold")
@@ -311,4 +382,18 @@ hidden_check("bn_fold")
 # recurrent networks.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "bn_small_batches", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# ## Transfer question (manually graded, 2 points)
+#
+# Section 5 of the lecture showed that for a unit followed by batch norm the loss does not depend on the
+# scale of the unit's weights, $L(aW) = L(W)$, so that $\nabla L(aW) = \nabla L(W)/a$ and the gradient is
+# orthogonal to $W$. Now train such a layer with SGD **and** weight decay (an L2 penalty $\frac\lambda2\|W\|^2$,
+# topic 05). (a) What does the penalty change in the function the network computes? What does it do to
+# $\|W\|$ over training, compared with training without it? (b) Combine this with the $1/a$ gradient: how does
+# the size of an update relative to $\|W\|$ evolve? (c) Is weight decay a regularizer here, or something else?
+# Argue from the formulas (a few sentences, no code needed).
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "bn_weight_decay_transfer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
 # YOUR ANSWER HERE

@@ -5,14 +5,15 @@
 #
 # | file | functions |
 # |---|---|
-# | `lib/deepkit/regularizers.py` | `l1_penalty`, `l2_penalty`, `elastic_net_penalty`, `max_norm_project` |
+# | `lib/deepkit/regularizers.py` | `l1_penalty`, `l2_penalty`, `elastic_net_penalty`, `lp_penalty`, `max_norm_project` |
 # | `lib/deepkit/dropout.py` | `dropout_forward/backward`, `dropconnect_forward/backward`, `spatial_dropout_forward/backward`, `dropblock_gamma`, `dropblock_mask`, `dropblock_forward/backward`, `keep_prob_schedule` |
 # | `lib/deepkit/early_stopping.py` | `EarlyStopping.step` |
 #
 # Every function's docstring states the shapes, the formula and what to return; the input checks are already
 # written for you. Conventions: `p_drop` is the probability of **dropping** (PyTorch's `p`), every dropout is
-# **inverted** (kept units are scaled up during training, so `mode="eval"` is the identity), and randomness
-# comes only from the `rng` argument (`np.random.default_rng(seed)`).
+# **inverted** (kept units are scaled up during training, so `mode="eval"` is the identity), a drop probability
+# of exactly 0 or 1 is allowed (1 drops everything, without dividing by zero), and randomness comes only from the
+# `rng` argument (`np.random.default_rng(seed)`; draw the masks any way you like from it).
 #
 # Each test cell below shows its points. The visible asserts are a first check; the autograder runs more
 # (hidden) checks on your library in a sandbox. Random layers are graded statistically: the measured drop
@@ -63,10 +64,13 @@ rng = np.random.default_rng
 # 1 point: l1_penalty
 w = np.array([[1.0, -2.0], [0.0, 3.0]])
 v, g = R.l1_penalty(w, 0.5)
-assert np.isclose(v, 3.0), v
-assert np.allclose(g, [[0.5, -0.5], [0.0, 0.5]]), g
+assert_close(g[1, 0], 0.0, "grad at w = 0", hint="the subgradient at exactly 0 is 0 (np.sign(0) == 0)")
+assert_close(g, [[0.5, -0.5], [0.0, 0.5]], "grad", hint="lam * sign(w)")
+assert_close(v, 3.0, "value", hint="lam * sum |w|")
 w2 = np.array([[0.3, -1.2], [2.0, -0.7]])  # away from the kink at 0
-print(check_gradient(lambda x: np.array(R.l1_penalty(x, 0.5)[0]), w2, R.l1_penalty(w2, 0.5)[1]))
+report = check_gradient(lambda x: np.array(R.l1_penalty(x, 0.5)[0]), w2, R.l1_penalty(w2, 0.5)[1])
+print(report)
+assert report.ok, report
 ### BEGIN HIDDEN TESTS
 hidden_check("l1_penalty")
 ### END HIDDEN TESTS
@@ -74,11 +78,11 @@ hidden_check("l1_penalty")
 # %% nbgrader={"grade": true, "grade_id": "l2_penalty", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 # 1 point: l2_penalty
 v, g = R.l2_penalty(w, 0.5)
-assert np.isclose(v, 3.5), v  # 0.5 / 2 * (1 + 4 + 0 + 9)
-assert np.allclose(g, 0.5 * w), g
+assert_close(g, 0.5 * w, "grad", hint="with the 1/2 in the value, the gradient is lam * w (no factor 2)")
+assert_close(v, 3.5, "value", hint="0.5 / 2 * (1 + 4 + 0 + 9)")
 report = check_gradient(lambda x: np.array(R.l2_penalty(x, 0.5)[0]), w, g)
 print(report)
-assert report.ok
+assert report.ok, report
 ### BEGIN HIDDEN TESTS
 hidden_check("l2_penalty")
 ### END HIDDEN TESTS
@@ -86,15 +90,42 @@ hidden_check("l2_penalty")
 # %% nbgrader={"grade": true, "grade_id": "elastic_net_penalty", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 # 1 point: elastic_net_penalty
 v, g = R.elastic_net_penalty(w, 1.0, 0.5)
-assert np.isclose(v, 6.5), v  # 0.5 * 6 + 0.25 * 14
-assert np.allclose(g, 0.5 * np.sign(w) + 0.5 * w), g
+assert_close(g, 0.5 * np.sign(w) + 0.5 * w, "grad", hint="lam * (r * sign(w) + (1 - r) * w)")
+assert_close(v, 6.5, "value", hint="0.5 * 6 + 0.25 * 14: the L2 part keeps its 1/2")
 report = check_gradient(
     lambda x: np.array(R.elastic_net_penalty(x, 1.0, 0.5)[0]), w2, R.elastic_net_penalty(w2, 1.0, 0.5)[1]
 )
 print(report)
-assert report.ok
+assert report.ok, report
 ### BEGIN HIDDEN TESTS
 hidden_check("elastic_net_penalty")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Lp penalties: decay or sparsity
+#
+# The source notes' general penalty is $\lambda\sum_i |w_i|^p$. Implement `lp_penalty(w, lam, p)` returning
+# `(value, grad)` with `grad` $= \lambda p\,|w|^{p-1}\mathrm{sign}(w)$ for $w \ne 0$. At $w = 0$ the derivative is
+# 0 for $p > 1$ and infinite for $p < 1$: use 0 for every $p$ (a weight that is exactly 0 stays there, like L1's
+# subgradient) and never return NaN or infinity. The lecture (section 11) shows why $p > 1$ only shrinks weights
+# while $p < 1$ sets small ones exactly to 0.
+
+# %% nbgrader={"grade": true, "grade_id": "lp_penalty", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# 1 point: lp_penalty
+w = np.array([[1.0, -2.0], [0.0, 0.25]])
+v, g = R.lp_penalty(w, 0.5, 0.5)
+assert np.all(np.isfinite(g)), "grad has NaN or inf: |w| ** (p - 1) is infinite at w = 0 for p < 1; use 0 there"
+assert_close(g[1, 0], 0.0, "grad at w = 0")
+assert_close(g, [[0.25, -0.176777], [0.0, 0.5]], "grad for p = 0.5", atol=1e-6, hint="lam * p * |w|^(p-1) * sign(w)")
+assert_close(v, 1.457107, "value for p = 0.5", hint="lam * sum |w|^p (no 1/p)")
+v, g = R.lp_penalty(w, 0.5, 3.0)
+assert_close(g, [[1.5, -6.0], [0.0, 0.09375]], "grad for p = 3")
+assert_close(R.lp_penalty(w, 0.5, 1.0)[1], R.l1_penalty(w, 0.5)[1], "grad for p = 1", hint="p = 1 is the L1 penalty")
+report = check_gradient(lambda x: np.array(R.lp_penalty(x, 0.5, 0.5)[0]), w2, R.lp_penalty(w2, 0.5, 0.5)[1])
+print(report)
+assert report.ok, report
+### BEGIN HIDDEN TESTS
+hidden_check("lp_penalty")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -109,14 +140,17 @@ hidden_check("elastic_net_penalty")
 # 2 points: max_norm_project
 w = np.array([[3.0, 0.6], [4.0, 0.8]])  # column norms 5 and 1
 p = R.max_norm_project(w, 2.0, axis=0)
-assert np.allclose(p, [[1.2, 0.6], [1.6, 0.8]]), p
-assert np.allclose(w, [[3.0, 0.6], [4.0, 0.8]]), "do not modify w in place"
-assert np.allclose(
+assert_close(w, [[3.0, 0.6], [4.0, 0.8]], "w after the call", hint="do not modify w in place: return a new array")
+assert_close(p[:, 1], [0.6, 0.8], "column 1 (norm 1 <= c)", hint="columns inside the ball stay unchanged")
+assert_close(p, [[1.2, 0.6], [1.6, 0.8]], "max_norm_project(w, 2, axis=0)", hint="column 0 (norm 5) is rescaled to 2")
+assert_close(
     R.max_norm_project(w, 2.0, axis=1),
     [
         [3.0 * 2 / np.hypot(3, 0.6), 0.6 * 2 / np.hypot(3, 0.6)],
         [4.0 * 2 / np.hypot(4, 0.8), 0.8 * 2 / np.hypot(4, 0.8)],
     ],
+    "max_norm_project(w, 2, axis=1)",
+    hint="axis=1: the slices are the rows",
 )
 ### BEGIN HIDDEN TESTS
 hidden_check("max_norm_project")
@@ -126,8 +160,8 @@ hidden_check("max_norm_project")
 # ## 3 · Inverted dropout
 #
 # `dropout_forward(x, p_drop, mode, rng)` returns `(out, cache)`. In `"train"` mode draw a keep mask
-# $m\sim\mathrm{Bernoulli}(1-p)$ elementwise and return $x\odot m/(1-p)$ (all zeros when $p=1$); in
-# `"eval"` mode return `x` unchanged. `dropout_backward(dout, cache)` returns `dx`: the forward is linear in
+# $m\sim\mathrm{Bernoulli}(1-p)$ elementwise and return $x\odot m/(1-p)$ (`x` itself when $p=0$, all zeros when
+# $p=1$: no division by zero); in `"eval"` mode return `x` unchanged. `dropout_backward(dout, cache)` returns `dx`: the forward is linear in
 # `x` for a fixed mask, so `dx` is `dout` times the same scaled mask (or `dout` itself in eval mode).
 
 # %% nbgrader={"grade": true, "grade_id": "dropout_forward", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
@@ -138,8 +172,11 @@ vals = np.unique(np.round(out, 12))
 assert np.allclose(vals, [0.0, 1 / 0.7]), f"values must be 0 or 1/(1-p) = {1 / 0.7:.4f}, got {vals[:5]}"
 rate = (out == 0).mean()
 print(f"measured drop rate {rate:.4f} (target 0.3)")
-assert abs(rate - 0.3) < 6 * np.sqrt(0.3 * 0.7 / x.size)
-assert np.array_equal(D.dropout_forward(x, 0.3, "eval", rng(0))[0], x)
+assert abs(rate - 0.3) < 6 * np.sqrt(0.3 * 0.7 / x.size), "is p_drop the probability of DROPPING?"
+assert_close(D.dropout_forward(x, 0.3, "eval", rng(0))[0], x, "eval output", hint="eval mode is the identity")
+with np.errstate(all="raise"):  # a division by zero at p_drop = 1 raises here instead of returning NaN
+    assert_close(D.dropout_forward(x[:2, :3], 1.0, "train", rng(0))[0], np.zeros((2, 3)), "out for p_drop = 1")
+assert_close(D.dropout_forward(x[:2, :3], 0.0, "train", rng(0))[0], x[:2, :3], "out for p_drop = 0")
 ### BEGIN HIDDEN TESTS
 hidden_check("dropout_forward")
 ### END HIDDEN TESTS
@@ -155,7 +192,7 @@ report = check_gradient(
 print(report)
 assert report.ok
 _, cache = D.dropout_forward(x, 0.5, "eval", rng(3))
-assert np.allclose(D.dropout_backward(dout, cache), dout)
+assert_close(D.dropout_backward(dout, cache), dout, "eval-mode dx", hint="in eval mode dx = dout")
 ### BEGIN HIDDEN TESTS
 hidden_check("dropout_backward")
 ### END HIDDEN TESTS
@@ -165,15 +202,17 @@ hidden_check("dropout_backward")
 #
 # DropConnect drops **weights** instead of activations. `dropconnect_forward(x, w, b, p_drop, mode, rng)` with
 # `x (N, D)`, `w (D, M)`, `b (M,)`: in `"train"` mode draw ONE keep mask $R$ of `w`'s shape for the whole batch
-# and return `x @ (w * R / (1 - p_drop)) + b` (the bias is never dropped); in `"eval"` mode return `x @ w + b`.
-# `dropconnect_backward(dout, cache)` returns `(dx, dw, db)`.
+# and return `x @ (w * R / (1 - p_drop)) + b`: the mask multiplies `w` elementwise ($R\odot W$, not a matrix
+# product), there is no mask on the output, and the bias is never dropped ($p = 1$ gives `b`). In `"eval"` mode
+# return `x @ w + b`. `dropconnect_backward(dout, cache)` returns `(dx, dw, db)`.
 
 # %% nbgrader={"grade": true, "grade_id": "dropconnect_forward", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # 2 points: dropconnect_forward
 w = np.arange(1.0, 13.0).reshape(3, 4)
 b = np.array([0.5, -0.5, 1.0, 0.0])
 ev, _ = D.dropconnect_forward(np.eye(3), w, b, 0.5, "eval", rng(0))
-assert np.allclose(ev, w + b)
+assert_close(ev, w + b, "eval output", hint="eval mode is the plain affine x @ w + b")
+assert_close(D.dropconnect_forward(np.eye(3), w, b, 1.0, "train", rng(0))[0], np.tile(b, (3, 1)), "out for p_drop = 1")
 big_w = np.ones((200, 300))
 out, _ = D.dropconnect_forward(np.eye(200), big_w, np.zeros(300), 0.25, "train", rng(1))
 assert np.allclose(np.unique(np.round(out, 12)), [0, 1 / 0.75]), "effective weights: 0 or w / (1 - p)"
@@ -218,7 +257,8 @@ assert np.allclose(np.unique(np.round(out, 12)), [0, 1 / 0.75])
 rate = (per_map[:, :, 0] == 0).mean()
 print(f"fraction of dropped channels {rate:.4f} (target 0.25)")
 assert abs(rate - 0.25) < 6 * np.sqrt(0.25 * 0.75 / 4000)
-assert np.array_equal(D.spatial_dropout_forward(x, 0.25, "eval", rng(9))[0], x)
+assert_close(D.spatial_dropout_forward(x, 0.25, "eval", rng(9))[0], x, "eval output")
+assert_close(D.spatial_dropout_forward(x[:2, :2], 1.0, "train", rng(9))[0], np.zeros((2, 2, 4, 4)), "p_drop = 1")
 ### BEGIN HIDDEN TESTS
 hidden_check("spatial_dropout_forward")
 ### END HIDDEN TESTS
@@ -241,8 +281,8 @@ hidden_check("spatial_dropout_backward")
 #
 # DropBlock (Ghiasi et al., 2018) drops contiguous `block_size x block_size` squares. Seeds are drawn with
 # probability $\gamma$ only at the $(f-b+1)^2$ places where a whole block fits in an $f\times f$ map; each seed
-# then zeroes $b^2$ units. Asking for an expected $(1-\text{keep\_prob})f^2$ dropped units (if blocks did not
-# overlap) gives
+# then zeroes $b^2$ units. Asking for an expected $(1-\text{keep\_prob})f^2$ dropped units (counting $b^2$ per seed)
+# gives
 #
 # $$\gamma = \frac{1-\text{keep\_prob}}{b^2}\,\frac{f^2}{(f-b+1)^2}.$$
 #
@@ -270,11 +310,11 @@ hidden_check("dropblock_gamma")
 m = D.dropblock_mask((200, 16, 7, 7), 0.8, 3, rng(13))
 assert m.shape == (200, 16, 7, 7) and set(np.unique(m)) <= {0.0, 1.0}
 rate = (m == 0).mean()
-# exact expected rate 0.17949 (overlapping blocks make it lower than 1 - keep_prob = 0.2)
 print(f"measured drop rate {rate:.4f}, exact expectation 0.1795, 1 - keep_prob = 0.2")
-assert abs(rate - 0.17949) < 0.04
+assert abs(rate - 0.17949) < 0.04, "the measured drop rate is far from the expected 0.1795: check gamma"
 full = D.dropblock_mask((1000, 4, 5, 5), 0.7, 5, rng(14)).reshape(1000, 4, 25)
 assert np.all(full.min(axis=2) == full.max(axis=2)), "block_size = feature size drops whole channels"
+assert_close(D.dropblock_mask((2, 3, 5, 5), 1.0, 3, rng(14)), np.ones((2, 3, 5, 5)), "mask for keep_prob = 1")
 ### BEGIN HIDDEN TESTS
 hidden_check("dropblock_mask")
 ### END HIDDEN TESTS
@@ -285,7 +325,9 @@ x = np.ones((4, 3, 7, 7))
 out, _ = D.dropblock_forward(x, 0.8, 3, "train", rng(15))
 kept = out[out != 0]
 assert np.allclose(kept, x.size / kept.size), "kept units are scaled by count(M) / count_ones(M)"
-assert np.array_equal(D.dropblock_forward(x, 0.8, 3, "eval", rng(15))[0], x)
+assert_close(D.dropblock_forward(x, 0.8, 3, "eval", rng(15))[0], x, "eval output")
+with np.errstate(all="raise"):  # nothing kept (keep_prob 0, block_size 1): all zeros, no 0 / 0
+    assert_close(D.dropblock_forward(x, 0.0, 1, "train", rng(15))[0], np.zeros_like(x), "out when nothing is kept")
 ### BEGIN HIDDEN TESTS
 hidden_check("dropblock_forward")
 ### END HIDDEN TESTS
@@ -306,7 +348,8 @@ hidden_check("dropblock_backward")
 # %% nbgrader={"grade": true, "grade_id": "keep_prob_schedule", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 # 1 point: keep_prob_schedule
 got = [D.keep_prob_schedule(s, 10, 0.8) for s in (0, 5, 10, 20)]
-assert np.allclose(got, [1.0, 0.9, 0.8, 0.8]), got
+assert_close(got[3], 0.8, "keep_prob after total_steps", hint="the schedule stays at the target")
+assert_close(got, [1.0, 0.9, 0.8, 0.8], "keep_prob at steps 0, 5, 10, 20")
 ### BEGIN HIDDEN TESTS
 hidden_check("keep_prob_schedule")
 ### END HIDDEN TESTS
@@ -345,6 +388,19 @@ assert [es.step(v) for v in (0.5, 0.7, 0.6)] == [False, False, True] and es.best
 ### BEGIN HIDDEN TESTS
 hidden_check("early_stopping")
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Transfer question (manually graded, 2 points)
+#
+# A network has a dropout layer (`p_drop = 0.5`, inverted) right before a batch-norm layer (topic 04). It trains
+# well, but its accuracy in `model.eval()` is clearly worse than in train mode on the same data. (a) For one
+# unit whose input $h$ has mean $\mu$ and variance $\sigma^2$, compute the mean and the variance of the dropout
+# layer's output in train mode and in eval mode. (b) Which of the two variances does batch norm's running
+# variance record, and what happens to the normalized values at test time? (c) Propose two ways to avoid the
+# problem. Show the computation in (a).
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "dropout_bn_transfer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# YOUR ANSWER HERE
 
 # %% [markdown]
 # That's all. Run `python -m autograder check 05` in a terminal to get the per-part report of the hidden

@@ -39,9 +39,15 @@ print("using deepkit from", LIB)
 from deepkit.alphaconv import mixing_weights
 
 alpha = mixing_weights(np.array([[0.0, 1000.0], [np.log(3.0), 1000.0]]))
-assert alpha.shape == (2, 2)
-assert np.allclose(alpha, [[0.25, 0.5], [0.75, 0.5]]), alpha
-assert np.allclose(mixing_weights(np.array([[0.0], [2.0]]), temperature=2.0)[:, 0], [1 / (1 + np.e), np.e / (1 + np.e)])
+assert np.all(np.isfinite(alpha)), "alpha has NaN or inf: exp(1000) overflows, subtract each column's maximum first"
+assert_close(alpha.sum(axis=0), [1.0, 1.0], "column sums of alpha", hint="softmax over axis 0 (the input maps)")
+assert_close(alpha, [[0.25, 0.5], [0.75, 0.5]], "alpha")
+assert_close(
+    mixing_weights(np.array([[0.0], [2.0]]), temperature=2.0)[:, 0],
+    [1 / (1 + np.e), np.e / (1 + np.e)],
+    "alpha at temperature 2",
+    hint="divide the logits by the temperature",
+)
 ### BEGIN HIDDEN TESTS
 hidden_check("mixing_weights")
 ### END HIDDEN TESTS
@@ -55,10 +61,20 @@ hidden_check("mixing_weights")
 # Visible tests for softmax_jvp (1 point)
 from deepkit.alphaconv import softmax_jvp
 
-a = np.array([[0.2], [0.3], [0.5]])
-d = np.array([[1.0], [0.0], [2.0]])
-assert np.allclose(softmax_jvp(a, d), [[0.2 * (1 - 1.2)], [0.3 * (0 - 1.2)], [0.5 * (2 - 1.2)]])
-assert np.allclose(softmax_jvp(a, np.ones((3, 1))), 0.0)  # adding a constant to dalpha changes nothing
+a = np.array([[0.2, 0.5], [0.3, 0.25], [0.5, 0.25]])
+d = np.array([[1.0, 1.0], [0.0, 0.0], [2.0, 0.0]])
+assert_close(
+    softmax_jvp(a, np.ones((3, 2))),
+    np.zeros((3, 2)),
+    "dc for a constant dalpha",
+    hint="subtract sum_m dalpha_m alpha_m",
+)
+assert_close(
+    softmax_jvp(a, d),
+    [[0.2 * (1 - 1.2), 0.5 * (1 - 0.5)], [0.3 * (0 - 1.2), 0.25 * (0 - 0.5)], [0.5 * (2 - 1.2), 0.25 * (0 - 0.5)]],
+    "dc",
+    hint="one sum per column (axis 0)",
+)
 ### BEGIN HIDDEN TESTS
 hidden_check("softmax_jvp")
 ### END HIDDEN TESTS
@@ -74,10 +90,16 @@ from deepkit.alphaconv import alphaconv_forward
 x = np.arange(2 * 3 * 3, dtype=float).reshape(1, 2, 3, 3)
 k = np.ones((1, 2, 2, 2))
 c = np.array([[0.0], [np.log(3.0)]])  # alpha = [0.25, 0.75]
-z, cache = alphaconv_forward(x, k, c, np.array([1.0]))
+result = alphaconv_forward(x, k, c, np.array([1.0]))
+assert isinstance(result, (tuple, list)) and len(result) == 2, "alphaconv_forward must return a pair (z, cache)"
+z, cache = result
 # window sums of map 0 are 8, 12, 20, 24; of map 1: 44, 48, 56, 60
-assert z.shape == (1, 1, 2, 2)
-assert np.allclose(z[0, 0], 0.25 * np.array([[8, 12], [20, 24]]) + 0.75 * np.array([[44, 48], [56, 60]]) + 1)
+assert_close(
+    z[0, 0],
+    0.25 * np.array([[8, 12], [20, 24]]) + 0.75 * np.array([[44, 48], [56, 60]]) + 1,
+    "z",
+    hint="z_j = sum_i alpha_ij (x_i * k_ji) + b_j",
+)
 ### BEGIN HIDDEN TESTS
 hidden_check("alphaconv_forward")
 ### END HIDDEN TESTS
@@ -97,37 +119,57 @@ x, k = rng.normal(size=(2, 3, 5, 4)), rng.normal(size=(2, 3, 2, 3))
 c, b = rng.normal(size=(3, 2)), rng.normal(size=2)
 z, cache = alphaconv_forward(x, k, c, b, temperature=0.5)
 dz = rng.normal(size=z.shape)
-grads = dict(zip("x k c b".split(), alphaconv_backward(dz, cache)))
+result = alphaconv_backward(dz, cache)
+assert isinstance(result, (tuple, list)) and len(result) == 4, "alphaconv_backward must return (dx, dk, dc, db)"
+grads = dict(zip("x k c b".split(), result))
 args = dict(x=x, k=k, c=c, b=b)
 for name, g in grads.items():
     report = check_gradient(
         lambda v: alphaconv_forward(**{**args, name: v}, temperature=0.5)[0], args[name], g, dz, name=name
     )
     print(report)
-    assert report.ok
+    assert report.ok, report
 ### BEGIN HIDDEN TESTS
 hidden_check("alphaconv_backward")
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Part 5 · `l1_alpha_penalty(c, lam, temperature=1.0)` (1 point)
-# Implement the slides' penalty $\lambda\sum_{ij}|\alpha_{ij}|$: return `(value, dc)` with
-# $\partial\Omega/\partial\alpha=\lambda\,\mathrm{sign}(\alpha)$ pushed through `softmax_jvp` (and $1/T$).
-# Then answer the question below.
+# ## Part 5 · `l1_alpha_penalty(c, lam, temperature=1.0, weights=None)` (1 point)
+# Implement the slides' penalty, with a strength per connection: $\Omega = \lambda\sum_{ij} w_{ij}|\alpha_{ij}|$
+# (`weights` $w$ of `c`'s shape, default all ones: the slides' penalty). Return `(value, dc)` with
+# $\partial\Omega/\partial\alpha=\lambda\,w\odot\mathrm{sign}(\alpha)$ pushed through `softmax_jvp` (and $1/T$).
+# Run the test, then answer the question below.
 
 # %% nbgrader={"grade": true, "grade_id": "l1_alpha_penalty", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 # Visible tests for l1_alpha_penalty (1 point)
 from deepkit.alphaconv import l1_alpha_penalty
 
-value, dc = l1_alpha_penalty(np.array([[0.3, -2.0], [1.0, 0.5], [0.0, 4.0]]), 0.7)
-assert np.isclose(value, 0.7 * 2)
-assert dc.shape == (3, 2) and np.abs(dc).max() < 1e-12
+c = np.array([[0.3, -2.0], [1.0, 0.5], [0.0, 4.0]])
+w = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]])
+value, dc = l1_alpha_penalty(c, 0.7, weights=w)
+assert_close(value, 1.160995, "value with weights", hint="lam * sum(weights * |alpha|)")
+assert_close(
+    dc,
+    [[0.06321, -0.001676], [-0.248154, 0.000049], [0.184945, 0.001627]],
+    "dc with weights",
+    atol=1e-6,
+    hint="push lam * weights * sign(alpha) through softmax_jvp",
+)
+report = check_gradient(lambda v: np.array(l1_alpha_penalty(v, 0.7, 2.0, w)[0]), c, l1_alpha_penalty(c, 0.7, 2.0, w)[1])
+print(report)
+assert report.ok, report
+value, dc = l1_alpha_penalty(c, 0.7)  # the slides' penalty: every connection weighted 1
+print(f"slides' penalty: value {value:.6f}, largest |dc| {np.abs(dc).max():.1e}")
+assert_close(value, 0.7 * 2, "the slides' penalty", hint="lam * sum |alpha|: every column of alpha sums to 1")
+assert dc.shape == (3, 2) and np.abs(dc).max() < 1e-12, "with every weight 1 the gradient is zero up to rounding"
 ### BEGIN HIDDEN TESTS
 hidden_check("l1_alpha_penalty")
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **Question (2 points).** Why is the gradient above zero for every `c` and every `lam`, and what does that mean for a network trained with this penalty? Answer in two or three sentences.
+# **Question (2 points).** With every weight 1 (the slides' penalty) the value above is $0.7 \times 2$ and the
+# gradient is zero up to rounding, for every `c` and every `lam`. Why, and what does that mean for a network
+# trained with this penalty? Answer in two or three sentences.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "l1_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
 # YOUR ANSWER HERE
@@ -136,7 +178,8 @@ hidden_check("l1_alpha_penalty")
 # ## Part 6 · `entropy_penalty` and `lp_penalty` (2 points)
 # `entropy_penalty(c, lam, temperature=1.0)`: $\lambda\sum_j H(\alpha_{:j})$ with $H(a)=-\sum_i a_i\log a_i$;
 # `lp_penalty(c, lam, p=0.5, temperature=1.0)`: $\lambda\sum_{ij}\alpha_{ij}^p$. Both return `(value, dc)`.
-# Guard the logarithm and the power against $\alpha=0$.
+# An entry of $\alpha$ can be exactly 0 (a logit far below the others): count $0\log 0$ as 0 and keep every
+# gradient entry finite.
 
 # %% nbgrader={"grade": true, "grade_id": "sparsity_penalty", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # Visible tests for the sparsifying penalties (2 points)
@@ -144,9 +187,15 @@ from deepkit.alphaconv import entropy_penalty, lp_penalty
 
 c = np.zeros((4, 1))  # uniform alpha: the maximum of both penalties
 v, dc = entropy_penalty(c, 1.0)
-assert np.isclose(v, np.log(4)) and np.allclose(dc, 0.0)  # a stationary point (the maximum)
+assert_close(v, np.log(4), "entropy of a uniform column", hint="-sum alpha log alpha")
+assert_close(dc, np.zeros((4, 1)), "dc at the maximum (a stationary point)")
 v, dc = lp_penalty(c, 1.0, p=0.5)
-assert np.isclose(v, 4 * 0.25**0.5) and np.allclose(dc, 0.0)
+assert_close(v, 4 * 0.25**0.5, "Lp of a uniform column")
+assert_close(dc, np.zeros((4, 1)), "dc at the maximum")
+one_hot = np.array([[0.0], [-2000.0], [-2000.0]])  # alpha = (1, 0, 0) exactly
+for penalty in (entropy_penalty, lp_penalty):
+    v, dc = penalty(one_hot, 1.0)
+    assert np.isfinite(v) and np.all(np.isfinite(dc)), f"{penalty.__name__}: alpha = 0 needs a guard (0 log 0 = 0)"
 rng = np.random.default_rng(1)
 c = rng.normal(size=(4, 2))
 for penalty in (entropy_penalty, lambda cc, lam: lp_penalty(cc, lam, p=0.5)):
@@ -155,7 +204,20 @@ for penalty in (entropy_penalty, lambda cc, lam: lp_penalty(cc, lam, p=0.5)):
     assert report.ok, report
     # one step of gradient descent makes the largest alpha of each column larger: sparser
     a0, a1 = mixing_weights(c), mixing_weights(c - 0.5 * dc)
-    assert np.all(a1.max(axis=0) > a0.max(axis=0))
+    assert np.all(a1.max(axis=0) > a0.max(axis=0)), "a descent step should sharpen every column"
 ### BEGIN HIDDEN TESTS
 hidden_check("sparsity_penalty")
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Transfer question (manually graded, 2 points)
+#
+# A colleague drops the softmax and gates every connection independently, $\alpha_{ij} = \sigma(c_{ij})$ (the
+# logistic sigmoid, no normalization over $i$), keeping the slides' penalty $\lambda\sum_{ij}|\alpha_{ij}|$.
+# (a) Is the penalty's gradient still zero? Compute $\partial\Omega/\partial c_{ij}$. (b) What does the penalty
+# now do to the gates during training, and what can the layer express that it could not with the softmax (think
+# of an output map that should use no input at all, or all of them fully)? (c) You want each output map to
+# pick one or two of its input maps: which parametrization and which penalty would you choose, and why?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "alphaconv_transfer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# YOUR ANSWER HERE

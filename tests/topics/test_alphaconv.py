@@ -9,7 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.local import grade_module, load_topic
+from autograder.checks import alphaconv as checks
+from autograder.local import grade_module, load_probes, load_topic, make_cases, run_probe
 from tests.refs import dk
 
 ac = dk.alphaconv
@@ -133,6 +134,10 @@ def test_entropy_penalty_drives_alpha_to_one_hot_and_l1_does_nothing():
 
 def test_bad_inputs_name_the_argument():
     x, k, c, b, _ = _problem(0)
+    with pytest.raises(ValueError, match=r"weights must have c's shape"):
+        ac.l1_alpha_penalty(c, 1.0, weights=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="weights must be >= 0"):
+        ac.l1_alpha_penalty(c, 1.0, weights=-np.ones_like(c))
     with pytest.raises(ValueError, match=r"c must have shape \(C_in, C_out\) = \(3, 2\)"):
         ac.alphaconv_forward(x, k, c.T, b)
     with pytest.raises(ValueError, match="k must have shape"):
@@ -148,29 +153,44 @@ def test_reference_scores_full_marks():
     assert grade_module("06", dk) == {name: (pts, "all checks passed") for name, pts in points.items()}
 
 
+TOPIC = load_topic("06")
+POINTS = {p.name: p.points for p in TOPIC.parts}
+
+
 def _broken(**overrides):
     """A deepkit whose alphaconv wraps the reference but replaces some functions."""
-    mod = types.SimpleNamespace(**{n: getattr(ac, n) for n in dir(ac) if not n.startswith("_")})
+    mod = types.SimpleNamespace(**{n: getattr(ac, n) for n in dir(ac) if not n.startswith("__")})
     for name, fn in overrides.items():
         setattr(mod, name, fn)
     return types.SimpleNamespace(alphaconv=mod, losses=dk.losses)
 
 
-def _bwd_no_temperature(dz, cache):
-    dx, dk_, dc, db = ac.alphaconv_backward(dz, cache)
-    return dx, dk_, dc * cache[4], db
+def _lost(fake) -> dict:
+    return {k: POINTS[k] - v[0] for k, v in grade_module("06", fake).items() if v[0] < POINTS[k]}
 
 
-def _softmax_over_outputs(c, temperature=1.0):
-    return dk.losses.softmax(c / temperature)
+def _softmax_without_max_shift(c, temperature=1.0):
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(c / temperature)
+        return e / e.sum(axis=0)
+
+
+def _entropy_unguarded(c, lam, temperature=1.0):
+    alpha = ac.mixing_weights(c, temperature)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_alpha = np.log(alpha)
+        return -lam * float(np.sum(alpha * log_alpha)), ac.softmax_jvp(alpha, -lam * (log_alpha + 1)) / temperature
+
+
+def _l1_ignores_weights(c, lam, temperature=1.0, weights=None):
+    return ac.l1_alpha_penalty(c, lam, temperature)
 
 
 @pytest.mark.parametrize(
     "overrides,lost",
     [
         (dict(softmax_jvp=lambda a, d: a * d), {"softmax_jvp"}),
-        (dict(alphaconv_backward=_bwd_no_temperature), {"alphaconv_backward"}),
-        (dict(mixing_weights=_softmax_over_outputs), {"mixing_weights"}),
+        (dict(mixing_weights=lambda c, temperature=1.0: dk.losses.softmax(c / temperature)), {"mixing_weights"}),
         (
             dict(alphaconv_forward=lambda x, k, c, b, temperature=1.0: ac.alphaconv_forward(x, k, c, b)),
             {"alphaconv_forward", "alphaconv_backward"},
@@ -179,13 +199,176 @@ def _softmax_over_outputs(c, temperature=1.0):
             dict(entropy_penalty=lambda c, lam, temperature=1.0: ac.l1_alpha_penalty(c, lam, temperature)),
             {"sparsity_penalty"},
         ),
+        # blind spots: overflow for a huge logit, alpha exactly 0, a function that returns a zero gradient
+        (dict(mixing_weights=_softmax_without_max_shift), {"mixing_weights"}),
+        (dict(entropy_penalty=_entropy_unguarded), {"sparsity_penalty"}),
+        (dict(l1_alpha_penalty=checks._l1_always_zero), {"l1_alpha_penalty"}),
+        (dict(l1_alpha_penalty=_l1_ignores_weights), {"l1_alpha_penalty"}),
     ],
+    ids=["jvp", "softmax-axis", "temperature", "entropy", "overflow", "alpha-zero", "l1-zeros", "l1-unweighted"],
 )
 def test_known_wrong_implementations_lose_their_parts(overrides, lost):
-    res = grade_module("06", _broken(**overrides))
-    points = {p.name: p.points for p in load_topic("06").parts}
-    for name, (score, reason) in res.items():
-        if name in lost:
-            assert score < points[name], f"{name} should fail: {reason}"
-        else:
-            assert score == points[name], f"{name} should pass: {reason}"
+    got = _lost(_broken(**overrides))
+    assert set(got) == lost, got
+
+
+def test_overflow_is_named_both_ways():
+    """OVERFLOW is a detect() misconception (tests/test_misconceptions.py checks the replace() ones)."""
+    points, reason = grade_module("06", _broken(mixing_weights=_softmax_without_max_shift), parts=["mixing_weights"])[
+        "mixing_weights"
+    ]
+    assert points == 0 and checks.OVERFLOW.reason in reason, reason
+    part = next(p for p in TOPIC.parts if p.name == "mixing_weights")
+    probes = load_probes(TOPIC)
+    for inputs in make_cases(part):
+        assert not checks.OVERFLOW.detect(run_probe(probes, part, dk, inputs), inputs)
+
+
+def test_a_wrong_return_structure_says_what_to_return():
+    fake = _broken(alphaconv_backward=lambda dz, cache: ac.alphaconv_backward(dz, cache)[:3])
+    assert "alphaconv_backward must return (dx, dk, dc, db)" in grade_module("06", fake)["alphaconv_backward"][1]
+    fake = _broken(lp_penalty=lambda c, lam, p=0.5, temperature=1.0: ac.lp_penalty(c, lam, p, temperature)[1])
+    assert "lp_penalty must return a pair (value, dc)" in grade_module("06", fake)["sparsity_penalty"][1]
+
+
+def test_every_hidden_case_exercises_the_edges():
+    parts = {p.name: p for p in TOPIC.parts}
+    for name in ("mixing_weights", "softmax_jvp", "l1_alpha_penalty"):
+        assert all(np.max(c["c"]) > 745 * 3 for c in make_cases(parts[name]))  # overflow without the max-shift
+    assert all(c["T"] != 1.0 for name in parts for c in make_cases(parts[name]) if "T" in c)
+    assert any(np.max(c["c"]) > 745 * 3 for c in make_cases(parts["sparsity_penalty"]))  # alpha exactly 0
+    for case in make_cases(parts["l1_alpha_penalty"]):
+        w = case["weights"]
+        assert np.any(w == 0) and np.ptp(w) > 0  # unequal weights: a non-zero gradient to compute
+
+
+# --- fairness: correct implementations written differently from the reference keep every point
+def _loop_softmax(c, temperature=1.0):
+    alpha = np.empty_like(c, dtype=float)
+    for j in range(c.shape[1]):
+        col = c[:, j] / temperature
+        e = np.exp(col - col.max())
+        alpha[:, j] = e / e.sum()
+    return alpha
+
+
+def _jacobian_jvp(alpha, dalpha):
+    dc = np.empty_like(alpha)
+    for j in range(alpha.shape[1]):
+        a = alpha[:, j]
+        dc[:, j] = (np.diag(a) - np.outer(a, a)).T @ dalpha[:, j]
+    return dc
+
+
+def _loop_forward(x, k, c, b, temperature=1.0):
+    n, c_in, h, w = x.shape
+    c_out, _, kh, kw = k.shape
+    alpha = _loop_softmax(c, temperature)
+    z = np.zeros((n, c_out, h - kh + 1, w - kw + 1))
+    for j in range(c_out):
+        for i in range(c_in):
+            for u in range(kh):
+                for v in range(kw):
+                    z[:, j] += alpha[i, j] * k[j, i, u, v] * x[:, i, u : u + z.shape[2], v : v + z.shape[3]]
+        z[:, j] += b[j]
+    return z, (x, k, alpha, temperature)
+
+
+def _loop_backward(dz, cache):
+    x, k, alpha, temperature = cache
+    c_out, c_in, kh, kw = k.shape
+    ho, wo = dz.shape[2:]
+    dx, dk, dalpha = np.zeros_like(x), np.zeros_like(k), np.zeros_like(alpha)
+    for j in range(c_out):
+        for i in range(c_in):
+            for u in range(kh):
+                for v in range(kw):
+                    window = x[:, i, u : u + ho, v : v + wo]
+                    dalpha[i, j] += k[j, i, u, v] * np.sum(dz[:, j] * window)
+                    dk[j, i, u, v] = alpha[i, j] * np.sum(dz[:, j] * window)
+                    dx[:, i, u : u + ho, v : v + wo] += alpha[i, j] * k[j, i, u, v] * dz[:, j]
+    return dx, dk, _jacobian_jvp(alpha, dalpha) / temperature, dz.sum(axis=(0, 2, 3))
+
+
+def _explicit_l1(c, lam, temperature=1.0, weights=None):
+    alpha = _loop_softmax(c, temperature)
+    w = np.ones_like(alpha) if weights is None else weights
+    return float(lam * np.sum(w * alpha)), _jacobian_jvp(alpha, lam * w) / temperature  # alpha > 0: sign = 1
+
+
+def _entropy_where(c, lam, temperature=1.0):
+    """0 log 0 = 0 with np.where, and the documented gradient without the + 1 (softmax_jvp removes constants)."""
+    alpha = _loop_softmax(c, temperature)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(alpha > 0, alpha * np.log(alpha), 0.0)
+        dalpha = np.where(alpha > 0, -lam * np.log(alpha), 0.0)
+    return -lam * float(plogp.sum()), _jacobian_jvp(alpha, dalpha) / temperature
+
+
+def _lp_clipped(c, lam, p=0.5, temperature=1.0):
+    alpha = _loop_softmax(c, temperature)
+    return float(lam * np.sum(alpha**p)), _jacobian_jvp(alpha, lam * p * np.clip(alpha, 1e-12, None) ** (p - 1)) / (
+        temperature
+    )
+
+
+ALTERNATIVE = dict(
+    mixing_weights=_loop_softmax,
+    softmax_jvp=_jacobian_jvp,
+    alphaconv_forward=_loop_forward,
+    alphaconv_backward=_loop_backward,
+    l1_alpha_penalty=_explicit_l1,
+    entropy_penalty=_entropy_where,
+    lp_penalty=_lp_clipped,
+)
+
+
+def test_differently_written_correct_implementations_keep_every_point():
+    scores = grade_module("06", _broken(**ALTERNATIVE))
+    assert {k: v[0] for k, v in scores.items()} == POINTS, scores
+
+
+# --- the explorer's trainer is the same layer
+def test_the_explorers_trainer_has_the_layers_gradients():
+    from deepkit.viz import alphaconv as viz
+
+    x, t = viz.make_task(0)
+    rng = np.random.default_rng(3)
+    k, c, b = rng.normal(size=(1, 4, 3, 3)), rng.normal(size=(4, 1)), rng.normal(size=1)
+    for temperature in (1.0, 0.4):
+        z, cache = ac.alphaconv_forward(x, k, c, b, temperature)
+        diff = z - t
+        _, dk_, dc, db = ac.alphaconv_backward(diff / diff.size, cache)
+        loss, alpha, dk2, dc2, db2 = viz.layer_grads(k, c, b, temperature)
+        assert loss == pytest.approx(0.5 * np.mean(diff**2), rel=1e-12)
+        np.testing.assert_allclose(alpha, cache.alpha[:, 0], rtol=1e-12)
+        for ours, theirs in ((dk2, dk_), (dc2, dc), (db2, db)):
+            assert gc.rel_error(ours, theirs) < 1e-12
+
+
+def test_explorer_blits_pixel_exact_frames_per_penalty():
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from PIL import Image
+
+    from deepkit.viz import alphaconv as viz
+    from deepkit.viz import base
+
+    def pixels(png):
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+    e = viz.explorer()
+    for control, value in (("penalty", "L1 (slides)"), ("lam", 0.1), ("temperature", 0.5), ("penalty", "entropy")):
+        before = e.redraws
+        e.controls[control].value = value
+        assert e.redraws == before + 1
+        np.testing.assert_array_equal(pixels(e.image.value), pixels(base.png_bytes(e.draw())), err_msg=control)
+    assert len(e._backgrounds) == 2  # the frame depends on the penalty only
+    assert "final alpha with entropy" in e.status.value
+    low, high = viz.OBJECTIVE_LIMITS
+    for name in viz.PENALTIES:  # the fixed objective axis holds every run
+        loss = viz.train(name, 1.0, 0.2)["loss"]
+        assert low < loss.min() and loss.max() < high

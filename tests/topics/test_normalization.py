@@ -12,9 +12,12 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.local import grade_module, load_topic
-from deepkit.gradcheck import check_gradient, rel_error  # noqa: E402  (the reference's given module)
-from tests.refs import dk  # first: puts the reference deepkit (reference) on the path
+from autograder.checks import normalization as checks
+from autograder.compare import compare_case
+from autograder.local import grade_module, load_probes, load_topic, make_cases, run_probe
+from tests.refs import dk  # puts the reference deepkit on the path
+
+check_gradient, rel_error = dk.gradcheck.check_gradient, dk.gradcheck.rel_error
 
 nm = dk.norm
 T = lambda a, grad=False: torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)  # noqa: E731
@@ -274,96 +277,210 @@ def test_eval_mode_accepts_a_single_example():
 
 
 # ---------------------------------------------------------------- grading
+TOPIC = load_topic("04")
+POINTS = {p.name: p.points for p in TOPIC.parts}
+
+
 def test_reference_gets_full_marks():
-    topic = load_topic("04")
     scores = grade_module("04", dk)
-    assert {k: v[0] for k, v in scores.items()} == {p.name: p.points for p in topic.parts}
+    assert {k: v[0] for k, v in scores.items()} == POINTS, scores
 
 
 def _fake(**overrides):
+    """The reference deepkit with some functions of norm replaced (a student's library)."""
     mod = types.SimpleNamespace(**{k: getattr(nm, k) for k in dir(nm) if not k.startswith("__")})
     for k, v in overrides.items():
         setattr(mod, k, v)
     return types.SimpleNamespace(norm=mod)
 
 
-def _rerun_stats(update):
-    """A batchnorm_forward whose running statistics are recomputed by update(old, batch, momentum, n)."""
-
-    def fwd(x, gamma, beta, p):
-        if p.get("mode", "train") != "train":
-            return nm.batchnorm_forward(x, gamma, beta, p)
-        old_m, old_v = np.array(p["running_mean"]), np.array(p["running_var"])
-        out, cache = nm.batchnorm_forward(x, gamma, beta, p)
-        m, n = p["momentum"], len(x)
-        p["running_mean"] = update(old_m, x.mean(axis=0), m, n, False)
-        p["running_var"] = update(old_v, x.var(axis=0), m, n, True)
-        return out, cache
-
-    return fwd
+def _lost(fake) -> dict:
+    return {k: POINTS[k] - v[0] for k, v in grade_module("04", fake).items() if v[0] < POINTS[k]}
 
 
-def _biased(old, batch, m, n, is_var):
-    return (1 - m) * old + m * batch
-
-
-def _flipped(old, batch, m, n, is_var):
-    return m * old + (1 - m) * (batch * n / (n - 1) if is_var else batch)
-
-
-def _eval_uses_batch(x, gamma, beta, p):
-    if p.get("mode") == "eval":
-        return nm.batchnorm_forward(x, gamma, beta, {**p, "mode": "train"})
+# --- blind spots: what the docstrings define at the edges, each with an implementation that gets it wrong
+def _eval_needs_two_rows(x, gamma, beta, p):
+    if len(x) < 2:
+        raise ValueError("batch norm needs at least 2 rows")
     return nm.batchnorm_forward(x, gamma, beta, p)
 
 
-def _missing_mean_term(dout, cache):
-    dx, dg, db = nm.batchnorm_backward(dout, cache)
-    return dx + cache["gamma"] * cache["inv_std"] * db / len(dout), dg, db
+def _no_eps(x, gamma, beta, ln_param=None):  # divides by the bare standard deviation: a constant row -> NaN
+    mu = x.mean(axis=1, keepdims=True)
+    inv_std = 1 / np.sqrt(((x - mu) ** 2).mean(axis=1, keepdims=True))
+    return gamma * (x - mu) * inv_std + beta, {"x": x, "mu": mu, "inv_std": inv_std, "gamma": gamma}
 
 
-def _dgamma_unsummed(dout, cache):
-    dx, _, db = nm.batchnorm_backward_alt(dout, cache)
-    return dx, dout * cache["xhat"], db
-
-
-def _spatial_wrong_axes(x, gamma, beta, p):  # flattens (N, C, H, W) without moving C last
-    n, c, h, w = x.shape
-    out, bn_cache = nm.batchnorm_forward(x.reshape(-1, c), gamma, beta, p)
-    return out.reshape(x.shape), {"bn": bn_cache, "shape": x.shape}
-
-
-def _ln_over_batch(x, gamma, beta, ln_param=None):
-    eps = (ln_param or {}).get("eps", 1e-5)
-    xc = x - x.mean(axis=0)
-    inv_std = 1 / np.sqrt((xc**2).mean(axis=0, keepdims=True) + eps)
-    return gamma * xc * inv_std + beta, {"xhat": xc * inv_std, "inv_std": inv_std, "gamma": gamma}
-
-
-def _fold_ignores_mean(w, b, gamma, beta, rm, rv, eps=1e-5):
-    return nm.fold_batchnorm(w, b + rm, gamma, beta, rm, rv, eps)
-
-
-# A forward bug also breaks the backward graded through the student's own cache, so those fakes lose both.
 @pytest.mark.parametrize(
     "fake,lost",
     [
-        (dict(batchnorm_forward=_rerun_stats(_biased)), {"bn_running_eval"}),
-        (dict(batchnorm_forward=_rerun_stats(_flipped)), {"bn_running_eval"}),
-        (dict(batchnorm_forward=_eval_uses_batch), {"bn_running_eval"}),
-        (dict(batchnorm_backward=_missing_mean_term), {"bn_backward"}),
-        (dict(batchnorm_backward_alt=_dgamma_unsummed), {"bn_backward_alt"}),
-        (dict(spatial_batchnorm_forward=_spatial_wrong_axes), {"spatial_bn_forward", "spatial_bn_backward"}),
-        (dict(layernorm_forward=_ln_over_batch), {"ln_forward", "ln_backward"}),
-        (dict(fold_batchnorm=_fold_ignores_mean), {"bn_fold"}),
+        (dict(batchnorm_forward=_eval_needs_two_rows), {"bn_running_eval"}),
+        (dict(batchnorm_forward=checks._momentum_zero_is_missing), {"bn_running_eval"}),
+        (dict(batchnorm_forward=checks._eval_updates_statistics), {"bn_running_eval"}),
+        (dict(batchnorm_backward=checks._eval_backward_as_train("batchnorm_backward")), {"bn_backward"}),
+        (dict(batchnorm_backward_alt=checks._eval_backward_as_train("batchnorm_backward_alt")), {"bn_backward_alt"}),
+        (dict(spatial_batchnorm_backward=checks._spatial_eval_backward_as_train), {"spatial_bn_backward"}),
+        (dict(layernorm_forward=_no_eps), {"ln_forward", "ln_backward"}),
+    ],
+    ids=[
+        "eval-one-example",
+        "momentum-0",
+        "eval-updates",
+        "eval-backward",
+        "eval-backward-alt",
+        "spatial-eval",
+        "ln-no-eps",
     ],
 )
-def test_known_wrong_implementations_lose_exactly_their_parts(fake, lost):
-    topic = load_topic("04")
-    scores = grade_module("04", _fake(**fake))
-    for part in topic.parts:
-        want = 0.0 if part.name in lost else part.points
-        assert scores[part.name][0] == want, (part.name, scores[part.name])
+def test_blind_spot_mutants_lose_exactly_their_parts(fake, lost):
+    with np.errstate(all="ignore"):  # the mutants divide by zero on purpose
+        got = _lost(_fake(**fake))
+    assert set(got) == lost, got
+
+
+def test_every_hidden_case_exercises_the_edges():
+    """Eval mode for every forward and backward, one example in eval, momentum 0 and 1 (probes); batches of 2,
+    zero-variance columns/rows and single-example layer norm on some seeds (generators)."""
+    probes, parts = load_probes(TOPIC), {p.name: p for p in TOPIC.parts}
+    out = run_probe(probes, parts["bn_running_eval"], dk, make_cases(parts["bn_running_eval"])[0])
+    assert (
+        out["eval_out_one_example"].shape[0] == 1
+        and "running_var_momentum_0" in out
+        and "running_var_momentum_1" in out
+    )
+    for name in ("bn_backward", "bn_backward_alt", "spatial_bn_backward"):
+        assert {"dx_eval", "dgamma_eval", "dbeta_eval"} <= set(parts[name].grads)
+    bn_cases = [c for name in ("bn_forward", "bn_backward") for c in make_cases(parts[name])]
+    assert any(len(c["x"]) == 2 for c in bn_cases) or any(
+        len(c["x"]) == 2 for c in make_cases(parts["bn_backward_alt"])
+    )
+    assert any(np.any(np.ptp(c["x"], axis=0) == 0) for c in bn_cases)
+    ln_cases = make_cases(parts["ln_forward"]) + make_cases(parts["ln_backward"])
+    assert any(np.any(np.ptp(c["x"], axis=1) == 0) for c in ln_cases)
+    assert any(len(c["x"]) == 1 for c in ln_cases)
+
+
+def test_a_wrong_return_structure_says_what_to_return():
+    scores = grade_module("04", _fake(batchnorm_forward=lambda x, g, b, p: nm.batchnorm_forward(x, g, b, p)[0]))
+    assert "batchnorm_forward must return a pair (out, cache)" in scores["bn_forward"][1]
+    scores = grade_module("04", _fake(layernorm_backward=lambda d, c: nm.layernorm_backward(d, c)[0]))
+    assert "layernorm_backward must return a triple (dx, dgamma, dbeta)" in scores["ln_backward"][1]
+
+
+def test_float32_inside_is_named_as_a_precision_problem():
+    def float32_forward(x, gamma, beta, p):
+        out, cache = nm.batchnorm_forward(np.float32(x), np.float32(gamma), np.float32(beta), p)
+        return np.float32(out).astype(np.float64), cache
+
+    points, reason = grade_module("04", _fake(batchnorm_forward=float32_forward), parts=["bn_forward"])["bn_forward"]
+    assert points < POINTS["bn_forward"] and "float32" in reason, reason
+
+
+# --- fairness: correct implementations written differently from the reference keep every point
+def _loop_forward(x, gamma, beta, p):
+    """Column by column with np.mean / np.var; the running variance from np.var(ddof=1); its own cache tuple."""
+    mode, eps, m = p.get("mode", "train"), p.get("eps", 1e-5), p.get("momentum", 0.1)
+    rm = np.zeros(x.shape[1]) if p.get("running_mean") is None else np.array(p["running_mean"], dtype=float)
+    rv = np.ones(x.shape[1]) if p.get("running_var") is None else np.array(p["running_var"], dtype=float)
+    out, xhat, std = np.empty_like(x), np.empty_like(x), np.empty(x.shape[1])
+    for j in range(x.shape[1]):
+        col = x[:, j]
+        mu, var = (col.mean(), col.var()) if mode == "train" else (rm[j], rv[j])
+        std[j] = np.sqrt(var + eps)
+        xhat[:, j] = (col - mu) / std[j]
+        out[:, j] = gamma[j] * xhat[:, j] + beta[j]
+        if mode == "train":
+            rm[j] += m * (col.mean() - rm[j])  # the same update written as a step towards the batch value
+            rv[j] += m * (col.var(ddof=1) - rv[j])
+    p["running_mean"], p["running_var"] = rm, rv
+    return out, (mode, xhat, std, gamma)
+
+
+def _jacobian_backward(dout, cache):
+    """dx column by column through the explicit Jacobian d xhat / d x = (I - 1/N - xhat xhat^T / N) / std."""
+    mode, xhat, std, gamma = cache
+    n, d = dout.shape
+    dx = np.empty_like(dout)
+    for j in range(d):
+        jac = np.eye(n) / std[j]
+        if mode == "train":
+            jac = (np.eye(n) - 1.0 / n - np.outer(xhat[:, j], xhat[:, j]) / n) / std[j]
+        dx[:, j] = jac.T @ (gamma[j] * dout[:, j])
+    return dx, np.sum(dout * xhat, axis=0), np.sum(dout, axis=0)
+
+
+def _mean_form_backward(dout, cache):
+    """The closed form written with batch means: (dout - mean(dout) - xhat * mean(dout * xhat)) * gamma / std."""
+    mode, xhat, std, gamma = cache
+    dgamma, dbeta = (dout * xhat).sum(axis=0), dout.sum(axis=0)
+    if mode == "eval":
+        return dout * gamma / std, dgamma, dbeta
+    return (dout - dout.mean(axis=0) - xhat * (dout * xhat).mean(axis=0)) * gamma / std, dgamma, dbeta
+
+
+def _spatial_via_transpose(x, gamma, beta, p):
+    """The docstring's hint: channels last, (N * H * W, C), the student's own batchnorm_forward, and back."""
+    n, c, h, w = x.shape
+    out, cache = _loop_forward(x.transpose(0, 2, 3, 1).reshape(-1, c), gamma, beta, p)
+    return out.reshape(n, h, w, c).transpose(0, 3, 1, 2), (cache, x.shape)
+
+
+def _spatial_backward_via_transpose(dout, cache):
+    bn_cache, (n, c, h, w) = cache
+    dx, dgamma, dbeta = _mean_form_backward(dout.transpose(0, 2, 3, 1).reshape(-1, c), bn_cache)
+    return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2), dgamma, dbeta
+
+
+def _ln_as_transposed_batch_norm(x, gamma, beta, ln_param=None):
+    """Layer norm = batch norm of x.T (no affine), transposed back, then gamma and beta per feature."""
+    eps = (ln_param or {}).get("eps", 1e-5)
+    xhat_t, _ = nm.batchnorm_forward(x.T, np.ones(len(x)), np.zeros(len(x)), {"eps": eps})
+    return gamma * xhat_t.T + beta, (xhat_t.T, 1 / np.sqrt(x.var(axis=1) + eps), gamma)
+
+
+def _ln_loop_backward(dout, cache):
+    """Row by row through the explicit Jacobian of one row's normalization."""
+    xhat, inv_std, gamma = cache
+    n, d = dout.shape
+    dx = np.empty_like(dout)
+    for i in range(n):
+        jac = (np.eye(d) - 1.0 / d - np.outer(xhat[i], xhat[i]) / d) * inv_std[i]
+        dx[i] = jac.T @ (gamma * dout[i])
+    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
+def _fold_with_diag(w, b, gamma, beta, rm, rv, eps=1e-5):
+    s = np.diag(gamma / np.sqrt(rv + eps))
+    return w @ s, (b - rm) @ s + beta
+
+
+ALTERNATIVES = {
+    "loops, np.var, Jacobians": dict(
+        batchnorm_forward=_loop_forward,
+        batchnorm_backward=_jacobian_backward,
+        batchnorm_backward_alt=_mean_form_backward,
+        spatial_batchnorm_forward=_spatial_via_transpose,
+        spatial_batchnorm_backward=_spatial_backward_via_transpose,
+        layernorm_forward=_ln_as_transposed_batch_norm,
+        layernorm_backward=_ln_loop_backward,
+        fold_batchnorm=_fold_with_diag,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
+def test_differently_written_correct_implementations_keep_every_point(name):
+    scores = grade_module("04", _fake(**ALTERNATIVES[name]))
+    assert {k: v[0] for k, v in scores.items()} == POINTS, scores
+
+
+def test_no_alternative_is_mistaken_for_a_misconception():
+    """On every hidden case the alternatives' outputs pass and match none of the bank's mistakes."""
+    fake, probes = _fake(**ALTERNATIVES["loops, np.var, Jacobians"]), load_probes(TOPIC)
+    for part in TOPIC.parts:
+        for inputs in make_cases(part):
+            got = run_probe(probes, part, fake, inputs)
+            assert compare_case(part, got, run_probe(probes, part, dk, inputs), inputs).fraction == 1.0, part.name
 
 
 # ---------------------------------------------------------------- widget
@@ -389,3 +506,25 @@ def test_widget_trains_redraws_and_shows_the_bn_effect():
     e.controls["layer"].value = 2
     assert e.redraws == redraws + 2 and e.image.value != png
     assert "layer 2" in e.status.value and "train mode" in e.status.value
+
+
+def test_blitted_redraws_are_pixel_exact():
+    """The explorer redraws only its lines on a saved frame (BlitExplorer): the image equals a full draw."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from PIL import Image
+
+    from deepkit.viz import base
+    from deepkit.viz import normalization as vb
+
+    def pixels(png):
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+    e = vb.explorer(steps=20)
+    for control, value in (("step", 10), ("layer", 2), ("batch_size", 4), ("norm", "layer"), ("batch_size", 16)):
+        e.controls[control].value = value
+        np.testing.assert_array_equal(pixels(e.image.value), pixels(base.png_bytes(e.draw())), err_msg=control)
+    assert len(e._backgrounds) == 2  # one saved frame per batch size seen

@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder.checks import regularization as reg_checks
-from autograder.local import grade_module, load_probes, load_topic, make_cases
-from deepkit.gradcheck import check_gradient, rel_error
-from tests.refs import dk  # noqa: I001  (puts the reference deepkit on the path first)
+from autograder.local import grade_module, load_probes, load_topic, make_cases, run_probe
+from tests.refs import dk  # puts the reference deepkit on the path
+
+check_gradient, rel_error = dk.gradcheck.check_gradient, dk.gradcheck.rel_error
 
 R, D, E = dk.regularizers, dk.dropout, dk.early_stopping
 TOPIC = load_topic("05")
@@ -73,6 +74,47 @@ def test_penalty_special_cases():
         v, gr = R.elastic_net_penalty(w, 0.7, r)
         v0, g0 = (R.l1_penalty if r == 1.0 else R.l2_penalty)(w, 0.7)
         assert v == pytest.approx(v0) and np.allclose(gr, g0)
+
+
+@pytest.mark.parametrize("p", [0.3, 0.5, 1.0, 1.5, 2.0, 3.0])
+def test_lp_penalty_matches_torch_autograd_and_its_special_cases(p):
+    w = rng(20).normal(size=(4, 5))
+    value, grad = R.lp_penalty(w, 0.4, p)
+    tw = t64(w, grad=True)
+    tv = 0.4 * (tw.abs() ** p).sum()
+    tv.backward()
+    assert value == pytest.approx(tv.item(), rel=1e-12)
+    assert rel_error(grad, tw.grad.numpy()) < 1e-13
+    assert check_gradient(lambda v: np.array(R.lp_penalty(v, 0.4, p)[0]), w, grad)
+    if p == 1.0:  # Lp with p = 1 is L1, with p = 2 twice l2_penalty's value
+        assert np.allclose(grad, R.l1_penalty(w, 0.4)[1]) and value == pytest.approx(R.l1_penalty(w, 0.4)[0])
+    if p == 2.0:
+        assert value == pytest.approx(2 * R.l2_penalty(w, 0.4)[0]) and np.allclose(grad, 2 * R.l2_penalty(w, 0.4)[1])
+    w[0, :2] = 0.0  # at w = 0 the (sub)gradient is 0 for every p, finite also for p < 1
+    value, grad = R.lp_penalty(w, 0.4, p)
+    assert np.all(np.isfinite(grad)) and np.all(grad[0, :2] == 0.0)
+
+
+def test_lp_with_p_below_one_sparsifies_and_above_one_shrinks():
+    """The 1-D proximal problem min_w (w - a)^2 / 2 + lam |w|^p: p < 1 sets small |a| exactly to 0 (a jump),
+    p > 1 only shrinks (a continuous map, never exactly 0)."""
+    from scipy.optimize import minimize_scalar
+
+    def prox(a, p, lam=0.5):
+        grid = np.linspace(-3, 3, 60001)  # global minimum of a non-convex function: a fine grid, then refine
+        w0 = grid[np.argmin(0.5 * (grid - a) ** 2 + lam * np.abs(grid) ** p)]
+        res = minimize_scalar(
+            lambda v: 0.5 * (v - a) ** 2 + R.lp_penalty(np.array([v]), lam, p)[0],
+            bounds=(w0 - 1e-3, w0 + 1e-3),
+            method="bounded",
+            options={"xatol": 1e-12},
+        )
+        return 0.0 if abs(w0) < 1e-4 else res.x
+
+    small = [prox(a, 0.5) for a in (0.5, 0.9, 1.2)]  # threshold 1.5 * lam ** (2 / 3) = 0.945 for p = 1/2
+    assert small[:2] == [0.0, 0.0] and small[2] > 0.5  # a jump from 0 to well above 0
+    shrunk = [prox(a, 2.0) for a in (0.3, 0.6, 0.9)]
+    assert np.allclose(shrunk, np.array([0.3, 0.6, 0.9]) / 2.0, atol=1e-6)  # a / (1 + 2 lam), never 0
 
 
 def test_max_norm_matches_torch_renorm():
@@ -320,6 +362,7 @@ def test_early_stopping_on_a_real_validation_curve():
         (lambda: E.EarlyStopping(patience=0), ValueError, "patience"),
         (lambda: E.EarlyStopping(mode="best"), ValueError, "mode"),
         (lambda: E.EarlyStopping().step(float("nan")), ValueError, "NaN"),
+        (lambda: R.lp_penalty(np.ones(3), 1.0, 0.0), ValueError, "p"),
     ],
 )
 def test_bad_input_messages(call, exc, words):
@@ -386,8 +429,8 @@ def _dropout_no_scale(x, p, mode, g):
 
 
 def _dropout_keep_swapped(x, p, mode, g):
-    if mode == "eval":
-        return x.copy(), {"scaled_mask": None}
+    if mode == "eval" or p in (0.0, 1.0):
+        return D.dropout_forward(x, p, mode, g)
     m = _bernoulli_keep(x.shape, p, g) / (1 - p)
     return x * m, {"scaled_mask": m}
 
@@ -396,6 +439,14 @@ def _dropout_test_time_scaling(x, p, mode, g):  # classic (non-inverted) dropout
     if mode == "eval":
         return x * (1 - p), {"scaled_mask": None}
     m = _bernoulli_keep(x.shape, 1 - p, g)
+    return x * m, {"scaled_mask": m}
+
+
+def _dropout_divides_by_zero(x, p, mode, g):  # p_drop == 1 not special-cased: 0 / 0
+    if mode == "eval":
+        return x.copy(), {"scaled_mask": None}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = _bernoulli_keep(x.shape, 1 - p, g) / (1 - p)
     return x * m, {"scaled_mask": m}
 
 
@@ -421,7 +472,7 @@ def _dropblock_mask_wrong_gamma(shape, kp, bs, g):
 def _dropblock_mask_clipped(shape, kp, bs, g):
     """Seeds anywhere, blocks centred on them and clipped at the border (a common port of the idea)."""
     n, c, h, w = shape
-    seeds = g.random(shape) < D.dropblock_gamma(kp, bs, (h, w))
+    seeds = g.random(shape) < min(D.dropblock_gamma(kp, bs, (h, w)), 1.0)
     dropped = np.zeros(shape, bool)
     r = bs // 2
     for i in range(-r, bs - r):
@@ -434,7 +485,17 @@ def _dropblock_mask_clipped(shape, kp, bs, g):
 def _dropblock_forward_keep_prob_scale(x, kp, bs, mode, g):
     if mode == "eval" or kp == 1.0:
         return x.copy(), {"scaled_mask": None}
-    m = D.dropblock_mask(x.shape, kp, bs, g) / kp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = D.dropblock_mask(x.shape, kp, bs, g) / kp
+    return x * m, {"scaled_mask": m}
+
+
+def _dropblock_forward_nothing_kept_nan(x, kp, bs, mode, g):
+    if mode == "eval" or kp == 1.0:
+        return x.copy(), {"scaled_mask": None}
+    mask = D.dropblock_mask(x.shape, kp, bs, g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = mask * mask.size / mask.sum()
     return x * m, {"scaled_mask": m}
 
 
@@ -456,8 +517,16 @@ class _NotACopy(E.EarlyStopping):
 def _dc_bias_dropped(x, w, b, p, mode, g):
     out, cache = D.dropconnect_forward(x, w, b, p, mode, g)
     if mode == "train":
-        out = out - b + b * (g.random(b.shape) >= p) / (1 - p)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = out - b + b * (g.random(b.shape) >= p) / (1 - p)
     return out, cache
+
+
+def _dc_output_mask(x, w, b, p, mode, g):  # the slides' formula: a mask on the layer's output (bias included)
+    if mode == "eval" or p in (0.0, 1.0):
+        return D.dropconnect_forward(x, w, b, p, mode, g)
+    r = _bernoulli_keep((x.shape[0], w.shape[1]), 1 - p, g) / (1 - p)
+    return r * (x @ w + b), {"x": x, "w_eff": w, "scaled_mask": np.ones_like(w)}
 
 
 def _dc_not_inverted(x, w, b, p, mode, g):
@@ -472,41 +541,88 @@ def _dc_backward_unmasked(dout, cache):
     return dx, cache["x"].T @ dout, db
 
 
-WRONG = {  # part that must lose ALL its points -> fake package
-    "l1_penalty": _fake("regularizers", l1_penalty=lambda w, lam: (lam * np.abs(w).sum(), np.sign(w))),
-    "l2_penalty": _fake("regularizers", l2_penalty=lambda w, lam: (0.5 * lam * (w**2).sum(), 2 * lam * w)),
-    "elastic_net_penalty": _fake(
-        "regularizers",
-        elastic_net_penalty=lambda w, lam, r: (
-            lam * (r * np.abs(w).sum() + (1 - r) * (w**2).sum()),
-            lam * (r * np.sign(w) + 2 * (1 - r) * w),
+def _eval_backward_masks(dout, cache):  # in eval mode (no mask) the backward returns zeros
+    m = cache["scaled_mask"]
+    return np.zeros_like(dout) if m is None else dout * m
+
+
+def _lp_nan_at_zero(w, lam, p):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(lam * np.sum(np.abs(w) ** p)), lam * p * np.abs(w) ** (p - 1) * np.sign(w)
+
+
+# (part that must lose ALL its points, misconception it must be named as or None) -> fake package
+WRONG = {
+    "l1_penalty": (_fake("regularizers", l1_penalty=reg_checks._l1_without_lambda), reg_checks.L1_WITHOUT_LAMBDA),
+    "l1_penalty:sign_at_zero": (
+        _fake("regularizers", l1_penalty=reg_checks._l1_sign_at_zero),
+        reg_checks.L1_SIGN_AT_ZERO,
+    ),
+    "l2_penalty": (_fake("regularizers", l2_penalty=reg_checks._l2_twice), reg_checks.L2_TWICE),
+    "elastic_net_penalty": (
+        _fake("regularizers", elastic_net_penalty=reg_checks._elastic_without_half),
+        reg_checks.ELASTIC_WITHOUT_HALF,
+    ),
+    "lp_penalty": (_fake("regularizers", lp_penalty=reg_checks._lp_without_p), reg_checks.LP_WITHOUT_P),
+    "lp_penalty:nan_at_zero": (_fake("regularizers", lp_penalty=_lp_nan_at_zero), reg_checks.LP_NOT_FINITE_AT_ZERO),
+    "max_norm_project": (
+        _fake("regularizers", max_norm_project=reg_checks._max_norm_rescales_all),
+        reg_checks.MAX_NORM_RESCALES_ALL,
+    ),
+    "dropout_forward:no_scale": (_fake("dropout", dropout_forward=_dropout_no_scale), reg_checks.NOT_INVERTED),
+    "dropout_forward:keep_swapped": (
+        _fake("dropout", dropout_forward=_dropout_keep_swapped),
+        reg_checks.KEEP_AND_DROP_SWAPPED,
+    ),
+    "dropout_forward:test_time_scaling": (
+        _fake("dropout", dropout_forward=_dropout_test_time_scaling),
+        reg_checks.SCALES_AT_TEST_TIME,
+    ),
+    "dropout_forward:p_drop_1": (_fake("dropout", dropout_forward=_dropout_divides_by_zero), None),
+    "dropout_backward": (
+        _fake(
+            "dropout",
+            dropout_backward=lambda dout, cache: (
+                dout * (1.0 if cache["scaled_mask"] is None else cache["scaled_mask"] != 0)
+            ),
         ),
+        reg_checks.BACKWARD_WITHOUT_SCALE,
     ),
-    "max_norm_project": _fake(
-        "regularizers", max_norm_project=lambda w, c, axis=0: c * w / np.linalg.norm(w, axis=axis, keepdims=True)
+    "dropout_backward:eval": (_fake("dropout", dropout_backward=_eval_backward_masks), None),
+    "dropconnect_forward": (
+        _fake("dropout", dropconnect_forward=_dc_not_inverted),
+        reg_checks.DROPCONNECT_NOT_INVERTED,
     ),
-    "dropout_forward:no_scale": _fake("dropout", dropout_forward=_dropout_no_scale),
-    "dropout_forward:keep_swapped": _fake("dropout", dropout_forward=_dropout_keep_swapped),
-    "dropout_forward:test_time_scaling": _fake("dropout", dropout_forward=_dropout_test_time_scaling),
-    "dropout_backward": _fake(
-        "dropout",
-        dropout_backward=lambda dout, cache: (
-            dout * (1.0 if cache["scaled_mask"] is None else cache["scaled_mask"] != 0)
-        ),
+    "dropconnect_forward:output_mask": (
+        _fake("dropout", dropconnect_forward=_dc_output_mask),
+        reg_checks.DROPCONNECT_MASKS_OUTPUTS,
     ),
-    "dropconnect_forward": _fake("dropout", dropconnect_forward=_dc_not_inverted),
-    "dropconnect_backward": _fake("dropout", dropconnect_backward=_dc_backward_unmasked),
-    "spatial_dropout_forward": _fake("dropout", spatial_dropout_forward=_spatial_per_pixel),
-    "spatial_dropout_backward": _fake("dropout", spatial_dropout_backward=lambda dout, cache: dout.copy()),
-    "dropblock_gamma": _fake("dropout", dropblock_gamma=lambda kp, bs, f: (1 - kp) / bs**2),
-    "dropblock_mask:no_blocks": _fake("dropout", dropblock_mask=_dropblock_mask_no_blocks),
-    "dropblock_mask:wrong_gamma": _fake("dropout", dropblock_mask=_dropblock_mask_wrong_gamma),
-    "dropblock_mask:clipped": _fake("dropout", dropblock_mask=_dropblock_mask_clipped),
-    "dropblock_forward": _fake("dropout", dropblock_forward=_dropblock_forward_keep_prob_scale),
-    "dropblock_backward": _fake("dropout", dropblock_backward=lambda dout, cache: dout.copy()),
-    "keep_prob_schedule": _fake("dropout", keep_prob_schedule=lambda s, t, k: 1 - (1 - k) * s / t),
-    "early_stopping:off_by_one": _fake("early_stopping", EarlyStopping=_OffByOne),
-    "early_stopping:not_a_copy": _fake("early_stopping", EarlyStopping=_NotACopy),
+    "dropconnect_backward": (_fake("dropout", dropconnect_backward=_dc_backward_unmasked), reg_checks.DW_UNMASKED),
+    "spatial_dropout_forward": (
+        _fake("dropout", spatial_dropout_forward=_spatial_per_pixel),
+        reg_checks.SPATIAL_PER_PIXEL,
+    ),
+    "spatial_dropout_backward": (_fake("dropout", spatial_dropout_backward=lambda dout, cache: dout.copy()), None),
+    "spatial_dropout_backward:eval": (_fake("dropout", spatial_dropout_backward=_eval_backward_masks), None),
+    "dropblock_gamma": (
+        _fake("dropout", dropblock_gamma=reg_checks._gamma_without_feature_factor),
+        reg_checks.GAMMA_WITHOUT_FEATURE_FACTOR,
+    ),
+    "dropblock_mask:no_blocks": (_fake("dropout", dropblock_mask=_dropblock_mask_no_blocks), None),
+    "dropblock_mask:wrong_gamma": (_fake("dropout", dropblock_mask=_dropblock_mask_wrong_gamma), None),
+    "dropblock_mask:clipped": (_fake("dropout", dropblock_mask=_dropblock_mask_clipped), reg_checks.BLOCKS_CLIPPED),
+    "dropblock_forward": (
+        _fake("dropout", dropblock_forward=_dropblock_forward_keep_prob_scale),
+        reg_checks.KEEP_PROB_SCALING,
+    ),
+    "dropblock_forward:nothing_kept": (_fake("dropout", dropblock_forward=_dropblock_forward_nothing_kept_nan), None),
+    "dropblock_backward": (_fake("dropout", dropblock_backward=lambda dout, cache: dout.copy()), None),
+    "keep_prob_schedule": (
+        _fake("dropout", keep_prob_schedule=reg_checks._schedule_without_clamp),
+        reg_checks.SCHEDULE_WITHOUT_CLAMP,
+    ),
+    "early_stopping:off_by_one": (_fake("early_stopping", EarlyStopping=_OffByOne), reg_checks.OFF_BY_ONE),
+    "early_stopping:not_a_copy": (_fake("early_stopping", EarlyStopping=_NotACopy), reg_checks.KEEPS_A_REFERENCE),
 }
 
 
@@ -516,12 +632,201 @@ def test_dropping_the_bias_is_caught():
     assert result["dropconnect_forward"][0] == 0.0
 
 
+# a forward's mistake may also cost the backward graded through the student's own forward (e.g. at p_drop = 1)
+BACKWARD_OF = {
+    "dropout_forward": "dropout_backward",
+    "dropconnect_forward": "dropconnect_backward",
+    "spatial_dropout_forward": "spatial_dropout_backward",
+    "dropblock_forward": "dropblock_backward",
+}
+
+
 @pytest.mark.parametrize("case", sorted(WRONG))
-def test_known_wrong_implementation_loses_exactly_its_part(case):
+def test_known_wrong_implementation_loses_exactly_its_part_and_is_named(case):
     part = case.split(":")[0]
-    result = grade_module("05", WRONG[case])
+    fake, mistake = WRONG[case]
+    result = grade_module("05", fake)
     lost = {k: PARTS[k].points - v[0] for k, v in result.items() if v[0] < PARTS[k].points}
-    assert lost == {part: PARTS[part].points}, result
+    assert lost.get(part) == PARTS[part].points and set(lost) <= {part, BACKWARD_OF.get(part)}, result
+    if mistake is not None:
+        assert mistake.reason in result[part][1], result[part][1]
+
+
+@pytest.mark.parametrize(
+    "part,mistake",
+    [(p, m) for p in TOPIC.parts for m in p.misconceptions if m.detect is not None],
+    ids=lambda v: getattr(v, "name", None) or getattr(v, "says", "")[:30],
+)
+def test_detected_mistakes_never_match_the_reference(part, mistake):
+    """The detect() half of tests/test_misconceptions.py: on every hidden case the reference is not detected."""
+    for inputs in make_cases(part):
+        assert not mistake.detect(run_probe(PROBES, part, dk, inputs), inputs), mistake.says
+
+
+def test_every_detected_mistake_has_a_wrong_implementation_that_is_named():
+    named = {m.says for _, m in WRONG.values() if m is not None}
+    detected = [m.says for p in TOPIC.parts for m in p.misconceptions if m.detect is not None]
+    assert set(detected) <= named, set(detected) - named
+
+
+def test_every_hidden_case_exercises_the_edges():
+    """Eval mode, p_drop 0 and 1 (keep_prob 1 and 0) in every dropout-family case; exact zeros in the weights."""
+    for name, keys in {
+        "dropout_forward": {"out_eval", "out_p0", "out_p1"},
+        "dropout_backward": {"dx_eval", "dx_p1"},
+        "dropconnect_forward": {"out_eval", "out_p0", "out_p1"},
+        "dropconnect_backward": {"dx_eval", "dw_eval", "db_eval", "dx_p1", "dw_p1", "db_p1"},
+        "spatial_dropout_forward": {"out_eval", "out_p0", "out_p1"},
+        "spatial_dropout_backward": {"dx_eval", "dx_p1"},
+        "dropblock_mask": {"mask_keep_prob_1", "mask_keep_prob_0_block_1"},
+        "dropblock_forward": {"out_eval", "out_keep_prob_1", "out_nothing_kept"},
+        "dropblock_backward": {"dx_eval", "dx_p1"},
+    }.items():
+        out = run_probe(PROBES, PARTS[name], dk, make_cases(PARTS[name])[0])
+        assert keys <= set(out), (name, keys - set(out))
+    assert np.all(
+        run_probe(PROBES, PARTS["dropout_forward"], dk, make_cases(PARTS["dropout_forward"])[0])["out_p1"] == 0
+    )
+    for name in ("l1_penalty", "lp_penalty"):
+        assert all(np.any(c["w"] == 0) for c in make_cases(PARTS[name]))
+
+
+def test_a_wrong_return_structure_says_what_to_return():
+    fake = _fake("dropout", dropout_forward=lambda x, p, mode, g: D.dropout_forward(x, p, mode, g)[0])
+    assert "dropout_forward must return a pair (out, cache)" in grade_module("05", fake)["dropout_forward"][1]
+    fake = _fake("regularizers", lp_penalty=lambda w, lam, p: R.lp_penalty(w, lam, p)[1])
+    assert "lp_penalty must return a pair (value, grad)" in grade_module("05", fake)["lp_penalty"][1]
+
+
+# --- fairness: correct implementations written differently (other random draws, loops) keep every point
+def _binomial_dropout(x, p, mode, g):
+    """Another documented draw: rng.binomial instead of rng.random() < keep; a tuple cache."""
+    if mode == "eval":
+        return x.copy(), (None,)
+    keep = 1.0 - p
+    scale = g.binomial(1, keep, size=x.shape) / keep if keep > 0 else np.zeros(x.shape)
+    return x * scale, (scale,)
+
+
+def _tuple_backward(dout, cache):
+    return dout.copy() if cache[0] is None else dout * cache[0]
+
+
+def _choice_dropconnect(x, w, b, p, mode, g):
+    keep = 1.0 - p
+    if mode == "eval":
+        scale = np.ones_like(w)
+    else:
+        scale = g.choice([0.0, 1.0], size=w.shape, p=[p, keep]) / keep if keep > 0 else np.zeros_like(w)
+    return x @ (w * scale) + b, (x, w, scale)
+
+
+def _choice_dropconnect_backward(dout, cache):
+    x, w, scale = cache
+    return dout @ (w * scale).T, (x.T @ dout) * scale, dout.sum(axis=0)
+
+
+def _loop_spatial(x, p, mode, g):
+    if mode == "eval":
+        return x.copy(), (None,)
+    keep = 1.0 - p
+    scale = np.zeros(x.shape[:2] + (1, 1))
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            scale[n, c] = (g.uniform() < keep) / keep if keep > 0 else 0.0
+    return x * scale, (scale,)
+
+
+def _loop_dropblock_mask(shape, keep_prob, block_size, g):
+    """Seed by seed with explicit loops, seeds drawn with rng.binomial."""
+    n, c, h, w = shape
+    gamma = min(D.dropblock_gamma(keep_prob, block_size, (h, w)), 1.0)
+    mask = np.ones(shape)
+    seeds = g.binomial(1, gamma, size=(n, c, h - block_size + 1, w - block_size + 1))
+    for idx in zip(*np.nonzero(seeds)):
+        a, b, i, j = idx
+        mask[a, b, i : i + block_size, j : j + block_size] = 0.0
+    return mask
+
+
+def _dropblock_forward_own_mask(x, keep_prob, block_size, mode, g):
+    if mode == "eval" or keep_prob == 1.0:
+        return x.copy(), (None,)
+    mask = _loop_dropblock_mask(x.shape, keep_prob, block_size, g)
+    scale = mask * (mask.size / mask.sum()) if mask.sum() > 0 else mask
+    return x * scale, (scale,)
+
+
+class _CountingStopper(E.EarlyStopping):
+    """The same rule written with a stored threshold instead of best -/+ min_delta each time."""
+
+    def step(self, val_metric, params=None):
+        self.epoch += 1
+        better = (
+            (val_metric < self.best - self.min_delta)
+            if self.mode == "min"
+            else (val_metric > self.best + self.min_delta)
+        )
+        if better:
+            self.best, self.best_epoch, self.num_bad_epochs = float(val_metric), self.epoch, 0
+            self.best_params = copy.deepcopy(params)
+        else:
+            self.num_bad_epochs += 1
+        self.stopped = not self.num_bad_epochs < self.patience
+        return self.stopped
+
+
+def _loop_max_norm(w, c, axis=0):
+    out = np.array(w, dtype=float)
+    slices = out.T if axis in (0, -2) else out
+    for row in slices:  # views into out
+        norm = np.sqrt(np.sum(row**2))
+        if norm > c:
+            row *= c / norm
+    return out
+
+
+ALTERNATIVE = {
+    "regularizers": dict(
+        l1_penalty=lambda w, lam: (
+            float(lam * np.sum(np.abs(w))),
+            lam * np.where(w > 0, 1.0, np.where(w < 0, -1.0, 0.0)),
+        ),
+        l2_penalty=lambda w, lam: (float(lam * np.dot(w.ravel(), w.ravel()) / 2), lam * w),
+        elastic_net_penalty=lambda w, lam, r: (
+            R.l1_penalty(w, lam * r)[0] + R.l2_penalty(w, lam * (1 - r))[0],
+            lam * r * np.sign(w) + lam * (1 - r) * w,
+        ),
+        lp_penalty=lambda w, lam, p: (
+            float(lam * np.sum(np.abs(w) ** p)),
+            np.where(w == 0, 0.0, lam * p * np.sign(w) * np.abs(np.where(w == 0, 1.0, w)) ** (p - 1)),
+        ),
+        max_norm_project=_loop_max_norm,
+    ),
+    "dropout": dict(
+        dropout_forward=_binomial_dropout,
+        dropout_backward=_tuple_backward,
+        dropconnect_forward=_choice_dropconnect,
+        dropconnect_backward=_choice_dropconnect_backward,
+        spatial_dropout_forward=_loop_spatial,
+        spatial_dropout_backward=_tuple_backward,
+        dropblock_mask=_loop_dropblock_mask,
+        dropblock_forward=_dropblock_forward_own_mask,
+        dropblock_backward=_tuple_backward,
+        keep_prob_schedule=lambda step, total, target: float(np.interp(step, [0, total], [1.0, target])),
+    ),
+    "early_stopping": dict(EarlyStopping=_CountingStopper),
+}
+
+
+def test_differently_written_correct_implementations_keep_every_point():
+    mods = {m: getattr(dk, m) for m in TOPIC.modules}
+    fake = types.SimpleNamespace(**mods)
+    for module, functions in ALTERNATIVE.items():
+        base = mods[module]
+        setattr(fake, module, types.SimpleNamespace(**{**{k: getattr(base, k) for k in dir(base)}, **functions}))
+    result = grade_module("05", fake)
+    assert {k: v[0] for k, v in result.items()} == {p.name: p.points for p in TOPIC.parts}, result
 
 
 # ------------------------------------------------------------------------------------------------ widgets

@@ -10,11 +10,12 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+from numpy.lib.stride_tricks import sliding_window_view
 from threadpoolctl import threadpool_limits
 
 from deepkit import alphaconv as ac
-from deepkit.viz.base import Explorer, dropdown, log_slider, slider
+from deepkit.viz.base import BlitExplorer, dropdown, log_slider, slider
 
 PENALTIES = {
     "none": None,
@@ -35,19 +36,46 @@ def make_task(seed: int = 0, n: int = 16, size: int = 8) -> tuple[np.ndarray, np
     return x, ac.pair_correlations(x, k_true).sum(axis=1)
 
 
+@lru_cache(maxsize=4)
+def _patches(seed: int = 0) -> np.ndarray:
+    """The task's input as im2col patches (n * Ho * Wo, C_in, 9): every correlation is then a matrix product."""
+    x, _ = make_task(seed)
+    windows = sliding_window_view(x, (3, 3), axis=(2, 3))  # (n, C_in, Ho, Wo, 3, 3)
+    return np.ascontiguousarray(windows.transpose(0, 2, 3, 1, 4, 5).reshape(-1, x.shape[1], 9))
+
+
+def layer_grads(
+    k: np.ndarray, c: np.ndarray, b: np.ndarray, temperature: float, seed: int = 0
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """0.5 * mean squared error of the alpha-conv (one output map) on the task, and its gradients.
+
+    The same layer as ``alphaconv_forward`` / ``alphaconv_backward`` (tests check it), written for this fixed
+    input: the patches are extracted once, there is no dx (the input is data), and the mixing weights come from
+    ``deepkit.alphaconv`` (``mixing_weights``, ``softmax_jvp``). Returns (loss, alpha (C_in,), dk, dc, db).
+    """
+    patches, (_, t) = _patches(seed), make_task(seed)
+    alpha = ac.mixing_weights(c, temperature)  # (C_in, 1)
+    y = np.einsum("rip,ip->ri", patches, k[0].reshape(k.shape[1], -1))  # (R, C_in): every x_i * k_i
+    diff = y @ alpha[:, 0] + b[0] - t.ravel()  # z - t, in the order of the patches (n, Ho, Wo)
+    g = diff / diff.size  # d loss / d z
+    dalpha = (g @ y)[:, None]
+    dk = (alpha[:, 0, None] * np.einsum("r,rip->ip", g, patches)).reshape(k.shape)
+    dc = ac.softmax_jvp(alpha, dalpha) / temperature
+    return 0.5 * float(np.mean(diff**2)), alpha[:, 0], dk, dc, np.array([g.sum()])
+
+
 @lru_cache(maxsize=256)
 def train(
     penalty: str = "none",
     lam: float = 0.05,
     temperature: float = 1.0,
     steps: int = 80,
-    lr: float = 0.075,
+    lr: float = 0.03,
     seed: int = 0,
 ) -> dict:
     """Gradient descent on the task. Returns {"alpha": (steps + 1, 4) history, "loss": (steps + 1,)}.
 
     Results are cached (treat them as read-only): moving a slider back is instant."""
-    x, t = make_task(seed)
     rng = np.random.default_rng(seed + 1)
     k = 0.1 * rng.normal(size=(1, 4, 3, 3))
     c = np.zeros((4, 1))
@@ -55,11 +83,8 @@ def train(
     pen = PENALTIES[penalty]
     alphas, losses = [], []
     for _ in range(steps + 1):
-        z, cache = ac.alphaconv_forward(x, k, c, b, temperature)
-        diff = z - t
-        loss = 0.5 * np.mean(diff**2)
-        alphas.append(cache[2][:, 0].copy())
-        _, dk, dc, db = ac.alphaconv_backward(diff / diff.size, cache)
+        loss, alpha, dk, dc, db = layer_grads(k, c, b, temperature, seed)
+        alphas.append(alpha)
         if pen is not None:
             value, dpen = pen(c, lam, temperature=temperature)
             loss += value
@@ -81,49 +106,45 @@ def _train(penalty: str, lam: float, temperature: float) -> dict:
         return train(penalty, lam, temperature)
 
 
+OBJECTIVE_LIMITS = (5e-4, 20.0)  # fixed: every setting's objective lies inside (so the frame never changes)
+
+
 def _setup(fig) -> dict:
-    """Three panels with their lines, built once; ``_update`` changes the data."""
-    axes = fig.subplots(1, 3)
-    alpha = [[ax.plot([0, 1], [0, 0], label=f"alpha_{i}")[0] for i in range(4)] for ax in axes[:2]]
+    """Three panels and their lines, built once; ``_update`` changes the data. The frame (axes, ticks, titles)
+    depends only on the penalty's name: BlitExplorer saves it per penalty and redraws just the lines."""
+    axes = fig.subplots(1, 3, gridspec_kw=dict(left=0.05, right=0.99, bottom=0.14, top=0.88, wspace=0.22))
+    alpha = [[ax.plot([0, 1], [0, 0], color=f"C{i}")[0] for i in range(4)] for ax in axes[:2]]
     for ax in axes[:2]:
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("step")
-    axes[0].legend(fontsize=8, loc="center right")
-    objective = [axes[2].plot([0, 1], [1, 1])[0] for _ in range(2)]
+        ax.set_yticks([0, 0.5, 1])
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+    axes[1].set_yticklabels([])
+    axes[0].set_xlabel("step", fontsize=9)
+    objective = [axes[2].plot([0, 1], [1, 1], color=color)[0] for color in ("0.5", "tab:purple")]
     axes[2].set_yscale("log")
     axes[2].minorticks_off()
+    axes[2].set_ylim(*OBJECTIVE_LIMITS)
+    axes[2].yaxis.set_major_locator(LogLocator(numticks=4))
     axes[2].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # plain text: mathtext is slow
-    axes[2].set_title("objective")
-    titles = [ax.set_title(" ") for ax in axes[:2]]
-    return dict(axes=axes, alpha=alpha, objective=objective, titles=titles, legend=None, penalty=None)
+    axes[2].xaxis.set_major_locator(MaxNLocator(3))
+    titles = [ax.set_title(" ", fontsize=9) for ax in axes]
+    return dict(axes=axes, alpha=alpha, objective=objective, titles=titles, dynamic=[*sum(alpha, []), *objective])
 
 
 def _update(st: dict, penalty: str, lam: float, temperature: float) -> str:
     runs = {"none": _unpenalized(temperature), penalty: _train(penalty, lam, temperature)}
-    axes = st["axes"]
-    for k, (lines, title) in enumerate(zip(st["alpha"], st["titles"])):
-        shown = k < len(runs)
-        name, run = list(runs.items())[min(k, len(runs) - 1)]
+    for lines, title, name in zip(st["alpha"], st["titles"], ("none", penalty)):
+        run = runs[name]
         for i, line in enumerate(lines):
-            line.set_visible(shown)
             line.set_data(np.arange(len(run["alpha"])), run["alpha"][:, i])
-        title.set_text(f"penalty: {name}" if shown else "")
-    for k, line in enumerate(st["objective"]):
-        line.set_visible(k < len(runs))
-        run = list(runs.values())[min(k, len(runs) - 1)]
-        line.set_data(np.arange(len(run["loss"])), run["loss"])
-    if penalty != st["penalty"]:  # a new legend only when the penalty's name changes
-        if st["legend"] is not None:
-            st["legend"].remove()
-        st["legend"] = axes[2].legend(st["objective"][: len(runs)], list(runs), fontsize=8)
-        st["penalty"] = penalty
+        title.set_text(f"alpha, penalty: {name}")
+    for line, name in zip(st["objective"], ("none", penalty)):
+        line.set_data(np.arange(len(runs[name]["loss"])), runs[name]["loss"])
+    st["titles"][2].set_text(f"objective: none (grey), {penalty} (purple)")
     steps = len(runs["none"]["loss"]) - 1
-    for ax in axes:
+    for ax in st["axes"]:
         ax.set_xlim(-0.05 * steps, 1.05 * steps)
-    losses = np.concatenate([run["loss"] for run in runs.values()])
-    lo, hi = float(losses[losses > 0].min()), float(losses.max())
-    m = (hi / lo) ** 0.05 if hi > lo else 2.0
-    axes[2].set_ylim(lo / m, hi * m)
+    st["frame"] = (penalty, steps)
     same = np.abs(runs["none"]["alpha"] - runs[penalty]["alpha"]).max() < 1e-4
     final = runs[penalty]["alpha"][-1]
     return f"final alpha with {penalty}: [{', '.join(f'{a:.2f}' for a in final)}]" + (
@@ -131,11 +152,11 @@ def _update(st: dict, penalty: str, lam: float, temperature: float) -> str:
     )
 
 
-def explorer() -> Explorer:
+def explorer() -> BlitExplorer:
     """Penalty, its strength and the softmax temperature -> alpha trajectories with and without it.
 
-    Every penalty is trained up front at the initial lambda and temperature (~0.3 s), so switching the
-    penalty there only redraws; any other setting trains once (~0.1 s per run) and is cached."""
+    Every penalty is trained up front at the initial lambda and temperature (~0.1 s), so switching the
+    penalty there only redraws; any other setting trains once (~20 ms per run) and is cached."""
     lam, temperature = 0.3, 1.0
     _unpenalized(temperature)
     for name in PENALTIES:
@@ -146,6 +167,8 @@ def explorer() -> Explorer:
         "lam": log_slider(lam, 1e-3, 1.0, "lambda"),
         "temperature": slider(temperature, 0.2, 3.0, 0.1, "temperature"),
     }
-    return Explorer(
-        controls, setup=_setup, update=_update, figsize=(11, 3.2), title="Alpha-conv: which penalty sparsifies alpha?"
+    title = (
+        "Alpha-conv: which penalty sparsifies alpha? (alpha_0 blue, alpha_1 orange, alpha_2 green, alpha_3 red; "
+        "the target uses map 1, and a little of map 3)"
     )
+    return BlitExplorer(controls, setup=_setup, update=_update, figsize=(11, 3.2), title=title)

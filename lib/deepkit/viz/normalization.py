@@ -23,7 +23,7 @@ from deepkit.layers import affine_backward, affine_forward
 from deepkit.losses import softmax_loss
 from deepkit.norm import batchnorm_backward_alt, batchnorm_forward, layernorm_backward, layernorm_forward
 from deepkit.validate import check_int, check_positive
-from deepkit.viz.base import Explorer, dropdown, int_slider
+from deepkit.viz.base import BlitExplorer, dropdown, int_slider
 
 NORMS = {"none": "no normalization", "batch": "batch norm", "layer": "layer norm"}
 BATCH_SIZES = (2, 4, 16, 64)
@@ -188,7 +188,7 @@ def _train(
     )
 
 
-def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explorer:
+def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> BlitExplorer:
     """Explorer over (normalization, batch size, layer, step); runs are trained once and cached.
 
     precompute: train every setting up front (~2 s in all, less for runs already cached), so that every
@@ -210,27 +210,22 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explor
         flat = np.zeros(len(BINS) - 1)
         step0 = ax1.stairs(flat + 1, BINS, baseline=1, fill=True, color="0.85")  # the chosen layer at step 0
         ridges = [ax1.stairs(flat + i + 1, BINS, baseline=i + 1) for i in range(depth)]
-        ax1.set(
-            xlim=(-1, 1),
-            ylim=(0.9, depth + 1),
-            xticks=[-1, 0, 1],
-            yticks=np.arange(1, depth + 1),
-            yticklabels=[str(i) for i in range(1, depth + 1)],
-        )
-        ax1.set_ylabel("hidden layer", fontsize=9)
-        losses = {other: ax2.plot([0], [0], color=_COLORS[other], label=NORMS[other])[0] for other in NORMS}
-        ax2.legend(fontsize=7, loc="lower left")
+        ax1.set(xlim=(-1, 1), ylim=(0.9, depth + 1), xticks=[-1, 0, 1], yticks=[])  # layers: named in the title
+        # no legend and few labels: every text artist is redrawn each time, and text is most of a redraw
+        losses = {other: ax2.plot([0], [0], color=_COLORS[other])[0] for other in NORMS}
         (acc_train,) = ax3.plot([0], [0], "-")
         (acc_eval,) = ax3.plot([0], [0], "--", color="k")
         marks = [ax.axvline(0, color="tab:red", lw=0.8, ls=":") for ax in (ax2, ax3)]
         ax3.set(ylim=(0, 1.02), yticks=[0, 0.5, 1])
-        ax3.set_title("val. accuracy: train mode (solid) vs eval (dashed)", fontsize=9)
+        ax3.set_title("val. accuracy: train mode (solid), eval (dashed)", fontsize=9)
         for ax in (ax2, ax3):
-            ax.xaxis.set_major_locator(MaxNLocator(4))  # fewer ticks: tick creation dominates a redraw
-            ax.set_xlabel("SGD step", fontsize=9)
+            ax.xaxis.set_major_locator(MaxNLocator(3))  # few tick labels: text dominates a redraw
             ax.set_xlim(-0.02 * steps, steps * 1.02 + 1)
-        ax2.yaxis.set_major_locator(MaxNLocator(4))
+        ax2.set_xlabel("SGD step", fontsize=9)
+        ax2.yaxis.set_major_locator(MaxNLocator(3))
         titles = [ax.set_title(" ", fontsize=9) for ax in (ax1, ax2)]
+        spines = [spine for ax in (ax1, ax2, ax3) for spine in ax.spines.values()]  # over the lines, as in a full draw
+        dynamic = [step0, *ridges, *losses.values(), acc_train, acc_eval, *marks, *spines, titles[0]]
         return dict(
             axes=(ax1, ax2, ax3),
             step0=step0,
@@ -239,6 +234,7 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explor
             acc=(acc_train, acc_eval),
             marks=marks,
             titles=titles,
+            dynamic=dynamic,  # redrawn on the saved frame (BlitExplorer); the frame changes with the batch size
         )
 
     def update(st: dict, norm: str, batch_size: int, layer: int, step: int) -> str:
@@ -252,7 +248,7 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explor
             ridge.set_linewidth(1.6 if i == layer - 1 else 0.7)
         h0 = r.hist[0, layer - 1] / max(r.hist[0, layer - 1].max(), 1.0) * 0.9
         st["step0"].set_data(h0 + layer, BINS, baseline=layer)
-        st["titles"][0].set_text(f"tanh outputs per layer, step {r.ckpt[k]} (grey: layer {layer} at step 0)")
+        st["titles"][0].set_text(f"tanh outputs, layer 1 (bottom) to {depth}, step {r.ckpt[k]}; grey: step 0")
         lo, hi = np.inf, -np.inf
         for other, line in st["losses"].items():
             o = run(other, batch_size)
@@ -262,7 +258,8 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explor
             lo, hi = min(lo, float(np.min(o.losses))), max(hi, float(np.max(o.losses)))
         pad = 0.05 * (hi - lo) or 0.1
         st["axes"][1].set_ylim(lo - pad, hi + pad)
-        st["titles"][1].set_text(f"training loss, batch size {batch_size}")
+        st["titles"][1].set_text(f"loss, batch {batch_size}: none grey, BN blue, LN orange")
+        st["frame"] = batch_size  # the loss axis' limits and title: everything else of the frame is fixed
         acc_train, acc_eval = st["acc"]
         acc_train.set_data(r.ckpt, r.acc_train)
         acc_train.set_color(color)
@@ -283,7 +280,7 @@ def explorer(steps: int = 60, depth: int = 6, precompute: bool = True) -> Explor
         "layer": int_slider(depth, 1, depth, "layer"),
         "step": int_slider(steps, 0, steps, "step", step=10),
     }
-    return Explorer(
+    return BlitExplorer(
         controls,
         setup=setup,
         update=update,

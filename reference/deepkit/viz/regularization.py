@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 from deepkit import data, layers, losses, optim
 from deepkit import dropout as D
 from deepkit.dropout import dropout_backward, dropout_forward
-from deepkit.regularizers import l2_penalty
+from deepkit.regularizers import l2_penalty, lp_penalty
 from deepkit.viz.base import Explorer, dropdown, int_slider, slider
 
 L2_GRID = (0.0, 1e-3, 1e-2, 3e-2, 1e-1)
@@ -153,15 +153,24 @@ def boundary_probs(lam: float, p_drop: float, n: int = 80) -> np.ndarray:
         return trained_model(lam, p_drop).predict_proba(np.c_[gx.ravel(), gy.ravel()])[:, 1].reshape(n, n)
 
 
-def render_boundary(fig, lam: float = 0.0, p_drop: float = 0.0, show_test: bool = False) -> str:
-    Xtr, ytr, Xte, yte = moons_data()
-    lam, p_drop = float(lam), float(p_drop)
-    net = trained_model(lam, p_drop)
+@cache
+def boundary_line(lam: float, p_drop: float) -> tuple[np.ndarray, ...]:
+    """The 0.5 level line(s) of ``boundary_probs`` as (k, 2) vertex arrays (contourpy, cached)."""
+    import contourpy
+
     prob = boundary_probs(lam, p_drop)
-    ax = fig.subplots()
     x0, x1, y0, y1 = GRID_EXTENT
-    ax.imshow(
-        prob,
+    gen = contourpy.contour_generator(np.linspace(x0, x1, prob.shape[1]), np.linspace(y0, y1, prob.shape[0]), prob)
+    return tuple(gen.lines(0.5))
+
+
+def _boundary_setup(fig) -> dict:
+    """The playground's axes and artists, built once (``_boundary_update`` changes their data)."""
+    from matplotlib.collections import LineCollection
+
+    ax = fig.subplots()
+    image = ax.imshow(
+        np.zeros((2, 2)),
         origin="lower",
         extent=GRID_EXTENT,
         cmap="RdBu_r",
@@ -171,24 +180,33 @@ def render_boundary(fig, lam: float = 0.0, p_drop: float = 0.0, show_test: bool 
         aspect="auto",
         interpolation="bilinear",
     )
-    ax.contour(
-        np.linspace(x0, x1, prob.shape[1]),
-        np.linspace(y0, y1, prob.shape[0]),
-        prob,
-        levels=[0.5],
-        colors="k",
-        linewidths=1.5,
-    )
-    X, y = (Xte[:300], yte[:300]) if show_test else (Xtr, ytr)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="k", s=18, linewidths=0.6)
+    line = ax.add_collection(LineCollection([], colors="k", linewidths=1.5))
+    points = ax.scatter(*moons_data()[0].T, c=moons_data()[1], cmap="RdBu_r", vmin=0, vmax=1, edgecolors="k", s=18)
+    points.set_linewidths(0.6)
     ax.set_xticks([]), ax.set_yticks([])
+    ax.set_xlim(GRID_EXTENT[:2]), ax.set_ylim(GRID_EXTENT[2:])
+    return dict(image=image, line=line, points=points, title=ax.set_title(" ", fontsize=10))
+
+
+def _boundary_update(st: dict, lam: float = 0.0, p_drop: float = 0.0, show_test: bool = False) -> str:
+    Xtr, ytr, Xte, yte = moons_data()
+    lam, p_drop = float(lam), float(p_drop)
+    net = trained_model(lam, p_drop)
+    st["image"].set_data(boundary_probs(lam, p_drop))
+    st["line"].set_segments(boundary_line(lam, p_drop))
+    X, y = (Xte[:300], yte[:300]) if show_test else (Xtr, ytr)
+    st["points"].set_offsets(X)
+    st["points"].set_array(y.astype(float))
     w_norm = np.sqrt(sum(float(np.sum(Wm * Wm)) for Wm in net.Ws))
-    ax.set_title(
-        f"L2 {lam:g}, dropout {p_drop:g}: train acc {net.accuracy(Xtr, ytr):.2f}, "
-        f"test acc {net.accuracy(Xte, yte):.3f}",
-        fontsize=10,
+    st["title"].set_text(
+        f"L2 {lam:g}, dropout {p_drop:g}: train acc {net.accuracy(Xtr, ytr):.2f}, test acc {net.accuracy(Xte, yte):.3f}"
     )
     return f"||W|| = {w_norm:.1f} (L2 shrinks the weights: a smoother boundary)"
+
+
+def render_boundary(fig, lam: float = 0.0, p_drop: float = 0.0, show_test: bool = False) -> str:
+    """The playground's picture drawn into ``fig`` from scratch (for scripts; the widget updates its artists)."""
+    return _boundary_update(_boundary_setup(fig), lam, p_drop, show_test)
 
 
 def explorer(lam: float = 0.0, p_drop: float = 0.0, precompute: bool = True) -> Explorer:
@@ -201,7 +219,7 @@ def explorer(lam: float = 0.0, p_drop: float = 0.0, precompute: bool = True) -> 
     if precompute:
         for lam_ in L2_GRID:
             for p_ in DROP_GRID:
-                boundary_probs(lam_, p_)
+                boundary_line(lam_, p_)
     controls = {
         "lam": W.SelectionSlider(
             options=L2_GRID,
@@ -219,7 +237,9 @@ def explorer(lam: float = 0.0, p_drop: float = 0.0, precompute: bool = True) -> 
         ),
         "show_test": W.Checkbox(value=False, description="show test points"),
     }
-    return Explorer(controls, render_boundary, figsize=(5.6, 3.8), title="Regularization playground")
+    return Explorer(
+        controls, setup=_boundary_setup, update=_boundary_update, figsize=(5.6, 3.8), title="Regularization playground"
+    )
 
 
 # ------------------------------------------------------------------------------------ comparison tables
@@ -329,6 +349,78 @@ def comparison_tables(
     }
 
 
+def incremental_penalty(
+    switch_steps=(0, 50, 100, None),
+    lam: float = 1e-2,
+    p: float = 2.0,
+    steps: int = 200,
+    every: int = 5,
+    task: TextTask | None = None,
+    seed: int = 0,
+) -> dict:
+    """The source notes' "incrementally penalizing" experiment on the text task: the model of the tables
+    (embedding 16, linear -> ReLU 32 -> softmax; full-batch Adam, lr 0.02) trained for ``steps`` steps, with the
+    penalty ``regularizers.lp_penalty(W, lam, p)`` on every weight matrix switched on at step ``s`` for each ``s``
+    of ``switch_steps`` (None: never). One network is trained up to the earliest switch and copied at each
+    switch, so the runs share their history before it.
+
+    Returns {"steps": (K,) checkpoints, s: {"train": (K,), "test": (K,) accuracies in %, "W": final weights}}.
+    """
+    import copy
+
+    task = text_task() if task is None else task
+    X, y = task.X_train, task.y_train
+    rng = np.random.default_rng(seed)
+    sizes = (X.shape[1], 16, 32, int(y.max()) + 1)
+    net = MLP(
+        [rng.normal(size=(a, b)) * np.sqrt(2.0 / a) for a, b in zip(sizes[:-1], sizes[1:])],
+        [np.zeros(b) for b in sizes[1:]],
+        linear_first=True,
+    )
+    state = [{} for _ in range(2 * len(net.Ws))]
+    checkpoints = np.arange(0, steps + 1, every)
+    runs: dict = {}
+
+    def step(net, state, penalized):
+        scores, caches = net.forward(X, 0.0, "train", rng)
+        dWs, dbs = net.backward(losses.softmax_loss(scores, y)[1], caches)
+        for i in range(len(net.Ws)):
+            dw = dWs[i] + (lp_penalty(net.Ws[i], lam, p)[1] if penalized else 0.0)
+            net.Ws[i], state[2 * i] = optim.adam_step(net.Ws[i], dw, state[2 * i], lr=0.02)
+            if i > 0:  # the embedding has no bias
+                net.bs[i], state[2 * i + 1] = optim.adam_step(net.bs[i], dbs[i], state[2 * i + 1], lr=0.02)
+
+    def run(net, state, start, switch):
+        train, test = [], []
+        for t in range(start, steps + 1):
+            if t % every == 0:
+                train.append(100 * net.accuracy(X, y))
+                test.append(100 * net.accuracy(task.X_test, task.y_test))
+            if t < steps:
+                step(net, state, switch is not None and t >= switch)
+        return {"train": np.array(train), "test": np.array(test), "W": [w.copy() for w in net.Ws]}
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        shared = {"train": [], "test": []}
+        order = sorted(switch_steps, key=lambda s: steps + 1 if s is None else s)
+        t = 0
+        for switch in order:
+            end = steps if switch is None else switch
+            while t < end:  # the common history up to this switch (unpenalized)
+                if t % every == 0:
+                    shared["train"].append(100 * net.accuracy(X, y))
+                    shared["test"].append(100 * net.accuracy(task.X_test, task.y_test))
+                step(net, state, False)
+                t += 1
+            rest = run(copy.deepcopy(net), copy.deepcopy(state), t, switch)
+            runs[switch] = {
+                "train": np.r_[shared["train"], rest["train"]],
+                "test": np.r_[shared["test"], rest["test"]],
+                "W": rest["W"],
+            }
+    return {"steps": checkpoints, **runs}
+
+
 def markdown_tables(t: dict) -> str:
     """The three grids of ``comparison_tables`` as Markdown (test accuracy %, best cell in bold)."""
 
@@ -405,25 +497,44 @@ def _cached_masks(kind: str, keep_prob: float, block_size: int, seed: int) -> np
     return masks
 
 
-def render_masks(fig, kind: str = "DropBlock", keep_prob: float = 0.8, block_size: int = 5, seed: int = 0) -> str:
-    masks = _cached_masks(kind, float(keep_prob), int(block_size), int(seed))
+def _masks_setup(fig) -> dict:
+    """The mask montage and the rate bars, built once (``_masks_update`` changes their data)."""
     ax_img, ax_bar = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
-    ax_img.imshow(_montage(masks[0, :8]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    image = ax_img.imshow(_montage(np.zeros((8, SIZE, SIZE))), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax_img.set_axis_off()
+    bars = ax_bar.bar([0, 1, 2], [0.0, 0.0, 0.0], color=["0.6", "tab:orange", "tab:blue"])
+    values = [ax_bar.text(i, 0.0, "", ha="center", va="bottom", fontsize=8) for i in range(3)]
+    ax_bar.set_xlim(-0.6, 2.6)
+    ax_bar.set_xticks([0, 1, 2])
+    ax_bar.set_title(f"drop rate over {SAMPLE[0]} x {SAMPLE[1]} maps", fontsize=9)
+    ax_bar.tick_params(labelsize=8)
+    return dict(image=image, title=ax_img.set_title(" ", fontsize=9), ax_bar=ax_bar, bars=bars, values=values)
+
+
+def _masks_update(st: dict, kind: str = "DropBlock", keep_prob: float = 0.8, block_size: int = 5, seed: int = 0) -> str:
+    masks = _cached_masks(kind, float(keep_prob), int(block_size), int(seed))
+    st["image"].set_data(_montage(masks[0, :8]))
     what = "8 weight matrices (16 x 16)" if kind == "DropConnect" else "8 channels of one sample (16 x 16)"
-    ax_img.set_title(f"{kind}: {what}, black = dropped", fontsize=9)
+    st["title"].set_text(f"{kind}: {what}, black = dropped")
     target = 1.0 - keep_prob
     measured = float(1.0 - masks.mean())
     names, vals = ["target", "measured"], [target, measured]
     if kind == "DropBlock":
         names.insert(1, "exact")
         vals.insert(1, D.expected_dropblock_rate(keep_prob, block_size, SIZE))
-    ax_bar.bar(names, vals, color=["0.6", "tab:orange", "tab:blue"][: len(vals)])
-    ax_bar.set_ylim(0, max(0.05, 1.2 * max(vals)))
-    ax_bar.set_title(f"drop rate over {SAMPLE[0]} x {SAMPLE[1]} maps", fontsize=9)
-    ax_bar.tick_params(labelsize=8)
-    for i, v in enumerate(vals):
-        ax_bar.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
+    colors = ["0.6", "tab:orange", "tab:blue"] if kind == "DropBlock" else ["0.6", "tab:blue"]
+    for i, (bar, text) in enumerate(zip(st["bars"], st["values"])):
+        shown = i < len(vals)
+        bar.set_visible(shown)
+        text.set_visible(shown)
+        if shown:
+            bar.set_height(vals[i])
+            bar.set_color(colors[i])
+            text.set_position((i, vals[i]))
+            text.set_text(f"{vals[i]:.3f}")
+    st["ax_bar"].set_xticks(range(len(vals)), names)
+    st["ax_bar"].set_xlim(-0.6, len(vals) - 0.4)
+    st["ax_bar"].set_ylim(0, max(0.05, 1.2 * max(vals)))
     note = f"{kind}: measured drop rate {measured:.3f} vs target 1 - keep_prob = {target:.3f}"
     if kind == "DropBlock":
         note += (
@@ -436,6 +547,11 @@ def render_masks(fig, kind: str = "DropBlock", keep_prob: float = 0.8, block_siz
     return note
 
 
+def render_masks(fig, kind: str = "DropBlock", keep_prob: float = 0.8, block_size: int = 5, seed: int = 0) -> str:
+    """The mask viewer's picture drawn into ``fig`` from scratch (for scripts; the widget updates its artists)."""
+    return _masks_update(_masks_setup(fig), kind, keep_prob, block_size, seed)
+
+
 def masks_explorer(kind: str = "DropBlock", keep_prob: float = 0.8, block_size: int = 5) -> Explorer:
     """Mask viewer: kind, keep_prob and block_size (DropBlock) sliders, a seed to resample."""
     controls = {
@@ -444,4 +560,4 @@ def masks_explorer(kind: str = "DropBlock", keep_prob: float = 0.8, block_size: 
         "block_size": int_slider(block_size, 1, SIZE, "block_size"),
         "seed": W.IntText(value=0, description="seed", layout=W.Layout(width="140px")),
     }
-    return Explorer(controls, render_masks, figsize=(8, 3.0), title="What gets dropped")
+    return Explorer(controls, setup=_masks_setup, update=_masks_update, figsize=(8, 3.0), title="What gets dropped")
