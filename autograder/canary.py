@@ -99,9 +99,12 @@ def verify(
     """Grade the reference and the stubs of every assignment as the batch will; raise InfrastructureError unless
     the reference gets full marks and the stubs zero. ``log`` gets one line per assignment."""
     from autograder.grade import grade_one
+    from autograder.libgrade import reference_cases
 
     check_gradebook(course)
     canary = canary_course(course)
+    for a in assignments:  # load each topic's checks and reference outputs once, before the threads share them
+        reference_cases(canary, canary.topic(a))
     work = [(a, student) for a in assignments for student in (REFERENCE, STUBS)]
     for a, student in work:
         _submission(course, a, canary.submitted / student / a, reference=student == REFERENCE)

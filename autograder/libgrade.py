@@ -87,26 +87,15 @@ def wrong_outputs(course: Course, topic: TopicChecks, part_name: str, case: int)
         return _WRONG_CACHE[(*key, part_name, case)]
 
 
-_AST_LOCK = threading.Lock()
-
-
-def _parse(source):
-    """``ast.parse``, one thread at a time: CPython 3.11 keeps the AST builder's recursion counter per interpreter,
-    so parses in parallel grading threads can fail with "AST constructor recursion depth mismatch" (a grading
-    error that is no student's doing)."""
-    import ast
-
-    with _AST_LOCK:
-        return ast.parse(source)
-
-
 def modules_used(course: Course, topic: TopicChecks) -> dict[str, list[str]]:
     """Part name -> the topic modules its probe touches (``dk.<module>.`` in the probe's source)."""
     import ast
     import re
 
     src = course.probe_source(topic)
-    funcs = {n.name: ast.get_source_segment(src, n) or "" for n in _parse(src).body if isinstance(n, ast.FunctionDef)}
+    funcs = {
+        n.name: ast.get_source_segment(src, n) or "" for n in ast.parse(src).body if isinstance(n, ast.FunctionDef)
+    }
     out = {}
     for part in topic.parts:
         names = set(re.findall(r"\bdk\.(\w+)", funcs.get(part.probe, "")))
@@ -122,7 +111,7 @@ def _imports_closure(sub_dir: Path, modules: set[str]):
     edges: dict[str, set[str]] = {}
     for m in modules:
         try:
-            tree = _parse((sub_dir / "lib" / "deepkit" / f"{m}.py").read_bytes())
+            tree = ast.parse((sub_dir / "lib" / "deepkit" / f"{m}.py").read_bytes())
         except Exception:  # noqa: BLE001 - unreadable or not Python: no edges
             continue
         found = set()

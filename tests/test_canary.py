@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -87,7 +86,7 @@ def test_symlinked_venv_and_checkout_grade_the_reference_to_full_marks(tmp_path)
     submission(work / "submitted" / "ref" / A01)
     submission(work / "submitted" / "stub" / A01, reference=False)
     done = subprocess.run(
-        [str(python), "-m", "autograder", "--work", str(work), "autograde", "--all", "--jobs", "2"],
+        [str(python), "-m", "autograder", "--work", str(work), "autograde", "--all", "--jobs", "2", "--run-notebook"],
         cwd=checkout,
         capture_output=True,
         text=True,
@@ -121,7 +120,8 @@ def test_check_works_with_a_symlinked_venv_from_a_symlinked_checkout(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"on lib/deepkit ({learner / 'lib' / 'deepkit'})" in done.stdout, done.stdout  # the learner's own lib
-    assert "total 13/13" in done.stdout and "notebook: ok" in done.stdout, done.stdout
+    total = sum(p.points for p in Course(root=ROOT).topic(A01).parts)
+    assert f"total {total:g}/{total:g}" in done.stdout and "notebook: ok" in done.stdout, done.stdout
     assert "sandbox ended early" not in done.stdout
 
 
@@ -160,7 +160,7 @@ def test_an_infrastructure_failure_mid_batch_raises_instead_of_scoring_zero(tmp_
 
     course = Course(root=ROOT, work=tmp_path / "work")
     submission(course.submitted / "alice" / A01)
-    with pytest.raises(InfrastructureError, match=r"library sandbox did not start: exec failed: FileNotFoundError"):
+    with pytest.raises(InfrastructureError, match=r"exec failed: FileNotFoundError"):
         grade_batch(course, [("alice", A01)], Limits(lib_wall=60), jobs=1, notebook=False, progress=False)
     assert not (course.autograded / "alice" / A01 / "autograder.json").exists()
 
@@ -196,7 +196,9 @@ def test_make_grade_regrades_only_what_changed(tmp_path, capsys):
     first = _make("grade", *args, cwd=ROOT)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "canary ok" in first.stdout + first.stderr
-    assert re.search(r"01_softmax alice: 13/14", first.stdout) and re.search(r"01_softmax bob: 8/14", first.stdout)
+    assert all(got == top for got, top in library_scores(work, "alice").values())
+    lost = {name for name, (got, top) in library_scores(work, "bob").items() if got < top}
+    assert lost == {"affine_backward", "two_layer_loss"}, lost  # the doubled dw, and the net that backprops through it
     assert (work / "feedback" / "bob" / A01 / "feedback.html").is_file() and (work / "exports" / "grades.csv").is_file()
     second = _make("grade", *args, cwd=ROOT)
     assert second.returncode == 0, second.stderr
@@ -209,5 +211,6 @@ def test_make_grade_regrades_only_what_changed(tmp_path, capsys):
     assert main(args) == 0
     third = capsys.readouterr().out
     assert "1 submission(s) already graded as they are now; grading 1" in third, third
-    assert re.search(r"01_softmax bob: 13/14", third) and "01_softmax alice" not in third
+    assert "01_softmax bob" in third and "01_softmax alice" not in third
+    assert all(got == top for got, top in library_scores(work, "bob").values())
     assert main([*args, "--force"]) == 0 and "graded 2 submission(s)" in capsys.readouterr().out
