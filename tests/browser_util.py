@@ -151,9 +151,8 @@ class LabServer:
         return env
 
     def _nbgrader_cwd(self) -> Path:
-        """A working folder whose nbgrader_config.py is the course's, with the gradebook and the submitted,
-        autograded and feedback folders moved to tmp (``self.nbgrader``); a tree without the course's nbgrader
-        config (a student edition) gets none."""
+        """A working folder (``self.nbgrader``) whose nbgrader_config.py is the course's, with the gradebook moved
+        to tmp; a tree without the course's nbgrader config (a student edition) gets none."""
         cwd = self.nbgrader = self.tmp / "nbgrader"
         cwd.mkdir()
         course = self.repo / "autograder" / "nbgrader_config.py"
@@ -162,10 +161,6 @@ class LabServer:
                 f"c = get_config()  # noqa: F821\n"
                 f"load_subconfig({str(course)!r})  # noqa: F821  (the course's config, unchanged)\n"
                 f"c.CourseDirectory.db_url = 'sqlite:///{cwd / 'gradebook.db'}'  # not the course's gradebook\n"
-                + "".join(
-                    f"c.CourseDirectory.{kind}_directory = {str(cwd / kind)!r}  # not the course's\n"
-                    for kind in ("submitted", "autograded", "feedback")
-                )
                 + self.nbgrader_config
             )
         return cwd

@@ -295,7 +295,12 @@ def test_start_here_screenshot(lab, page):
 def lab_course(tmp_path_factory):
     """JupyterLab serving the repository itself, as ``make lab`` does (the formgrader needs the course root inside
     the server root). Its tests only read pages: they open no notebook, so nothing in the tree can be saved."""
-    server = bu.LabServer(tmp_path_factory.mktemp("lab_course"), sandbox=False)
+    tmp = tmp_path_factory.mktemp("lab_course")
+    moved = "".join(  # submissions and results of the formgrader's tests go to tmp, never the course's folders
+        f"c.CourseDirectory.{kind}_directory = {str(tmp / 'nbgrader' / kind)!r}\n"
+        for kind in ("submitted", "autograded", "feedback")
+    )
+    server = bu.LabServer(tmp, sandbox=False, nbgrader_config=moved)
     try:
         server.start()
         yield server
