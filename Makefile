@@ -1,29 +1,9 @@
 # The course's commands. Every target creates/updates .venv first, so a fresh clone needs nothing else.
-SHELL := /bin/bash
-PYTHON ?= python3
-VENV := .venv
-PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
-PORT ?= 8888
+# venv, lab, update and notebook-filter come from course/lab.mk (the student edition ships the same file).
+include course/lab.mk
 
-.PHONY: venv lab build check-build lint format notebooks test test-fast chromium grade release collect feedback export bench site clean
-
-## make venv: .venv with the pinned requirements (reinstalled when requirements.txt changes)
-venv: $(STAMP)
-$(STAMP): requirements.txt
-	@if [ ! -x $(PY) ]; then \
-	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { \
-	    echo "error: the pinned requirements need Python 3.11; run e.g. make PYTHON=python3.11 venv" >&2; exit 1; }; \
-	  $(PYTHON) -m venv $(VENV) || { echo "error: cannot create $(VENV) (Debian: apt-get install python3-venv)" >&2; exit 1; }; \
-	fi
-	$(PY) -m pip install --quiet --disable-pip-version-check $(PIP_ARGS) -r requirements.txt
-	@rm -f $(VENV)/.installed-*; touch $@
-
-## make lab: open the course in JupyterLab on the landing page (LAB_ARGS=--no-browser on a server)
-LAB_ARGS ?=
-lab: venv
-	JUPYTER_CONFIG_PATH="$(CURDIR)/autograder" $(VENV)/bin/jupyter lab --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
-	  $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS) START_HERE.ipynb
+.PHONY: build check-build lint format notebooks test test-fast chromium grade release publish student-edition \
+	collect feedback export bench site clean
 
 ## make build: regenerate lib/deepkit stubs and exercises/ from solutions/
 build: venv
@@ -67,25 +47,41 @@ test-fast: venv lint
 	@$(PYTEST) -m "not slow and not browser" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc = 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$rc
 
-## make grade: autograde every submission in autograder/submitted/ (sandboxed, parallel), then feedback + CSV
+## make grade [A=NN]: autograde the collected submissions of topic NN (all topics without A) on the hidden cases,
+## after the canary; only those not yet graded as they are now (GRADE_ARGS=--force regrades all); feedback + CSV
+## (WORK=DIR: a term's own submitted/, autograded/, gradebook.db instead of autograder/)
+ASSIGNMENT_ARG = $(if $(A),--assignment $(A),--all)
+WORK_ARG = $(if $(WORK),--work "$(WORK)",)
 grade: venv
-	$(PY) -m autograder autograde --all
-	$(PY) -m autograder feedback --all
-	$(PY) -m autograder export --all
+	$(PY) -m autograder $(WORK_ARG) autograde $(ASSIGNMENT_ARG) $(GRADE_ARGS)
+	$(PY) -m autograder $(WORK_ARG) feedback $(ASSIGNMENT_ARG)
+	$(PY) -m autograder $(WORK_ARG) export $(ASSIGNMENT_ARG)
 
-## make release / collect FROM=<LMS zip or folder> A=NN [LMS=canvas|moodle|blackboard|folder] [ROSTER=<LMS export>]
-## / feedback / export [FORMAT=canvas|moodle|blackboard|csv]: the other grading steps (docs/LMS.md)
+## make release A=NN: add topic NN to the student edition in EDITION (every topic without A): a git repository
+## (committed; `make publish` pushes it for nbgitpuller) and EDITION.zip (for an LMS). See docs/INSTRUCTORS.md.
+EDITION ?= $(abspath $(CURDIR)/../$(notdir $(CURDIR))-student-edition)
 release: venv
-	$(PY) -m autograder release
+	$(PY) -m autograder release --student-edition "$(EDITION)" $(if $(A),--assignment $(A),) $(RELEASE_ARGS)
 
+publish: venv
+	git -C "$(EDITION)" push origin main
+
+## make student-edition OUT=DIR [TOPICS="01 04"]: an edition of exactly these topics (default: all) in DIR + DIR.zip
+student-edition: venv
+	@[ -n "$(OUT)" ] || { echo "usage: make student-edition OUT=DIR [TOPICS=\"01 04\"]" >&2; exit 2; }
+	$(PY) -m autograder release --student-edition "$(OUT)" $(if $(TOPICS),--topics "$(TOPICS)",) $(RELEASE_ARGS)
+
+## make collect FROM=<LMS zip or folder> A=NN [LMS=canvas|moodle|blackboard|folder] [ROSTER=<LMS export>]
+## / feedback / export [FORMAT=canvas|moodle|blackboard|csv]: the other grading steps (docs/LMS.md)
 collect: venv
-	$(PY) -m autograder collect "$(FROM)" --assignment $(A) $(if $(LMS),--lms $(LMS)) $(if $(ROSTER),--roster "$(ROSTER)")
+	$(PY) -m autograder $(WORK_ARG) collect "$(FROM)" --assignment $(A) $(if $(LMS),--lms $(LMS)) \
+	  $(if $(ROSTER),--roster "$(ROSTER)")
 
 feedback: venv
-	$(PY) -m autograder feedback --all
+	$(PY) -m autograder $(WORK_ARG) feedback $(ASSIGNMENT_ARG)
 
 export: venv
-	$(PY) -m autograder export --all $(if $(FORMAT),--format $(FORMAT))
+	$(PY) -m autograder $(WORK_ARG) export $(ASSIGNMENT_ARG) $(if $(FORMAT),--format $(FORMAT))
 
 ## make bench: reference deepkit vs torch ratios, notebook times, grading throughput per topic (plain serial
 ## nbgrader vs ours on a local Dask cluster of 1 and 2 workers, projections for 300 / 10,000 submissions) and

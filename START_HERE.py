@@ -6,7 +6,7 @@
 #
 # * a **lecture** notebook: the derivation (Markdown + LaTeX), numbers that verify it, and interactive widgets;
 # * an **exercise** notebook: you implement functions in `lib/deepkit/`, and tests check them;
-# * hidden **checks** run by the autograder, so you (or your instructor) get a score per part.
+# * **checks** run by the autograder on your code in a sandbox, so you (or your instructor) get a score per part.
 
 # %% [markdown]
 # ## Topics
@@ -29,8 +29,12 @@
 # %% [markdown]
 # ## How to work
 #
-# 1. **Read the lecture** (`lectures/NN_topic.ipynb`). Lectures use the reference implementation, so they run
-#    even before you have written anything. Run all cells, then play with the widgets.
+# 1. **Read the lecture** (`lectures/NN_topic.ipynb`): the derivation, the numbers that check it, the widgets.
+#    In the course repository lectures run on the course's reference implementation, so they work before you
+#    have written anything. In a student edition they come already run (every output and explorer is a
+#    snapshot of a run with the reference), and re-running a cell uses **your** `lib/deepkit`: it stops with
+#    `NotImplementedError` until you have written what the cell calls, then the lecture's checks against
+#    PyTorch test your code too.
 # 2. **Open the exercise** (`exercises/NN_topic/NN_topic.ipynb`) and run its first cell: it puts *your*
 #    `lib/deepkit` on the path and reloads it whenever you save a file.
 # 3. **Implement** each function where the notebook tells you, in `lib/deepkit/<module>.py`. Every function you
@@ -38,30 +42,37 @@
 #    its docstring gives the shapes, the formula and what to return. Input validation is already written.
 # 4. **Run the visible tests**: the test cell after each instruction checks your function on fixed inputs and
 #    with a numerical gradient check. Fix, save, re-run: no kernel restart needed.
-# 5. **Check yourself like the grader does**: in a terminal at the repository root run
+# 5. **Check yourself like the grader does**: open a terminal (*File > New > Terminal*; it starts in the course
+#    folder) and run
 #
 #    ```
-#    .venv/bin/python -m autograder check 01
+#    python -m autograder check 01
 #    ```
 #
-#    It runs the hidden checks on your `lib/deepkit` in a sandbox and prints a per-part report (points and
-#    the reason for every lost point). Nothing is uploaded anywhere.
+#    It runs the public cases of every graded part on your `lib/deepkit` in a sandbox and prints a per-part
+#    report (points and the reason for every lost point). Grading uses hidden cases drawn the same way from a
+#    secret seed: an implementation that passes the public cases of a correct one passes the hidden ones too.
+# 6. **Hand in**: `python -m autograder submit 01` writes `01_softmax-submission.zip` (the exercise notebook and
+#    your `lib/deepkit/*.py`); upload it where your instructor says.
 #
-# Your work lives in `lib/deepkit/` and in the exercise notebooks (written answers). `reference/` holds the
-# reference implementation and `solutions/` the instructors' source notebooks with the hidden tests: reading them
-# spoils the exercise. `make build` (for instructors) regenerates `lib/` and `exercises/` from `reference/` and
-# `solutions/`; it refuses to overwrite files you have changed and not committed.
-
-# %% [markdown]
-# ## Commands (from the repository root)
+# Your work lives in `lib/deepkit/` and in the exercise notebooks (written answers).
+#
+# ## Commands (in the course folder)
 #
 # | command | what it does |
 # |---|---|
 # | `make lab` | opens JupyterLab on this page (creates `.venv` on first use) |
-# | `make test` | the repository's own test suite (library vs PyTorch, every notebook, the autograder) |
+# | `make update` | brings new topics and fixes into your folder, keeping your work |
 # | `python -m autograder check NN` | your score on topic NN, with reasons |
-# | `make grade` | instructors: autograde every submission in `autograder/submitted/` (see README) |
-#
+# | `python -m autograder submit NN` | the zip to hand in |
+
+# %% [markdown] tags=["repository-only"]
+# In the course repository `reference/` and `solutions/` hold the answers: reading them spoils the exercise.
+# `make build` (for instructors) regenerates `lib/` and `exercises/` from them; it refuses to overwrite files you
+# have changed and not committed. `make test` runs the repository's own test suite; instructors grade with
+# `make grade` (docs/INSTRUCTORS.md).
+
+# %% [markdown]
 # ## Check your setup
 # Run the cell below: it shows the versions in use and which `deepkit` your exercises will import.
 

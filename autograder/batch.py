@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from autograder.course import Course, Limits
 from autograder.distributed import GradingCluster, local_cluster
+from autograder.errors import InfrastructureError
 from autograder.grade import CellScore, Outcome, ensure_assignment, record, write_outputs
 from autograder.intake.stage import lms_time
 
@@ -83,6 +84,8 @@ def grade_batch(
                     # the submission time is the coordinator's record of the LMS's (a worker has no such record)
                     g.intake.timestamp = lms_time(course, g.assignment, course.submitted / g.student / g.assignment)
                     out = record(course, g.outcome, g.intake, g.nbres)
+                except InfrastructureError:  # the machinery broke (e.g. the gradebook), not this submission
+                    raise
                 except Exception as exc:  # noqa: BLE001 - the batch continues; the submission still gets a reason
                     out = failed_outcome(course, g.student, g.assignment, f"{type(exc).__name__}: {exc}")
             record_s += time.monotonic() - r0

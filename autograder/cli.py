@@ -1,7 +1,7 @@
-"""``python -m autograder <command>``: the course's grading CLI (see autograder/README.md).
+"""``python -m autograder <command>``: the course's grading commands (instructors: autograder/README.md).
 
-Instructor: release, collect, autograde, cluster, feedback, export, similarity, bench. Student / self-learner:
-check, submit.
+Instructor: release, collect, autograde, cluster, feedback, export, similarity, term-secret, bench. Student /
+self-learner: check, submit (the only commands of a student edition).
 """
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from autograder.cases import MissingTermSecret
 from autograder.course import Course, Limits
+from autograder.errors import InfrastructureError
 
 
 def _limits(a) -> Limits:
@@ -43,8 +44,25 @@ def _pairs(course: Course, a) -> list[tuple[str, str]]:
 
 
 def cmd_release(course: Course, a) -> int:
-    """Regenerate lib/ stubs and exercises/ (tools.build runs nbgrader generate_assignment)."""
-    return subprocess.call([sys.executable, "-m", "tools.build"], cwd=course.root)
+    """Build the student edition (autograder/edition.py): the topics given, or those already released in it plus
+    ``--assignment``; commit it in its own git repository, write its zip, push it with ``--publish``."""
+    from autograder.edition import EditionError, build, publish, released_in
+
+    out = Path(a.student_edition).expanduser()
+    if a.topics:
+        numbers = [n for n in a.topics.replace(",", " ").split() if n]
+    elif a.assignment:
+        numbers = [*released_in(out), *(course.assignment(n) for n in a.assignment)]
+    else:
+        numbers = course.assignments()
+    try:
+        build(course.root, out, numbers, lectures=not a.no_lectures)
+        if a.publish:
+            publish(out)
+    except EditionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _policy(course: Course, a):
@@ -103,8 +121,13 @@ def _sandbox_ready(limits: Limits) -> bool:
 
 
 def cmd_autograde(course: Course, a) -> int:
+    """Grade submissions on the hidden cases, after the canary: those not yet graded as they are now (all of them
+    with ``--force``, and always the one named by ``--student`` + ``--assignment``). Exit status 2 on an
+    infrastructure failure (nothing graded after it), 1 if a submission's own grading failed (it got 0 with a
+    reason), else 0."""
+    from autograder import stamps
     from autograder.batch import grade_batch
-    from autograder.errors import InfrastructureError
+    from autograder.canary import check_gradebook, verify_on
 
     pairs = _pairs(course, a)
     if not pairs:
@@ -115,22 +138,55 @@ def cmd_autograde(course: Course, a) -> int:
         print("refusing to grade without isolation (pass --no-isolation to run anyway)", file=sys.stderr)
         return 2
     jobs = a.jobs or os.cpu_count() or 1
+    notebook = a.run_notebook  # executed only when asked (the notebook is read, not run, by default)
     t0 = time.monotonic()
     stats: dict = {}
     try:
+        course.case_set()  # the hidden cases need the term secret: fail now, not per submission
+        check_gradebook(course)  # every grade is written there: fail now, not per submission
+        wanted = {p: stamps.stamp(course, *p, limits, notebook) for p in pairs}
+        single = bool(a.student and a.assignment)
+        todo = [p for p in pairs if a.force or single or stamps.recorded(course, *p) != wanted[p]]
+        if not todo:
+            print(f"all {len(pairs)} submission(s) are graded as they are now (--force regrades them)")
+            return 0
+        if len(todo) < len(pairs):
+            print(f"{len(pairs) - len(todo)} submission(s) already graded as they are now; grading {len(todo)}")
         outs = grade_batch(
-            course, pairs, limits, jobs=jobs, notebook=a.run_notebook, scheduler=a.scheduler, stats=stats
+            course,
+            todo,
+            limits,
+            jobs=jobs,
+            notebook=notebook,
+            scheduler=a.scheduler,
+            stats=stats,
+            preflight=lambda cluster: verify_on(cluster, course, sorted({asg for _, asg in todo}), limits, notebook),
         )
+    except MissingTermSecret as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except InfrastructureError as exc:
         print(f"error: grading stopped, the grading machinery failed (not a submission): {exc}", file=sys.stderr)
         return 2
+    failed = []
     for o in outs:
         print(f"{o.assignment} {o.student}: {o.summary()}")
+        if any(n.startswith("grading failed") for n in o.notes):
+            failed.append(f"{o.student}/{o.assignment}")
+        else:
+            stamps.record(course, o.student, o.assignment, wanted[(o.student, o.assignment)])
     where = f"the Dask scheduler {a.scheduler}" if a.scheduler else "a local cluster"
     print(
         f"graded {len(outs)} submission(s) in {time.monotonic() - t0:.1f} s on {where} "
         f"({stats.get('workers', '?')} worker thread(s))"
     )
+    if failed:
+        print(
+            f"error: grading itself failed for {len(failed)} submission(s) (they got 0 with an 'internal grading "
+            f"error' reason; fix the cause and regrade them): {', '.join(failed)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -187,7 +243,7 @@ def cmd_similarity(course: Course, a) -> int:
 
 
 def cmd_check(course: Course, a) -> int:
-    """Run the hidden checks on YOUR lib/deepkit (sandboxed when the OS allows) and print a per-part report."""
+    """Run the public cases on YOUR lib/deepkit (sandboxed when the OS allows) and print a per-part report."""
     from autograder.grade import grade_one
     from autograder.sandbox import jail
 
@@ -198,7 +254,7 @@ def cmd_check(course: Course, a) -> int:
 
     asg = course.assignment(a.assignment)
     with tempfile.TemporaryDirectory(prefix="deepkit-check-") as tmp:
-        work = Course(root=course.root, work=Path(tmp))
+        work = Course(root=course.root, work=Path(tmp), cases="public")
         src = work.submitted / "me" / asg
         (src / "lib" / "deepkit").mkdir(parents=True)
         for p in sorted((course.stub_lib / "deepkit").glob("*.py")):
@@ -207,8 +263,12 @@ def cmd_check(course: Course, a) -> int:
         nb = course.path(course.find(asg).exercise_notebook)
         if nb.is_file():
             shutil.copyfile(nb, src / f"{asg}.ipynb")
-        out, intake, lib, nbres = grade_one(work, "me", asg, limits, notebook=a.notebook)
-    print(f"{asg}: hidden checks of lib/deepkit ({course.stub_lib / 'deepkit'})")
+        try:
+            out, intake, lib, nbres = grade_one(work, "me", asg, limits, notebook=getattr(a, "notebook", False))
+        except InfrastructureError as exc:  # the machinery, not the learner's code
+            print(f"error: {exc} (this is not about your code: the check itself could not run)", file=sys.stderr)
+            return 2
+    print(f"{asg}: the public cases of every graded part, on lib/deepkit ({course.stub_lib / 'deepkit'})")
     if status is not None:
         print("  " + status.describe())
     width = max(len(n) for n in out.cells)
@@ -233,16 +293,43 @@ def cmd_submit(course: Course, a) -> int:
     return 0
 
 
+def cmd_term_secret(course: Course, a) -> int:
+    """Say where the term secret comes from (never print it); ``--init`` writes a new random one."""
+    import hashlib
+
+    from autograder.cases import init_secret_file, term_secret
+
+    if a.init:
+        try:
+            path = init_secret_file()
+        except FileExistsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote a new term secret to {path} (keep it for the whole term; never commit or publish it)")
+        return 0
+    try:
+        secret = term_secret(course.root)
+    except MissingTermSecret as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"term secret found (fingerprint {hashlib.sha256(secret.encode()).hexdigest()[:12]})")
+    return 0
+
+
 def cmd_bench(course: Course, a) -> int:
     from autograder.bench import main as bench_main
 
     return bench_main(a)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(student_only: bool | None = None) -> argparse.ArgumentParser:
+    """The command line; in a student edition (``student_only``, default: detected) only ``check`` and ``submit``."""
+    if student_only is None:
+        student_only = Course(topics=()).is_edition
     p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
-    p.add_argument("--work", help="folder for submitted/, autograded/, feedback/, gradebook.db (default: autograder/)")
-    p.add_argument("--root", help="the course folder (default: this repository)")
+    if not student_only:
+        p.add_argument("--work", help="folder of submitted/, autograded/, gradebook.db (default: autograder/)")
+    p.add_argument("--root", help="the course folder (default: this one)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def select(sp, default_all=False):
@@ -259,7 +346,24 @@ def build_parser() -> argparse.ArgumentParser:
             help="wall-clock backstop of the library sandbox (parts are limited in CPU time; default: generous)",
         )
 
-    sp = sub.add_parser("release", help="regenerate lib/ stubs and exercises/ (python -m tools.build)")
+    sp = sub.add_parser("check", help="run the public cases of every graded part on your own lib/deepkit")
+    sp.add_argument("assignment", help="NN")
+    if not student_only:  # the notebook run needs the instructor's source notebook (its gradebook template)
+        sp.add_argument("--notebook", action="store_true", help="also run the exercise notebook like the grader")
+    timeouts(sp)
+    sp.set_defaults(fn=cmd_check)
+    sp = sub.add_parser("submit", help="pack exercises/NN_x/NN_x.ipynb + lib/deepkit/*.py into a zip")
+    sp.add_argument("assignment", help="NN")
+    sp.add_argument("--out")
+    sp.set_defaults(fn=cmd_submit)
+    if student_only:
+        return p
+    sp = sub.add_parser("release", help="build the student edition (a git repository and a zip) of released topics")
+    sp.add_argument("--student-edition", required=True, metavar="DIR", help="the edition's folder (outside the repo)")
+    sp.add_argument("--assignment", action="append", help="add topic NN to the topics DIR already releases")
+    sp.add_argument("--topics", help="exactly these topics (e.g. 01,04); default: every topic")
+    sp.add_argument("--no-lectures", action="store_true", help="leave the executed lectures out (quick)")
+    sp.add_argument("--publish", action="store_true", help="push the edition to its git remote (nbgitpuller)")
     sp.set_defaults(fn=cmd_release)
     sp = sub.add_parser("collect", help="take in an LMS download (or a folder) by LMS id; print the intake table")
     sp.add_argument("source", help="the LMS's bulk download (zip) or a folder")
@@ -278,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-mb", type=float, default=128, help="bytes one submission may expand to (default 128 MiB)")
     sp.add_argument("--max-files", type=int, default=5000, help="files one submission may hold (default 5000)")
     sp.set_defaults(fn=cmd_collect)
-    sp = sub.add_parser("autograde", help="grade submissions (sandboxed, in parallel) into the gradebook")
+    sp = sub.add_parser("autograde", help="grade submissions on the hidden cases (sandboxed, in parallel)")
     select(sp)
     timeouts(sp)
     sp.add_argument(
@@ -300,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="UNSAFE: grade even where namespaces are unavailable (resource limits only, no file/network isolation)",
     )
+    sp.add_argument("--force", action="store_true", help="regrade submissions already graded as they are now")
     sp.set_defaults(fn=cmd_autograde)
     sp = sub.add_parser("cluster", help="start a Dask cluster for autograde --scheduler (local or SLURM)")
     sp.add_argument("kind", choices=("local", "slurm"))
@@ -337,15 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-reference", action="store_true", help="do not compare with the reference solution")
     sp.add_argument("--out", help="HTML report (default autograder/exports/similarity-<assignment>.html)")
     sp.set_defaults(fn=cmd_similarity)
-    sp = sub.add_parser("check", help="run the hidden checks on your own lib/deepkit")
-    sp.add_argument("assignment", help="NN")
-    sp.add_argument("--notebook", action="store_true", help="also run the exercise notebook like the grader")
-    timeouts(sp)
-    sp.set_defaults(fn=cmd_check)
-    sp = sub.add_parser("submit", help="pack exercises/NN_x/NN_x.ipynb + lib/deepkit/*.py into a zip")
-    sp.add_argument("assignment", help="NN")
-    sp.add_argument("--out")
-    sp.set_defaults(fn=cmd_submit)
+    sp = sub.add_parser("term-secret", help="check the term secret (the seed of the hidden cases); --init makes one")
+    sp.add_argument("--init", action="store_true", help="write a new random secret to ~/.config/deepkit/term-secret")
+    sp.set_defaults(fn=cmd_term_secret)
     sp = sub.add_parser("bench", help="submissions per minute per topic, against plain serial nbgrader autograde")
     sp.add_argument("--students", type=int, default=10, help="submissions per topic (default 10)")
     sp.add_argument("--assignment", default="all", help="NN, a comma-separated list, or all (default)")
@@ -359,5 +458,5 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     root = Path(a.root) if a.root else Course().root
-    course = Course(root=root, work=Path(a.work) if a.work else None)
+    course = Course(root=root, work=Path(a.work) if getattr(a, "work", None) else None)
     return int(a.fn(course, a) or 0)

@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 
+from autograder.cases import PUBLIC, CaseSet, hidden_seed, public_path, term_secret
 from autograder.spec import TopicChecks
 from course.topics import Topic, UnknownTopic, find, load, student_modules
 
@@ -54,12 +55,36 @@ class Course:
     root: Path = REPO
     work: Path | None = None  # where submitted/, autograded/, feedback/, staging/, gradebook.db live
     topics: tuple[Topic, ...] | None = None  # None: the registry of the tree at ``root``
+    cases: str = "hidden"  # "hidden": grading (needs the term secret); "public": ``check`` (autograder/cases.py)
+    secret: str | None = None  # the term secret; None: read from the instructor's configuration when needed
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
         self.work = Path(self.work).resolve() if self.work is not None else self.root / "autograder"
         if self.topics is None:
             self.topics = load(self.root)
+
+    # -- which cases (autograder/cases.py)
+    def case_set(self) -> CaseSet:
+        """The cases this course grades on: the public ones, or the hidden ones of the term secret (raises
+        ``MissingTermSecret`` with instructions when there is none)."""
+        if self.cases == "public":
+            return PUBLIC
+        if self.cases != "hidden":
+            raise ValueError(f"cases must be 'public' or 'hidden', not {self.cases!r}")
+        if self.is_edition:
+            raise SystemExit("this is a student edition: it holds the public cases only (python -m autograder check)")
+        return CaseSet("hidden", hidden_seed(self.secret if self.secret is not None else term_secret(self.root)))
+
+    @property
+    def is_edition(self) -> bool:
+        """A student edition (autograder/edition.py): public cases as data, no reference implementation."""
+        return (self.root / "course" / "edition.json").is_file()
+
+    def public_cases_file(self, checks: TopicChecks) -> Path | None:
+        """The stored public cases of a topic (in a student edition), or None (computed from the reference)."""
+        path = public_path(self.root, checks.topic.slug)
+        return path if path.is_file() else None
 
     # -- inputs (read-only for the grader)
     def path(self, rel) -> Path:
@@ -150,6 +175,8 @@ class Course:
     def given_files(self) -> tuple[str, ...]:
         """Files of the given (non-student) part of deepkit, relative to ``lib/deepkit`` (e.g. ``viz/base.py``)."""
         base = self.ref_lib / "deepkit"
+        if not base.is_dir():  # a student edition: no reference; the given files are the stub tree's
+            base = self.stub_lib / "deepkit"
         out = []
         for p in sorted(base.rglob("*.py")):
             rel = p.relative_to(base)

@@ -8,16 +8,16 @@ import json
 import os
 import re
 import shutil
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from autograder.cases import make_cases, read_public
 from autograder.compare import CaseResult, judge_case, part_score
 from autograder.course import Course, Limits
-from autograder.local import make_cases, misconception_outputs, reference_package, run_probe
+from autograder.local import misconception_outputs, reference_package, run_probe
 from autograder.reasons import Context
 from autograder.sandbox import jail
 from autograder.spec import TopicChecks
@@ -27,6 +27,7 @@ MODULES_INDEX = 0xFFFF  # the worker that reports which modules import (sandbox/
 _REF_LOCK = threading.RLock()  # wrong_outputs holds it while it asks reference_cases
 _REF_CACHE: dict = {}
 _WRONG_CACHE: dict = {}
+_STORED: dict = {}  # the public cases read from a student edition's data, by the _REF_CACHE key
 
 
 @dataclass
@@ -50,29 +51,40 @@ class LibResult:
 
 
 def reference_cases(course: Course, topic: TopicChecks) -> dict[str, list[tuple[dict, dict]]]:
-    """Part name -> [(inputs, reference outputs)], computed once per process and topic."""
-    key = (str(course.root), topic.number)
+    """Part name -> [(inputs, reference outputs)] on the course's cases (``Course.case_set``: public or hidden),
+    computed once per process, topic and case set; a student edition's public cases are read from its data."""
+    cases = course.case_set()
+    key = (str(course.root), topic.number, cases.key)
     with _REF_LOCK:
         if key not in _REF_CACHE:
-            probes = course.load_probes(topic)
-            ref = reference_package(course)
-            out = {}
-            for part in topic.parts:
-                out[part.name] = [(inp, run_probe(probes, part, ref, inp)) for inp in make_cases(part)]
-            _REF_CACHE[key] = out
+            stored = course.public_cases_file(topic) if cases.name == "public" else None
+            if stored is not None:
+                _STORED[key] = read_public(stored, topic)
+                _REF_CACHE[key] = _STORED[key].cases
+            else:
+                probes = course.load_probes(topic)
+                ref = reference_package(course)
+                _REF_CACHE[key] = {
+                    part.name: [(inp, run_probe(probes, part, ref, inp)) for inp in make_cases(part, cases.seed)]
+                    for part in topic.parts
+                }
         return _REF_CACHE[key]
 
 
 def wrong_outputs(course: Course, topic: TopicChecks, part_name: str, case: int) -> list:
-    """The known mistakes' outputs on one hidden case of a part, computed on first need and kept."""
-    key = (str(course.root), topic.number, part_name, case)
+    """The known mistakes' outputs on one case of a part, computed on first need and kept (stored with the
+    public cases in a student edition)."""
+    key = (str(course.root), topic.number, course.case_set().key)
     with _REF_LOCK:
-        if key not in _WRONG_CACHE:
+        if (*key, part_name, case) not in _WRONG_CACHE:
             part = next(p for p in topic.parts if p.name == part_name)
             inputs = reference_cases(course, topic)[part_name][case][0]
-            ref = reference_package(course)
-            _WRONG_CACHE[key] = misconception_outputs(course.load_probes(topic), part, ref, inputs)
-        return _WRONG_CACHE[key]
+            if key in _STORED:
+                found = _STORED[key].wrong_outputs(part, case)
+            else:
+                found = misconception_outputs(course.load_probes(topic), part, reference_package(course), inputs)
+            _WRONG_CACHE[(*key, part_name, case)] = found
+        return _WRONG_CACHE[(*key, part_name, case)]
 
 
 def modules_used(course: Course, topic: TopicChecks) -> dict[str, list[str]]:
@@ -244,7 +256,7 @@ def sandbox_masks() -> dict[str, str]:
 
 def sandbox_env() -> dict[str, str]:
     return {
-        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "PATH": f"{Path(jail.interpreter()).parent}:/usr/bin:/bin",
         "HOME": "/tmp",
         "TMPDIR": "/tmp",
         "USER": jail.SANDBOX_USER,
@@ -377,7 +389,7 @@ def grade_library(
     budget = Budget.of(topic, limits)
     prepare_run(course, topic, run_dir, budget)
     j = jail.Jail(
-        argv=[sys.executable, "-I", "/box/run/runner.py", "/box/run", "/box/sub"],
+        argv=[jail.interpreter(), "-I", "/box/run/runner.py", "/box/run", "/box/sub"],
         binds={"/box/sub": str(sub_dir), "/box/run": str(run_dir)},
         wall=budget.wall,
         cpu=budget.cpu_total + budget.import_cpu + 5,

@@ -1,6 +1,7 @@
 """Run a topic's probes in THIS process (no sandbox): for the repository's tests and for the trusted reference.
 
-The sandboxed path (student code) reuses ``make_cases`` and ``compare_case`` so the two cannot drift apart.
+The sandboxed path (student code) reuses ``cases.make_cases`` and ``compare.judge_case`` so the two cannot drift
+apart. ``grade_module`` grades on the public cases (``cases.PUBLIC_SEED``), as ``check`` does.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from types import ModuleType, SimpleNamespace
 
 import numpy as np
 
+from autograder.cases import PUBLIC_SEED, make_cases
 from autograder.compare import CaseResult, judge_case, part_score
 from autograder.course import Course
 from autograder.spec import Misconception, Part, TopicChecks
-
-SEED_BASE = 20261123  # hidden inputs derive from this and the part name; never shown in feedback
 
 
 def load_topic(key: str) -> TopicChecks:
@@ -25,12 +25,6 @@ def load_topic(key: str) -> TopicChecks:
 
 def load_probes(topic: TopicChecks) -> ModuleType:
     return Course().load_probes(topic)
-
-
-def make_cases(part: Part, seed_base: int = SEED_BASE) -> list[dict]:
-    """The part's seeded hidden inputs: ``part.seeds`` dictionaries, deterministic per part name."""
-    tag = sum(ord(c) * 131**i for i, c in enumerate(part.name)) % (2**31)
-    return [part.inputs(np.random.default_rng([seed_base, tag, k])) for k in range(part.seeds)]
 
 
 def run_probe(probes: ModuleType, part: Part, dk: ModuleType, inputs: dict) -> dict:
@@ -69,9 +63,14 @@ def misconception_outputs(probes: ModuleType, part: Part, ref: ModuleType, input
 
 
 def grade_module(
-    number: str, dk: ModuleType, parts: list[str] | None = None, ref: ModuleType | None = None
+    number: str,
+    dk: ModuleType,
+    parts: list[str] | None = None,
+    ref: ModuleType | None = None,
+    seed_base: int = PUBLIC_SEED,
 ) -> dict[str, tuple[float, str]]:
-    """Grade a deepkit package ``dk`` (any object with the topic's modules as attributes) in-process.
+    """Grade a deepkit package ``dk`` (any object with the topic's modules as attributes) in-process, on the
+    cases drawn from ``seed_base`` (the public cases unless told otherwise).
 
     Returns part name -> (points, reason). Exceptions in the graded code count as a failed case.
     """
@@ -83,7 +82,7 @@ def grade_module(
         if parts is not None and part.name not in parts:
             continue
         cases = []
-        for inp in make_cases(part):
+        for inp in make_cases(part, seed_base):
             expected = run_probe(probes, part, ref, inp)
             try:
                 got = run_probe(probes, part, dk, inp)

@@ -64,8 +64,8 @@ def _zygote():
             root = str(Path(__file__).resolve().parent.parent)
             # one BLAS thread: the zygote imports numpy for the pre-forked kernels, and threads do not survive a fork
             env = dict(os.environ, PYTHONPATH=root, PYTHONDONTWRITEBYTECODE="1", **_ONE_THREAD)
-            proc = subprocess.Popen(
-                [sys.executable, "-c", "from autograder.sandbox.zygote import serve; serve()"],
+            proc = subprocess.Popen(  # the real interpreter path: the kernels it starts in sandboxes use it
+                [jail.interpreter(), "-c", "from autograder.sandbox.zygote import serve; serve()"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

@@ -22,6 +22,7 @@ repository lists every topic, a student edition only the released ones, a test's
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 from dataclasses import dataclass, field
@@ -149,7 +150,8 @@ def load(root: Path | str) -> tuple[Topic, ...]:
     path = (Path(root) / "course" / "topics.py").resolve()
     if not path.is_file() or path == Path(__file__).resolve():
         return TOPICS
-    name = f"_course_topics_{abs(hash(str(path)))}"
+    digest = hashlib.sha1(str(path).encode() + path.read_bytes()).hexdigest()[:16]
+    name = f"_course_topics_{digest}"  # per content: a registry that changed (a new release) is read again
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)

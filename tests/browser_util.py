@@ -138,6 +138,11 @@ class LabServer:
 
         for cache in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
             shutil.copy2(cache, dirs["MPLCONFIGDIR"] / cache.name)
+        course_server_config = self.repo / "autograder" / "jupyter_server_config.py"  # the formgrader guard
+        if course_server_config.is_file():
+            (dirs["JUPYTER_CONFIG_DIR"] / "jupyter_server_config.py").write_text(
+                f"c = get_config()  # noqa: F821\nload_subconfig({str(course_server_config)!r})  # noqa: F821\n"
+            )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "IPYTHON"))}
         env.update({k: str(v) for k, v in dirs.items()})
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -146,16 +151,18 @@ class LabServer:
         return env
 
     def _nbgrader_cwd(self) -> Path:
-        """A working folder whose nbgrader_config.py is the course's, with the gradebook moved to tmp."""
-        cwd = self.tmp / "nbgrader"
+        """A working folder (``self.nbgrader``) whose nbgrader_config.py is the course's, with the gradebook moved
+        to tmp; a tree without the course's nbgrader config (a student edition) gets none."""
+        cwd = self.nbgrader = self.tmp / "nbgrader"
         cwd.mkdir()
         course = self.repo / "autograder" / "nbgrader_config.py"
-        (cwd / "nbgrader_config.py").write_text(
-            f"c = get_config()  # noqa: F821\n"
-            f"load_subconfig({str(course)!r})  # noqa: F821  (the course's config, unchanged)\n"
-            f"c.CourseDirectory.db_url = 'sqlite:///{cwd / 'gradebook.db'}'  # not the course's gradebook\n"
-            + self.nbgrader_config
-        )
+        if course.is_file():
+            (cwd / "nbgrader_config.py").write_text(
+                f"c = get_config()  # noqa: F821\n"
+                f"load_subconfig({str(course)!r})  # noqa: F821  (the course's config, unchanged)\n"
+                f"c.CourseDirectory.db_url = 'sqlite:///{cwd / 'gradebook.db'}'  # not the course's gradebook\n"
+                + self.nbgrader_config
+            )
         return cwd
 
     # --- life cycle ---------------------------------------------------------------------------------------

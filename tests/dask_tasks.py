@@ -27,3 +27,13 @@ def tracked_grade_job(job: dict) -> str:
     if job["student"].startswith("hang") and len(attempts(folder, job["student"])) == 1:
         time.sleep(3600)
     return grade_job(job)
+
+
+def unreachable_interpreter_grade_job(python: str, job: dict) -> str:
+    """``grade_job`` in a worker whose sandbox is told to exec ``python`` through its unresolved symlinked path,
+    which does not exist inside the sandbox (only real paths are bound): the bug tests/test_canary.py re-creates."""
+    from autograder.sandbox import jail
+
+    jail.interpreter = lambda: python
+    jail.real_folder = lambda path: path
+    return grade_job(job)

@@ -436,7 +436,7 @@ def _hidden_values(course) -> list[str]:
     """Printed forms of hidden input values (6+ significant digits) that must never reach a student."""
     vals = []
     for p in course.topic(A01).parts:
-        for inp in make_cases(p):
+        for inp in make_cases(p, course.case_set().seed):  # the hidden cases the batch graded on
             for v in inp.values():
                 if isinstance(v, np.ndarray) and v.dtype.kind == "f":
                     vals += [f"{x:.6f}"[:8] for x in v.ravel()[:5] if abs(x) > 1e-3]

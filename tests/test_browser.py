@@ -295,7 +295,12 @@ def test_start_here_screenshot(lab, page):
 def lab_course(tmp_path_factory):
     """JupyterLab serving the repository itself, as ``make lab`` does (the formgrader needs the course root inside
     the server root). Its tests only read pages: they open no notebook, so nothing in the tree can be saved."""
-    server = bu.LabServer(tmp_path_factory.mktemp("lab_course"), sandbox=False)
+    tmp = tmp_path_factory.mktemp("lab_course")
+    moved = "".join(  # submissions and results of the formgrader's tests go to tmp, never the course's folders
+        f"c.CourseDirectory.{kind}_directory = {str(tmp / 'nbgrader' / kind)!r}\n"
+        for kind in ("submitted", "autograded", "feedback")
+    )
+    server = bu.LabServer(tmp, sandbox=False, nbgrader_config=moved)
     try:
         server.start()
         yield server
@@ -339,6 +344,8 @@ def test_nbgrader_extensions_load_with_the_course_config(lab_course, browser):
             text = page.locator("#main-table").inner_text()
             missing = [s for s in sources if s not in text]
             assert not missing, f"formgrader does not list the source assignments {missing}"
+            listed = [t.strip() for t in page.locator("#main-table td.name").all_inner_texts()]
+            assert sorted(listed) == sorted(sources), f"exactly the course's assignments, no phantom: {listed}"
         _formgrader_ok(page.inner_text("body"))
 
         # lab extension: JupyterLab has the Nbgrader menu, and its Formgrader item opens the formgrader in a panel
@@ -357,6 +364,196 @@ def test_nbgrader_extensions_load_with_the_course_config(lab_course, browser):
         _formgrader_ok(frame.locator("body").inner_text())
     finally:
         context.close()
+
+
+# ------------------------------------------------------------------------------------ the formgrader's buttons
+def _post(lab, path: str) -> dict:
+    import urllib.request
+
+    req = urllib.request.Request(lab.url(path), method="POST", data=b"")
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def _modal_text(page) -> str:
+    modal = page.locator("#error-modal")
+    modal.wait_for(state="visible", timeout=60_000)
+    text = modal.inner_text()
+    modal.locator("button.close").first.click()
+    modal.wait_for(state="hidden", timeout=30_000)
+    return text
+
+
+@pytest.mark.timeout(600)
+def test_formgrader_autograde_and_feedback_run_nothing_and_name_the_sandboxed_command(lab_course, browser):
+    """Clicked in the real formgrader: Autograde and Generate feedback neither run nbgrader (no student code
+    outside the sandbox, the grader's results are not deleted, the gradebook gets no submission) nor fail
+    silently: the dialog names the command that grades through the sandbox."""
+    import warnings
+
+    from nbgrader.api import Gradebook
+
+    from autograder.course import Course
+    from autograder.nbrun import generate_gradebook
+
+    lab, a = lab_course, TOPICS[0].folder
+    db_url = f"sqlite:///{lab.nbgrader / 'gradebook.db'}"
+    generate_gradebook(Course(), a, db_url)
+    submitted = lab.nbgrader / "submitted" / "alice" / a
+    submitted.mkdir(parents=True, exist_ok=True)
+    (submitted / f"{a}.ipynb").write_bytes((ROOT / TOPICS[0].exercise_notebook).read_bytes())
+    (submitted / "HACKED-if-run.py").write_text("open('/tmp/formgrader-ran-student-code', 'w')\n")
+    results = lab.nbgrader / "autograded" / "alice" / a / "autograder.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text('{"total": 13}')
+    context = browser.new_context(viewport=bu.VIEWPORT)
+    try:
+        page = context.new_page()
+        page.goto(lab.url("/api/status"))  # the login cookie for "/" (nbgrader's pages set one for their own path)
+        page.goto(lab.url(f"/formgrader/manage_submissions/{a}"))
+        row = page.locator("#main-table tr", has_text="alice")
+        row.wait_for(timeout=60_000)
+        row.locator(".autograde a").click()
+        text = _modal_text(page)
+        assert f"python -m autograder autograde --student alice --assignment {a}" in text, text
+        assert "sandbox" in text and "Traceback" not in text, text
+        row = page.locator("#main-table tr", has_text="alice")
+        row.wait_for(timeout=60_000)
+        row.locator(".generate-feedback a").click()
+        text = _modal_text(page)
+        assert f"python -m autograder feedback --assignment {a} --student alice" in text, text
+    finally:
+        context.close()
+    every = _post(lab, f"/formgrader/api/assignment/{a}/generate_feedback")  # the assignment-wide button
+    assert every["success"] is False and f"python -m autograder feedback --assignment {a}" in every["log"]
+    assert results.read_text() == '{"total": 13}', "the grader's results are kept"
+    assert not (results.parent / f"{a}.ipynb").exists() and not (lab.nbgrader / "feedback").exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Gradebook(db_url) as gb:
+            assert [s.id for s in gb.students] == [], "nbgrader autograde would have created the student"
+
+
+# ------------------------------------------------------------------------------------- a student's first hour
+@pytest.mark.timeout(600)
+def test_make_lab_opens_start_here_with_the_course_python_in_its_terminal(tmp_path, browser):
+    """`make lab LAB_ARGS=--no-browser` in a fresh copy of the course, with a PATH and a ~/.bashrc that put another
+    Python first: the printed URL opens START_HERE, JupyterLab asks nothing about news, and a terminal opened
+    from the menu runs the course's virtualenv python."""
+    import hashlib
+    import signal
+    import subprocess
+    import sys
+
+    course = tmp_path / "course"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True).stdout.split("\0")
+    for rel in filter(None, files):
+        if (ROOT / rel).is_file():
+            (course / rel).parent.mkdir(parents=True, exist_ok=True)
+            (course / rel).write_bytes((ROOT / rel).read_bytes())
+    subprocess.run(["git", "init", "-q"], cwd=course, check=True)
+    home = tmp_path / "home"
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "python").write_text("#!/bin/sh\necho not-the-course-python\n")
+    (home / "bin" / "python").chmod(0o755)
+    (home / ".bashrc").write_text(f'export PATH="{home / "bin"}:$PATH"\n')
+    venv = Path(sys.prefix)
+    stamp = venv / f".installed-{hashlib.sha1((course / 'requirements.txt').read_bytes()).hexdigest()[:12]}"
+    port = bu.free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "IPYTHON", "VIRTUAL_ENV"))}
+    env.update(
+        HOME=str(home),
+        PATH=f"{home / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
+        JUPYTER_DATA_DIR=str(tmp_path / "jupyter-data"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"),
+    )
+    log = open(tmp_path / "make-lab.log", "wb")
+    lab_args = "LAB_ARGS=--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port_retries=0"
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "-o", str(stamp), f"VENV={venv}", f"PORT={port}", "lab", lab_args],
+        cwd=course,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        url = None
+        deadline = time.monotonic() + 180
+        while url is None and time.monotonic() < deadline and proc.poll() is None:
+            found = re.search(rf"http://127\.0\.0\.1:{port}/\S+", (tmp_path / "make-lab.log").read_text())
+            url = found.group(0) if found else None
+            time.sleep(0.5)
+        output = (tmp_path / "make-lab.log").read_text()
+        assert url and "/lab/tree/START_HERE.ipynb?token=" in url, output[-3000:]
+        page = browser.new_context(viewport=bu.VIEWPORT).new_page()
+        page.goto(url, timeout=120_000)
+        page.wait_for_selector(".jp-Notebook .jp-MarkdownOutput h1", timeout=120_000)
+        assert "Deep learning" in page.locator(".jp-MarkdownOutput h1").first.inner_text()
+        config = page.evaluate("() => JSON.parse(document.getElementById('jupyter-config-data').textContent)")
+        assert config["news"]["disabled"] is True, config.get("news")
+        # the terminal, from the menu, as a student opens it
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^File$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^New$")).hover()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Terminal$")).click()
+        page.wait_for_selector(".jp-Terminal .xterm", timeout=60_000)
+        page.locator(".jp-Terminal .xterm").last.click()
+        out = tmp_path / "which-python.txt"
+        page.keyboard.type(f"python -c 'import sys; print(sys.prefix)' > {out}; python -m autograder --help >> {out}\n")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "check" not in (out.read_text() if out.exists() else ""):
+            time.sleep(0.5)
+        lines = out.read_text().splitlines() if out.exists() else []
+        assert lines and Path(lines[0]).resolve() == venv.resolve(), lines
+        assert any("check" in ln for ln in lines), lines
+        toasts = page.locator(".Toastify__toast").all_inner_texts()
+        assert not [t for t in toasts if "news" in t.lower()], toasts
+        page.context.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+# ---------------------------------------------------------------------------------------- the student edition
+@pytest.mark.timeout(900)
+def test_student_edition_lecture_opens_with_its_content(tmp_path, browser):
+    """A lecture of the student edition (topic 01, executed at release time) opened in JupyterLab: the note, the
+    text outputs and the explorer's snapshot show without running anything."""
+    from autograder.edition import build
+
+    out, _ = build(ROOT, tmp_path / "edition", [TOPICS[0].number])
+    server = bu.LabServer(tmp_path / "lab", repo=out, sandbox=False)
+    try:
+        server.start()
+        context = browser.new_context(viewport=bu.VIEWPORT)
+        page = context.new_page()
+        page.goto(server.url(f"/lab/workspaces/wedition/tree/{TOPICS[0].lecture}") + "&reset", timeout=120_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        page.locator(".jp-MarkdownOutput", has_text="This lecture was run for you").wait_for(timeout=60_000)
+        images = page.locator(".jp-OutputArea-output img")
+        images.first.wait_for(timeout=60_000)
+        assert images.count() >= len(TOPICS[0].explorers) + 1, "plots and the explorer snapshot"
+        assert page.evaluate(
+            "() => [...document.querySelectorAll('.jp-OutputArea-output img')]"
+            ".every(i => i.complete && i.naturalWidth > 0)"
+        )
+        assert page.locator(".jp-OutputArea-output pre").count() > 0, "text outputs"
+        snapshots = page.locator(".jp-RenderedMarkdown", has_text="a snapshot (the explorer runs when")
+        assert snapshots.count() >= len(TOPICS[0].explorers)
+        assert bu.error_outputs(page) == []
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "edition_lecture.png"))
+        context.close()
+    finally:
+        server.stop()
 
 
 # ------------------------------------------------------------------------ stored XSS through the formgrader

@@ -600,6 +600,17 @@ if __name__ != "__main__":
         isolation: str = ""  # "root", "userns" or "" (none)
         ended: str = ""  # "wall", "overflow" or "" (the command ended by itself)
 
+    def interpreter() -> str:
+        """This interpreter as the sandbox can exec it. The sandbox binds only real paths, so a virtualenv reached
+        through a symlink (a shared ``.venv`` link, or a checkout under a symlinked folder) must be named by its
+        real folder; the file name stays, because a virtualenv's ``bin/python`` is itself a link that must keep
+        its place next to ``pyvenv.cfg``."""
+        return real_folder(sys.executable)
+
+    def real_folder(path: str) -> str:
+        """``path`` with its folder resolved (symlinks followed) and its file name kept."""
+        return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+
     def python_ro_paths() -> list[str]:
         """Host paths the sandbox needs read-only to run this interpreter and its virtualenv."""
         paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
@@ -624,7 +635,7 @@ if __name__ != "__main__":
         """The launcher's JSON configuration for ``jail`` (the zygote gets the same)."""
         box = sum(_tree_bytes(p) for p in jail.binds.values())
         return {
-            "argv": jail.argv,
+            "argv": [real_folder(jail.argv[0]), *jail.argv[1:]] if jail.argv else [],  # only real paths inside
             "binds": jail.binds,
             "box_bytes": int(box * 1.25) + (4 << 20),
             "wall": jail.wall,
