@@ -144,14 +144,15 @@ def _restore(array: np.ndarray, kind: str):
     return array
 
 
-def _put(arrays: dict, kinds: dict, prefix: str, values: dict, keys_only: bool = False) -> None:
-    """Store ``values`` under ``prefix``; ``keys_only``: only their names (an empty array; the part's compare
-    never reads the values, see ``reads_reference_values``)."""
+def _put(arrays: dict, kinds: dict, prefix: str, values: dict, read: frozenset[str] | None = None) -> None:
+    """Store ``values`` under ``prefix``; ``read``: the names whose values the part's compare reads (None: all;
+    see ``reference_keys_read``); the others are stored as their name only (an empty array)."""
     for key, value in values.items():
         if "|" in str(key):
             raise ValueError(f"{prefix}: key {key!r} contains '|'")
-        arrays[f"{prefix}|{key}"] = np.zeros(0) if keys_only else np.asarray(value)
-        kinds[f"{prefix}|{key}"] = "unread" if keys_only else _kind(value)
+        kept = read is None or key in read
+        arrays[f"{prefix}|{key}"] = np.asarray(value) if kept else np.zeros(0)
+        kinds[f"{prefix}|{key}"] = _kind(value) if kept else "unread"
 
 
 def input_digest(inputs: dict) -> str:
@@ -164,36 +165,63 @@ def input_digest(inputs: dict) -> str:
     return h.hexdigest()
 
 
-def reads_reference_values(part: Part) -> bool:
-    """Does the part's comparison read the reference's output values? The default comparison does; a custom
-    ``compare(student, reference, inputs)`` does unless its code uses ``reference`` only to test which keys it has
-    (``"dx_eval" in reference``), as the statistical checks do. Read from the function's source (AST): any other
-    use of the name, or a source that cannot be read, counts as reading."""
+def reference_keys_read(part: Part) -> frozenset[str] | None:
+    """Which reference output values the part's comparison reads: None for all of them (the default comparison,
+    or a use of ``reference`` the rule below does not recognise), else the set of output names. Read from the
+    source of ``compare(student, reference, inputs)`` (AST); ``reference`` may appear only
+
+    * in a membership test (``"dx_eval" in reference``): no value read (the statistical checks);
+    * subscripted by a string constant (``reference["dx_eval"]``): that output;
+    * passed to a call whose other arguments include a literal tuple or list of string constants
+      (``_edges(student, reference, ("dx_eval", "dx_p1"))``): those outputs.
+
+    A source that cannot be read counts as reading everything. The edition build then checks that every verdict
+    on the public cases is the same with only these values stored (``edition_checks``)."""
     import ast
     import inspect
     import textwrap
 
     if part.compare is None:
-        return True
+        return None
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(part.compare)))
     except (OSError, TypeError, SyntaxError):
-        return True
+        return None
     func = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.Lambda)), None)
     args = func.args.args if func is not None else []
     if len(args) < 2:
-        return True
+        return None
     name = args[1].arg
-    membership = {
-        id(node.comparators[0])
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Compare)
-        and len(node.ops) == 1
-        and isinstance(node.ops[0], ast.In | ast.NotIn)
-        and isinstance(node.comparators[0], ast.Name)
-    }
-    uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name]
-    return any(id(n) not in membership for n in uses)
+
+    def is_ref(node) -> bool:
+        return isinstance(node, ast.Name) and node.id == name
+
+    def str_consts(node) -> list[str] | None:
+        if isinstance(node, ast.Tuple | ast.List) and all(
+            isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts
+        ):
+            return [e.value for e in node.elts]
+        return None
+
+    allowed, keys = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.In | ast.NotIn):
+            if is_ref(node.comparators[0]):
+                allowed.add(id(node.comparators[0]))
+        elif isinstance(node, ast.Subscript) and is_ref(node.value):
+            if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+                allowed.add(id(node.value))
+                keys.add(node.slice.value)
+        elif isinstance(node, ast.Call) and any(is_ref(a) for a in node.args):
+            listed = [str_consts(a) for a in node.args if not is_ref(a)]
+            listed = [k for k in listed if k]
+            if listed:
+                allowed.update(id(a) for a in node.args if is_ref(a))
+                keys.update(k for ks in listed for k in ks)
+    uses = [n for n in ast.walk(tree) if is_ref(n)]
+    if any(id(n) not in allowed for n in uses):
+        return None
+    return frozenset(keys)
 
 
 def write_public(path: Path, topic: TopicChecks, cases: dict, wrong: dict, answers: tuple | None = None) -> Path:
@@ -205,13 +233,13 @@ def write_public(path: Path, topic: TopicChecks, cases: dict, wrong: dict, answe
     arrays, kinds, counts, digests = {}, {}, {}, {}
     for part in topic.parts:
         counts[part.name] = len(cases[part.name])
-        keys_only = not reads_reference_values(part)  # only the names of the outputs matter to its compare
+        read = reference_keys_read(part)  # the values its compare reads; of the others only the names
         for c, (inputs, expected) in enumerate(cases[part.name]):
             digests[f"{part.name}|{c}"] = input_digest(inputs)
-            _put(arrays, kinds, f"{part.name}|{c}|out", expected, keys_only)
+            _put(arrays, kinds, f"{part.name}|{c}|out", expected, read)
             for m, outputs in enumerate(wrong.get((part.name, c), [])):
                 if outputs is not None:
-                    _put(arrays, kinds, f"{part.name}|{c}|wrong{m}", outputs, keys_only)
+                    _put(arrays, kinds, f"{part.name}|{c}|wrong{m}", outputs, read)
     meta = {"topic": topic.folder, "seed": PUBLIC_SEED, "cases": counts, "kinds": kinds, "inputs": digests}
     if answers is not None:  # the trusted helpers' answers (autograder/edition_checks.py): (table, arrays)
         meta["answers"] = answers[0]

@@ -11,7 +11,9 @@ What travels (both directions are plain data; nothing a student's code produced 
 * coordinator -> worker, a *job* (dict): the course root (the same path on every machine), student, assignment,
   the submitted folder as entries (relative path, kind, bytes; files over ``SHIP_FILE_MAX`` or past
   ``SHIP_TOTAL_MAX`` travel as their size only and arrive as sparse placeholders, which the intake never reads),
-  the limits, the notebook flag, the digest of the grading inputs and the worker's hard deadline.
+  the limits, the notebook flag, the digest of the grading inputs, which cases (``case_config``: the term
+  secret itself travels only when the coordinator was given one explicitly, as a benchmark is; otherwise each
+  machine reads its own configuration) and the worker's hard deadline.
 * worker -> coordinator, a JSON text (``RESULT_VERSION``): the outcome's library cells, notebook status, timings
   and notes; the intake summary ``record`` needs; the notebook result (status, reason, log tail and the
   autograded notebook as nbformat JSON, untrusted data as today); the graded staging copy (``sub/`` and
@@ -214,8 +216,8 @@ def _install_template(course: Course, rel: str, entries: list[dict]) -> None:
 
 # --------------------------------------------------------------------------------------------- worker side
 _WORKER_LOCK = threading.Lock()
-_WORKER_COURSES: dict[str, Course] = {}
-_WORKER_DIGESTS: dict[tuple[str, str], str] = {}
+_WORKER_COURSES: dict[tuple, Course] = {}
+_WORKER_DIGESTS: dict[tuple, str] = {}
 
 
 def _scratch() -> Path:
@@ -229,19 +231,28 @@ def _scratch() -> Path:
     return base / "autograder-work"
 
 
-def worker_course(root: str) -> Course:
-    """The course tree at ``root`` with this worker's scratch work folder (one per process, kept warm)."""
+def case_config(course: Course) -> dict:
+    """Which cases the coordinator grades on, as a job carries it: ``cases`` and an explicit ``secret`` (a
+    benchmark's or a test's own). ``secret`` None: each machine reads the term secret from its own configuration
+    (it never travels); the digest check refuses a worker whose cases differ."""
+    return {"cases": course.cases, "secret": course.secret}
+
+
+def worker_course(root: str, cases: str = "hidden", secret: str | None = None) -> Course:
+    """The course tree at ``root`` on ``cases`` (``case_config``) with this worker's scratch work folder (one per
+    process and case set, kept warm)."""
+    key = (root, cases, secret)
     with _WORKER_LOCK:
-        if root not in _WORKER_COURSES:
+        if key not in _WORKER_COURSES:
             if not (Path(root) / "course" / "topics.py").is_file():
                 raise InfrastructureError(f"{socket.gethostname()}: no course tree at {root}")
-            _WORKER_COURSES[root] = Course(root=Path(root), work=_scratch())
-        return _WORKER_COURSES[root]
+            _WORKER_COURSES[key] = Course(root=Path(root), work=_scratch(), cases=cases, secret=secret)
+        return _WORKER_COURSES[key]
 
 
 def worker_digest(course: Course, assignment: str) -> str:
     """The digest as this worker process loaded the course (computed once per process and assignment)."""
-    key = (str(course.root), assignment)
+    key = (str(course.root), course.cases, course.secret, assignment)
     with _WORKER_LOCK:
         if key not in _WORKER_DIGESTS:
             _WORKER_DIGESTS[key] = digest(course, assignment)
@@ -253,14 +264,19 @@ def _identity(slot: int | None = None) -> dict:
 
 
 def prepare_worker(
-    root: str, assignments: list[str], cell_timeout: float, notebook: bool, templates: dict[str, list[dict]]
+    root: str,
+    assignments: list[str],
+    cell_timeout: float,
+    notebook: bool,
+    templates: dict[str, list[dict]],
+    cases: dict | None = None,
 ) -> str:
     """Warm one worker: digests, reference outputs, the coordinator's notebook templates (``templates``: folder
     relative to ``staging/`` -> packed entries), the notebook fork server. JSON {host, pid, digests}."""
     from autograder import nbrun
     from autograder.libgrade import reference_cases
 
-    course = worker_course(root)
+    course = worker_course(root, **(cases or {}))
     with _WORKER_LOCK:
         for rel, entries in templates.items():
             _install_template(course, rel, entries)
@@ -351,7 +367,7 @@ def grade_job(job: dict) -> str:
     student, assignment = job["student"], job["assignment"]
     head = {"version": RESULT_VERSION, "student": student, "assignment": assignment, "worker": _identity()}
     try:
-        course = worker_course(job["root"])
+        course = worker_course(job["root"], **job.get("cases", {}))
         mine = worker_digest(course, assignment)
     except Exception as exc:  # noqa: BLE001 - the worker cannot load the course: infrastructure
         return json.dumps({**head, "error": {"kind": "infrastructure", "message": f"{type(exc).__name__}: {exc}"}})
@@ -701,6 +717,7 @@ class GradingCluster:
                 limits.cell_timeout,
                 notebook,
                 templates,
+                case_config(course),
                 workers=[addr],
                 allow_other_workers=False,
                 pure=False,
@@ -743,6 +760,7 @@ class GradingCluster:
             "limits": asdict(limits),
             "notebook": notebook,
             "digest": dig,
+            "cases": case_config(course),
             "deadline": deadline,
         }
 

@@ -36,7 +36,7 @@ from autograder.cases import (
     _encode,
     call_key,
     make_cases,
-    reads_reference_values,
+    reference_keys_read,
 )
 from autograder.spec import TopicChecks
 
@@ -122,15 +122,16 @@ def _variants(reference: dict, wrong: list) -> list[dict]:
     return [reference, *(w for w in wrong if w is not None), {}, scaled(1.001), scaled(2.0)]
 
 
-def _stored(outputs: dict, values_read: bool) -> dict:
-    """Outputs as the edition stores them (``cases.write_public``: names only where the compare reads no value)."""
-    return outputs if values_read else {k: np.zeros(0) for k in outputs}
+def _stored(outputs: dict, read: frozenset[str] | None) -> dict:
+    """Outputs as the edition stores them (``cases.write_public``: only the values the compare reads, of the others
+    their names)."""
+    return {k: v if read is None or k in read else np.zeros(0) for k, v in outputs.items()}
 
 
 def _verdicts(module, cases: dict, wrong: dict, recorder: Recorder | None = None, stored: dict | None = None):
     """Every verdict the module's comparisons give on the variants (``(fraction, reason)`` and the detects; an
-    exception is a verdict too), and which helpers saw a student's arrays. ``stored``: part -> whether its compare
-    reads reference values; compare against the reference outputs as the edition stores them."""
+    exception is a verdict too), and which helpers saw a student's arrays. ``stored``: part -> the reference values its
+    compare reads (``cases.reference_keys_read``); compare against the reference outputs as the edition stores them."""
     from autograder.compare import compare_case
 
     out, tainted = [], set()
@@ -221,7 +222,7 @@ def ship(path: Path, checks: TopicChecks, cases: dict, wrong: dict) -> tuple[str
         for part in original.PARTS:
             make_cases(part, PUBLIC_SEED)  # generators may call helpers
     expected, tainted = _verdicts(original, cases, wrong, recorder)
-    values_read = {part.name: reads_reference_values(part) for part in original.PARTS}
+    values_read = {part.name: reference_keys_read(part) for part in original.PARTS}
 
     keep = set(tainted) | {n for n, calls in import_time.calls.items() if calls}
     while True:

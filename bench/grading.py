@@ -17,7 +17,6 @@ so its recording rate (``records_per_minute``) bounds what more machines can add
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,23 +34,15 @@ PROJECT = (300, 10_000)
 
 
 def _fixture(root: Path, assignment: str, students: int) -> tuple[list[str], Callable[[Path, list[str]], float]]:
-    """The fixture class under ``root/class`` (its student names) and plain nbgrader's timer, both from
-    ``autograder.bench``, the per-submission measurement the notebook half owns (its ``build`` +
-    ``fixture_class`` API, or the earlier ``_fixture``)."""
+    """The fixture class under ``root/class`` (its student names) and plain nbgrader's wall-clock timer, both from
+    ``autograder.bench`` (the per-submission measurement: its ``build``, ``fixture_class`` and
+    ``plain_nbgrader``)."""
     from autograder import bench as per_submission
-    from autograder.course import Course
 
     klass = root / "class"
-    if hasattr(per_submission, "fixture_class"):
-        built = per_submission.build(root, [assignment])
-        names = per_submission.fixture_class(built, klass, assignment, students)
-        return names, lambda where, some: per_submission.plain_nbgrader(where, klass, assignment, some)
-    _, names = per_submission._fixture(root, assignment, students)
-    course = Course()
-    for s in names:  # a correct submission has every module: later topics use earlier ones
-        for m in course.student_modules:
-            shutil.copy(course.ref_lib / "deepkit" / f"{m}.py", klass / s / assignment / "lib" / "deepkit")
-    return names, lambda where, some: per_submission.plain_nbgrader(where, assignment, some)
+    built = per_submission.build(root, [assignment])
+    names = per_submission.fixture_class(built, klass, assignment, students)
+    return names, lambda where, some: per_submission.plain_nbgrader(where, klass, assignment, some)[0]
 
 
 def _plain(root: Path, names: list[str], plain_nbgrader: Callable[[Path, list[str]], float]) -> dict:
@@ -69,6 +60,7 @@ def _ours(root: Path, assignment: str, names: list[str], workers, notebook: bool
     """One local cluster, grown from the smallest worker count to the largest: a fresh course work folder (own
     gradebook) per count, the same fixture class."""
     from autograder.batch import grade_batch
+    from autograder.bench import BENCH_SECRET
     from autograder.course import Course, Limits
     from autograder.distributed import GradingCluster
     from autograder.intake import collect
@@ -78,7 +70,7 @@ def _ours(root: Path, assignment: str, names: list[str], workers, notebook: bool
     with GradingCluster(jobs=min(workers)) as cluster:
         started = time.monotonic() - t0
         for w in sorted(workers):
-            course = Course(work=root / f"ours-{w}")
+            course = Course(work=root / f"ours-{w}", secret=BENCH_SECRET)  # a benchmark, not a term
             collect(course, root / "class", assignment)
             t0 = time.monotonic()
             cluster.scale(w)

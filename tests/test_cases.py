@@ -171,18 +171,23 @@ def test_public_data_round_trip_keeps_types_and_notices_a_changed_generator(tmp_
 
 def test_only_the_outputs_a_comparison_reads_are_stored():
     """A statistical compare that only asks which outputs exist needs no reference values (the dropout family's
-    large random arrays stay out of the edition); the default comparison and any compare reading a value keep
-    them."""
+    large random arrays stay out of the edition), one that reads named edge outputs keeps only those; the default
+    comparison and any compare using the reference otherwise keep all of them."""
     import dataclasses
 
-    from autograder.cases import reads_reference_values
+    from autograder.cases import reference_keys_read
 
     dropout = next(p for p in load_topic("05").parts if p.name == "dropout_backward")
-    assert reads_reference_values(dropout) is False
-    assert reads_reference_values(load_topic("01").parts[0]) is True  # the default comparison
+    assert reference_keys_read(dropout) == {"dx_eval", "dx_p1"}  # _edges(student, reference, (...)); not dx
+    assert reference_keys_read(load_topic("01").parts[0]) is None  # the default comparison
+    assert reference_keys_read(next(p for p in load_topic("03").parts if p.name == "xavier_uniform")) == set()
 
     def reads(student, reference, inp):
         return float(reference["x"] == 1), "ok"
+
+    def reads_a_variable_key(student, reference, inp):
+        key = "x"
+        return float(reference[key] == 1), "ok"
 
     def passes_it_on(student, reference, inp):
         return helper(reference)  # noqa: F821 - never called
@@ -190,5 +195,15 @@ def test_only_the_outputs_a_comparison_reads_are_stored():
     def asks_only(student, reference, inp):
         return (1.0, "ok") if "dx_eval" not in reference else (0.0, "no")
 
-    for fn, expected in ((reads, True), (passes_it_on, True), (asks_only, False)):
-        assert reads_reference_values(dataclasses.replace(dropout, compare=fn)) is expected, fn.__name__
+    def edges(student, reference, inp):
+        return helper(student, reference, ("a", "b"))  # noqa: F821 - never called
+
+    cases = (
+        (reads, {"x"}),
+        (reads_a_variable_key, None),
+        (passes_it_on, None),
+        (asks_only, set()),
+        (edges, {"a", "b"}),
+    )
+    for fn, expected in cases:
+        assert reference_keys_read(dataclasses.replace(dropout, compare=fn)) == expected, fn.__name__
