@@ -107,14 +107,10 @@ def verify_on(
     who = {REFERENCE: "the reference implementation", STUBS: "the release stubs"}
     t0 = time.monotonic()
     failures = []
-    try:
-        for g in cluster.grade(canary, work, limits, notebook):
-            problems = [g.error] if g.error else _problems(g.outcome, g.nbres, g.student == REFERENCE, notebook)
-            if problems:
-                failures.append(f"{g.assignment}, {who[g.student]}: " + "; ".join(problems[:4]))
-    except InfrastructureError as exc:
-        student, a = exc.submission or ("", "")
-        failures.append(f"{a}, {who[student]}: {exc}" if student in who else str(exc))
+    for g in cluster.grade(canary, work, limits, notebook, raise_infrastructure=False):
+        problems = [g.error] if g.error else _problems(g.outcome, g.nbres, g.student == REFERENCE, notebook)
+        if problems:
+            failures.append(f"{g.assignment}, {who[g.student]}: " + "; ".join(problems[:4]))
     if failures:
         raise InfrastructureError(
             "canary failed: under this sandbox configuration the grader does not reproduce known scores, so it "

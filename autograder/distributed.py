@@ -467,6 +467,7 @@ class Graded:
     nbres: NbResult | None = None
     worker: dict = field(default_factory=dict)
     error: str = ""  # this submission's grading failed: it gets 0 with this reason
+    infrastructure: bool = False  # ... because the machinery failed (only with grade(raise_infrastructure=False))
 
 
 def decode_result(course: Course, job: dict, text: str) -> Graded:
@@ -769,9 +770,17 @@ class GradingCluster:
         return max(2, 2 * sum(self.workers().values()))
 
     def grade(
-        self, course: Course, pairs: list[tuple[str, str]], limits: Limits, notebook: bool = True
+        self,
+        course: Course,
+        pairs: list[tuple[str, str]],
+        limits: Limits,
+        notebook: bool = True,
+        raise_infrastructure: bool = True,
     ) -> Iterator[Graded]:
-        """Grade (student, assignment) pairs on the workers; yield each validated result once, as it completes."""
+        """Grade (student, assignment) pairs on the workers; yield each validated result once, as it completes.
+        A worker's infrastructure failure raises ``InfrastructureError`` (the batch stops), or, with
+        ``raise_infrastructure=False`` (the canary, which reports every failure it meets), comes back as that
+        submission's ``Graded.error`` with ``Graded.infrastructure`` set."""
         from distributed import KilledWorker, wait
 
         digests = {a: digest(course, a) for a in sorted({a for _, a in pairs})}
@@ -816,11 +825,16 @@ class GradingCluster:
                         )
                     else:
                         try:
-                            yield decode_result(course, job, text)
+                            graded = decode_result(course, job, text)
+                        except InfrastructureError as err:
+                            if raise_infrastructure:
+                                raise
+                            graded = Graded(job["student"], job["assignment"], error=str(err), infrastructure=True)
                         except ResultError as err:
                             raise InfrastructureError(
                                 f"{self.where}: malformed result for {job['student']}/{job['assignment']}: {err}"
                             ) from None
+                        yield graded
         finally:
             if running:
                 self.client.cancel(list(running))
