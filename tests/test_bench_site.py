@@ -87,7 +87,8 @@ def test_bench_quick_grades_topic_01_against_plain_nbgrader(quick_bench):
             want = (m["startup_s"] + int(n) * m["s_per_submission"]) / 60
             assert m["projected_minutes"][n] == pytest.approx(want, rel=1e-2, abs=0.1)
     for w, m in row["ours"].items():
-        assert m["full_marks"] == "2/2" and m["notebooks_ran"] == 2
+        # the default grading path reads the notebook; it runs only with --run-notebook
+        assert m["full_marks"] == "2/2" and m["notebooks_ran"] == (2 if row["notebook"] else 0)
         want = row["plain_nbgrader"]["s_per_submission"] / m["s_per_submission"]
         assert row["speedup_vs_plain"][w] == pytest.approx(want, rel=2e-2)
     assert data["records_per_minute"] > 0

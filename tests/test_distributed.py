@@ -245,13 +245,13 @@ def test_slurm_job_script_from_the_documented_config(tmp_path):
 # ---------------------------------------------------------------------------------- a local cluster of 2
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory):
-    """2 worker processes running ``tests.dask_tasks.tracked_grade_job``; hard deadline 45 s per submission (a
-    loaded machine grades a cold worker's first library-only submission well within it)."""
+    """2 worker processes running ``tests.dask_tasks.tracked_grade_job``; hard deadline 30 s per submission (a
+    loaded machine grades a cold worker's first library-only submission of topic 01 in under 10 s)."""
     markers = tmp_path_factory.mktemp("attempts")
     old = os.environ.get(MARKERS)
     os.environ[MARKERS] = str(markers)  # inherited by the worker processes (and the ones nannies restart)
     try:
-        with GradingCluster(jobs=2, task=tracked_grade_job, deadline=45) as cluster:
+        with GradingCluster(jobs=2, task=tracked_grade_job, deadline=30) as cluster:
             yield cluster, markers
     finally:
         if old is None:
