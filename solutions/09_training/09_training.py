@@ -565,13 +565,36 @@ print("(with your library correct, the two accuracies are equal: the same run, c
 # YOUR ANSWER HERE
 
 # %% [markdown]
-# ## 12. A shifted test set (1 point, graded by hand)
+# ## 12. Transfer: a shifted test set (1 point, graded by hand)
 # Your training digits come from scanner A; the test digits come from scanner B, which adds the same offset
-# $+0.2$ to every pixel (before any preprocessing). You standardise with the training statistics, as in part 1.
-# (a) What happens to the standardised test inputs, pixel by pixel, and why can it hurt a blank border pixel most?
-# (b) Would ZCA whitening (part 1b, training statistics) undo the offset, make it smaller, or make it worse?
-# Argue with the formulas. (c) Fitting the statistics on the test images would remove the offset: why is it still
-# not an honest evaluation, and what would you do instead?
+# $+0.2$ to every pixel (pixels lie in $[0, 1]$; the offset comes before any preprocessing). You standardise per
+# pixel with the training statistics, as in part 1.
+# (a) Write a standardised test pixel $\tilde x'_j$ of scanner B with the clean one $\tilde x_j$. With your `stats`
+# from part 1 (two lines of NumPy), which pixel moves most, by how many standard units, and why is it a pixel near
+# the border? What happens to a pixel that is blank in every training image?
+# (b) Fitting any statistics on scanner B's images is ruled out. Instead, centre every image on its own: subtract
+# from each image the mean of its 64 pixels (training, validation and test images alike), then standardise per
+# pixel with statistics fitted on the training images centred that way. Show that this removes scanner B's
+# offset exactly, whatever its size. Would it also remove a contrast gain (every pixel times 1.3), or an offset
+# added to the border pixels only? What would you add to remove the gain too, and which layer of topic 04
+# normalizes every example in this way?
+# (c) What does per-image centring throw away about a digit? Estimate from the training set whether that could
+# cost accuracy here (one number per class is enough).
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "shift_question", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader.) (a) $\tilde x'_j = (x_j + 0.2 - \mu_j)/\sigma_j = \tilde x_j + 0.2/\sigma_j$: every
+# pixel moves by $0.2/\sigma_j$ standard units, most where the training std is smallest. On the digits (split seed 0)
+# that is pixel 56 (bottom-left corner): $\sigma \approx 0.0018$, a shift of about 114 standard units (median over
+# pixels 0.7); the next are border pixels 24 and 31 (about 80). Border pixels are almost always blank, so their std
+# is tiny and a small offset becomes an input the network never saw, multiplied by first-layer weights that were
+# never constrained there. A pixel blank in every training image has std 0, floored to 1 by `fit_preprocess`: it
+# only moves by 0.2. (b) Per-image centring: $(x + c\mathbf 1) - \overline{(x + c\mathbf 1)}\,\mathbf 1 =
+# x - \bar x\,\mathbf 1$, for any $c$ (checked: differences of $10^{-16}$), and the per-pixel step after it sees the
+# same numbers, so the offset is gone without using any test statistics. A gain $1.3x$ gives $1.3(x - \bar x)$:
+# not removed (dividing each centred image by its own std would remove it too, for a gain $> 0$). A border-only
+# offset $c\,b$ ($b$ = indicator of the $k$ border pixels) leaves $c(b - \tfrac{k}{64}\mathbf 1)$: only its mean is
+# removed. Per-example mean and std over the features is layer normalization (topic 04), which is invariant to
+# adding a constant to, or multiplying by $a > 0$, all the features of one example. (c) It throws away the
+# image's mean brightness (how much ink the digit has). On the training digits the class means of the mean pixel
+# are 0.30 to 0.32 with a spread of about 0.03 within each class: almost no class information, so the cost is small
+# here (unlike for data where overall brightness matters).
