@@ -562,7 +562,28 @@ print("(with your library correct, the two accuracies are equal: the same run, c
 # 100x too small, and with a bad initialisation (all weights 1e-6).
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "reading_curves", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader; the release shows "YOUR ANSWER HERE".) (a) The gap measures overfitting: how much
+# better the model fits the examples it trains on than unseen ones. Here (MLP, Adam $10^{-3}$, 10 epochs, seed 0) the
+# last epoch has training accuracy 0.980 and validation 0.944: a gap of about 3.6 points with both high, healthy;
+# nothing to change (the validation accuracy was still rising). With a 15-point gap the model overfits: more
+# regularization (L2, dropout), early stopping on the validation accuracy (the Solver keeps the best epoch), more data
+# or augmentation (shifting the digits by a pixel), a smaller model; then check that the *validation* accuracy goes
+# up, not only that the gap closes. (b) No. The ratio $\|\Delta W\|/\|W\|$ is relative to the weights' size: the
+# output layer starts 10x smaller (`output_scale` 0.1) and Adam's steps are about `lr` per coordinate whatever the
+# weight's size, so the small matrix moves more relative to itself (median ratio over the first 50 steps: $W_2 \approx
+# 3\cdot10^{-2}$, $W_1 \approx 4\cdot10^{-3}$; over the last 100 steps $2.3\cdot10^{-3}$ and $1.1\cdot10^{-3}$, as
+# $W_2$ grows). It would be a problem only if a layer stayed far from about $10^{-3}$ for long: near $10^{-1}$ (each
+# step rewrites a tenth of the layer; noisy, unstable loss) or below $10^{-5}$ (the layer does not learn). (c)
+# Learning rate 100x too large (Adam 0.1): the loss jumps up in the first steps, far above $\log 10$ (to about 20
+# here), then spikes and noise; it may stall on a high plateau or become NaN. 100x too small ($10^{-5}$): an almost
+# straight, slow decline from 2.30 (still 2.18 after 10 epochs, validation accuracy 23%). All weights $10^{-6}$: the
+# scores are about 0, so the loss starts at $\log 10 \approx 2.303$ and stays flat while the tiny weights pass almost
+# no signal and almost no gradient (each layer's gradient is proportional to the other layer's weights); with random
+# tiny weights it then drops suddenly once they have grown (Adam's normalized steps shorten that plateau, SGD's can
+# last long); if every weight is literally the same $10^{-6}$, all hidden units stay identical (topic 03) and the loss
+# stalls high (about 1.9 after 10 epochs, validation accuracy 20%). *Grading:* 1 point per part: (a) overfitting and
+# at least two remedies; (b) "not a problem" with the reason (relative to the weights' size, Adam's size-independent
+# steps) and when it would be one; (c) the three curve shapes (half a point for two).
 
 # %% [markdown]
 # ## 12. Transfer: a shifted test set (1 point, graded by hand)
