@@ -407,7 +407,8 @@ for nl in ("linear", "selu"):
     )
 assert init.calculate_gain("selu") == torch.nn.init.calculate_gain("selu") == 0.75
 assert abs(kaiming_runs["linear"][1] - 1) < 0.15 and kaiming_runs["selu"][1] < 0.2
-#
+
+# %% [markdown]
 # ## 6. Maxout
 #
 # A Maxout unit outputs the largest of $k$ affine functions of its input,

@@ -211,6 +211,7 @@ assert abs(np.mean(vz) / fz - 1) < 0.02 and abs(np.mean(vdx) / fdx - 1) < 0.02
 # %%
 # Xavier's variance and uniform bound: ours, torch.nn.init, and the formula; and what the slide typo gives
 sizes = [64, 256, 1024, 64, 10]
+typo_factors = []
 for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
     w = init.xavier_uniform((a, b), np.random.default_rng(k))
     t = torch.nn.init.xavier_uniform_(torch.empty(b, a)).numpy()  # torch's Linear weight is (out, in)
@@ -222,8 +223,15 @@ for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         f"  Var ours/formula {w.var() / (2 / (a + b)):.3f} torch/formula {t.var() / (2 / (a + b)):.3f}"
         f"   typo bound {typo:.4f} (x{typo / bound:.2f})"
     )
+    typo_factors.append(typo / bound)
     tol = 6 * np.sqrt(0.8 / w.size)  # 6 standard errors of a uniform sample variance
     assert abs(w).max() <= bound and abs(t).max() <= bound + 1e-7 and abs(w.var() / (2 / (a + b)) - 1) < tol
+assert np.allclose(typo_factors, [0.5, 1.085, 3.834, 1.924], atol=1e-3)  # sqrt((n_in + n_out) / (n_next + n_out))
+
+# %% [markdown]
+# With widths that go up and down, the slides' typo bound is off by the factors in the last column (x0.50 and
+# x3.83 here): not a cosmetic slip. (Only when all widths are equal does the typo not matter.)
+
 
 # %%
 # LeCun (the notes' "Xavier" line randn / sqrt(Din)) versus Xavier, on shapes with Din != Dout
@@ -286,9 +294,6 @@ assert np.sqrt(6 / np.sum((300, 100))) == np.sqrt(6 / 400)  # dense: the same
 assert 2.9 < np.sqrt(6 / np.sum((3, 3, 64, 128))) / np.sqrt(6 / (9 * (64 + 128))) < 3.0  # 3x3, 64 -> 128: 3x
 
 # %% [markdown]
-# With widths that go up and down, the typo's bound is off by the factors in the last column (0.5 and 3.8 here):
-# not a cosmetic slip. (Only when all widths are equal does the typo not matter.)
-#
 # ## 4. Kaiming (He) initialisation for ReLU
 #
 # ReLU is not the identity near 0: it zeroes half of a symmetric pre-activation. If $z$ is symmetric with zero

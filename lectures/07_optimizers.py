@@ -733,6 +733,114 @@ assert rows[2][1] is not None and rows[3][1] < rows[0][1] and rows[4][1] < rows[
 # Real training never starts exactly there, and mini-batch noise is one of the things that makes saddles
 # harmless in practice.
 #
+# ## 8. One network trained with each of the eight rules
+#
+# The sections above isolate one mechanism at a time on small problems. Now the whole picture on real data, as
+# careful comparisons do it: one ReLU MLP (64-64-64-64-10) on the digits, **the same** initial weights (Kaiming
+# normal, one seed), **the same** mini-batches of 64, 10 epochs; only the update rule changes, each at a customary
+# learning rate (torch's defaults for the adaptive rules, a few times larger for AdaMax; SGD 0.1 and the momentum
+# rules 0.01, since momentum multiplies the effective step by $1/(1-\mu) = 10$). We record per epoch the validation
+# **accuracy**; per layer the **gradient flow** (mean $|\partial L/\partial W|$) and the size of the **update
+# relative to the weights**, $\|\Delta W\|/\|W\|$, averaged over the training steps; and after training the
+# **dead** ReLUs per hidden layer (no validation digit activates them).
+
+# %%
+SIZES = [64, 64, 64, 64, 10]
+RULES = {
+    "sgd": {"lr": 0.1},
+    "sgd_momentum": {"lr": 0.01, "momentum": 0.9},
+    "nesterov": {"lr": 0.01, "momentum": 0.9},
+    "adagrad": {"lr": 0.05},
+    "adadelta": {"lr": 1.0},
+    "rmsprop": {"lr": 1e-3},
+    "adam": {"lr": 1e-3},
+    "adamax": {"lr": 2e-3},
+}
+
+
+def mlp_grads(params, X, y):
+    """Loss, per-layer [dW, db] and hidden pre-activations of the ReLU MLP ``params`` = [[W, b], ...]."""
+    h, caches, zs = X, [], []
+    for W, b in params[:-1]:
+        z, c_aff = layers.affine_forward(h, W, b)
+        h, c_relu = layers.relu_forward(z)
+        caches.append((c_aff, c_relu))
+        zs.append(z)
+    scores, c_out = layers.affine_forward(h, *params[-1])
+    loss, dscores = losses.softmax_loss(scores, y)
+    dh, dW, db = layers.affine_backward(dscores, c_out)
+    grads = [(dW, db)]
+    for c_aff, c_relu in reversed(caches):
+        dh, dW, db = layers.affine_backward(layers.relu_backward(dh, c_relu), c_aff)
+        grads.append((dW, db))
+    return loss, grads[::-1], zs, scores
+
+
+def train_with(rule, hyper, epochs=10):
+    """Train the MLP with ``optim.OPTIMIZERS[rule]``; per-epoch accuracy, per-layer flow and update ratio, dead units."""
+    rng = np.random.default_rng(0)  # the same initial weights for every rule
+    params = [[rng.normal(0, np.sqrt(2 / a), (a, b)), np.zeros(b)] for a, b in zip(SIZES[:-1], SIZES[1:])]
+    states = [[{}, {}] for _ in params]  # one optimizer state per array
+    batches, accs, ratio, flow, steps = np.random.default_rng(1), [], 0.0, 0.0, 0  # the same mini-batches too
+    for _ in range(epochs):
+        for xb, yb in data.minibatches(split.X_train, split.y_train, 64, batches):
+            _, grads, _, _ = mlp_grads(params, xb, yb)
+            w_before = [p[0] for p in params]
+            for p, g, st in zip(params, grads, states):
+                for i in range(2):
+                    p[i], st[i] = optim.OPTIMIZERS[rule](p[i], g[i], st[i], **hyper)
+            ratio = ratio + np.array([np.linalg.norm(p[0] - w) / np.linalg.norm(w) for p, w in zip(params, w_before)])
+            flow, steps = flow + np.array([np.abs(g[0]).mean() for g in grads]), steps + 1
+        _, _, zs, scores = mlp_grads(params, split.X_val, split.y_val)
+        accs.append(np.mean(scores.argmax(axis=1) == split.y_val))
+    dead = np.array([np.mean(np.all(z <= 0, axis=0)) for z in zs])
+    return {"acc": np.array(accs), "ratio": ratio / steps, "flow": flow / steps, "dead": dead}
+
+
+t8 = time.perf_counter()
+runs = {rule: train_with(rule, hyper) for rule, hyper in RULES.items()}
+print(f"8 rules x 10 epochs in {time.perf_counter() - t8:.1f} s\n")
+print(
+    f"{'rule':>12} {'lr':>6} | val. acc. epoch 1 / 10 | mean |dL/dW|, layer 1..4 | "
+    f"|dW|/|W| per step, layer 1..4 | dead, layer 1 2 3"
+)
+for rule, r in runs.items():
+    flow = " ".join(f"{g:.1e}" for g in r["flow"])
+    ratio = " ".join(f"{g:.1e}" for g in r["ratio"])
+    dead = " ".join(f"{d:4.0%}" for d in r["dead"])
+    print(f"{rule:>12} {RULES[rule]['lr']:6g} | {r['acc'][0]:9.3f} / {r['acc'][-1]:.3f}    | {flow} | {ratio} | {dead}")
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.3))
+for rule, r in runs.items():
+    ax1.plot(range(1, len(r["acc"]) + 1), r["acc"], label=rule, ls="-" if "sgd" in rule or rule == "nesterov" else "--")
+    ax2.semilogy(range(1, 5), r["ratio"], "o-", label=rule)
+ax1.set(xlabel="epoch", ylabel="validation accuracy", ylim=(0.5, 1.0))
+ax2.set(xlabel="layer (4 = output)", ylabel="mean |ΔW| / |W| per step", xticks=range(1, 5))
+ax2.legend(fontsize=7, ncol=2)
+plt.show()
+spread = {rule: r["ratio"].max() / r["ratio"].min() for rule, r in runs.items()}
+assert all(0.92 < r["acc"][-1] < 0.97 for r in runs.values())  # every rule, at its customary rate, learns the digits
+assert all(spread[rule] > 2 for rule in ("sgd", "sgd_momentum", "nesterov"))  # the step follows each layer's gradient
+assert all(spread[rule] < 1.4 for rule in ("adagrad", "adadelta", "rmsprop", "adam", "adamax"))  # per-coordinate rates
+assert runs["adagrad"]["ratio"].min() > max(runs[r]["ratio"].max() for r in RULES if r != "adagrad")
+assert (
+    runs["adagrad"]["dead"][0]
+    == runs["adagrad"]["dead"].max()
+    > max(runs[r]["dead"][0] for r in RULES if r != "adagrad")
+)
+
+# %% [markdown]
+# What the numbers say. With each rule at its customary rate all eight learn the digits to 93-96% in 10 epochs on
+# this small problem: differences of a point or two are within seed-to-seed noise, and no rule is "best" in
+# general. What differs is *how* they move the weights. The three SGD rules step along the gradient, so each
+# layer's relative update follows its gradient: the output layer, whose gradient is largest, moves more than twice
+# as fast (relative to its weights) as the hidden layers. The five adaptive rules divide by a per-coordinate
+# gradient scale, so every layer moves at about the same relative rate (within 1.3x): the effect of section 5 at
+# the scale of layers. Adagrad's rate 0.05 is large in that normalised sense: its first step moves every
+# coordinate by $\eta$ itself, about a third of a typical weight ($E|w| \approx 0.14$ for Kaiming weights of fan-in
+# 64). It makes the largest relative updates of the eight and kills the most first-layer ReLUs before its growing
+# sum of squared gradients slows it down. Tune the learning rate for each rule
+# separately before comparing rules: at one shared rate the comparison mostly measures the rate.
+#
 # ## 9. Explorer
 #
 # The surfaces (given module `deepkit.surfaces`; gradients checked against autograd and finite differences here):

@@ -7,6 +7,7 @@ Release notebooks (exercises/) have no twin: they are generated, and what a stud
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jupytext
@@ -58,3 +59,20 @@ def test_release_notebooks_are_not_paired():
     found = jupytext.config.find_jupytext_configuration_file(str(ROOT / TOPICS[0].exercise_notebook.parent))
     assert Path(found) == ROOT / "exercises" / "jupytext.toml"
     assert jupytext.config.load_jupytext_configuration_file(found).formats in ("ipynb", ["ipynb"])
+
+
+SECTION = re.compile(r"^#{2} (\d+)\. ", re.M)
+
+
+@pytest.mark.parametrize("topic", TOPICS, ids=lambda t: t.folder)
+def test_lecture_sections_are_markdown_headings_numbered_without_gaps(topic):
+    """A "## N." heading lives in a markdown cell (a heading left as a comment in a code cell, after a lost
+    ``# %% [markdown]`` marker, disappears from the rendered lecture), and the sections run 1, 2, 3, ... so that
+    "section K" pointers (tests/test_misconceptions.py) and the lecture's own cross-references find them."""
+    nb = nbformat.read(str(ROOT / topic.lecture), as_version=4)
+    in_code = [
+        (i, h) for i, c in enumerate(nb.cells) if c.cell_type == "code" for h in re.findall(r"^# ## .*", c.source, re.M)
+    ]
+    assert not in_code, f"{topic.lecture}: section headings inside code cells (cell, line): {in_code}"
+    numbers = [int(n) for c in nb.cells if c.cell_type == "markdown" for n in SECTION.findall(c.source)]
+    assert numbers == list(range(1, len(numbers) + 1)), f"{topic.lecture}: sections numbered {numbers}"

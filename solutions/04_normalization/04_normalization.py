@@ -382,7 +382,23 @@ hidden_check("bn_fold")
 # recurrent networks.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "bn_small_batches", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader; the release shows "YOUR ANSWER HERE".) (a) **Train mode:** every example is normalized
+# with the mean and variance of its own batch, here 2 values per feature. These are very noisy estimates (standard
+# error of the mean $\sigma/\sqrt 2$; the unbiased variance of 2 Gaussian values has a relative standard deviation of
+# $\sqrt 2 \approx 141\%$), and at $m = 2$ they are degenerate: $\mu = (x_1 + x_2)/2$, $\sigma_B = |x_1 - x_2|/2$, so
+# $\hat x = \pm 1$ whatever the data (for $\epsilon$ much smaller than the spread). The next layer only learns which
+# of the two examples is larger, and each output depends on its batch-mate. **Eval mode:** the running mean and
+# variance (moving averages of those noisy batch statistics, the variance scaled by $m/(m-1) = 2$) give a fixed,
+# continuous normalization whose outputs the later layers never saw during training: the network that is evaluated is
+# a different function from the one that was trained, hence good training loss and poor `model.eval()` accuracy. (b)
+# **Layer norm** takes the statistics over the $D$ features of each example: nothing depends on the batch, so the
+# computation is the same for a batch of 1 or 1000 and identical in train and eval mode, with no running statistics.
+# In an RNN the summed inputs change over time steps, so BN would need statistics per time step (none for a test
+# sequence longer than every training sequence, fewer and fewer examples at late steps of variable-length batches); LN
+# applies the same per-example normalization at every step with one shared $\gamma$, $\beta$. *Grading:* full marks:
+# (a) noisy or degenerate ($\pm 1$) batch statistics in train mode **and** the train/eval mismatch through the running
+# statistics; (b) per-example statistics that do not depend on the batch, plus one RNN reason. 1 point: (a) or (b)
+# alone, or (a) without the eval-mode mismatch.
 
 # %% [markdown]
 # ## Transfer question (manually graded, 2 points)
@@ -396,4 +412,20 @@ hidden_check("bn_fold")
 # Argue from the formulas (a few sentences, no code needed).
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "bn_weight_decay_transfer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader; the release shows "YOUR ANSWER HERE".) (a) Because $L(aW) = L(W)$, the penalty cannot
+# change the function the layer computes (BN removes the scale); it only changes $\|W\|$. Without it the gradient is
+# orthogonal to $W$, so every SGD step makes the weights longer, $\|W - \eta g\|^2 = \|W\|^2 + \eta^2\|g\|^2$: $\|W\|$
+# only grows. With it the step is $W \leftarrow (1 - \eta\lambda)W - \eta g$: the norm shrinks by the factor $1 -
+# \eta\lambda$ each step, the gradient still lengthens it, and $\|W\|$ settles where the two balance. (b) Write $g =
+# \hat g/\|W\|$, with $\hat g$ the gradient at the rescaled weights $W/\|W\|$ (from $\nabla L(aW) = \nabla L(W)/a$).
+# The relative update is $\eta\|g\|/\|W\| = \eta\|\hat g\|/\|W\|^2$: an *effective learning rate* $\eta/\|W\|^2$.
+# Without decay $\|W\|^4 \approx \|W_0\|^4 + 2\eta^2\|\hat g\|^2 t$ grows, and the relative update decays like
+# $1/\sqrt{2t}$ (an uncontrolled learning-rate decay). With decay the equilibrium $2\eta\lambda\|W\|^2 = \eta^2\|\hat
+# g\|^2/\|W\|^2$ gives $\|W\|^4 = \eta\|\hat g\|^2/(2\lambda)$ and a constant relative update $\sqrt{2\eta\lambda}$,
+# whatever the gradient's size (0.01 for $\eta = 0.1$, $\lambda = 5\cdot10^{-4}$ in a simulation of a scale-invariant
+# loss; it takes about $1/(\eta\lambda)$ steps to get there). (c) It is not a regularizer here: every $aW$ computes
+# the same function, so it cannot make the model simpler. It is a control of the effective learning rate (larger
+# $\lambda$, larger angular steps), which interacts with the learning-rate schedule (van Laarhoven 2017). *Grading:*
+# full marks: (a) function unchanged, norm bounded instead of growing; (b) relative step $\propto \eta/\|W\|^2$, so it
+# stays about constant ($\sqrt{2\eta\lambda}$) with decay and decays without it; (c) effective learning rate, not
+# capacity. 1 point: (a) and (c) right without the $1/\|W\|^2$ argument of (b).

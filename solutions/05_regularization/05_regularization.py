@@ -360,7 +360,15 @@ hidden_check("keep_prob_schedule")
 # least often.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "dropblock_rate_answer", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader; the release shows "YOUR ANSWER HERE".) $\gamma$ is chosen so that the expected number
+# of units covered by blocks, $\gamma\,(f - b + 1)^2\,b^2$, equals $(1 - \text{keep\_prob})\,f^2$: it counts a unit
+# covered by two or more blocks two or more times. With overlaps a unit covered by $k$ seed positions is dropped with
+# probability $1 - (1 - \gamma)^k < k\gamma$, so the real rate $\frac{1}{f^2}\sum_{ij}\bigl(1 - (1 -
+# \gamma)^{k_{ij}}\bigr)$ is below the target: 0.1795 instead of 0.2 for $f = 7$, $b = 3$, keep_prob 0.8 ($\gamma
+# \approx 0.0436$). Pixels near the border are dropped least, the corners least of all: only one seed position covers
+# a corner ($k = 1$, P(drop) $= \gamma \approx 0.044$), against $k = 9$ and P(drop) $\approx 0.33$ in the central
+# $3\times3$. *Grading:* full marks: overlapping blocks counted twice by the formula for $\gamma$, and the border
+# (corners) dropped least because fewer seed positions cover it. Half: only one of the two.
 
 # %% [markdown]
 # ## 7 · Early stopping
@@ -400,7 +408,22 @@ hidden_check("early_stopping")
 # problem. Show the computation in (a).
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "dropout_bn_transfer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader; the release shows "YOUR ANSWER HERE".) (a) Train mode: $d = m\,h/q$ with $m \sim
+# \text{Bernoulli}(q)$ independent of $h$, $q = 1 - p_{drop} = 0.5$. $E[d] = E[m]\,E[h]/q = \mu$, and $E[d^2] =
+# E[m^2]\,E[h^2]/q^2 = (\sigma^2 + \mu^2)/q$, so $\mathrm{Var}_{train}(d) = (\sigma^2 + \mu^2)/q - \mu^2 =
+# \sigma^2/q + \mu^2(1 - q)/q = 2\sigma^2 + \mu^2$. Eval mode: $d = h$, mean $\mu$, variance $\sigma^2$. (A Monte Carlo check
+# with $\mu = \sigma = 1$ gives mean 1.000 and variance 3.00.) (b) Batch norm updates its running statistics in train
+# mode, so its running mean is right ($\mu$) but its running variance records $2\sigma^2 + \mu^2$. At test time
+# dropout is off, the input variance is only $\sigma^2$, and the normalized values $(h - \mu)/\sqrt{2\sigma^2 +
+# \mu^2}$ have variance $\sigma^2/(2\sigma^2 + \mu^2) < 1/2$ instead of 1 (standard deviation $\times 0.58$ for $\mu =
+# \sigma$): every later layer receives inputs on a different scale from the one it was trained on ("variance shift",
+# Li et al. 2019), and the error compounds through the layers. (c) Any two of: put dropout only after the last
+# batch-norm layer (e.g. just before the classifier), never in front of BN; after training, recompute BN's running
+# statistics with dropout switched off (a pass over training batches, dropout in eval mode, BN collecting statistics);
+# use a smaller $p_{drop}$ or a noise with a much smaller variance (Gaussian or uniform noise). *Grading:* full marks:
+# the four moments with the computation ($\mu$, $\sigma^2/q + \mu^2(1-q)/q$ in train; $\mu$, $\sigma^2$ in eval), the
+# running variance is the train-mode one so the test-time normalized values are too small, and two sound fixes. 1
+# point: (a) right without the consequence in (b), or the right idea without the computation.
 
 # %% [markdown]
 # That's all. Run `python -m autograder check 05` in a terminal to get the per-part report of the hidden

@@ -172,7 +172,16 @@ hidden_check("l1_alpha_penalty")
 # trained with this penalty? Answer in two or three sentences.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "l1_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader; the release shows "YOUR ANSWER HERE".) Every column $\alpha_{:j} =
+# \mathrm{softmax}(c_{:j}/T)$ has non-negative entries that sum to 1, so $\sum_i |\alpha_{ij}| = \sum_i \alpha_{ij} =
+# 1$ and $\Omega = \lambda\,C_{out} = 0.7 \times 2$ for every $c$: the penalty is a constant function of $c$, and its
+# gradient $\lambda(|\alpha_i| - \alpha_i\sum_k|\alpha_k|) = \lambda(\alpha_i - \alpha_i) = 0$ (the $10^{-17}$ left is
+# rounding of $\sum_i\alpha_i = 1$). It adds a constant to the loss and nothing to the gradient, so training with it
+# is identical to training without it, for any $\lambda$: it does not make $\alpha$ sparse. A penalty that sparsifies
+# must be smallest at the vertices of the simplex (entropy, $L_p$ with $p < 1$, or a lower temperature). *Grading:*
+# full marks: columns sum to 1 so the penalty is the constant $\lambda C_{out}$ with zero gradient, and therefore no
+# effect on training / no sparsity. 1 point: only "the gradient is zero" or only "it has no effect", without the
+# reason.
 
 # %% [markdown]
 # ## Part 6 · `entropy_penalty` and `lp_penalty` (2 points)
@@ -220,4 +229,20 @@ hidden_check("sparsity_penalty")
 # pick one or two of its input maps: which parametrization and which penalty would you choose, and why?
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "alphaconv_transfer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader; the release shows "YOUR ANSWER HERE".) (a) No. $\alpha_{ij} = \sigma(c_{ij}) > 0$, so
+# $\Omega = \lambda\sum_{ij}\sigma(c_{ij})$ and $\partial\Omega/\partial c_{ij} = \lambda\,\sigma(c_{ij})(1 -
+# \sigma(c_{ij})) = \lambda\,\alpha_{ij}(1 - \alpha_{ij}) > 0$: each gate's gradient depends on its own logit only and
+# is never zero. (b) Gradient descent lowers every logit, pushing every gate towards 0, like L1 on the gates: a gate
+# survives only where the data loss pulls it back harder than $\lambda\alpha(1-\alpha)$. The push fades as $\alpha \to
+# 0$, so unused gates shrink towards 0 without reaching it exactly. Without the sum-to-one constraint an output map
+# can use no input at all (all gates near 0) or all inputs fully (all near 1, total weight up to $C_{in}$), while a
+# softmax column is always a convex combination with total weight 1. A catch: $z_j$ depends on the products
+# $\alpha_{ij}k_{ji}$ only, so the network can dodge the penalty by shrinking $\alpha$ and growing $k$ (same function,
+# smaller penalty): the kernels need weight decay (or a fixed norm) as well. (c) For "one or two of the inputs": keep
+# the softmax (a budget of 1 makes the inputs compete, and there is no $\alpha$/$k$ scale trade-off) and add a penalty
+# that is smallest at the vertices of the simplex: entropy or $L_p$ with $p < 1$ (the data term decides whether one or
+# two inputs keep weight), optionally with a falling temperature; sparsemax/top-$k$ give exact zeros. Sigmoid gates
+# with L1 plus weight decay on $k$ (or L0/hard-concrete gates) are also acceptable if the answer addresses the scale
+# trade-off and wants outputs that may use no input. *Grading:* full marks: the derivative $\lambda\sigma(1-\sigma)
+# \neq 0$; gates shrink and independent gates can express "none" and "all"; a justified choice in (c). 1 point: (a)
+# right with (b) or (c) vague, or (b)/(c) sound without a correct gradient.

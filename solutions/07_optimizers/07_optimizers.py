@@ -410,4 +410,17 @@ plt.show()
 # two Adam variants behaves like L2 regularisation does with SGD?
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "adam_scale_question", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader; the release shows "YOUR ANSWER HERE".) (a) With the loss $cL$ every gradient is
+# $c\,g$, so $m_t \to c\,m_t$ and $v_t \to c^2 v_t$ (the bias corrections do not depend on $g$), and the step is
+# $\eta\,c\hat m/(c\sqrt{\hat v} + \epsilon) = \eta\,\hat m/(\sqrt{\hat v} + \epsilon/c)$: unchanged as long as
+# $\epsilon \ll c\sqrt{\hat v}$. SGD's step $\eta\,c\,g$ is $c$ times larger. (b) `Adam(weight_decay=λ)`: the gradient
+# is $g = \lambda w$, so $\hat m \approx \lambda w$ and $\sqrt{\hat v} \approx \lambda|w|$, and each step is about
+# $\eta\, \mathrm{sign}(w)$: $w$ falls by about $\eta$ per step (linearly, not in proportion to $w$), whatever
+# $\lambda$ is, as long as $\lambda w \gg \epsilon$; the normalization cancels $\lambda$ (measured with torch, $\eta =
+# 10^{-3}$: $0.93\eta$ per step for $\lambda = 10^{-4}$, $10^{-2}$ and 1 alike). `AdamW`: the loss gradient is 0, so
+# $m = v = 0$ and only $w \leftarrow (1 - \eta\lambda)w$ remains: exponential decay by the factor $1 - \eta\lambda$
+# per step, a rate proportional to $\lambda$. SGD + L2: $w \leftarrow w - \eta\lambda w = (1 - \eta\lambda)w$, the
+# same as AdamW. So AdamW (decoupled weight decay) behaves like L2 with SGD; in Adam the L2 term is divided by
+# $\sqrt{\hat v}$, so weights with large gradients are hardly decayed. *Grading:* full marks: both scalings in (a); in
+# (b) about $\eta$ per step independent of $\lambda$ for Adam, the factor $1 - \eta\lambda$ for AdamW and SGD + L2,
+# and AdamW named. Half: (a) or (b) alone.

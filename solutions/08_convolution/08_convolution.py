@@ -342,4 +342,17 @@ hidden_check("cnn_digits")
 # so cheap without losing what the 3x3 layer sees?
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "bottleneck_answer", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader; the release shows "YOUR ANSWER HERE".) (a) Basic block: $2 \times
+# 3\cdot3\cdot256\cdot256 = 1{,}179{,}648 \approx 1.18$M weights; every weight is used once per output pixel, $56^2 =
+# 3136$ times, so $3.70 \cdot 10^9$ multiply-adds. Bottleneck: $256\cdot64 + 3\cdot3\cdot64\cdot64 + 64\cdot256 =
+# 16{,}384 + 36{,}864 + 16{,}384 = 69{,}632$ weights, $2.18 \cdot 10^8$ multiply-adds. Cheaper by
+# $1{,}179{,}648/69{,}632 \approx 16.9$ in both (the map size is the same everywhere). (b) Basic block: two stacked
+# $3\times3$ convolutions, $1 + 2 \cdot 2 = 5$, a $5\times5$ receptive field; bottleneck: the $1\times1$ layers add
+# $K - 1 = 0$, so $3\times3$. (c) A $1\times1$ convolution only mixes channels at each pixel (a linear map applied per
+# pixel, $C_{in}C_{out}$ weights against $9\,C_{in}C_{out}$ for a $3\times3$); it does not touch spatial information.
+# It projects the 256 channels onto 64, the $3\times3$ does all the spatial work in that smaller space, and the last
+# $1\times1$ expands back. The 256 channels are strongly correlated (roughly low-rank), so little is lost, and the
+# identity shortcut carries the full 256-channel input past the branch anyway: the branch only adds a correction. (The
+# saving buys depth: ResNet-50 stacks more of these blocks.) *Grading:* full marks: the counts (about 1.18M vs 69.6k
+# weights, 3.7G vs 0.22G multiply-adds, about 17x), receptive fields 5 and 3, and the channel-mixing / low-rank
+# argument. Half: the numbers right with (b) or (c) missing or wrong.

@@ -562,16 +562,60 @@ print("(with your library correct, the two accuracies are equal: the same run, c
 # 100x too small, and with a bad initialisation (all weights 1e-6).
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "reading_curves", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader; the release shows "YOUR ANSWER HERE".) (a) The gap measures overfitting: how much
+# better the model fits the examples it trains on than unseen ones. Here (MLP, Adam $10^{-3}$, 10 epochs, seed 0) the
+# last epoch has training accuracy 0.980 and validation 0.944: a gap of about 3.6 points with both high, healthy;
+# nothing to change (the validation accuracy was still rising). With a 15-point gap the model overfits: more
+# regularization (L2, dropout), early stopping on the validation accuracy (the Solver keeps the best epoch), more data
+# or augmentation (shifting the digits by a pixel), a smaller model; then check that the *validation* accuracy goes
+# up, not only that the gap closes. (b) No. The ratio $\|\Delta W\|/\|W\|$ is relative to the weights' size: the
+# output layer starts 10x smaller (`output_scale` 0.1) and Adam's steps are about `lr` per coordinate whatever the
+# weight's size, so the small matrix moves more relative to itself (median ratio over the first 50 steps: $W_2 \approx
+# 3\cdot10^{-2}$, $W_1 \approx 4\cdot10^{-3}$; over the last 100 steps $2.3\cdot10^{-3}$ and $1.1\cdot10^{-3}$, as
+# $W_2$ grows). It would be a problem only if a layer stayed far from about $10^{-3}$ for long: near $10^{-1}$ (each
+# step rewrites a tenth of the layer; noisy, unstable loss) or below $10^{-5}$ (the layer does not learn). (c)
+# Learning rate 100x too large (Adam 0.1): the loss jumps up in the first steps, far above $\log 10$ (to about 20
+# here), then spikes and noise; it may stall on a high plateau or become NaN. 100x too small ($10^{-5}$): an almost
+# straight, slow decline from 2.30 (still 2.18 after 10 epochs, validation accuracy 23%). All weights $10^{-6}$: the
+# scores are about 0, so the loss starts at $\log 10 \approx 2.303$ and stays flat while the tiny weights pass almost
+# no signal and almost no gradient (each layer's gradient is proportional to the other layer's weights); with random
+# tiny weights it then drops suddenly once they have grown (Adam's normalized steps shorten that plateau, SGD's can
+# last long); if every weight is literally the same $10^{-6}$, all hidden units stay identical (topic 03) and the loss
+# stalls high (about 1.9 after 10 epochs, validation accuracy 20%). *Grading:* 1 point per part: (a) overfitting and
+# at least two remedies; (b) "not a problem" with the reason (relative to the weights' size, Adam's size-independent
+# steps) and when it would be one; (c) the three curve shapes (half a point for two).
 
 # %% [markdown]
-# ## 12. A shifted test set (1 point, graded by hand)
+# ## 12. Transfer: a shifted test set (1 point, graded by hand)
 # Your training digits come from scanner A; the test digits come from scanner B, which adds the same offset
-# $+0.2$ to every pixel (before any preprocessing). You standardise with the training statistics, as in part 1.
-# (a) What happens to the standardised test inputs, pixel by pixel, and why can it hurt a blank border pixel most?
-# (b) Would ZCA whitening (part 1b, training statistics) undo the offset, make it smaller, or make it worse?
-# Argue with the formulas. (c) Fitting the statistics on the test images would remove the offset: why is it still
-# not an honest evaluation, and what would you do instead?
+# $+0.2$ to every pixel (pixels lie in $[0, 1]$; the offset comes before any preprocessing). You standardise per
+# pixel with the training statistics, as in part 1.
+# (a) Write a standardised test pixel $\tilde x'_j$ of scanner B with the clean one $\tilde x_j$. With your `stats`
+# from part 1 (two lines of NumPy), which pixel moves most, by how many standard units, and why is it a pixel near
+# the border? What happens to a pixel that is blank in every training image?
+# (b) Fitting any statistics on scanner B's images is ruled out. Instead, centre every image on its own: subtract
+# from each image the mean of its 64 pixels (training, validation and test images alike), then standardise per
+# pixel with statistics fitted on the training images centred that way. Show that this removes scanner B's
+# offset exactly, whatever its size. Would it also remove a contrast gain (every pixel times 1.3), or an offset
+# added to the border pixels only? What would you add to remove the gain too, and which layer of topic 04
+# normalizes every example in this way?
+# (c) What does per-image centring throw away about a digit? Estimate from the training set whether that could
+# cost accuracy here (one number per class is enough).
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "shift_question", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
+# (Model answer for the grader.) (a) $\tilde x'_j = (x_j + 0.2 - \mu_j)/\sigma_j = \tilde x_j + 0.2/\sigma_j$: every
+# pixel moves by $0.2/\sigma_j$ standard units, most where the training std is smallest. On the digits (split seed 0)
+# that is pixel 56 (bottom-left corner): $\sigma \approx 0.0018$, a shift of about 114 standard units (median over
+# pixels 0.7); the next are border pixels 24 and 31 (about 80). Border pixels are almost always blank, so their std
+# is tiny and a small offset becomes an input the network never saw, multiplied by first-layer weights that were
+# never constrained there. A pixel blank in every training image has std 0, floored to 1 by `fit_preprocess`: it
+# only moves by 0.2. (b) Per-image centring: $(x + c\mathbf 1) - \overline{(x + c\mathbf 1)}\,\mathbf 1 =
+# x - \bar x\,\mathbf 1$, for any $c$ (checked: differences of $10^{-16}$), and the per-pixel step after it sees the
+# same numbers, so the offset is gone without using any test statistics. A gain $1.3x$ gives $1.3(x - \bar x)$:
+# not removed (dividing each centred image by its own std would remove it too, for a gain $> 0$). A border-only
+# offset $c\,b$ ($b$ = indicator of the $k$ border pixels) leaves $c(b - \tfrac{k}{64}\mathbf 1)$: only its mean is
+# removed. Per-example mean and std over the features is layer normalization (topic 04), which is invariant to
+# adding a constant to, or multiplying by $a > 0$, all the features of one example. (c) It throws away the
+# image's mean brightness (how much ink the digit has). On the training digits the class means of the mean pixel
+# are 0.30 to 0.32 with a spread of about 0.03 within each class: almost no class information, so the cost is small
+# here (unlike for data where overall brightness matters).
