@@ -6,13 +6,18 @@
   ``NotImplementedError`` raised by a stub ("Exercise NN_x: implement f in lib/deepkit/m.py"; usually this
   topic's, but a later topic may first reach an earlier topic's stub) with no other exception before it.
 
-Notebooks are discovered from the tree, so a new topic is tested as soon as its notebooks exist. Run times are
-collected by tests/conftest.py (table at the end of the session, bench/results/notebook_times.json).
+Notebooks come from the course registry, so a new topic is tested as soon as its notebooks exist. The selected
+notebooks run two at a time (one kernel per core: each is single-threaded most of its time), so a recorded run
+time is that of a notebook sharing the machine with another; they are collected by tests/conftest.py (table at
+the end of the session, build/results/notebook_times.json).
 The same runner is a command: ``python -m tools.run_notebooks [notebook ...]``.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -29,11 +34,25 @@ def _id(path: Path) -> str:
     return str(path.relative_to(ROOT))
 
 
+@pytest.fixture(scope="module")
+def runs(request) -> dict[Path, Future]:
+    """Every notebook this session selected from this module, submitted at once to a pool of two processes (in
+    registry order); each test waits for its own."""
+    wanted = [
+        item.callspec.params["path"]
+        for item in request.session.items
+        if item.module is request.module and hasattr(item, "callspec") and "path" in item.callspec.params
+    ]
+    workers = max(1, min(2, os.cpu_count() or 1, len(wanted)))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield {path: pool.submit(execute, path) for path in dict.fromkeys(wanted)}
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("path", PASSING, ids=_id)
-def test_notebook_runs_clean(path, record_notebook_time):
-    run = execute(path)
+def test_notebook_runs_clean(path, runs, record_notebook_time):
+    run = runs[path].result()
     record_notebook_time(_id(path), run.seconds, "error" if run.errors else "ok")
     assert not run.stopped and problems(run) == [], f"{_id(path)}:\n" + "\n".join(problems(run))
 
@@ -41,8 +60,8 @@ def test_notebook_runs_clean(path, record_notebook_time):
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("path", RELEASE, ids=_id)
-def test_release_notebook_stops_at_first_stub(path, record_notebook_time):
-    run = execute(path)
+def test_release_notebook_stops_at_first_stub(path, runs, record_notebook_time):
+    run = runs[path].result()
     record_notebook_time(_id(path), run.seconds, f"stopped: {run.errors[0][1]}" if run.errors else "ran through")
     assert problems(run) == [], f"{_id(path)}:\n" + "\n".join(problems(run))
     assert run.stopped and run.errors[0][1] == "NotImplementedError"
