@@ -244,7 +244,7 @@ def test_checker_catches_stderr_errors_and_dead_controls(lab, page):
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
-def test_lecture_runs_and_every_control_redraws(path, lab, page):
+def test_lecture_runs_and_every_control_redraws(path, lab, page, record_notebook_time):
     notebook = f"lectures/{path.name}"
     nn = path.stem[:2]
     t0 = time.perf_counter()
@@ -254,6 +254,7 @@ def test_lecture_runs_and_every_control_redraws(path, lab, page):
     bu.wait_kernel_idle(page, lab, notebook, timeout=RUN_TIMEOUT)
     t2 = time.perf_counter()
     errors = bu.error_outputs(page)
+    record_notebook_time(notebook, t2 - t1, "error (chromium)" if errors else "ok (Run All Cells in chromium)")
     assert errors == [], f"{notebook}: stderr / error output after Run All Cells:\n" + "\n---\n".join(errors)
 
     n_plots = bu.tag_plots(page)

@@ -1,7 +1,8 @@
 """Every notebook runs headless (nbclient, a fresh python3 kernel whose cwd is the notebook's folder).
 
 * START_HERE, lectures and solution (nbgrader source) notebooks must run to the end with no error and nothing
-  written to stderr (any stderr in a graded cell scores 0; warnings in lectures are noise).
+  written to stderr (any stderr in a graded cell scores 0; warnings in lectures are noise). A lecture that
+  tests/test_browser.py runs in the same session (Run All Cells in chromium, the same rules) is not run twice.
 * Release notebooks (exercises/) run against the committed stub lib/deepkit: they must stop at the first
   ``NotImplementedError`` raised by a stub ("Exercise NN_x: implement f in lib/deepkit/m.py"; usually this
   topic's, but a later topic may first reach an earlier topic's stub) with no other exception before it.
@@ -34,14 +35,34 @@ def _id(path: Path) -> str:
     return str(path.relative_to(ROOT))
 
 
+def _selected_paths(session, module_name: str, test_name: str) -> list[Path]:
+    """The ``path`` parameters of the selected items of ``module_name::test_name`` in this session."""
+    return [
+        item.callspec.params["path"]
+        for item in session.items
+        if item.module.__name__ == module_name
+        and item.originalname == test_name
+        and hasattr(item, "callspec")
+        and "path" in item.callspec.params
+    ]
+
+
+def _run_in_browser(session) -> set[Path]:
+    """Lectures that tests/test_browser.py runs (Run All Cells, no error or stderr output allowed) in this
+    session: running them headless too would only repeat it."""
+    return set(_selected_paths(session, "tests.test_browser", "test_lecture_runs_and_every_control_redraws"))
+
+
 @pytest.fixture(scope="module")
 def runs(request) -> dict[Path, Future]:
-    """Every notebook this session selected from this module, submitted at once to a pool of two processes (in
-    registry order); each test waits for its own."""
+    """Every notebook this session selected from this module (but the lectures the browser runs), submitted at
+    once to a pool of two processes (in registry order); each test waits for its own."""
+    browser = _run_in_browser(request.session)
     wanted = [
-        item.callspec.params["path"]
-        for item in request.session.items
-        if item.module is request.module and hasattr(item, "callspec") and "path" in item.callspec.params
+        p
+        for name in ("test_notebook_runs_clean", "test_release_notebook_stops_at_first_stub")
+        for p in _selected_paths(request.session, request.module.__name__, name)
+        if p not in browser
     ]
     workers = max(1, min(2, os.cpu_count() or 1, len(wanted)))
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -51,7 +72,9 @@ def runs(request) -> dict[Path, Future]:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("path", PASSING, ids=_id)
-def test_notebook_runs_clean(path, runs, record_notebook_time):
+def test_notebook_runs_clean(path, runs, record_notebook_time, request):
+    if path in _run_in_browser(request.session):
+        pytest.skip("run in this session by tests/test_browser.py (Run All Cells in chromium, same rules)")
     run = runs[path].result()
     record_notebook_time(_id(path), run.seconds, "error" if run.errors else "ok")
     assert not run.stopped and problems(run) == [], f"{_id(path)}:\n" + "\n".join(problems(run))
