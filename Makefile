@@ -35,16 +35,22 @@ NOTEBOOK_TWINS = START_HERE.py $(wildcard lectures/[0-9]*.py) $(wildcard solutio
 notebooks: venv
 	@for f in $(NOTEBOOK_TWINS); do $(VENV)/bin/jupytext --quiet --sync "$$f" || exit 1; done
 
-## make test: lint, then the whole suite (installs what it needs, chromium included)
-# pytest's exit code 5 means "no tests collected": it fails the target like any other non-zero code.
+## make test: lint, then the whole suite (installs what it needs, chromium included): the quick tests on up to 4
+## processes (pytest-xdist), then the slow and browser tests one at a time (they time sandboxes and redraws, and
+## grade on all cores themselves).
+# pytest's exit code 5 means "no tests collected": a half that selects nothing is fine, both halves is an error.
 PYTEST = $(PY) -m pytest -q -p no:cacheprovider
+QUICK = -m "not slow and not browser" -n auto --maxprocesses 4
 test: venv chromium lint
-	@$(PYTEST) $(PYTEST_ARGS); rc=$$?; \
-	if [ $$rc = 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$rc
+	@$(PYTEST) $(QUICK) $(PYTEST_ARGS); quick=$$?; \
+	if [ $$quick != 0 ] && [ $$quick != 5 ]; then exit $$quick; fi; \
+	$(PYTEST) -m "slow or browser" $(PYTEST_ARGS); slow=$$?; \
+	if [ $$quick = 5 ] && [ $$slow = 5 ]; then echo "error: pytest collected no tests" >&2; exit 5; fi; \
+	if [ $$slow = 5 ]; then exit 0; fi; exit $$slow
 
 ## make test-fast: lint and everything except the slow tests (sandboxed grading, builds, notebooks, browser)
 test-fast: venv lint
-	@$(PYTEST) -m "not slow and not browser" $(PYTEST_ARGS); rc=$$?; \
+	@$(PYTEST) $(QUICK) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc = 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$rc
 
 ## make grade [A=NN]: autograde the collected submissions of topic NN (all topics without A) on the hidden cases,
