@@ -6,11 +6,13 @@ sqrt(2) = Kaiming for ReLU) and the inputs are ``input scale * N(0, 1)``. The up
 layer is a fixed random matrix (the mean over the batch of a random linear loss).
 
 Panels: histograms of the pre-activations z (each layer divided by its own standard deviation, which the label
-gives) and of the activations a for the first, middle and last layer; the fraction
+gives, on [-4.5, 4.5] with the tails in the end bins) and of the activations a for the first, middle and last
+layer (each panel scaled so that its tallest bar is 1); the fraction
 of saturated units per layer (local slope f'(z) below 5% of the activation's peak slope) and of dead units
 (saturated for every input in the batch); log10 of the mean |dL/dz| (the backpropagated gradient at each
 layer's pre-activations) and of the mean |dL/dW| per layer.
-All random draws are made once, so a redraw only runs the network (~10 ms) and matplotlib.
+All random draws are made once, so a redraw only runs the network (~10 ms) and draws what moved: the frame (axes,
+titles, the layer axes) depends on the activation and the depth only, and BlitExplorer reuses it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from threadpoolctl import threadpool_limits
 
-from deepkit.viz.base import Explorer, dropdown, int_slider, log_slider
+from deepkit.viz.base import BlitExplorer, dropdown, int_slider, log_slider
 
 #: a unit is "saturated" where its local slope is below this fraction of the activation's peak slope
 SATURATION_LEVEL = 0.05
@@ -93,6 +95,9 @@ class DeepMLP:
         }
 
 
+Z_RANGE = 4.5  #: the pre-activation histograms show z / std(z) on [-Z_RANGE, Z_RANGE] (the tails in the end bins)
+
+
 def _hist_setup(ax, title: str) -> tuple[list, list]:
     """Three empty step histograms and their coloured labels (a legend costs ~15 ms per redraw)."""
     steps = [ax.stairs(np.zeros(1), [0.0, 1.0], color=col) for col in _COLORS]
@@ -103,44 +108,57 @@ def _hist_setup(ax, title: str) -> tuple[list, list]:
     ax.set_title(title, fontsize=10)
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.set_yticks([])  # the counts' scale says nothing here, and every tick costs redraw time
+    ax.set_ylim(0, 1.08)  # each panel's histograms are scaled so that the tallest bar is 1
     ax.tick_params(labelsize=7)
     return steps, labels
 
 
-def _hist(ax, parts: tuple, arrays: list, labels: list) -> None:
-    """Histograms (40 bins over the 0.5-99.5 percentiles) of up to three arrays into ``_hist_setup``'s parts."""
+def nice_limits(lo: float, hi: float) -> tuple[float, float]:
+    """(lo, hi) widened outwards to multiples of a 1-2-5 step (4 to 10 steps across), so that the ticks fall on
+    the ends of the axis."""
+    span = hi - lo
+    if not np.isfinite(span) or span < 1e-12:
+        return lo - 0.5, hi + 0.5
+    base = 10.0 ** np.floor(np.log10(span / 4))
+    step = next(m * base for m in (1, 2, 5, 10) if span / (m * base) <= 10)
+    return float(np.floor(lo / step) * step), float(np.ceil(hi / step) * step)
+
+
+def _hist(parts: tuple, arrays: list, labels: list, lo: float, hi: float) -> None:
+    """Histograms (40 bins on [lo, hi], values outside in the end bins) of up to three arrays into
+    ``_hist_setup``'s parts, as fractions of each array, all scaled by the tallest bar."""
     steps, texts = parts
-    finite = np.concatenate([a[np.isfinite(a)].ravel() for a in arrays])
-    lo, hi = np.percentile(finite, [0.5, 99.5]) if finite.size else (-1.0, 1.0)
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.5, hi + 0.5
-    top = 0.0
+    edges = np.linspace(lo, hi, 41)
+    fracs = []
+    for a in arrays:
+        counts, _ = np.histogram(np.clip(a[np.isfinite(a)], lo, hi), bins=edges)
+        fracs.append(counts / max(a.size, 1))
+    top = max((float(f.max()) for f in fracs), default=0.0) or 1.0
     for k, (st, text) in enumerate(zip(steps, texts)):
         st.set_visible(k < len(arrays))
         text.set_text(labels[k] if k < len(arrays) else "")
         if k < len(arrays):
-            counts, edges = np.histogram(arrays[k], bins=40, range=(lo, hi))
-            frac = counts / max(arrays[k].size, 1)
-            st.set_data(frac, edges)
-            top = max(top, float(frac.max()))
-    ax.set_xlim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
-    ax.set_ylim(0, 1.05 * top or 1.0)
+            st.set_data(fracs[k] / top, edges)
 
 
 def explorer(
     width: int = 100, batch: int = 256, max_depth: int = 20, seed: int = 0, activations: dict | None = None
-) -> Explorer:
-    """An Explorer with controls: activation, weight gain, input scale and depth (see the module docstring).
+) -> BlitExplorer:
+    """A BlitExplorer with controls: activation, weight gain, input scale and depth (see the module docstring).
 
     ``activations`` (name -> (forward, backward)) lets you explore your own implementations.
     """
     net = DeepMLP(width, batch, max_depth, seed, activations)
 
     def setup(fig: Figure) -> dict:
-        """The four panels and their artists, built once; ``update`` changes their data."""
+        """The four panels and their artists, built once; ``update`` changes their data. What changes with the
+        gain or the input scale is ``dynamic`` (the data, the labels, the activation axis' and the gradient axis'
+        ticks); the rest (axes, titles, the layer axes) is a frame per activation and depth, which BlitExplorer
+        draws once and reuses."""
         fig.set_layout_engine("none")  # fixed margins: constrained layout would double the redraw time
         axes = fig.subplots(1, 4, gridspec_kw=dict(left=0.04, right=0.99, bottom=0.16, top=0.88, wspace=0.28))
         hz = _hist_setup(axes[0], "pre-activations z / std(z)")
+        axes[0].set_xlim(-1.05 * Z_RANGE, 1.05 * Z_RANGE)
         ha = _hist_setup(axes[1], " ")
         ax = axes[2]
         sat = ax.stairs(np.zeros(1), [0.5, 1.5], fill=True, color="0.7")
@@ -157,7 +175,8 @@ def explorer(
             ax.set_xlabel("layer", fontsize=8)
             ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
             ax.tick_params(labelsize=7)
-        return dict(axes=axes, hz=hz, ha=ha, sat=sat, dead=dead, gz=gz, gw=gw)
+        dynamic = [*hz[0], *hz[1], *ha[0], *ha[1], axes[1].xaxis, sat, dead, gz, gw, axes[3].yaxis]
+        return dict(axes=axes, hz=hz, ha=ha, sat=sat, dead=dead, gz=gz, gw=gw, dynamic=dynamic)
 
     def update(st: dict, activation: str, gain: float, input_scale: float, depth: int) -> str:
         res = net.simulate(activation, gain, input_scale, depth)
@@ -166,12 +185,17 @@ def explorer(
         labels = [f"layer {l + 1}" for l in shown]
         zstd = [float(np.std(res["z"][l])) or 1.0 for l in shown]  # scales differ by decades: show shapes
         _hist(
-            axes[0],
             st["hz"],
             [res["z"][l] / sd for l, sd in zip(shown, zstd)],
             [f"{lab}: std {sd:.2g}" for lab, sd in zip(labels, zstd)],
+            -Z_RANGE,
+            Z_RANGE,
         )
-        _hist(axes[1], st["ha"], [res["a"][l] for l in shown], [f"std {np.std(res['a'][l]):.2g}" for l in shown])
+        acts = [res["a"][l] for l in shown]
+        finite = np.concatenate([a[np.isfinite(a)].ravel() for a in acts])
+        a_lo, a_hi = nice_limits(*np.percentile(finite, [0.5, 99.5])) if finite.size else (-1.0, 1.0)
+        _hist(st["ha"], acts, [f"std {np.std(a):.2g}" for a in acts], a_lo, a_hi)
+        axes[1].set_xlim(a_lo - 0.05 * (a_hi - a_lo), a_hi + 0.05 * (a_hi - a_lo))
         axes[1].title.set_text(f"activations {activation}(z)")
         layers = np.arange(1, depth + 1)
         st["sat"].set_data(res["saturated"], np.arange(depth + 1) + 0.5)
@@ -186,6 +210,7 @@ def explorer(
         axes[3].set_ylim(lo - pad, hi + pad)
         for ax in axes[2:]:
             ax.set_xlim(0.5 - 0.02 * depth, depth + 0.5 + 0.02 * depth)
+        st["frame"] = (activation, depth)  # all that is drawn outside ``dynamic`` depends on these only
         g = res["grad_z"]
         ratio = f"{g[0] / g[-1]:.2g}" if g[-1] > 0 else "undefined (no gradient reaches the last layer)"
         return (
@@ -200,4 +225,4 @@ def explorer(
         "input_scale": log_slider(1.0, 0.1, 100.0, "input scale"),
         "depth": int_slider(min(10, max_depth), 1, max_depth, "depth"),
     }
-    return Explorer(controls, setup=setup, update=update, figsize=(12, 3.0), title="Saturation in a deep MLP")
+    return BlitExplorer(controls, setup=setup, update=update, figsize=(12, 3.0), title="Saturation in a deep MLP")
