@@ -129,15 +129,17 @@ def widget_cpu_lines(cpu: dict | None) -> list[str]:
 
 
 def grading_text(g: dict | None) -> str:
+    """One line from ``python -m autograder bench``'s bench/results/grading.json (its ``run()`` result)."""
     if g is None:
         return f"no {GRADING_JSON.relative_to(ROOT)} yet (written by `python -m autograder bench`): not measured"
-    par = next((k for k in g if k.startswith("ours_jobs")), None)
+    goal = g.get("goal")
+    if not isinstance(goal, dict) or not g.get("topics"):
+        return f"{GRADING_JSON.relative_to(ROOT)} is in an older format: run `python -m autograder bench` again"
     return (
-        f"{g.get('students')} submissions of {g.get('assignment')} on {g.get('cores')} cores: "
-        f"plain serial nbgrader {g.get('plain_s_per_submission')} s/submission, ours serial "
-        f"{g.get('ours_serial_s_per_submission')} s, ours with {g.get('jobs')} jobs "
-        f"{g.get('ours_parallel_s_per_submission')} s/submission ({g.get(par)} s total), "
-        f"full marks {g.get('full_marks')}"
+        f"{g.get('students')} correct submissions per topic, {len(g['topics'])} topics, {g.get('cores')} cores, "
+        f"ours with {g.get('jobs')} jobs: worst {goal.get('worst_per_minute')}/min on the wall clock "
+        f"({goal.get('worst_per_minute_on_free_cores')}/min on free cores), worst "
+        f"{goal.get('worst_speedup_vs_plain')}x plain nbgrader"
     )
 
 
@@ -210,14 +212,13 @@ def markdown(
     else:
         lines.append("Not measured in this run (`python -m bench --no-grading`).")
     if detail:
-        lines += [
-            "",
-            "Per-submission detail from `bench/results/grading.json` (`python -m autograder bench`):",
-            "",
-            "| measure | value |",
-            "|---|---|",
-        ]
-        lines += [f"| {k} | {v} |" for k, v in detail.items()]
+        from autograder import bench as per_submission
+
+        lines += ["", "Per-submission detail from `bench/results/grading.json` (`python -m autograder bench`):", ""]
+        try:
+            lines += per_submission.markdown(detail).splitlines()
+        except (KeyError, TypeError):
+            lines.append(grading_text(detail))
     lines += ["", "## Widget latency", ""]
     cpu = (widgets or {}).get("cpu")
     if cpu:
