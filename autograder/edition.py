@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -149,22 +148,11 @@ def freeze_widgets(nb: nbformat.NotebookNode) -> int:
 
 def execute_lecture(root: Path, topic: Topic, timeout: int = 600) -> nbformat.NotebookNode:
     """Run the topic's lecture with the reference (as CI does) and return it with outputs, explorers frozen."""
-    from nbclient import NotebookClient
-
-    from tools.run_notebooks import HEADLESS_ENV
+    from tools.run_notebooks import run_headless
 
     path = root / topic.lecture
     nb = nbformat.read(str(path), as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        allow_errors=False,
-        store_widget_state=True,
-        extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    client.execute(env={**os.environ, **HEADLESS_ENV})
+    run_headless(nb, path, timeout, widgets=True)
     freeze_widgets(nb)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)  # timestamps: the edition's diff should show content only

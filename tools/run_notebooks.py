@@ -40,26 +40,35 @@ class Run:
             return str(self.path)
 
 
-def execute(path: Path, timeout: int = CELL_TIMEOUT) -> Run:
-    """Run ``path`` top to bottom (stopping at the first error) in a new kernel whose cwd is its folder."""
-    import nbformat
+def run_headless(nb, path: Path, timeout: int = CELL_TIMEOUT, widgets: bool = False) -> None:
+    """Execute the notebook ``nb`` (read from ``path``) in place, top to bottom, stopping at the first error
+    (``nbclient``'s ``CellExecutionError``): a new python3 kernel whose cwd is the notebook's folder and whose
+    environment is this process's plus ``HEADLESS_ENV`` (this process's own is left alone). ``widgets``: keep
+    the widgets' state in the notebook's metadata (the site and the student edition render it)."""
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
 
-    nb = nbformat.read(str(path), as_version=4)
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name="python3",
         allow_errors=False,
+        store_widget_state=widgets,
         extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no TCP-encryption chatter
         resources={"metadata": {"path": str(Path(path).parent)}},
     )
+    client.execute(env={**os.environ, **HEADLESS_ENV})
+
+
+def execute(path: Path, timeout: int = CELL_TIMEOUT) -> Run:
+    """Run ``path`` top to bottom (stopping at the first error) in a new kernel whose cwd is its folder."""
+    import nbformat
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(str(path), as_version=4)
     start = time.perf_counter()
     stopped = False
     try:
-        # the kernel gets the headless environment; this process's own environment is left alone
-        client.execute(env={**os.environ, **HEADLESS_ENV})
+        run_headless(nb, path, timeout)
     except CellExecutionError:
         stopped = True
     seconds = time.perf_counter() - start

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import base64
 import html
-import os
 import re
 import shutil
 import sys
@@ -27,7 +26,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tools.run_notebooks import CELL_TIMEOUT, HEADLESS_ENV, ROOT
+from tools.run_notebooks import CELL_TIMEOUT, ROOT, run_headless
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -41,7 +40,6 @@ nav.deepkit-nav {{ padding: 8px 0; font-family: sans-serif; }}
 </style>
 """
 # ipykernel logs a start-up warning about TCP transport on the terminal for every kernel; keep real errors.
-KERNEL_QUIET = ["--IPKernelApp.log_level=ERROR"]
 TITLE_PREFIX = re.compile(r"^(lecture\s+)?\d{1,2}\s*[:·.\-–—]?\s*", re.IGNORECASE)
 
 
@@ -70,21 +68,12 @@ def execute(path: Path):
     Returns (executed notebook, seconds, error message or None).
     """
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(str(path), as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=CELL_TIMEOUT,
-        kernel_name="python3",
-        store_widget_state=True,
-        extra_arguments=KERNEL_QUIET,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
     start, error = time.perf_counter(), None
-    try:  # the kernel gets the headless environment (as tools/run_notebooks does)
-        client.execute(env={**os.environ, **HEADLESS_ENV})
+    try:
+        run_headless(nb, path, CELL_TIMEOUT, widgets=True)
     except CellExecutionError as exc:
         error = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
     return nb, time.perf_counter() - start, error
