@@ -492,7 +492,7 @@ def decode_result(course: Course, job: dict, text: str) -> Graded:
         err = d["error"] if isinstance(d["error"], dict) else {}
         message = _text(err.get("message", "unknown error"))
         if err.get("kind") == "infrastructure":
-            raise InfrastructureError(f"{student}/{assignment}: {message}", submission=(student, assignment))
+            raise InfrastructureError(f"{student}/{assignment}: {message}")
         return Graded(student, assignment, worker=worker, error=message)
     if d.get("digest") != job["digest"]:
         raise ResultError("the result was graded for other grading inputs")

@@ -4,10 +4,4 @@
 class InfrastructureError(RuntimeError):
     """The grading machinery failed: the sandbox could not start (an exec or mount failed, the interpreter is not
     where the sandbox looks), nbgrader could not open its database, the reference no longer scores full marks.
-    Never reported as a student's mistake: the command stops before writing grades and exits non-zero.
-
-    ``submission``: (student, assignment) whose grading met the failure, when known (e.g. a worker's report)."""
-
-    def __init__(self, message: str, submission: tuple[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.submission = submission
+    Never reported as a student's mistake: the command stops before writing grades and exits non-zero."""
