@@ -118,15 +118,19 @@ def batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.nd
     # dxhat = dout * gamma is never formed: each of its uses below scales it by a per-column constant
     if cache["mode"] == "eval":
         return dout * (gamma * inv_std), dgamma, dbeta
+    dxhat_scale = gamma * inv_std  # xhat -> xc: dxc gets dxhat * inv_std = dout * gamma * inv_std
     dinv_std = gamma * sum_dout_xc  # xhat = xc * inv_std: sum_i dxhat * xc
     dstd = -dinv_std * inv_std**2  # inv_std = 1 / std
     dvar = dstd * inv_std / 2.0  # std = sqrt(var + eps): d std / d var = 1 / (2 std)
-    dxc = x - mu  # xc again (the cache keeps x, not a second (N, D) array); the result is built in it
-    dxc *= 2.0 * dvar / n  # the path through var = mean(xc ** 2) ...
-    dxc += dout * (gamma * inv_std)  # ... and the one through xhat
-    dmu = -dxc.sum(axis=0)  # xc = x - mu
-    dxc += dmu / n  # mu = mean(x): the path through the mean
-    return dxc, dgamma, dbeta
+    dvar_scale = 2.0 * dvar / n  # var = mean(xc ** 2): dxc gets dvar * 2 xc / N
+    # mu = mean(x) feeds every xc: dmu = -sum_i dxc. The path through xhat gives -dxhat_scale * dbeta; the one
+    # through var gives -dvar_scale * sum_i xc, which is 0 because the centred x sums to 0 (no pass over the data)
+    dmu = -dxhat_scale * dbeta
+    # dx = dxc + dmu / N with xc = x - mu: the per-column constants are gathered in one term (one new array)
+    dx = x * dvar_scale
+    dx += dout * dxhat_scale
+    dx += dmu / n - mu * dvar_scale
+    return dx, dgamma, dbeta
     ### END SOLUTION
 
 
