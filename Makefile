@@ -2,7 +2,7 @@
 # venv, lab, update and notebook-filter come from course/lab.mk (the student edition ships the same file).
 include course/lab.mk
 
-.PHONY: build check-build lint format notebooks test test-fast chromium grade release publish student-edition \
+.PHONY: build widget-latency check-build lint format notebooks test test-fast chromium grade release publish student-edition \
 	collect feedback export bench site clean
 
 ## make build: regenerate lib/deepkit stubs and exercises/ from solutions/
@@ -95,6 +95,11 @@ export: venv
 ## "--grading-topics 01,09", "--students 6", "--no-widgets"; see python -m bench -h)
 bench: venv
 	$(PY) -m bench $(BENCH_ARGS)
+
+## make widget-latency: every explorer's input-to-image latency in chromium while a spinning process keeps one
+## core busy (issue 17's condition), written to bench/results/widget_latency.json (make bench prints it)
+widget-latency: venv chromium
+	UPDATE_RESULTS=1 LATENCY_BUSY_CORE=1 $(PYTEST) tests/test_browser.py -k lecture_runs $(PYTEST_ARGS)
 
 ## make site: every lecture executed and rendered to HTML in site/ (open site/index.html)
 site: venv
