@@ -190,8 +190,8 @@ def markdown(
         "than the NumPy arithmetic at these sizes.",
         "",
         f"Goal: {goal['goal']}: **{'met' if goal['met'] else 'not met'}** "
-        f"(worst digits-sized ratio {_num(goal['worst_ratio'], '.2f')}, best-run "
-        f"{_num(goal['worst_best_run_ratio'], '.2f')}).",
+        f"(worst bounded ratio {_num(goal['worst_ratio'], '.2f')}"
+        f"{'; over: ' + ', '.join(goal['misses']) if goal['misses'] else ''}).",
         "",
         "## Notebook run times",
         "",

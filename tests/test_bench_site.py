@@ -115,6 +115,23 @@ def test_missing_module_is_reported_not_raised():
     assert r.status.startswith("missing: NotImplementedError") and r.ratio is None
 
 
+def test_layer_goal_holds_each_case_to_its_modules_bound():
+    """Issue 17's bounds: 2x for dense, activation and normalization layers, 3x for convolution and pooling,
+    none for optimizer steps; a missing case is not judged."""
+
+    def result(layer, module, ratio):
+        return layers.Result(layer, "1x1", module, "ok", deepkit_ms=ratio, torch_ms=1.0)
+
+    fine = [result("relu", "layers", 1.9), result("conv2d", "conv", 2.9), result("adam step", "optim", 9.0)]
+    fine.append(layers.Result("ghost", "1x1", "norm", "missing: stub"))
+    goal = layers.layer_goal(fine)
+    assert goal["met"] and goal["misses"] == [] and goal["worst_ratio"] == 2.9
+    goal = layers.layer_goal([*fine, result("layernorm", "norm", 2.5), result("maxpool", "pool", 3.1)])
+    assert not goal["met"]
+    assert goal["misses"] == ["layernorm (1x1): 2.50 > 2", "maxpool (1x1): 3.10 > 3"]
+    assert not layers.layer_goal([result("adam step", "optim", 1.0)])["met"]  # nothing bounded was timed
+
+
 def _widget_nb(png: bytes):
     """A notebook whose one output is an explorer-like VBox(Image) view, with its saved widget state."""
     nb = nbformat.v4.new_notebook()
