@@ -90,9 +90,10 @@ export: venv
 	$(PY) -m autograder $(WORK_ARG) export $(ASSIGNMENT_ARG) $(if $(FORMAT),--format $(FORMAT))
 
 ## make bench: reference deepkit vs torch ratios, notebook times, grading throughput per topic (plain serial
-## nbgrader vs ours on a local Dask cluster of 1 and 2 workers, projections for 300 / 10,000 submissions) and
-## widget latency -> bench/results/ (BENCH_ARGS="--quick" for a smoke run, "--no-notebooks",
-## "--grading-topics 01,09", "--students 6", "--no-widgets"; see python -m bench -h)
+## nbgrader vs ours on a local Dask cluster of 1 and 2 workers, CPU per submission, projections for 300 / 10,000
+## submissions, the goal of issue 17; bench/grading.py, also `python -m autograder bench`) and widget latency
+## -> bench/results/ (BENCH_ARGS="--quick" for a smoke run, "--no-notebooks", "--grading-topics 01,09",
+## "--students 6", "--run-notebook", "--no-widgets"; see python -m bench -h)
 bench: venv
 	$(PY) -m bench $(BENCH_ARGS)
 

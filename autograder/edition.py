@@ -44,7 +44,7 @@ from course.topics import START_HERE, Topic, find, load
 
 FILES = Path(__file__).resolve().parent / "student_edition"  # Makefile, README.md, .gitignore, ... templates
 # grading modules a student never runs (their commands are hidden in an edition); they hold no secret either
-INSTRUCTOR_ONLY = {"batch.py", "bench.py", "canary.py", "edition.py", "export.py", "feedback.py", "formgrader_guard.py"}
+INSTRUCTOR_ONLY = {"batch.py", "canary.py", "edition.py", "export.py", "feedback.py", "formgrader_guard.py"}
 INSTRUCTOR_CONFIG = {"nbgrader_config.py", "jupyter_server_config.py", "README.md"}
 REPOSITORY_ONLY_TAG = "repository-only"  # START_HERE cells that only make sense in the repository
 GIT_IDENTITY = ["-c", "user.name=deepkit course", "-c", "user.email=course@deepkit.invalid"]

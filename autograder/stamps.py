@@ -17,7 +17,7 @@ from pathlib import Path
 from autograder.course import Course, Limits
 
 # grading modules whose code does not change a score (a change to them needs no regrade)
-NOT_SCORING = {"__main__.py", "bench.py", "canary.py", "cli.py", "edition.py", "export.py", "feedback.py", "stamps.py"}
+NOT_SCORING = {"__main__.py", "canary.py", "cli.py", "edition.py", "export.py", "feedback.py", "stamps.py"}
 STAMP_FILE = "grading-stamp"
 
 

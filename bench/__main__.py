@@ -9,7 +9,8 @@
 (a) the reference deepkit (reference) vs torch CPU, float64, forward + backward of every layer (median of
 repeats, both timed in the same run); (b) notebook execution times; (c) grading throughput per topic: plain serial
 nbgrader vs ours on a local Dask cluster of 1 and 2 worker processes, measured side by side now
-(bench/grading.py), with projections for 300 and 10,000 submissions; (d) widget latency: CPU per redraw
+(bench/grading.py, also behind `python -m autograder bench`): submissions per minute, CPU seconds per submission,
+projections for 300 and 10,000 submissions and the goal of issue 17; (d) widget latency: CPU per redraw
 (bench/widgets.py, measured now) and the browser's input-to-image latency recorded by tests/test_browser.py.
 Results go to bench/results/README.md (Markdown tables) and bench/results/latest.json.
 """
@@ -59,6 +60,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--grading-topics", help="comma-separated topics to grade (default: all; quick: 01)")
     ap.add_argument("--students", type=int, help="submissions per topic in the grading run (default 4, quick 2)")
+    ap.add_argument(
+        "--run-notebook",
+        action="store_true",
+        help="grading: ours executes every notebook in its sandbox (default: the default grading path, which reads it)",
+    )
     ap.add_argument(
         "--widgets",
         action=argparse.BooleanOptionalAction,
@@ -132,24 +138,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nnotebook run times: {nb_source}")
         for row in nb_rows or []:
             print(report.notebook_line(row))
-    grading = {"throughput": None, "per_submission": report.grading()}
+    grading = None
     if args.grading:
         from bench import grading as grading_bench
         from course.topics import TOPICS, find
 
         default = "01" if args.quick else ",".join(t.folder for t in TOPICS)
         topics = [find(k.strip()).folder for k in (args.grading_topics or default).split(",") if k.strip()]
-        print(
-            f"\ngrading throughput, {args.students} submissions per topic (plain serial nbgrader vs ours on a local "
-            "Dask cluster, measured now):",
-            flush=True,
-        )
-        print(grading_bench.HEADER, flush=True)
-        grading["throughput"] = grading_bench.measure(
-            topics, args.students, progress=lambda row: print(grading_bench.line(row), flush=True)
-        )
-    if grading["per_submission"] is not None:
-        print("per-submission detail (python -m autograder bench):", report.grading_text(grading["per_submission"]))
+        print()
+        grading = grading_bench.run(topics, args.students, notebook=True if args.run_notebook else None)
 
     from bench import widgets
 

@@ -13,7 +13,6 @@ import numpy as np
 
 from bench.layers import ROOT, Result
 
-GRADING_JSON = ROOT / "bench" / "results" / "grading.json"
 LAYER_COLUMNS = ("layer", "shape", "deepkit ms", "torch ms", "ratio", "best-run ratio")
 LAYER_HEADER = f"{'layer':<26} {'shape':<32} {'deepkit ms':>10} {'torch ms':>9} {'ratio':>6} {'best-run ratio':>14}"
 
@@ -81,15 +80,6 @@ def machine(threads: str, torch_threads: int) -> dict:
     }
 
 
-def grading() -> dict | None:
-    if not GRADING_JSON.is_file():
-        return None
-    try:
-        return json.loads(GRADING_JSON.read_text())
-    except ValueError:
-        return None
-
-
 def browser_latency() -> tuple[dict | None, str]:
     """The newest browser widget latencies (tests/test_browser.py writes build/results/widget_latency.json;
     an UPDATE_RESULTS=1 run writes bench/results/) and a sentence saying where they came from."""
@@ -126,21 +116,6 @@ def widget_cpu_lines(cpu: dict | None) -> list[str]:
         control, s = max(controls.items(), key=lambda kv: kv[1]["median_ms"])
         out.append(f"  {name:<28} {control:<16} {s['median_ms']:>7.1f} {s['p90_ms']:>7.1f}")
     return out
-
-
-def grading_text(g: dict | None) -> str:
-    """One line from ``python -m autograder bench``'s bench/results/grading.json (its ``run()`` result)."""
-    if g is None:
-        return f"no {GRADING_JSON.relative_to(ROOT)} yet (written by `python -m autograder bench`): not measured"
-    goal = g.get("goal")
-    if not isinstance(goal, dict) or not g.get("topics"):
-        return f"{GRADING_JSON.relative_to(ROOT)} is in an older format: run `python -m autograder bench` again"
-    return (
-        f"{g.get('students')} correct submissions per topic, {len(g['topics'])} topics, {g.get('cores')} cores, "
-        f"ours with {g.get('jobs')} jobs: worst {goal.get('worst_per_minute')}/min on the wall clock "
-        f"({goal.get('worst_per_minute_on_free_cores')}/min on free cores), worst "
-        f"{goal.get('worst_speedup_vs_plain')}x plain nbgrader"
-    )
 
 
 def markdown(
@@ -203,22 +178,12 @@ def markdown(
         lines += [f"| {r['notebook']} | {r['seconds']:.2f} | {r['outcome']} |" for r in nb_rows]
         lines.append(f"| total | {sum(r['seconds'] for r in nb_rows):.2f} | |")
     lines += ["", "## Grading throughput", ""]
-    throughput = (grading_data or {}).get("throughput")
-    detail = (grading_data or {}).get("per_submission")
-    if throughput:
+    if grading_data:
         from bench import grading
 
-        lines += grading.markdown(throughput)
+        lines += grading.markdown(grading_data)
     else:
         lines.append("Not measured in this run (`python -m bench --no-grading`).")
-    if detail:
-        from autograder import bench as per_submission
-
-        lines += ["", "Per-submission detail from `bench/results/grading.json` (`python -m autograder bench`):", ""]
-        try:
-            lines += per_submission.markdown(detail).splitlines()
-        except (KeyError, TypeError):
-            lines.append(grading_text(detail))
     lines += ["", "## Widget latency", ""]
     cpu = (widgets or {}).get("cpu")
     if cpu:

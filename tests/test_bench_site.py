@@ -75,13 +75,14 @@ def test_bench_quick_tables_have_the_columns(quick_bench):
 
 def test_bench_quick_grades_topic_01_against_plain_nbgrader(quick_bench):
     """--quick grades 2 submissions of topic 01 with plain nbgrader and with 1 and 2 workers in the same run;
-    the printed table, README and latest.json agree, and the projections follow from start-up and rate."""
+    the printed table, README and latest.json agree, the projections follow from start-up and rate, and the goal
+    of issue 17 follows from the rows."""
     proc, out = quick_bench
-    data = json.loads((out / "latest.json").read_text())["grading"]["throughput"]
+    data = json.loads((out / "latest.json").read_text())["grading"]
     (row,) = data["rows"]
     assert row["assignment"] == "01_softmax" and row["students"] == 2 and set(row["ours"]) == {"1", "2"}
     for m in [row["plain_nbgrader"], *row["ours"].values()]:
-        assert m["s_per_submission"] > 0 and m["startup_s"] >= 0
+        assert m["s_per_submission"] > 0 and m["startup_s"] >= 0 and m["cpu_s_per_submission"] > 0
         assert m["per_minute"] == pytest.approx(60 / m["s_per_submission"], rel=1e-2)
         for n in ("300", "10000"):
             want = (m["startup_s"] + int(n) * m["s_per_submission"]) / 60
@@ -91,12 +92,21 @@ def test_bench_quick_grades_topic_01_against_plain_nbgrader(quick_bench):
         assert m["full_marks"] == "2/2" and m["notebooks_ran"] == (2 if row["notebook"] else 0)
         want = row["plain_nbgrader"]["s_per_submission"] / m["s_per_submission"]
         assert row["speedup_vs_plain"][w] == pytest.approx(want, rel=2e-2)
+        free = 60 * min(int(w), data["cores"]) / m["cpu_s_per_submission"]
+        assert m["per_minute_on_free_cores"] == pytest.approx(free, rel=2e-2)
     assert data["records_per_minute"] > 0
+    goal = data["goal"]
+    assert goal["workers"] == 2 and goal["worst_per_minute"] == row["ours"]["2"]["per_minute"]
+    assert goal["worst_speedup_vs_plain"] == row["speedup_vs_plain"]["2"]
+    assert goal["met"] == (goal["worst_per_minute"] >= 60 and goal["worst_speedup_vs_plain"] >= 2)
     printed = next(ln for ln in proc.stdout.splitlines() if ln.startswith("01_softmax "))
     assert f"{row['ours']['2']['per_minute']:.1f}" in printed and printed.split()[-1] == "2/2"
+    assert f"{row['ours']['2']['cpu_s_per_submission']:.2f}" in printed
+    assert any(ln.startswith("Goal (issue 17") for ln in proc.stdout.splitlines())
     md = (out / "README.md").read_text()
     assert "| topic | N | plain nbgrader /min | ours 1 worker /min | ours 2 workers /min |" in md
-    assert "| 01_softmax | 2 |" in md
+    assert "| CPU s per submission (plain / 1 / 2) |" in md and "| 01_softmax | 2 |" in md
+    assert "Goal (issue 17" in md and "grading.json" not in md
     assert "## Widget latency" in md and "In the browser" in md and "widget latency in the browser" in proc.stdout
 
 
