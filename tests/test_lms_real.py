@@ -136,6 +136,7 @@ def test_canvas_gradebook_export_variants_are_read_as_rosters(tmp_path):
     got = canvas.Canvas().read_roster(split, None)
     assert set(got) == {"12004"} and got["12004"].name == "García, María" and got["12004"].login == "mgarcia"
     assert canvas.roster_points(plain) == {"01 softmax (4501)": "14.00"}
+    assert set(canvas.read_gradebook(plain)) == {"12001", "99999"}  # neither Manual Posting nor Points Possible
     assert canvas.roster_points(split) == {"01 softmax (4501)": "14,00"}
 
 

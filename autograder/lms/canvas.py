@@ -47,6 +47,7 @@ _TAIL = r"_(?:(?P<att>\d+)_(?P<file>.+)|(?P<kind>text|link)\.html)$"
 _NAMELESS = re.compile(rf"^_?(?:(?P<late>LATE)_)?{_ID}{_TAIL}", re.IGNORECASE)  # "_": a name of no word characters
 _NAMED = re.compile(rf"^(?P<name>.*?[^\d_].*?)_(?:(?P<late>LATE)_)?{_ID}{_TAIL}", re.IGNORECASE)
 _COUNTER = re.compile(r"^(?P<stem>.+?)-(?P<n>\d+)(?P<ext>(?:\.[A-Za-z0-9]+)*)$")  # Canvas's "name-1.ext"
+_MUTED = re.compile(r"^\s*(Muted|Manual Posting.*)?\s*$", re.IGNORECASE)  # GradebookImporter's non-student row
 _TITLE_ID = re.compile(r"^(?P<title>.*?)\s*\((?P<id>\d+)\)\s*$")
 
 
@@ -197,8 +198,8 @@ def read_gradebook(path: Path) -> dict[str, dict[str, str]]:
         raise ValueError("not a Canvas gradebook: no Section column")
     out = {}
     for r in rows[1:]:
-        if "Points Possible" in r[0]:
-            continue
+        if r and "Points Possible" in r[0] or all(_MUTED.match(c) for c in r):
+            continue  # the Points Possible row, and the muted / Manual Posting row
         out[r[1]] = {head[i]: r[i].strip() for i in range(n, len(head)) if i < len(r) and r[i].strip() not in ("", "-")}
     return out
 
