@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -226,11 +227,29 @@ def _known_titles(course: Course, assignment: str, policy: Policy) -> tuple[str,
 def _canvas(course: Course, path: Path, assignments: list[str], grades: dict, roster: Path | None, policy) -> Path:
     from autograder.lms import canvas
 
-    known = {h: canvas.title_and_id(h)[0] for h in canvas.roster_columns(_roster(course, "canvas", roster))}
+    given = _roster(course, "canvas", roster)
+    known = {h: canvas.title_and_id(h)[0] for h in canvas.roster_columns(given)}
     columns = [match_column(a, known, _known_titles(course, a, policy)) or a for a in assignments]
     rows = _rows(grades, assignments, "canvas")
-    points = [max((r["per"][a].max for r in rows if a in r["per"]), default=0.0) for a in assignments]
+    ours = [max((r["per"][a].max for r in rows if a in r["per"]), default=0.0) for a in assignments]
+    theirs = canvas.roster_points(given)
+    # The importer sets an assignment's points from this row: an existing column keeps Canvas's own value (the
+    # scores are in the autograder's points: a mismatch is said, never silently rescaled); a new one gets ours.
+    points = [theirs.get(c, num(p)) for c, p in zip(columns, ours)]
+    for c, p in zip(columns, ours):
+        if c in theirs and _points(theirs[c]) not in (None, round(p, 2)):
+            print(f"warning: {c} is worth {theirs[c]} points in Canvas, {num(p)} here: scores are out of {num(p)}",
+                  file=sys.stderr)  # fmt: skip
     return canvas.write_gradebook(path, columns, points, rows)
+
+
+def _points(text: str) -> float | None:
+    """Canvas's formatted number ("14.00", "14,00", "1,234.50") as a float, or None."""
+    parts = re.split(r"[.,]", text.strip())
+    try:
+        return round(float("".join(parts[:-1]) + "." + parts[-1]) if len(parts) > 1 else float(parts[0]), 2)
+    except ValueError:
+        return None
 
 
 def _blackboard(course: Course, path: Path, assignments: list[str], grades: dict, roster: Path | None, policy) -> Path:
@@ -272,7 +291,7 @@ def _moodle(course: Course, out: Path, assignments: list[str], grades: dict, ros
                 entry[a] = num(g.final)
     if by_email:
         path = out / "moodle-gradebook.csv"
-        with open(path, "w", newline="", encoding="utf-8") as f:
+        with open(path, "w", newline="", encoding=moodle.ENCODING) as f:
             w = csv.DictWriter(f, ["Email address", "Full name", *assignments])
             w.writeheader()
             w.writerows(by_email[e] for e in sorted(by_email))

@@ -115,17 +115,17 @@ def canvas_class(dest: Path) -> tuple[Path, Path, Path, dict]:
         "leeann_12003_900103_" + sub: zip_bytes(submission("v1", correct=False)),
         "leeann_12003_900150_" + sub.replace(".zip", "-1.zip"): zip_bytes(submission("v2")),
         # late (Canvas's flag) with a time from the times file; a non-ASCII name
-        "garcíamaría_late_12004_900104_" + sub: zip_bytes(submission("v1")),
+        "garcíamaría_LATE_12004_900104_" + sub: zip_bytes(submission("v1")),
         # CJK name (Canvas keeps word characters of every script), late without a time: flagged_days
-        "王小明_late_12005_900105_" + sub: zip_bytes(submission("v1")),
+        "王小明_LATE_12005_900105_" + sub: zip_bytes(submission("v1")),
         "nguyenan_12006_900106_outer.zip": nested(submission("v1")),
         "okaforchidi_12007_900107_deepkit-course.zip": zip_bytes(whole_course("v1")),
         "petrovivan_12008_900108_" + f"{A01}.ipynb": NOTEBOOK,
         # separate attachments (notebook and modules), late but with an extension of 3 days
-        "quinnsam_late_12010_900110_" + f"{A01}.ipynb": NOTEBOOK,
-        "quinnsam_late_12010_900111_layers.py": module("layers", "v1"),
-        "quinnsam_late_12010_900112_losses.py": module("losses", "v1"),
-        "quinnsam_late_12010_900113_nets.py": module("nets", "v1"),
+        "quinnsam_LATE_12010_900110_" + f"{A01}.ipynb": NOTEBOOK,
+        "quinnsam_LATE_12010_900111_layers.py": module("layers", "v1"),
+        "quinnsam_LATE_12010_900112_losses.py": module("losses", "v1"),
+        "quinnsam_LATE_12010_900113_nets.py": module("nets", "v1"),
     }
     download = write_zip(dest / "cs-dl-01-softmax submissions.zip", e)
     roster = dest / "canvas-gradebook.csv"

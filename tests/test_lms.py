@@ -329,14 +329,14 @@ def test_export_is_reimported_with_the_same_grades(lms, tmp_path, policy_file):
     if lms == "canvas":
         got = canvas.read_gradebook(paths["canvas-gradebook.csv"])
         assert set(got) == set(want)  # one row per student, keyed by Canvas user id
-        header = next(csv.reader(open(paths["canvas-gradebook.csv"])))
+        header = next(csv.reader(open(paths["canvas-gradebook.csv"], encoding="utf-8-sig")))
         assert header[:5] == canvas.STUDENT_COLUMNS and header[5] == "01 softmax (4501)"  # the roster's column
         grades = {uid: g.get("01 softmax (4501)") for uid, g in got.items()}
     elif lms == "moodle":
         grades = moodle.read_worksheet(paths[f"moodle-{A01}-worksheet.csv"])
-        rows = list(csv.DictReader(open(paths[f"moodle-{A01}-worksheet.csv"])))
+        rows = list(csv.DictReader(open(paths[f"moodle-{A01}-worksheet.csv"], encoding="utf-8-sig")))
         assert "Participant 509" in [r["Identifier"] for r in rows]  # the worksheet's other rows are kept, blank
-        course_csv = list(csv.DictReader(open(paths["moodle-gradebook.csv"])))
+        course_csv = list(csv.DictReader(open(paths["moodle-gradebook.csv"], encoding="utf-8-sig")))
         assert {r["Email address"] for r in course_csv} >= {"maria.garcia@uni.example"}
     else:
         got = blackboard.read_gradebook(paths["blackboard-grade-center.csv"])

@@ -183,9 +183,27 @@ def open_zip(data_or_path, label: str) -> zipfile.ZipFile:
     return zf
 
 
+def member_name(info: zipfile.ZipInfo) -> str:
+    """A member's name as its author wrote it, with ``/`` between folders.
+
+    The zip format says a name is cp437 unless flag bit 11 says UTF-8, and Python decodes it so. Many writers
+    store UTF-8 without setting the flag (Info-ZIP's ``zip`` on Linux and macOS, rubyzip unless
+    ``Zip.unicode_names`` is set): those names read as mojibake (``garc├¡a``), and a student's ``übung.ipynb``
+    or a Canvas name like ``garcíamaría_...`` would be shown garbled.
+    UTF-8 almost never decodes as valid by accident, so an unflagged name that is valid UTF-8 is taken as UTF-8;
+    any other stays cp437 (old Windows tools). Windows tools also write ``\\`` between folders."""
+    name = info.filename
+    if not info.flag_bits & 0x800 and not name.isascii():
+        try:
+            name = name.encode("cp437").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return name.replace("\\", "/")
+
+
 def zip_nodes(zf: zipfile.ZipFile, prefix: str = "", rank: int = 0) -> list[ZipNode]:
     """Every member of ``zf`` as a node whose path is ``prefix`` + the member's name."""
-    return [ZipNode(zf, info, prefix + info.filename.replace("\\", "/"), rank) for info in zf.infolist()]
+    return [ZipNode(zf, info, prefix + member_name(info), rank) for info in zf.infolist()]
 
 
 def folder_nodes(root: Path, prefix: str = "", rank: int = 0) -> list[FileNode]:
@@ -216,6 +234,7 @@ class Found:
     notebooks: list[Item] = field(default_factory=list)
     modules: list[Item] = field(default_factory=list)  # .py files named like a student module
     others: int = 0  # files not taken (neither a notebook nor a student module)
+    litter: int = 0  # files in caches and OS folders (__MACOSX/, ._*, .git/, .ipynb_checkpoints/, ...), not opened
     notes: list[str] = field(default_factory=list)
 
 
@@ -225,7 +244,10 @@ def scan(nodes: Iterable[Node], budget: Budget, modules: Iterable[str], found: F
     wanted = set(modules)
     for node in nodes:
         parts = PurePosixPath(node.path).parts
-        if not parts or any(p in QUIET for p in parts) or parts[-1].startswith("._"):
+        if not parts:
+            continue
+        if any(p in QUIET for p in parts) or parts[-1].startswith("._"):
+            found.litter += node.kind != "dir"
             continue
         budget.count_files()
         name = parts[-1]

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 
 import autograder.lms as lms
 from autograder.course import Course
-from autograder.intake.archive import Budget, Found, Item, OverBudget, Unreadable, scan
+from autograder.intake.archive import QUIET, Budget, Found, Item, OverBudget, Unreadable, scan
 from autograder.policy import Policy, assess, parse_time
 from autograder.safetext import cell, clean
 from autograder.students import Registry, Student
@@ -155,11 +155,17 @@ class Row:
     attempt: str = ""
     late: str = ""
     notes: list[str] = field(default_factory=list)
-    status: str = "ok"  # ok | flagged | ambiguous | skipped
+    status: str = "ok"  # ok | flagged | ambiguous | skipped | ignored (OS litter: listed, not a problem)
 
     def cells(self) -> list[str]:
         ident = self.lms_id if not self.sid or self.sid == self.lms_id else f"{self.lms_id} (as {self.sid})"
-        flag = {"ok": "", "flagged": "FLAG: ", "ambiguous": "AMBIGUOUS: ", "skipped": "SKIPPED: "}[self.status]
+        flag = {
+            "ok": "",
+            "flagged": "FLAG: ",
+            "ambiguous": "AMBIGUOUS: ",
+            "skipped": "SKIPPED: ",
+            "ignored": "ignored: ",
+        }[self.status]
         return [ident, self.name, self.files, self.attempt, self.late, flag + "; ".join(self.notes)]
 
 
@@ -173,7 +179,7 @@ class CollectResult:
 
     @property
     def collected(self) -> list[Row]:
-        return [r for r in self.rows if r.status != "skipped" and r.sid]
+        return [r for r in self.rows if r.status not in ("skipped", "ignored") and r.sid]
 
     @property
     def problems(self) -> list[Row]:
@@ -206,6 +212,12 @@ def read_times(path: Path, tz) -> dict[str, datetime]:
     return out
 
 
+def is_litter(name: str) -> bool:
+    """A top-level entry an operating system or tool adds when a download is unzipped and zipped again
+    (``__MACOSX/``, ``._<name>`` resource forks, ``.DS_Store``, ``Thumbs.db``, caches)."""
+    return name in QUIET or name.startswith("._") or name in ("Thumbs.db", "desktop.ini")
+
+
 def _claimed_by_named_lms(entry, assignment: str) -> bool:
     """Whether a single top-level folder is a submission itself (not a folder wrapping the download)."""
     if any(lms.ADAPTERS[n].claims(entry) for n in ("canvas", "moodle", "blackboard")):
@@ -231,13 +243,21 @@ def collect(
     modules = course.student_modules
     with lms.Download(Path(source)) as dl:
         dl.unwrap(lambda e: _claimed_by_named_lms(e, assignment))
-        entries = dl.entries()
+        entries, litter = [], []
+        for e in dl.entries():
+            (litter if is_litter(e.name) else entries).append(e)
+        if not entries:
+            raise SystemExit(f"{source}: the download holds no submissions")
         if lms_name:
             adapter = lms.get(lms_name)
             message = f"{adapter.title} (--lms {lms_name})"
         else:
             adapter, message = lms.detect(entries)
         res = CollectResult(adapter.name, message, assignment)
+        for e in litter:  # listed, so nothing leaves the download unaccounted for; never a problem
+            what = "folder" if e.is_dir else "file"
+            res.rows.append(Row(clean(e.name, 60), notes=[f"{what} written by macOS or a tool, not a submission"],
+                                status="ignored"))  # fmt: skip
         uploads, skipped = adapter.uploads(entries, policy.timezone)
         for s in skipped:
             name, _, why = s.partition(": ")
@@ -342,6 +362,8 @@ def _collect_one(
     flags = []
     if chosen.notebook is None:
         flags.append(f"no {assignment}.ipynb: the notebook's parts and written answers will score 0")
+    elif (why := _unreadable_notebook(chosen.notebook.data)) is not None:
+        flags.append(f"{assignment}.ipynb {why}: the notebook's parts and written answers will score 0")
     if missing and len(missing) == len(topic_modules):
         flags.append("no lib/deepkit modules of this topic: its library parts will score 0 (notebook-only upload?)")
     elif missing:
@@ -357,6 +379,8 @@ def _collect_one(
     )
     if found.others:
         row.notes.append(f"{found.others} other file(s) not taken")
+    if found.litter:
+        row.notes.append(f"{found.litter} file(s) of caches or OS folders (__MACOSX, .git, checkpoints) not opened")
     # -- when (LMS metadata only)
     submitted = when.get(lms_id) or parse_time(student.extra.get("submitted_at")) or kept.submitted_at
     late = assess(policy, assignment, lms_id, submitted, kept.late_flag)
@@ -383,6 +407,17 @@ def _collect_one(
         "collected_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     return row
+
+
+def _unreadable_notebook(data: bytes) -> str | None:
+    """Why ``data`` cannot be a notebook (an empty upload, a file that is not notebook JSON), or None."""
+    if not data.strip():
+        return "is empty (0 bytes uploaded)"
+    try:
+        nb = json.loads(data)
+    except (UnicodeDecodeError, ValueError):
+        return "is not a notebook (not JSON)"
+    return None if isinstance(nb, dict) and isinstance(nb.get("cells"), list) else "is not a notebook (no cells)"
 
 
 def _same_names(rows: list[Row]) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path, PurePosixPath
 
-from autograder.intake.archive import FileNode, Node, ZipNode, folder_nodes, open_zip
+from autograder.intake.archive import FileNode, Node, ZipNode, folder_nodes, open_zip, zip_nodes
 from autograder.safetext import clean
 from autograder.students import Student
 
@@ -37,12 +37,9 @@ class Download:
         self.zf = None
         if self.source.is_file():
             self.zf = open_zip(self.source, self.source.name)
-            self.nodes: list[Node] = []
-            for info in self.zf.infolist():
-                name = info.filename.replace("\\", "/")
-                self.nodes.append(ZipNode(self.zf, info, name))
+            self.nodes = zip_nodes(self.zf)
         elif self.source.is_dir():
-            self.nodes = folder_nodes(self.source)
+            self.nodes: list[Node] = folder_nodes(self.source)
         else:
             raise SystemExit(f"{self.source}: not a folder or a zip file")
         self.prefix = ""

@@ -1,17 +1,28 @@
 """Blackboard Learn (Original course view, Grade Center).
 
 Download (Grade Center > column menu > Assignment File Download): ``gradebook_<course>_<assignment>_<time>.zip``
-of loose files. Per attempt, ``<Assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>.txt`` (who and when:
-``Name: First Last (username)``, ``Date Submitted: ...``, the list of files) and, per uploaded file,
-``<Assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<original file name>``. The assignment part is the column
-name with spaces dropped or encoded (``Assignment 1`` often becomes ``Assignment201``) and may contain ``_``, as
-may a username: the username is the one the attempt's .txt names in parentheses. The attempt time (server time,
-the policy's timezone) orders attempts: the newest attempt is kept whole. The username is the key.
+of loose files. Per attempt, a receipt ``<Assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>.txt``
+(``Name: First Last (username)``, ``Assignment:``, ``Date Submitted:``, ``Current Grade:``, ``Submission
+Field:`` (text the student typed), ``Comments:``, and under ``Files:`` a pair ``Original filename: <as
+uploaded>`` / ``Filename: <as stored in the zip>`` per file) and, per uploaded file,
+``<Assignment>_<username>_attempt_<time>_<file name>``. The stored name is not always the uploaded one
+(Blackboard changes some characters): the receipt's pairs give each file its uploaded name back. The word
+``attempt`` follows the user interface's language (``poging`` in Dutch, as the names parsed by the
+BBFilenameInZipParser of public course tools show), so any one word before the time is taken. Receipts may carry
+a BOM and Windows line ends; a username may be an email address. The assignment part is the column name with
+spaces dropped or encoded (``Assignment 1`` often becomes ``Assignment201``) and may contain ``_``, as may a
+username: the username is the one the attempt's .txt names in parentheses. The attempt time (server time, the
+policy's timezone) orders attempts: the newest attempt is kept whole, the others are listed. The username is the
+key. Blackboard documents no file-name grammar; sources: the steps and receipts in vangef/BBGradebookOrganiser
+(docs/instructions.md) and the ``.txt`` metadata and "mangled" names handled by
+jeroendoggen/blackboard-analysis-tools.
 
-Roster: the Grade Center download (Work Offline > Download, comma or tab, the tab form is UTF-16):
+Roster: the Grade Center download (Work Offline > Download, comma or tab (``.xls``), the tab form is UTF-16):
 ``Last Name, First Name, Username, Student ID, Last Access, Availability, <column> [Total Pts: N ...] |<id>``.
-Import (Work Offline > Upload): students are matched by ``Username``; a column by the ``|<id>`` at the end of its
-header (a header without one creates a new text column); every field quoted.
+Import (Work Offline > Upload; Blackboard Help "Uploading or Downloading Grade Center Items for Working
+Offline"): students are matched by ``Username`` (name columns are not processed); a column by the ``|<id>`` at
+the end of its header (a header without one creates a new text column worth 0 points); comma-delimited fields
+quoted. Written as UTF-8 without a BOM (a BOM before the first quoted field is not documented as accepted).
 """
 
 from __future__ import annotations
@@ -26,12 +37,16 @@ from autograder.lms.base import Adapter, Entry, Upload, column, read_table, show
 from autograder.policy import parse_time
 from autograder.students import Student
 
+# "attempt" is translated with the user interface (e.g. "poging"): any one word right before the time
 _ATTEMPT = re.compile(
-    r"^(?P<prefix>.+?)_attempt_(?P<ts>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)(?:(?P<txt>\.txt)|_(?P<file>.+))$", re.IGNORECASE
+    r"^(?P<prefix>.+?)_(?P<word>[^\W\d_]+)_(?P<ts>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)(?:(?P<txt>\.txt)|_(?P<file>.+))$"
 )
 _NAME_LINE = re.compile(r"^\s*Name:\s*(?P<name>.*?)\s*\((?P<user>[^()\s]+)\)\s*$", re.MULTILINE)
 _ASSIGNMENT_LINE = re.compile(r"^\s*Assignment:\s*(?P<title>.+?)\s*$", re.MULTILINE)
 _DATE_LINE = re.compile(r"^\s*Date Submitted:\s*(?P<date>.+?)\s*$", re.MULTILINE)
+_FILE_LINES = re.compile(r"^\s*Original filename:\s*(?P<orig>.+?)\s*\n\s*Filename:\s*(?P<stored>.+?)\s*$", re.MULTILINE)
+_TEXT = re.compile(r"^\s*Submission Field:\s*\n(?P<text>.*?)\n\s*Comments:", re.MULTILINE | re.DOTALL)
+_NO_TEXT = "There is no student submission text data for this assignment."
 _COLUMN_ID = re.compile(r"\|\s*(?P<id>\d+)\s*$")
 
 
@@ -83,16 +98,21 @@ class Blackboard(Adapter):
                     submitted_at=ts,
                 ),
             )
-            if not i and not d["txt"] and "no .txt" not in " ".join(up.notes):
+            if not i.get("user") and not d["txt"] and "no .txt" not in " ".join(up.notes):
                 up.notes.append("no .txt for this attempt: username taken from the file name")
             if i.get("assignment"):
                 up.meta["assignment_title"] = i["assignment"]  # the Grade Center column's name
             if d["txt"]:
                 if i.get("date") and parse_time(i["date"], tz) is None:
                     up.notes.append("Date Submitted not readable; the attempt time of the file name is used")
+                if i.get("text"):
+                    up.notes.append("text typed in the Submission Field (in the .txt receipt), not graded")
                 continue
+            original = i.get("files", {}).get(e.name)  # Blackboard may store a file under another name
+            if original and original != d["file"]:
+                up.notes.append(f"{shown(d['file'])} is {shown(original)} as uploaded (the receipt says)")
             for node in e.nodes:
-                up.nodes.append(node.renamed(d["file"]))
+                up.nodes.append(node.renamed(original or d["file"]))
         return [uploads[k] for k in sorted(uploads)], skipped
 
     def pick(self, uploads: list[Upload]) -> tuple[Upload, list[str]]:
@@ -124,7 +144,7 @@ def _read_info(e: Entry) -> dict:
         return {}
     if data is None:
         return {}
-    text = data.decode("utf-8", errors="replace")
+    text = data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")  # a BOM and CRLF on some servers
     out = {}
     m = _NAME_LINE.search(text)
     if m:
@@ -135,6 +155,11 @@ def _read_info(e: Entry) -> dict:
     m = _ASSIGNMENT_LINE.search(text)
     if m:
         out["assignment"] = m["title"]
+    # "Files:" lists each upload as "Original filename: <as uploaded>" then "Filename: <as stored in the zip>"
+    out["files"] = {m["stored"]: m["orig"] for m in _FILE_LINES.finditer(text)}
+    m = _TEXT.search(text)
+    if m and m["text"].strip() and m["text"].strip() != _NO_TEXT:
+        out["text"] = True
     return out
 
 

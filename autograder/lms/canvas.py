@@ -1,25 +1,35 @@
 """Canvas.
 
-Download ("Download Submissions" on the assignment page, a zip of loose files). Canvas's ContentZipper names
-every attached file ``<name>_[LATE_]<user id>_<attachment id>_<file name as uploaded>``, all lower-cased: the
-name is the student's sortable name ("Smith, John") with every non-word character removed (``smithjohn``,
-non-ASCII letters kept: ``müllerjürgen``), ``late`` is Canvas's own late mark, the user id is the Canvas user id
-(unique per student: the key), the attachment id increases with every upload. With anonymous grading the name
-part is absent. Online-text and URL submissions are ``..._<user id>_text.html`` / ``_link.html``. The download
-holds only each student's current submission; a file uploaded again under the same name is renamed by Canvas
-``name-1.ext`` (``-2``, ...) and has a larger attachment id: the newest attachment of a name replaces the older
-one whole.
+Download ("Download Submissions" on the assignment page, a zip of loose files). Canvas's ContentZipper
+(lib/content_zipper.rb in instructure/canvas-lms: ``get_filename``, ``add_upload_submission``) names every attached
+file ``[<name>_][LATE_]<user id>_<attachment id>_<file name as uploaded>``: the name is the student's sortable name
+("Smith, John") lower-cased, with ``_<digits>_`` runs joined and every non-word character removed (``smithjohn``;
+``O'Brien-Lee, Zoë`` -> ``obrienleezoë``: letters of every script are kept); ``LATE`` (in capitals) is Canvas's
+own late mark; the user id is the Canvas user id (unique per student: the key); the attachment id increases with
+every upload; the file name is the uploaded one with ``\\ / : * ? " < > |`` replaced by ``_`` (it may have no
+extension). With anonymous grading the name is absent and the id is ``anon_<anonymous id>`` (a short code of
+letters and digits), which is then the key. Online-text and URL submissions are ``<name>_[LATE_]<id>_text.html`` /
+``_link.html``. For a group assignment the one submission is named after the group and one member's user id. The
+download holds only each student's current submission; a file uploaded again under the same name is renamed by
+Canvas ``name-1.ext`` (``-2``, ...) and has a larger attachment id: the newest attachment of a name replaces the
+older one whole.
 
-Roster: the gradebook export (Grades > Export > CSV): ``Student, ID, SIS User ID, SIS Login ID, Section, <assignment
-(id)>...`` with a "Points Possible" row. Canvas gives no submission times in either file: pass
-``--times`` (``id,submitted_at``, e.g. from the Submissions API) for penalties by the hour; otherwise the late
-mark counts as ``flagged_days`` of the policy.
+Roster: the gradebook export (Grades > Export > CSV, lib/gradebook_exporter.rb): ``Student`` (or ``LastName,
+FirstName`` when the course shows split names), ``ID``, ``SIS User ID`` (optional), ``SIS Login ID``,
+``Integration ID`` / ``Root Account`` (optional), ``Section``, custom columns, then ``<assignment> (<id>)``...;
+a muted / "Manual Posting" row and a "Points Possible" row come before the students, the Test Student last; the
+separator is the user's choice (``;`` in decimal-comma locales) and a BOM is optional. Canvas gives no
+submission times in either file: pass ``--times`` (``id,submitted_at``, e.g. from the Submissions API) for
+penalties by the hour; otherwise the late mark counts as ``flagged_days`` of the policy.
 
-Gradebook import (Grades > Import): the same columns; students are matched by ``ID`` (Canvas user id), an
-assignment column by the id in parentheses in its header (``01 softmax (4567)``; a header without an id creates a
-new assignment); a blank cell leaves the grade unchanged. Feedback in bulk: "Re-Upload Submissions" on the
-assignment page takes a zip of files named like the download (``<name>_<user id>_<attachment id>_<file>``) and
-attaches each file as a comment to that student's submission (the attachment must be one of the submission's).
+Gradebook import (Grades > Import, lib/gradebook_importer.rb): the header's first cell must contain ``Student`` and
+its second ``ID``; ``SIS User ID``, ``SIS Login ID`` next, and the student columns end with ``Section``; students
+are matched by ``ID`` (Canvas user id), an assignment column by the id in parentheses in its header
+(``01 softmax (4567)``; a header without an id creates a new assignment); the "Points Possible" row sets an
+assignment's points, so it must carry Canvas's own value; a blank cell changes nothing. Feedback in bulk:
+"Re-Upload Submissions" on the assignment page takes a zip of files named like the download
+(``<name>_<user id>_<attachment id>_<file>``) and attaches each file as a comment to that student's submission
+(the attachment must be one of the submission's).
 """
 
 from __future__ import annotations
@@ -32,14 +42,12 @@ from pathlib import Path, PurePosixPath
 from autograder.lms.base import Adapter, Entry, Upload, column, read_table, shown
 from autograder.students import Student
 
-_NAMELESS = re.compile(
-    r"^(?:(?P<late>late)_)?(?P<uid>\d+)_(?:(?P<att>\d+)_(?P<file>.+)|(?P<kind>text|link)\.html)$", re.IGNORECASE
-)
-_NAMED = re.compile(
-    r"^(?P<name>.*?[^\d_].*?)_(?:(?P<late>late)_)?(?P<uid>\d+)_(?:(?P<att>\d+)_(?P<file>.+)|(?P<kind>text|link)\.html)$",
-    re.IGNORECASE,
-)
+_ID = r"(?P<uid>\d+|anon_[A-Za-z0-9]+)"  # Canvas user id, or anon_<anonymous id> with anonymous grading
+_TAIL = r"_(?:(?P<att>\d+)_(?P<file>.+)|(?P<kind>text|link)\.html)$"
+_NAMELESS = re.compile(rf"^_?(?:(?P<late>LATE)_)?{_ID}{_TAIL}", re.IGNORECASE)  # "_": a name of no word characters
+_NAMED = re.compile(rf"^(?P<name>.*?[^\d_].*?)_(?:(?P<late>LATE)_)?{_ID}{_TAIL}", re.IGNORECASE)
 _COUNTER = re.compile(r"^(?P<stem>.+?)-(?P<n>\d+)(?P<ext>(?:\.[A-Za-z0-9]+)*)$")  # Canvas's "name-1.ext"
+_MUTED = re.compile(r"^\s*(Muted|Manual Posting.*)?\s*$", re.IGNORECASE)  # GradebookImporter's non-student row
 _TITLE_ID = re.compile(r"^(?P<title>.*?)\s*\((?P<id>\d+)\)\s*$")
 
 
@@ -63,7 +71,7 @@ def logical_name(file: str) -> tuple[str, int]:
 class Canvas(Adapter):
     name = "canvas"
     title = "Canvas"
-    convention = "<name>_[late_]<user id>_<attachment id>_<file>"
+    convention = "<name>_[LATE_]<user id>_<attachment id>_<file>"
 
     def claims(self, entry: Entry) -> bool:
         return not entry.is_dir and parse(entry.name) is not None
@@ -98,6 +106,11 @@ class Canvas(Adapter):
             for rank, (d, e) in enumerate(kept):
                 for node in e.nodes:
                     nodes.append(node.renamed(d["file"], rank))
+            if uid.startswith("anon_"):
+                notes.append(
+                    "anonymous grading: Canvas names no user id, and its import takes no grades while the assignment"
+                    " is anonymous; download again after grades are posted to key this student by user id"
+                )
             atts = [int(d["att"]) for d, _ in kept]
             first = files[0][0]
             label = ("attachment " if len(atts) == 1 else "attachments ") + ", ".join(map(str, atts))
@@ -122,8 +135,10 @@ class Canvas(Adapter):
         for row in read_table(path):
             uid = column(row, "ID")
             name = column(row, "Student")
+            if not name and (column(row, "LastName") or column(row, "FirstName")):
+                name = ", ".join(x for x in (column(row, "LastName"), column(row, "FirstName")) if x)
             if not uid.isdigit() or "points possible" in name.lower():
-                continue
+                continue  # the Points Possible and muted / Manual Posting rows have no user id
             out[uid] = Student(
                 "canvas",
                 uid,
@@ -145,12 +160,24 @@ def roster_columns(roster: Path | None) -> list[str]:
     return [h for h in (rows[0].keys() if rows else []) if _TITLE_ID.match(h)]
 
 
-def write_gradebook(path: Path, columns: list[str], points: list[float], rows: list[dict]) -> Path:
-    """A Canvas gradebook import file. ``rows``: {"student": Student, "grades": [str per column ('' = blank)]}."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
+def roster_points(roster: Path | None) -> dict[str, str]:
+    """The "Points Possible" row of a Canvas gradebook export: assignment header -> points, as Canvas wrote them."""
+    rows = read_table(roster) if roster is not None and Path(roster).is_file() else []
+    for row in rows:
+        if any("points possible" in v.lower() for v in list(row.values())[:2]):
+            return {h: v for h, v in row.items() if _TITLE_ID.match(h) and v}
+    return {}
+
+
+def write_gradebook(path: Path, columns: list[str], points: list[str], rows: list[dict]) -> Path:
+    """A Canvas gradebook import file. ``rows``: {"student": Student, "grades": [str per column ('' = blank)]}.
+
+    UTF-8 with a BOM, as Canvas's own export writes when "include a byte-order mark" is set for Excel: Excel then
+    shows non-ASCII names right, and the importer still finds "Student" (it tests ``row[0].include?``)."""
+    with open(path, "w", newline="", encoding="utf-8-sig") as f:
         w = csv.writer(f)
         w.writerow(STUDENT_COLUMNS + columns)
-        w.writerow(["    Points Possible", "", "", "", ""] + [f"{p:g}" for p in points])
+        w.writerow(["    Points Possible", "", "", "", ""] + points)
         for r in rows:
             s = r["student"]
             w.writerow([r["name"], s.lms_id, s.sis_id, s.login, s.extra.get("section", "")] + r["grades"])
@@ -171,8 +198,8 @@ def read_gradebook(path: Path) -> dict[str, dict[str, str]]:
         raise ValueError("not a Canvas gradebook: no Section column")
     out = {}
     for r in rows[1:]:
-        if "Points Possible" in r[0]:
-            continue
+        if r and "Points Possible" in r[0] or all(_MUTED.match(c) for c in r):
+            continue  # the Points Possible row, and the muted / Manual Posting row
         out[r[1]] = {head[i]: r[i].strip() for i in range(n, len(head)) if i < len(r) and r[i].strip() not in ("", "-")}
     return out
 

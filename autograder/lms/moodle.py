@@ -1,10 +1,13 @@
 """Moodle (mod_assign).
 
-Download ("Download all submissions"): one folder per student and submission plugin,
-``<Full Name>_<participant id>_assignsubmission_file`` (``..._file_`` before Moodle 4.1), holding the files as
-uploaded (sub-folders kept); with "download submissions in folders" off, loose files
-``<Full Name>_<participant id>_assignsubmission_file_<file>``. Moodle replaces ``_`` in the full name by a space,
-so the first ``_`` ends the name; with blind marking the name is "Participant". The participant id is
+Download ("Download all submissions", ``assign::download_submissions`` in mod/assign/locallib.php): the prefix
+is ``str_replace('_', ' ', <group name>-<full name>)`` (the group part only in group mode; "Participant" instead
+of the name with blind marking) + ``_<participant id>``; with "Download submissions in folders" on (the default
+since Moodle 3.1) every file is ``<prefix>_assignsubmission_file_`` + its path in the submission (starting with
+``/``, sub-folders kept), i.e. a folder ``<Full Name>_<participant id>_assignsubmission_file_/`` (the trailing
+``_`` may be absent); online text is ``<prefix>_assignsubmission_onlinetext_/onlinetext.html``; with folders
+off, loose files ``<prefix>_assignsubmission_file_<file name>`` (paths lost). Moodle replaces ``_`` in the name
+by a space, so the first ``_`` ends the name. The participant id is
 ``assign_user_mapping.id``: unique per student AND assignment (the same person has another id in the next
 assignment), never shared by two students: the key. The download holds only each student's latest submission
 and no times: the grading worksheet (Grading action > Download grading worksheet) is the roster, with
@@ -44,7 +47,10 @@ WORKSHEET_COLUMNS = [
     "Last modified (grade)",
     "Feedback comments",
 ]
-MOODLE_TIME = "%A, %d %B %Y, %I:%M %p"  # Moodle's strftimedatetime, as its worksheet writes and re-reads it
+MOODLE_TIME = "%A, %d %B %Y, %I:%M %p"
+# Moodle's CSV reader (csv_import_reader::load_csv_content, lib/csvlib.class.php) drops a UTF-8 BOM; with one, Excel
+# shows the names in the worksheet right.
+ENCODING = "utf-8-sig"  # Moodle's strftimedatetime, as its worksheet writes and re-reads it
 
 
 def parse(name: str) -> dict | None:
@@ -134,7 +140,7 @@ def write_worksheet(path: Path, rows: list[dict], roster: Path | None, now: date
             "Last modified (submission)": s.extra.get("submitted_at_moodle", "-"),
         }
         out_rows.append(_fill(base, r, now))
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with open(path, "w", newline="", encoding=ENCODING) as f:
         w = csv.DictWriter(f, head, extrasaction="ignore")
         w.writeheader()
         w.writerows(out_rows)
