@@ -109,7 +109,7 @@ def ours(
     """(wall and CPU seconds for the class in steady state, one-time preparation seconds, submissions with full
     marks). The CPU counts this process's threads and the sandboxes (waited-for children)."""
     from autograder.batch import grade_batch
-    from autograder.intake import collect
+    from autograder.intake.collect import collect
 
     # a benchmark, not a term: its own secret
     course = Course(work=root / f"ours-{assignment}-{'run' if notebook else 'read'}", secret=BENCH_SECRET)

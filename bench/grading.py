@@ -63,7 +63,7 @@ def _ours(root: Path, assignment: str, names: list[str], workers, notebook: bool
     from autograder.bench import BENCH_SECRET
     from autograder.course import Course, Limits
     from autograder.distributed import GradingCluster
-    from autograder.intake import collect
+    from autograder.intake.collect import collect
 
     limits, out = Limits(), {}
     t0 = time.monotonic()
