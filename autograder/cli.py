@@ -1,35 +1,22 @@
 """``python -m autograder <command>``: the course's grading commands (instructors: autograder/README.md).
 
 Instructor: release, collect, autograde, cluster, feedback, export, similarity, term-secret, bench. Student /
-self-learner: check, submit (the only commands of a student edition).
+self-learner: check, submit (``autograder/student_cli.py``: the only commands, and the only command module, of a
+student edition).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from autograder.cases import MissingTermSecret
 from autograder.course import Course, Limits
 from autograder.errors import InfrastructureError
-
-
-def _limits(a) -> Limits:
-    lim = Limits()
-    if getattr(a, "no_isolation", False):
-        lim.isolation = "none"
-    if getattr(a, "cell_timeout", None):
-        lim.cell_timeout = a.cell_timeout
-    if getattr(a, "notebook_timeout", None):
-        lim.nb_wall = a.notebook_timeout
-    if getattr(a, "library_timeout", None):
-        lim.lib_wall = a.library_timeout
-    return lim
+from autograder.student_cli import add_student_commands, limits_from, timeouts
 
 
 def _pairs(course: Course, a) -> list[tuple[str, str]]:
@@ -77,7 +64,8 @@ def _policy(course: Course, a):
 def cmd_collect(course: Course, a) -> int:
     """Collect an LMS download by LMS id; print and write the intake table; non-zero on any skipped entry or
     ambiguity unless --proceed."""
-    from autograder.intake import Budget, collect
+    from autograder.intake import Budget
+    from autograder.intake.collect import collect
 
     asg = course.assignment(a.assignment)
     budget = Budget(max_bytes=int(a.max_mb * 1024**2), max_files=a.max_files)
@@ -133,7 +121,7 @@ def cmd_autograde(course: Course, a) -> int:
     if not pairs:
         print(f"nothing to grade: no submissions under {course.submitted} (python -m autograder collect ...)")
         return 0
-    limits = _limits(a)
+    limits = limits_from(a)
     if not _sandbox_ready(limits):
         print("refusing to grade without isolation (pass --no-isolation to run anyway)", file=sys.stderr)
         return 2
@@ -242,57 +230,6 @@ def cmd_similarity(course: Course, a) -> int:
     return 0
 
 
-def cmd_check(course: Course, a) -> int:
-    """Run the public cases on YOUR lib/deepkit (sandboxed when the OS allows) and print a per-part report."""
-    from autograder.grade import grade_one
-    from autograder.sandbox import jail
-
-    limits = _limits(a)
-    status = jail.isolation_status() if limits.isolation != "none" else None
-    if status is not None and not status.available:
-        limits.isolation = "none"  # your own code on your own machine: the limits still apply
-
-    asg = course.assignment(a.assignment)
-    with tempfile.TemporaryDirectory(prefix="deepkit-check-") as tmp:
-        work = Course(root=course.root, work=Path(tmp), cases="public")
-        src = work.submitted / "me" / asg
-        (src / "lib" / "deepkit").mkdir(parents=True)
-        for p in sorted((course.stub_lib / "deepkit").glob("*.py")):
-            if p.is_file() and not p.is_symlink():
-                shutil.copyfile(p, src / "lib" / "deepkit" / p.name)
-        nb = course.path(course.find(asg).exercise_notebook)
-        if nb.is_file():
-            shutil.copyfile(nb, src / f"{asg}.ipynb")
-        try:
-            out, intake, lib, nbres = grade_one(work, "me", asg, limits, notebook=getattr(a, "notebook", False))
-        except InfrastructureError as exc:  # the machinery, not the learner's code
-            print(f"error: {exc} (this is not about your code: the check itself could not run)", file=sys.stderr)
-            return 2
-    print(f"{asg}: the public cases of every graded part, on lib/deepkit ({course.stub_lib / 'deepkit'})")
-    if status is not None:
-        print("  " + status.describe())
-    width = max(len(n) for n in out.cells)
-    for c in out.cells.values():
-        mark = "ok " if c.points >= c.max_points else "-- "
-        print(f"  {mark}{c.name:<{width}}  {c.points:g}/{c.max_points:g}  {c.reason}")
-    for n in lib.notes:
-        print("  note:", n)
-    if nbres is not None:
-        print(f"  notebook: {nbres.status}: {nbres.reason}")
-    total, maximum = out.auto_total, out.max_total
-    print(f"total {total:g}/{maximum:g} (library parts; written answers are graded by hand)")
-    return 0 if total >= maximum else 1
-
-
-def cmd_submit(course: Course, a) -> int:
-    from autograder.intake import submit
-
-    asg = course.assignment(a.assignment)
-    out = submit(course, asg, Path(a.out) if a.out else None)
-    print(f"wrote {out}: upload this file (it holds {asg}.ipynb and your lib/deepkit/*.py)")
-    return 0
-
-
 def cmd_term_secret(course: Course, a) -> int:
     """Say where the term secret comes from (never print it); ``--init`` writes a new random one."""
     import hashlib
@@ -337,13 +274,10 @@ def cmd_bench(course: Course, a) -> int:
     return grading.main(assignments, a.students, notebook=True if a.run_notebook else None)
 
 
-def build_parser(student_only: bool | None = None) -> argparse.ArgumentParser:
-    """The command line; in a student edition (``student_only``, default: detected) only ``check`` and ``submit``."""
-    if student_only is None:
-        student_only = Course(topics=()).is_edition
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: the student commands (``student_cli``) and the instructor's."""
     p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
-    if not student_only:
-        p.add_argument("--work", help="folder of submitted/, autograded/, gradebook.db (default: autograder/)")
+    p.add_argument("--work", help="folder of submitted/, autograded/, gradebook.db (default: autograder/)")
     p.add_argument("--root", help="the course folder (default: this one)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -352,27 +286,7 @@ def build_parser(student_only: bool | None = None) -> argparse.ArgumentParser:
         sp.add_argument("--student", help="one student id")
         sp.add_argument("--assignment", help="NN or NN_name")
 
-    def timeouts(sp):
-        sp.add_argument("--cell-timeout", type=float, help="seconds per notebook cell (default 120)")
-        sp.add_argument("--notebook-timeout", type=float, help="seconds for a whole notebook run (default 600)")
-        sp.add_argument(
-            "--library-timeout",
-            type=float,
-            help="wall-clock backstop of the library sandbox (parts are limited in CPU time; default: generous)",
-        )
-
-    sp = sub.add_parser("check", help="run the public cases of every graded part on your own lib/deepkit")
-    sp.add_argument("assignment", help="NN")
-    if not student_only:  # the notebook run needs the instructor's source notebook (its gradebook template)
-        sp.add_argument("--notebook", action="store_true", help="also run the exercise notebook like the grader")
-    timeouts(sp)
-    sp.set_defaults(fn=cmd_check)
-    sp = sub.add_parser("submit", help="pack exercises/NN_x/NN_x.ipynb + lib/deepkit/*.py into a zip")
-    sp.add_argument("assignment", help="NN")
-    sp.add_argument("--out")
-    sp.set_defaults(fn=cmd_submit)
-    if student_only:
-        return p
+    add_student_commands(sub, instructor=True)
     sp = sub.add_parser("release", help="build the student edition (a git repository and a zip) of released topics")
     sp.add_argument("--student-edition", required=True, metavar="DIR", help="the edition's folder (outside the repo)")
     sp.add_argument("--assignment", action="append", help="add topic NN to the topics DIR already releases")

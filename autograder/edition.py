@@ -16,12 +16,14 @@ for an LMS download). For the released topics R it holds:
   snapshot; ``lectures/_course.py`` puts the student's own ``lib/`` on the path (docs/DESIGN_NOTES.md says why);
 * ``exercises/NN_slug/``: the release notebooks;
 * ``lib/deepkit/``: the release stubs and the given modules (as ``make build`` makes them);
-* ``autograder/``: the student commands (``check``, ``submit``) and what they run: the grading code, the probes
-  of R, their checks with the trusted helpers answered from data (``autograder/edition_checks.py``), and
+* ``autograder/``: the student commands (``check``, ``submit``: ``student_cli.py``) and only the modules they run
+  (``STUDENT_AUTOGRADER``, an allowlist; the build fails if a shipped file imports a course module left out), the
+  probes of R, their checks with the trusted helpers answered from data (``autograder/edition_checks.py``), and
   ``autograder/public/<slug>.npz``, the public cases as data (the reference's and the known mistakes' outputs,
   the helpers' answers; the inputs are drawn again from the documented seed; ``autograder/cases.py``).
 
-Never: ``reference/``, ``solutions/``, ``tests/``, ``tools/``, ``bench/``, the instructor-only grading modules,
+Never: ``reference/``, ``solutions/``, ``tests/``, ``tools/``, ``bench/``, the instructor's modules (the command
+line ``cli.py``, LMS intake and export, the similarity report, the canary, the batch, this build, ...),
 the term secret, anything of an unreleased topic but its stub. ``edition_problems`` checks this on the result
 (and the build refuses to finish otherwise): no reference-only line of any released topic anywhere in the tree.
 """
@@ -43,9 +45,41 @@ from autograder.course import Course
 from course.topics import START_HERE, Topic, find, load
 
 FILES = Path(__file__).resolve().parent / "student_edition"  # Makefile, README.md, .gitignore, ... templates
-# grading modules a student never runs (their commands are hidden in an edition); they hold no secret either
-INSTRUCTOR_ONLY = {"batch.py", "canary.py", "edition.py", "export.py", "feedback.py", "formgrader_guard.py"}
-INSTRUCTOR_CONFIG = {"nbgrader_config.py", "jupyter_server_config.py", "README.md"}
+# The modules of autograder/ a student edition ships: what `check` and `submit` import when they run (found with
+# `python -X importtime` in an edition), the sandbox runners they start, and what those import. An allowlist, in this
+# one place: a new module stays with the instructor until it is named here, and `import_problems` fails the build
+# if a shipped file imports a course module the edition does not hold. Besides these: the released topics'
+# checks/<slug>.py (edition_checks.ship) and probes/<slug>.py, __main__.py (student_edition/autograder_main.py,
+# the student commands only) and labconfig/. Left out (the instructor's): cli.py and the commands behind it
+# (collect, the LMS adapters, autograde, canary, feedback, export, similarity, policy, the roster, this module).
+STUDENT_AUTOGRADER = (
+    "__init__.py",
+    "student_cli.py",  # check, submit
+    "answers.py",  # imported by grade.py (the hand-graded answers' review)
+    "cases.py",
+    "compare.py",
+    "course.py",
+    "errors.py",
+    "grade.py",
+    "libgrade.py",
+    "local.py",
+    "nbrun.py",  # imported by grade.py (a student's check runs no notebook)
+    "reasons.py",
+    "safetext.py",
+    "sanitize.py",
+    "spec.py",
+    "checks/__init__.py",
+    "intake/__init__.py",
+    "intake/archive.py",
+    "intake/record.py",
+    "intake/stage.py",
+    "intake/submit.py",
+    "sandbox/__init__.py",
+    "sandbox/jail.py",
+    "sandbox/nb_runner.py",
+    "sandbox/probe_runner.py",
+    "sandbox/zygote.py",
+)
 REPOSITORY_ONLY_TAG = "repository-only"  # START_HERE cells that only make sense in the repository
 GIT_IDENTITY = ["-c", "user.name=deepkit course", "-c", "user.email=course@deepkit.invalid"]
 LECTURE_NOTE = """\
@@ -194,20 +228,16 @@ def public_cases(root: Path, topics: tuple[Topic, ...], dest: Path) -> list[Path
 
 
 def _copy_autograder(root: Path, out: Path, topics: tuple[Topic, ...]) -> None:
-    src, dst = root / "autograder", out / "autograder"
-    slugs = {t.slug for t in topics}
-    for p in sorted(src.rglob("*.py")):
-        rel = p.relative_to(src)
-        if "__pycache__" in rel.parts or rel.parts[0] in ("student_edition", "public"):
-            continue
-        if len(rel.parts) == 1 and (rel.name in INSTRUCTOR_ONLY or rel.name in INSTRUCTOR_CONFIG):
-            continue
-        if rel.parts[0] in ("checks", "probes") and rel.stem != "__init__" and rel.stem not in slugs:
-            continue
-        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(p, dst / rel)
-    (dst / "labconfig").mkdir(parents=True, exist_ok=True)  # JupyterLab without the instructors' nbgrader panels
-    shutil.copyfile(FILES / "page_config.json", dst / "labconfig" / "page_config.json")
+    """``autograder/``: ``STUDENT_AUTOGRADER``, the topics' checks and probes, the student ``__main__``, labconfig."""
+    wanted = [f"autograder/{m}" for m in STUDENT_AUTOGRADER] + [str(p) for t in topics for p in (t.checks, t.probes)]
+    for rel in wanted:
+        if not (root / rel).is_file():
+            raise EditionError(f"{rel} is not in the course (STUDENT_AUTOGRADER in autograder/edition.py names it)")
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / rel, out / rel)
+    shutil.copyfile(FILES / "autograder_main.py", out / "autograder" / "__main__.py")
+    (out / "autograder" / "labconfig").mkdir(parents=True, exist_ok=True)  # JupyterLab without nbgrader's panels
+    shutil.copyfile(FILES / "page_config.json", out / "autograder" / "labconfig" / "page_config.json")
 
 
 def _git(root: Path, *args: str, check: bool = True) -> str:
@@ -309,8 +339,9 @@ def leaked_lines(rel: str, text: str, secrets: dict[str, str], allowed: set) -> 
 
 def edition_problems(out: Path, root: Path, released: tuple[Topic, ...]) -> list[str]:
     """What the edition must not contain: reference or source trees, another topic's checks, reference-only code
-    of a released topic (any file, lecture outputs included; ``allowed_lines`` excepted), solution or hidden-test
-    markers, the term secret (in any file, data included). Empty list: clean."""
+        of a released topic (any file, lecture outputs included; ``allowed_lines`` excepted), solution or hidden-test
+        markers, the term secret (in any file, data included), an import of a course module the edition does not ship
+    (``import_problems``). Empty list: clean."""
     from autograder.cases import MissingTermSecret, term_secret
 
     problems = []
@@ -340,6 +371,44 @@ def edition_problems(out: Path, root: Path, released: tuple[Topic, ...]) -> list
         problems += leaked_lines(rel, text, secrets, allowed)
         if rel.startswith(("lib/", "exercises/", "lectures/")) or rel == str(START_HERE):
             problems += [f"{rel}: contains {m!r}" for m in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS") if m in text]
+    return problems + import_problems(out, root)
+
+
+def _module_file(tree: Path, module: str) -> Path | None:
+    """The file of the dotted ``module`` under ``tree`` (a module or a package), or None."""
+    base = tree.joinpath(*module.split("."))
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+
+
+def imported_modules(path: Path, package: str) -> set[str]:
+    """Every module a Python file imports, anywhere in it (functions included): ``import a.b`` gives ``a`` and
+    ``a.b``; ``from a import b`` gives ``a`` and ``a.b`` (``b`` may be a submodule). ``package``: the file's
+    package (for relative imports)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".") if node.level else []
+            base = ".".join([*parts[: len(parts) - node.level + 1], *([node.module] if node.module else [])])
+            found |= {base, *(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")}
+    return {".".join(m.split(".")[:n]) for m in found for n in range(1, m.count(".") + 2)}  # with the parents
+
+
+def import_problems(out: Path, root: Path) -> list[str]:
+    """Imports in the edition's Python files of a course module (one of the repository's) that the edition does not
+    ship: each would break ``check`` or ``submit`` when that line runs. Empty list: every import resolves."""
+    problems = []
+    for p in sorted(out.rglob("*.py")):
+        rel = p.relative_to(out)
+        if ".git" in rel.parts:
+            continue
+        for module in sorted(imported_modules(p, ".".join(rel.parent.parts))):
+            if _module_file(root, module) is not None and _module_file(out, module) is None:
+                problems.append(
+                    f"{rel.as_posix()} imports {module}, which the edition does not ship "
+                    "(STUDENT_AUTOGRADER in autograder/edition.py: ship it, or import it only on the instructor's side)"
+                )
     return problems
 
 

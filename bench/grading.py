@@ -155,7 +155,7 @@ def time_ours(
     from autograder.course import Course, Limits
     from autograder.distributed import GradingCluster
     from autograder.grade import ensure_assignment
-    from autograder.intake import collect
+    from autograder.intake.collect import collect
 
     limits, out, n = Limits(), {}, len(names)
     t0 = time.monotonic()

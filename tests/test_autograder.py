@@ -520,7 +520,8 @@ def nbformat_read(path):
 def test_submit_zip_round_trips_through_collect(built, tmp_path):
     import zipfile
 
-    from autograder.intake import collect, submit
+    from autograder.intake import submit
+    from autograder.intake.collect import collect
 
     root = tmp_path / "learner"
     shutil.copytree(built, root)

@@ -94,9 +94,66 @@ def test_edition_holds_the_released_topics_and_no_answer(edition):
         f for f in _files(STUB_LIB / "deepkit") if "__pycache__" not in f
     ]
     assert all((lib / f).read_bytes() == (STUB_LIB / "deepkit" / f).read_bytes() for f in _files(lib))
-    for gone in ("reference", "solutions", "tests", "tools", "bench", "autograder/batch.py", "autograder/canary.py"):
+    for gone in ("reference", "solutions", "tests", "tools", "bench"):
         assert not (edition / gone).exists(), gone
     assert edition_problems(edition, ROOT, tuple(t for t in load(ROOT) if t.folder in FOLDERS)) == []
+
+
+def test_edition_ships_only_the_student_side_of_the_autograder(edition):
+    """autograder/ holds exactly the allowlist, the released topics' checks and probes and the student __main__:
+    none of the instructor's modules (LMS intake, similarity, export, the command line, this build, ...)."""
+    from autograder.edition import STUDENT_AUTOGRADER
+
+    slugs = [f.split("_", 1)[1] for f in FOLDERS]
+    shipped = {p for p in _files(edition / "autograder") if p.endswith(".py")}
+    expected = {*STUDENT_AUTOGRADER, "__main__.py", *(f"{kind}/{s}.py" for kind in ("checks", "probes") for s in slugs)}
+    assert shipped == expected, shipped ^ expected
+    instructor = (
+        "lms",
+        "similarity.py",
+        "export.py",
+        "feedback.py",
+        "policy.py",
+        "students.py",
+        "cli.py",
+        "edition.py",
+        "edition_checks.py",
+        "canary.py",
+        "batch.py",
+        "distributed.py",
+        "bench.py",
+        "stamps.py",
+        "formgrader_guard.py",
+        "intake/collect.py",
+        "nbgrader_config.py",
+        "jupyter_server_config.py",
+    )
+    for gone in instructor:
+        assert (ROOT / "autograder" / gone).exists(), gone  # the name is right: it is in the repository
+        assert not (edition / "autograder" / gone).exists(), gone
+    assert "autograder.cli" not in (edition / "autograder" / "__main__.py").read_text()
+
+
+def test_the_build_fails_on_an_import_the_edition_does_not_ship(edition, tmp_path):
+    """A shipped module that imports an instructor's module (at its top or in a function) is a build error, so the
+    allowlist cannot silently break check or submit."""
+    from autograder.edition import import_problems
+
+    copy = tmp_path / "copy"
+    shutil.copytree(edition, copy, ignore=shutil.ignore_patterns(".git"))
+    assert import_problems(copy, ROOT) == []
+    with open(copy / "autograder" / "grade.py", "a") as f:
+        f.write("\n\ndef planted():\n    from autograder.similarity import report\n\n    return report\n")
+    (copy / "autograder" / "intake" / "planted.py").write_text("from . import collect\nimport autograder.lms.canvas\n")
+    problems = import_problems(copy, ROOT)
+    assert [p.split(",")[0] for p in problems] == [
+        "autograder/grade.py imports autograder.similarity",
+        "autograder/intake/planted.py imports autograder.intake.collect",
+        "autograder/intake/planted.py imports autograder.lms",
+        "autograder/intake/planted.py imports autograder.lms.canvas",
+    ], problems
+    released = tuple(t for t in load(ROOT) if t.folder in FOLDERS)
+    assert set(problems) <= set(edition_problems(copy, ROOT, released))
 
 
 def test_edition_holds_no_term_secret_and_no_hidden_case(edition):
@@ -239,7 +296,7 @@ def test_check_and_submit_on_stubs_correct_and_wrong_libraries(student, tmp_path
     # ... and the instructor grades that zip on the hidden cases: passing the public cases meant full marks
     from autograder.batch import grade_batch
     from autograder.course import Course, Limits
-    from autograder.intake import collect
+    from autograder.intake.collect import collect
 
     course = Course(root=ROOT, work=tmp_path / "work")
     drop = tmp_path / "drop"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import Course
-from autograder.intake import collect
+from autograder.intake.collect import collect
 from tests import lms_fixtures as F
 from tests.intake_hostile import CASES, honest
 

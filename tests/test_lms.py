@@ -18,7 +18,8 @@ import pytest
 
 from autograder.cli import main
 from autograder.course import Course
-from autograder.intake import collect, load_record, stage
+from autograder.intake import stage
+from autograder.intake.collect import collect, load_record
 from autograder.lms import ADAPTERS, Download, canvas, detect, moodle
 from autograder.policy import assess, load_policy, parse_time
 from autograder.safetext import cell, clean

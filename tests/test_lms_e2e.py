@@ -18,7 +18,8 @@ from autograder.batch import grade_batch
 from autograder.course import Course, Limits
 from autograder.export import export, num
 from autograder.feedback import write_bundles, write_feedback
-from autograder.intake import collect, submissions
+from autograder.intake import submissions
+from autograder.intake.collect import collect
 from autograder.lms import blackboard, canvas, moodle
 from autograder.local import load_topic
 from autograder.policy import load_policy

@@ -21,7 +21,8 @@ import pytest
 
 from autograder.course import Course
 from autograder.export import export, num
-from autograder.intake import collect, load_record, submissions
+from autograder.intake import submissions
+from autograder.intake.collect import collect, load_record
 from autograder.lms import blackboard, canvas, moodle
 from autograder.policy import load_policy
 from autograder.students import grader_id

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 import autograder.lms as lms
 from autograder.course import Course
 from autograder.intake.archive import QUIET, Budget, Found, Item, OverBudget, Unreadable, scan
+from autograder.intake.record import load_record, record_path
 from autograder.policy import Policy, assess, parse_time
 from autograder.safetext import cell, clean
 from autograder.students import Registry, Student
@@ -272,7 +273,7 @@ def collect(
             shutil.copyfile(roster, keep)
         when = read_times(Path(times), policy.timezone) if times else {}
         registry = Registry(course)
-        record = _load_record(course, assignment)
+        record = load_record(course, assignment)
         by_id: dict[str, list] = {}
         for up in uploads:
             by_id.setdefault(up.lms_id, []).append(up)
@@ -432,22 +433,6 @@ def roster_copy(course: Course, lms_name: str, assignment: str) -> Path:
     """Where collect keeps the roster it was given, for the export (Moodle's worksheet is per assignment)."""
     name = f"roster-{lms_name}-{assignment}.csv" if lms_name == "moodle" else f"roster-{lms_name}.csv"
     return course.work / "collected" / name
-
-
-def record_path(course: Course, assignment: str) -> Path:
-    return course.work / "collected" / f"{assignment}.json"
-
-
-def _load_record(course: Course, assignment: str) -> dict:
-    p = record_path(course, assignment)
-    data = json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
-    data.setdefault("students", {})
-    return data
-
-
-def load_record(course: Course, assignment: str) -> dict:
-    """The intake metadata of an assignment: {"lms", "students": {sid: {...}}} ({} parts if never collected)."""
-    return _load_record(course, assignment)
 
 
 def _write_record(course: Course, assignment: str, res: CollectResult, record: dict) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from autograder.course import Course
 from autograder.intake.archive import MAX_NOTEBOOK, MAX_PY, QUIET
+from autograder.intake.record import lms_time
 from autograder.safetext import clean
 from autograder.spec import TopicChecks
 
@@ -158,14 +159,6 @@ def stage(course: Course, topic: TopicChecks, assignment: str, src: Path, dest: 
     if len(info.ignored) > 40:
         info.ignored = info.ignored[:40] + [f"... and {len(info.ignored) - 40} more"]
     return info
-
-
-def lms_time(course: Course, assignment: str, src: Path) -> str | None:
-    """The submission time ``collect`` recorded from the LMS for this student (``src`` = submitted/<id>/<a>)."""
-    from autograder.intake.collect import load_record
-
-    entry = load_record(course, assignment)["students"].get(src.parent.name) or {}
-    return entry.get("submitted_at")
 
 
 def submissions(course: Course, assignment: str | None = None, student: str | None = None) -> list[tuple[str, str]]:
