@@ -136,7 +136,16 @@ def _kind(value) -> str:
     return "array"  # lists and tuples of numbers: stored as arrays
 
 
+def unread_placeholder(value) -> np.ndarray:
+    """What the edition holds of an output its compare never reads: zeros of its shape and dtype, in no memory (a
+    read-only broadcast). The shape still matters: the sandbox bounds each output's size by the reference's."""
+    value = np.asarray(value)
+    return np.broadcast_to(np.zeros((), dtype=value.dtype), value.shape)
+
+
 def _restore(array: np.ndarray, kind: str):
+    if kind == "unread":  # stored as an empty array of shape (0, *shape): no data, the shape in the header
+        return unread_placeholder(np.zeros(array.shape[1:], dtype=array.dtype))
     if kind == "scalar":
         return array.item()
     if kind == "str":
@@ -146,12 +155,13 @@ def _restore(array: np.ndarray, kind: str):
 
 def _put(arrays: dict, kinds: dict, prefix: str, values: dict, read: frozenset[str] | None = None) -> None:
     """Store ``values`` under ``prefix``; ``read``: the names whose values the part's compare reads (None: all;
-    see ``reference_keys_read``); the others are stored as their name only (an empty array)."""
+    see ``reference_keys_read``); of the others only the name, dtype and shape (an empty array of shape (0, *shape))."""
     for key, value in values.items():
         if "|" in str(key):
             raise ValueError(f"{prefix}: key {key!r} contains '|'")
         kept = read is None or key in read
-        arrays[f"{prefix}|{key}"] = np.asarray(value) if kept else np.zeros(0)
+        array = np.asarray(value)
+        arrays[f"{prefix}|{key}"] = array if kept else np.zeros((0, *array.shape), array.dtype)
         kinds[f"{prefix}|{key}"] = _kind(value) if kept else "unread"
 
 

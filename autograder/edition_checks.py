@@ -22,6 +22,7 @@ What stays code is then held to the edition's leak check like every other file.
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import sys
 import types
@@ -35,8 +36,10 @@ from autograder.cases import (
     Unencodable,
     _encode,
     call_key,
+    input_digest,
     make_cases,
     reference_keys_read,
+    unread_placeholder,
 )
 from autograder.spec import TopicChecks
 
@@ -124,8 +127,8 @@ def _variants(reference: dict, wrong: list) -> list[dict]:
 
 def _stored(outputs: dict, read: frozenset[str] | None) -> dict:
     """Outputs as the edition stores them (``cases.write_public``: only the values the compare reads, of the others
-    their names)."""
-    return {k: v if read is None or k in read else np.zeros(0) for k, v in outputs.items()}
+    zeros of their shape)."""
+    return {k: v if read is None or k in read else unread_placeholder(v) for k, v in outputs.items()}
 
 
 def _verdicts(module, cases: dict, wrong: dict, recorder: Recorder | None = None, stored: dict | None = None):
@@ -214,17 +217,19 @@ def ship(path: Path, checks: TopicChecks, cases: dict, wrong: dict) -> tuple[str
     top = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     original = _load(code, f"_edition_original_{slug}", path)
     helpers = set(top) - _roots(original, path)
-    codes = {n: getattr(original, n).__code__ for n in helpers if hasattr(getattr(original, n, None), "__code__")}
+    functions = {n: inspect.unwrap(getattr(original, n, None)) for n in helpers}  # through functools.cache & co.
+    codes = {n: fn.__code__ for n, fn in functions.items() if hasattr(fn, "__code__")}
     import_time = Recorder(codes)
     _load(code, f"_edition_import_{slug}", path, import_time)  # the module's own code calls these: code
+    drawing = Recorder(codes)
+    with drawing:  # the edition draws the public inputs itself (and checks their digests): what that calls is code
+        expected_inputs = _drawn(original)
     recorder = Recorder(codes)
-    with recorder:
-        for part in original.PARTS:
-            make_cases(part, PUBLIC_SEED)  # generators may call helpers
     expected, tainted = _verdicts(original, cases, wrong, recorder)
+    expected = [expected_inputs, *expected]
     values_read = {part.name: reference_keys_read(part) for part in original.PARTS}
 
-    keep = set(tainted) | {n for n, calls in import_time.calls.items() if calls}
+    keep = set(tainted) | {n for rec in (import_time, drawing) for n, calls in rec.calls.items() if calls}
     while True:
         table, arrays = {}, {}
         for name in sorted(helpers - keep):
@@ -243,6 +248,7 @@ def ship(path: Path, checks: TopicChecks, cases: dict, wrong: dict) -> tuple[str
         try:
             edition = _load(compile(shipped, str(path), "exec"), f"_edition_shipped_{slug}", path)
             got, _ = _verdicts(edition, cases, wrong, stored=values_read)
+            got = [_drawn(edition), *got]
         except LookupError as exc:
             got = [("import", str(exc))]
         finally:
@@ -256,6 +262,11 @@ def ship(path: Path, checks: TopicChecks, cases: dict, wrong: dict) -> tuple[str
                 f"verdict than the original ({got[:1]}); keep what that compare needs in the compare itself"
             )
         keep.add(culprit)
+
+
+def _drawn(module) -> tuple:
+    """The digests of every part's public inputs as ``module`` draws them (the edition's ``check`` does the same)."""
+    return ("inputs", [(part.name, [input_digest(i) for i in make_cases(part, PUBLIC_SEED)]) for part in module.PARTS])
 
 
 def _first_difference(expected: list, got: list, stubbed: set[str]) -> str | None:

@@ -121,7 +121,6 @@ def test_edition_ships_only_the_student_side_of_the_autograder(edition):
         "canary.py",
         "batch.py",
         "distributed.py",
-        "bench.py",
         "stamps.py",
         "formgrader_guard.py",
         "intake/collect.py",
@@ -203,14 +202,21 @@ def test_leak_check_catches_a_planted_answer(edition, tmp_path):
     assert "reference/ is in the edition" in problems
 
 
+@pytest.fixture(scope="module")
+def every_topic(tmp_path_factory) -> Path:
+    """An edition of every topic, lectures left out to stay quick (the build raises EditionError on any leak)."""
+    out, _ = build(ROOT, tmp_path_factory.mktemp("every") / "all", lectures=False)
+    return out
+
+
 @pytest.mark.timeout(600)
-def test_an_edition_of_every_topic_leaks_nothing(tmp_path):
+def test_an_edition_of_every_topic_leaks_nothing(every_topic):
     """Every topic released (lectures left out to stay quick; their sources are checked instead): the build's
     leak check passes, so a change to any topic's checks, probes or lecture that copies an answer fails here."""
     from autograder.edition import _notebook_text, allowed_lines, leaked_lines, reference_only_lines
 
     topics = load(ROOT)
-    out, _ = build(ROOT, tmp_path / "all", lectures=False)  # raises EditionError on any leak
+    out = every_topic
     assert tuple(t.folder for t in load(out)) == tuple(t.folder for t in topics)
     secrets, allowed = reference_only_lines(ROOT, topics), allowed_lines()
     lectures = {str(t.lecture): (ROOT / t.lecture).read_text() for t in topics}
@@ -236,6 +242,27 @@ def test_an_edition_of_every_topic_leaks_nothing(tmp_path):
     optim = (out / "autograder" / "checks" / "optimizers.py").read_text()
     for form in ("adam_algorithm1", "adam_eps_hat", "adamax_torch", "adamax_keras"):
         assert f"_public_answer('optimizers', {form!r}, locals())" in optim, form
+
+
+@pytest.mark.timeout(900)
+def test_check_runs_every_topic_in_the_edition(every_topic, tmp_path):
+    """In an edition of every topic, ``check NN`` of each topic: on the stubs every part scores 0 with a reason
+    and nothing crashes (an input generator calling a helper whose code stayed with the instructor did); on the
+    reference library every part keeps full marks (an output stored without its shape once cost correct dropout
+    code 13 of 25 points: the sandbox bounds each output by the reference's size)."""
+    clone = tmp_path / "course"
+    git(every_topic.parent, "clone", "--quiet", str(every_topic), str(clone))
+    topics = load(every_topic)
+    for t in topics:
+        done = check(clone, t.number)
+        assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr, (t.folder, done.stderr[-2000:])
+        assert re.search(r"^total 0/\d+ ", done.stdout, re.M), (t.folder, done.stdout[-2000:])
+    for module in (REF_LIB / "deepkit").glob("*.py"):
+        shutil.copy(module, clone / "lib" / "deepkit" / module.name)
+    for t in topics:
+        done = check(clone, t.number)
+        total = re.search(r"^total (\d+)/(\d+) ", done.stdout, re.M)
+        assert done.returncode == 0 and total and total[1] == total[2], (t.folder, done.stdout[-3000:], done.stderr)
 
 
 # ----------------------------------------------------------------------------------------- as a student
