@@ -413,13 +413,19 @@ def _schedule_inputs(rng):
 
 
 def _early_inputs(rng):
-    walk = np.round(np.cumsum(rng.normal(-0.04, 0.12, size=34)) + 2.0, 1)  # rounded: ties happen
+    """Metrics on a grid of 1/8 and min_delta a multiple of 1/16: ties with the best happen, and so do improvements
+    of exactly min_delta (not an improvement), with every sum and difference exact in float64, so that each way
+    of writing the rule (metric < best - min_delta, best - metric > min_delta, metric + min_delta < best) gives
+    the same answer. (On a 0.1 grid, 1.9 < 2.0 - 0.1 is False while 2.0 - 1.9 > 0.1 is True.)"""
+    walk = np.round(8 * (np.cumsum(rng.normal(-0.04, 0.12, size=34)) + 2.0)) / 8  # rounded: ties happen
     walk = np.r_[walk, np.full(6, walk.max())]  # a flat, worse tail: every sequence ends in a stop
+    min_delta = float(rng.choice([0.0, 0.0625, 0.125]))
+    walk[1] = walk[0] - min_delta  # better than the best (epoch 0) by exactly min_delta: NOT an improvement
     mode = "min" if rng.random() < 0.5 else "max"
     return {
         "metrics": walk if mode == "min" else -walk,
         "patience": int(rng.integers(1, 5)),
-        "min_delta": float(rng.choice([0.0, 0.05, 0.1])),
+        "min_delta": min_delta,
         "mode": mode,
     }
 
@@ -738,6 +744,35 @@ SCHEDULE_WITHOUT_CLAMP = Misconception(
     DROPBLOCK,
     {"dropout.keep_prob_schedule": _schedule_without_clamp},
 )
+
+
+def _ties_improve(_step):
+    def wrong(self, val_metric, params=None):
+        import copy
+
+        self.epoch += 1
+        value = float(val_metric)
+        if self.mode == "min":
+            improved = value <= self.best - self.min_delta
+        else:
+            improved = value >= self.best + self.min_delta
+        if improved:
+            self.best, self.best_epoch, self.best_params = value, self.epoch, copy.deepcopy(params)
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        self.stopped = self.num_bad_epochs >= self.patience
+        return self.stopped
+
+    return wrong
+
+
+TIES_IMPROVE = Misconception(
+    "an epoch better than the best by exactly min_delta (with min_delta 0: equal to the best) counted as an "
+    "improvement: it must beat the best by MORE than min_delta (metric < best - min_delta)",
+    EARLY,
+    {"early_stopping.EarlyStopping": _early_stopping(_ties_improve)},
+)
 OFF_BY_ONE = Misconception(
     "training stops one epoch late: stop when num_bad_epochs reaches patience (>=)",
     EARLY,
@@ -906,6 +941,6 @@ PARTS = (
         seeds=6,
         compare=compare_early_stopping,
         description="EarlyStopping.step: patience, min_delta, mode, best epoch and params",
-        misconceptions=(OFF_BY_ONE, KEEPS_A_REFERENCE),
+        misconceptions=(TIES_IMPROVE, OFF_BY_ONE, KEEPS_A_REFERENCE),
     ),
 )

@@ -506,6 +506,23 @@ class _OffByOne(E.EarlyStopping):
         return self.stopped
 
 
+class _TiesImprove(E.EarlyStopping):
+    """A student's own step with <= : an epoch equal to the best (min_delta 0) resets the count."""
+
+    def step(self, val_metric, params=None):
+        self.epoch += 1
+        better = (
+            val_metric <= self.best - self.min_delta if self.mode == "min" else val_metric >= self.best + self.min_delta
+        )
+        if better:
+            self.best, self.best_epoch, self.num_bad_epochs = float(val_metric), self.epoch, 0
+            self.best_params = copy.deepcopy(params)
+        else:
+            self.num_bad_epochs += 1
+        self.stopped = self.num_bad_epochs >= self.patience
+        return self.stopped
+
+
 class _NotACopy(E.EarlyStopping):
     def step(self, val_metric, params=None):
         stop = super().step(val_metric, params)
@@ -622,6 +639,7 @@ WRONG = {
         reg_checks.SCHEDULE_WITHOUT_CLAMP,
     ),
     "early_stopping:off_by_one": (_fake("early_stopping", EarlyStopping=_OffByOne), reg_checks.OFF_BY_ONE),
+    "early_stopping:ties_improve": (_fake("early_stopping", EarlyStopping=_TiesImprove), reg_checks.TIES_IMPROVE),
     "early_stopping:not_a_copy": (_fake("early_stopping", EarlyStopping=_NotACopy), reg_checks.KEEPS_A_REFERENCE),
 }
 
@@ -774,6 +792,46 @@ class _CountingStopper(E.EarlyStopping):
             self.num_bad_epochs += 1
         self.stopped = not self.num_bad_epochs < self.patience
         return self.stopped
+
+
+class _GapStopper(_CountingStopper):
+    """The improvement written as a gap: best - metric > min_delta (metric - best for mode "max")."""
+
+    def step(self, val_metric, params=None):
+        gap = self.best - val_metric if self.mode == "min" else val_metric - self.best
+        self.epoch += 1
+        if gap > self.min_delta:
+            self.best, self.best_epoch, self.num_bad_epochs = float(val_metric), self.epoch, 0
+            self.best_params = copy.deepcopy(params)
+        else:
+            self.num_bad_epochs += 1
+        self.stopped = self.num_bad_epochs >= self.patience
+        return self.stopped
+
+
+class _SignedStopper(_CountingStopper):
+    """Keras's way: mode "max" as "min" on -metric, and the margin added to the metric: s*metric + min_delta <
+    s*best."""
+
+    def step(self, val_metric, params=None):
+        sign = 1.0 if self.mode == "min" else -1.0
+        self.epoch += 1
+        if sign * val_metric + self.min_delta < sign * self.best:
+            self.best, self.best_epoch, self.num_bad_epochs = float(val_metric), self.epoch, 0
+            self.best_params = copy.deepcopy(params)
+        else:
+            self.num_bad_epochs += 1
+        self.stopped = self.num_bad_epochs >= self.patience
+        return self.stopped
+
+
+@pytest.mark.parametrize("stopper", [_GapStopper, _SignedStopper], ids=["gap", "signed"])
+def test_every_way_of_writing_the_min_delta_rule_keeps_every_point(stopper):
+    """The cases' metrics and min_delta are exact binary fractions: no formulation of "better by more than
+    min_delta" is decided by rounding (on a 0.1 grid the gap form lost half the part)."""
+    fake = _fake("early_stopping", EarlyStopping=stopper)
+    points, reason = grade_module("05", fake, parts=["early_stopping"])["early_stopping"]
+    assert points == next(p.points for p in TOPIC.parts if p.name == "early_stopping"), reason
 
 
 def _loop_max_norm(w, c, axis=0):
