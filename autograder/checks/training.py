@@ -310,6 +310,17 @@ def _unbiased_std_fit(X_train, mode="feature", scale=True):
     return stats
 
 
+def _eps_added_std_fit(X_train, mode="feature", scale=True):
+    """The common (X - mean) / (std + 1e-8): every std shifted by 1e-8 instead of the floor on tiny ones."""
+    from deepkit import models
+
+    stats = models.fit_preprocess(X_train, mode, scale)
+    if scale:
+        axes = 0 if mode == "feature" else (0, 2, 3)
+        stats["std"] = np.asarray(X_train, dtype=np.float64).std(axis=axes) + 1e-8
+    return stats
+
+
 def _fit_whitening_with(centre=True, ddof=0, descending=True):
     def fit(X_train):
         X = np.asarray(X_train, dtype=np.float64)
@@ -506,6 +517,12 @@ PARTS = (
                 "the std matches the unbiased one (N - 1): use the population std, X.std(axis) (ddof = 0)",
                 SEC_PREP,
                 {"models.fit_preprocess": _unbiased_std_fit},
+            ),
+            _mistake(
+                "the std matches std + 1e-8: keep the std exact and replace only the entries below STD_FLOOR "
+                "(constant features) by 1, as the docstring says",
+                SEC_PREP,
+                {"models.fit_preprocess": _eps_added_std_fit},
             ),
         ),
     ),

@@ -544,7 +544,31 @@ def _unsorted_search(evaluate, space, num_trials, rng):
 
 
 SOLVER_PARTS = ("solver_step", "capstone")  # capstone runs the whole Solver too
+
+
+def _std_plus_eps_fit(X_train, mode="feature", scale=True):
+    """A student's (X - mean) / (std + 1e-8), the std kept in the stats with its eps."""
+    axes = 0 if mode == "feature" else (0, 2, 3)
+    mean = X_train.mean(axis=axes)
+    std = X_train.std(axis=axes) + 1e-8 if scale else np.ones_like(mean)
+    return {"mode": np.array(mode), "mean": mean, "std": std}
+
+
+def _eigvecs_as_rows(X_train):
+    stats = M.fit_whitening(X_train)
+    return {**stats, "eigvecs": stats["eigvecs"].T.copy()}
+
+
+def _pca_eps_outside_sqrt(X, stats, k=None, eps=1e-5, whiten=True):
+    k = X.shape[1] if k is None else k
+    rotated = (X - stats["mean"]) @ stats["eigvecs"][:, :k]
+    return rotated / (np.sqrt(stats["eigvals"][:k]) + eps) if whiten else rotated
+
+
 WRONG = [
+    ("std + 1e-8 instead of the floor", {"models": _fake(M, fit_preprocess=_std_plus_eps_fit)}, ("preprocess",)),
+    ("eigenvectors as rows", {"models": _fake(M, fit_whitening=_eigvecs_as_rows)}, ("whitening",)),
+    ("pca: eps outside the square root", {"models": _fake(M, pca_whiten=_pca_eps_outside_sqrt)}, ("whitening",)),
     (
         "leak: statistics from train + val + test",
         {"models": _fake(M, preprocess_split=_leaky_preprocess_split)},
@@ -791,6 +815,14 @@ def test_a_wrong_return_structure_is_named():
 def _ratio_unguarded(w_old, w_new):
     with np.errstate(all="ignore"):
         return float(np.linalg.norm(np.asarray(w_new) - w_old) / np.linalg.norm(w_old))  # 0 / 0 -> nan
+
+
+def test_std_plus_eps_is_named():
+    """Off by 1e-8 / std relative only: the reason names the mistake instead of a bare relative error of 1e-9."""
+    reason = grade_module(
+        "09", types.SimpleNamespace(models=_fake(M, fit_preprocess=_std_plus_eps_fit), solver=S), parts=["preprocess"]
+    )["preprocess"][1]
+    assert "the std matches std + 1e-8" in reason, reason
 
 
 def test_ratio_without_the_zero_weight_rule_loses_its_part():
