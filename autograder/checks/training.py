@@ -121,6 +121,9 @@ def _solver_inputs(rng):
 def _initial_loss_inputs(rng):
     inp = _problem(rng)
     inp["reg"] = float(rng.uniform(1.0, 50.0))
+    # the batch has no example of the last class: C is the number of score columns (4), not max(y) + 1 or the
+    # number of distinct labels (3)
+    inp["y_train"] = inp["y_train"] % (inp["W"].shape[1] - 1)
     return inp
 
 
@@ -308,6 +311,12 @@ def _unbiased_std_fit(X_train, mode="feature", scale=True):
         n = len(X_train) if mode == "feature" else X_train.shape[0] * X_train.shape[2] * X_train.shape[3]
         stats["std"] = np.where(stats["std"] == 1.0, 1.0, stats["std"] * math.sqrt(n / (n - 1)))  # ddof = 1
     return stats
+
+
+def _initial_loss_classes_from_labels(model, X, y):
+    from deepkit import solver
+
+    return {**solver.initial_loss_check(model, X, y), "expected": math.log(int(np.max(y)) + 1)}
 
 
 def _eps_added_std_fit(X_train, mode="feature", scale=True):
@@ -652,6 +661,12 @@ PARTS = (
                 "both losses include the penalty: set model.reg = 0 for the first one (and restore it)",
                 SEC_BABYSIT,
                 {"solver.initial_loss_check": _initial_loss_keeping_reg},
+            ),
+            _mistake(
+                "expected is log of the number of classes seen in y: C is the number of score columns (a batch "
+                "need not hold every class)",
+                SEC_BABYSIT,
+                {"solver.initial_loss_check": _initial_loss_classes_from_labels},
             ),
         ),
     ),

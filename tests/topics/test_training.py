@@ -565,7 +565,17 @@ def _pca_eps_outside_sqrt(X, stats, k=None, eps=1e-5, whiten=True):
     return rotated / (np.sqrt(stats["eigvals"][:k]) + eps) if whiten else rotated
 
 
+def _initial_loss_distinct_labels(model, X, y):
+    """C counted from the labels: log(len(np.unique(y))) instead of the number of score columns."""
+    return {**S.initial_loss_check(model, X, y), "expected": math.log(len(np.unique(y)))}
+
+
 WRONG = [
+    (
+        "C from the labels",
+        {"solver": _fake(S, initial_loss_check=_initial_loss_distinct_labels)},
+        ("initial_loss_check",),
+    ),
     ("std + 1e-8 instead of the floor", {"models": _fake(M, fit_preprocess=_std_plus_eps_fit)}, ("preprocess",)),
     ("eigenvectors as rows", {"models": _fake(M, fit_whitening=_eigvecs_as_rows)}, ("whitening",)),
     ("pca: eps outside the square root", {"models": _fake(M, pca_whiten=_pca_eps_outside_sqrt)}, ("whitening",)),
