@@ -201,6 +201,12 @@ def _floor_instead_of_refusing(n, f, pad=0, stride=1, dilation=1, strict=True):
     return conv.conv_output_size(n, f, pad, stride, dilation, strict=False)
 
 
+def _always_strict(n, f, pad=0, stride=1, dilation=1, strict=True):
+    from deepkit import conv
+
+    return conv.conv_output_size(n, f, pad, stride, dilation, strict=True)
+
+
 def _field_without_strides(kernels, strides=None, dilations=None):
     from deepkit import conv
 
@@ -380,12 +386,19 @@ PARTS = (
         "conv_output_size",
         _sizes,
         seeds=2,
-        description="(N - F + 2P) / S + 1 with dilation, refusing sizes that are not integers",
+        description="(N - F + 2P) / S + 1 with dilation, refusing sizes that are not integers (floored with "
+        "strict=False)",
         misconceptions=(
             _mistake(
                 "sizes that are not integers are floored instead of refused (strict=True must raise ValueError)",
                 SEC_SIZE,
                 {"conv.conv_output_size": _floor_instead_of_refusing},
+            ),
+            _mistake(
+                "strict=False still refuses sizes that are not integers: without strict the size is floored, as "
+                "PyTorch does",
+                SEC_SIZE,
+                {"conv.conv_output_size": _always_strict},
             ),
         ),
     ),

@@ -23,13 +23,17 @@ def _triple(result, name, what):
 
 
 def conv_output_size(dk, inp):
-    sizes = []
-    for n, f, p, s, d in inp["cases"]:
-        try:
-            sizes.append(int(dk.conv.conv_output_size(int(n), int(f), int(p), int(s), int(d), strict=True)))
-        except ValueError:
-            sizes.append(-1)  # refused: not an integer, or the filter does not fit
-    return {"sizes": np.array(sizes, dtype=np.float64)}
+    """Every case with strict=True (a size that is not an integer is refused) and strict=False (floored)."""
+    out = {}
+    for key, strict in (("sizes", True), ("sizes_floored", False)):
+        sizes = []
+        for n, f, p, s, d in inp["cases"]:
+            try:
+                sizes.append(int(dk.conv.conv_output_size(int(n), int(f), int(p), int(s), int(d), strict=strict)))
+            except ValueError:
+                sizes.append(-1)  # refused: not an integer (strict only), or the filter does not fit
+        out[key] = np.array(sizes, dtype=np.float64)
+    return out
 
 
 def receptive_field(dk, inp):

@@ -306,6 +306,14 @@ def _im2col_position_major(x, kh, kw, stride=1, pad=0, dilation=1):
     return cols.reshape(n, -1, cols.shape[1]).transpose(1, 0, 2).reshape(cols.shape)
 
 
+def _size_always_strict(n, f, pad=0, stride=1, dilation=1, strict=True):
+    """strict ignored: a size that is not an integer is refused even with strict=False."""
+    span = n + 2 * pad - dilation * (f - 1) - 1
+    if span < 0 or span % stride:
+        raise ValueError("the filter does not tile the input")
+    return span // stride + 1
+
+
 def _conv_db_batch_mean(dout, cache):
     dx, dw, db = conv.conv2d_backward(dout, cache)
     return dx, dw, db / dout.shape[0]
@@ -324,8 +332,9 @@ def _transpose_conv_layout(x, w, b, stride=1, pad=0):
         (lambda: _pkg(conv=_wrap(conv, im2col=_im2col_position_major)), "im2col"),
         (lambda: _pkg(conv=_wrap(conv, conv2d_backward=_conv_db_batch_mean)), "conv2d_backward"),
         (lambda: _pkg(conv=_wrap(conv, conv_transpose2d_forward=_transpose_conv_layout)), "conv_transpose2d"),
+        (lambda: _pkg(conv=_wrap(conv, conv_output_size=_size_always_strict)), "conv_output_size"),
     ],
-    ids=["im2col-position-major", "db-batch-mean", "transpose-weight-layout"],
+    ids=["im2col-position-major", "db-batch-mean", "transpose-weight-layout", "size-ignores-strict-false"],
 )
 def test_mistakes_that_a_single_example_or_channel_hides_lose_every_case(pkg, part):
     """Every case has N >= 2 (and C_in, C_out >= 2 for the transposed convolution), so these lose the whole part."""
