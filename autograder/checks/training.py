@@ -409,6 +409,15 @@ def _end_epoch_without_decay(self):
     solver.Solver._end_epoch(self)
 
 
+def _end_epoch_before_decay(self):
+    """_end_epoch() called before the decay: history["lr"] records the rate the epoch used, not the next one."""
+    from deepkit import solver
+
+    self.optim_config["lr"] /= self.lr_decay
+    solver.Solver._end_epoch(self)
+    self.optim_config["lr"] *= self.lr_decay
+
+
 def _step_with_gradient_ratio(self):
     """Solver.step recording ||dw|| / ||w|| (the raw gradient, no learning rate) as the ratio."""
     X, y = self._next_batch()
@@ -619,6 +628,12 @@ PARTS = (
                 "the learning rate is never decayed: multiply optim_config['lr'] by lr_decay at each epoch's end",
                 SEC_LOOP,
                 {"solver.Solver": _solver_with(_end_epoch=_end_epoch_without_decay)},
+            ),
+            _mistake(
+                "history['lr'] holds each epoch's rate before its decay: multiply optim_config['lr'] by lr_decay "
+                "first, then call self._end_epoch() (it records the rate the next epoch will use)",
+                SEC_LOOP,
+                {"solver.Solver": _solver_with(_end_epoch=_end_epoch_before_decay)},
             ),
             _mistake(
                 "the ratios match ||dw|| / ||w|| (the raw gradient): use the actual update, ||w_new - w_old||",

@@ -570,6 +570,32 @@ def _initial_loss_distinct_labels(model, X, y):
     return {**S.initial_loss_check(model, X, y), "expected": math.log(len(np.unique(y)))}
 
 
+class _EndEpochThenDecaySolver(S.Solver):
+    """A student's step that ends the epoch (recording history["lr"]) and only then decays the rate."""
+
+    def step(self):
+        X, y = self._next_batch()
+        self.model.train()
+        loss, grads = self.model.loss(X, y)
+        self.history["loss"].append(float(loss))
+        for name, w in self.model.params.items():
+            w_new, self.optim_states[name] = self.step_fn(w, grads[name], self.optim_states[name], **self.optim_config)
+            if name in self.history["ratios"]:
+                self.history["ratios"][name].append(S.update_weight_ratio(w, w_new))
+            self.model.params[name] = w_new
+        self.iteration += 1
+        if self.iteration % self.iters_per_epoch == 0:
+            self._end_epoch()
+            self.optim_config["lr"] *= self.lr_decay
+        return float(loss)
+
+
+def test_ending_the_epoch_before_the_decay_is_named():
+    pkg = types.SimpleNamespace(models=M, solver=_fake(S, Solver=_EndEpochThenDecaySolver))
+    points, reason = grade_module("09", pkg, parts=["solver_step"])["solver_step"]
+    assert points == 0 and "history['lr'] holds each epoch's rate before its decay" in reason, reason
+
+
 WRONG = [
     (
         "C from the labels",
