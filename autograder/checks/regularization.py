@@ -207,6 +207,14 @@ def compare_dropconnect_forward(student, reference, inp):
     ok, why = _rate_ok(dropped, p, np.sqrt(p * (1 - p) / w.size), "DropConnect")
     if not ok:
         return 0.0, why
+    repeated, why = student_array(student, "out_repeated", (8, w.shape[1]))
+    if repeated is None:
+        return 0.0, why
+    if not _close(repeated, np.broadcast_to(repeated[:1], repeated.shape)):
+        return 0.0, (
+            "DropConnect draws ONE weight mask for the whole mini-batch: the same example repeated 8 times must "
+            "give 8 equal rows (found a mask per example)"
+        )
     why = _edges(
         student,
         reference,

@@ -553,6 +553,15 @@ def _dc_not_inverted(x, w, b, p, mode, g):
     return x @ (w * m) + b, {"x": x, "w_eff": w * m, "scaled_mask": m}
 
 
+def _dc_mask_per_example(x, w, b, p, mode, g):
+    """A weight mask per EXAMPLE (N masks of w's shape) instead of one for the mini-batch."""
+    if mode == "eval" or p == 0:
+        return D.dropconnect_forward(x, w, b, p, mode, g)
+    keep = 1.0 - p
+    masks = (g.random((len(x), *w.shape)) < keep) / keep if keep > 0 else np.zeros((len(x), *w.shape))
+    return np.einsum("nd,ndm->nm", x, w * masks) + b, {"masks": masks}
+
+
 def _dc_backward_unmasked(dout, cache):
     dx, _, db = D.dropconnect_backward(dout, cache)
     return dx, cache["x"].T @ dout, db
@@ -615,6 +624,7 @@ WRONG = {
         reg_checks.DROPCONNECT_MASKS_OUTPUTS,
     ),
     "dropconnect_backward": (_fake("dropout", dropconnect_backward=_dc_backward_unmasked), reg_checks.DW_UNMASKED),
+    "dropconnect_forward:mask_per_example": (_fake("dropout", dropconnect_forward=_dc_mask_per_example), None),
     "spatial_dropout_forward": (
         _fake("dropout", spatial_dropout_forward=_spatial_per_pixel),
         reg_checks.SPATIAL_PER_PIXEL,
