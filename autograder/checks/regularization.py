@@ -44,6 +44,17 @@ def _rate_ok(dropped: np.ndarray, expected: float, sigma: float, what: str) -> t
     return True, ""
 
 
+def _shared_along(dropped: np.ndarray, axes: dict[int, str], what: str, draws: str) -> str:
+    """'' unless the drop pattern is the same along one of ``axes`` (axis -> its name): a mask drawn with a
+    smaller shape and broadcast. For independent draws all equal along an axis of size >= 8 never happens."""
+    for axis, name in axes.items():
+        if dropped.shape[axis] > 1 and np.array_equal(
+            dropped, np.broadcast_to(dropped.take([0], axis=axis), dropped.shape)
+        ):
+            return f"{what}: every {name} has the same drop pattern (a mask drawn once and broadcast): {draws}"
+    return ""
+
+
 def _inverted_mask(out: np.ndarray, x: np.ndarray, p_drop: float, what: str) -> tuple[np.ndarray | None, str]:
     """Boolean 'dropped' array from out / x, requiring every ratio to be 0 or 1 / (1 - p_drop)."""
     ratio = out / x
@@ -147,6 +158,11 @@ def compare_dropout_forward(student, reference, inp):
         return 0.0, why
     ok, why = _rate_ok(dropped, p, np.sqrt(p * (1 - p) / x.size), "dropout")
     if not ok:
+        return 0.0, why
+    why = _shared_along(
+        dropped, {0: "example (row)", 1: "feature (column)"}, "dropout", "draw one Bernoulli per element"
+    )
+    if why:
         return 0.0, why
     why = _edges(student, reference, ("out_p0", "out_p1"))
     return (0.0, why) if why else (1.0, "ok")
@@ -279,6 +295,14 @@ def compare_spatial_forward(student, reference, inp):
     per_channel = dropped.reshape(x.shape[0], x.shape[1], -1)
     if np.any(per_channel.min(axis=2) != per_channel.max(axis=2)):
         return 0.0, "SpatialDropout must keep or drop a whole (H, W) feature map at once (found a mixed channel)"
+    why = _shared_along(
+        per_channel[:, :, 0],
+        {0: "example", 1: "channel"},
+        "SpatialDropout",
+        "draw one Bernoulli per (example, channel), mask shape (N, C, 1, 1)",
+    )
+    if why:
+        return 0.0, why
     ok, why = _rate_ok(
         per_channel[:, :, 0],
         p,
@@ -332,6 +356,9 @@ def blocks_only(dropped: np.ndarray, bs: int) -> bool:
 def check_dropblock_dropped(dropped: np.ndarray, keep_prob: float, bs: int, what: str) -> tuple[float, str]:
     """Structure and rate of a DropBlock drop pattern (N, C, H, W) of booleans."""
     n, c, h, w = dropped.shape
+    why = _shared_along(dropped, {0: "example", 1: "channel"}, what, "draw an independent mask for every (N, C) map")
+    if why:
+        return 0.0, why
     if not blocks_only(dropped, bs):
         return 0.0, (
             f"{what}: the dropped units are not a union of whole {bs}x{bs} blocks inside the map "

@@ -553,6 +553,38 @@ def _dc_not_inverted(x, w, b, p, mode, g):
     return x @ (w * m) + b, {"x": x, "w_eff": w * m, "scaled_mask": m}
 
 
+def _dropout_mask_per_feature(x, p, mode, g):
+    """One Bernoulli per feature, broadcast over the rows: every example drops the same units."""
+    if mode == "eval" or p == 0:
+        return x.copy(), None
+    keep = 1.0 - p
+    mask = (g.random(x.shape[1:]) < keep) / keep if keep > 0 else np.zeros(x.shape[1:])
+    return x * mask, np.broadcast_to(mask, x.shape)
+
+
+def _spatial_mask_per_example(x, p, mode, g):
+    """One Bernoulli per example, shared by all its channels (mask (N, 1, 1, 1))."""
+    if mode == "eval" or p == 0:
+        return x.copy(), None
+    keep = 1.0 - p
+    mask = (g.random((len(x), 1, 1, 1)) < keep) / keep if keep > 0 else np.zeros((len(x), 1, 1, 1))
+    return x * mask, np.broadcast_to(mask, x.shape)
+
+
+def _spatial_mask_per_channel(x, p, mode, g):
+    """One Bernoulli per channel, shared by the whole batch (mask (1, C, 1, 1))."""
+    if mode == "eval" or p == 0:
+        return x.copy(), None
+    keep = 1.0 - p
+    mask = (g.random((1, x.shape[1], 1, 1)) < keep) / keep if keep > 0 else np.zeros((1, x.shape[1], 1, 1))
+    return x * mask, np.broadcast_to(mask, x.shape)
+
+
+def _dropblock_mask_shared_by_channels(shape, kp, bs, g):
+    """One DropBlock mask per example, copied to every channel."""
+    return np.repeat(D.dropblock_mask((shape[0], 1, *shape[2:]), kp, bs, g), shape[1], axis=1)
+
+
 def _dc_mask_per_example(x, w, b, p, mode, g):
     """A weight mask per EXAMPLE (N masks of w's shape) instead of one for the mini-batch."""
     if mode == "eval" or p == 0:
@@ -625,6 +657,16 @@ WRONG = {
     ),
     "dropconnect_backward": (_fake("dropout", dropconnect_backward=_dc_backward_unmasked), reg_checks.DW_UNMASKED),
     "dropconnect_forward:mask_per_example": (_fake("dropout", dropconnect_forward=_dc_mask_per_example), None),
+    "dropout_forward:mask_per_feature": (_fake("dropout", dropout_forward=_dropout_mask_per_feature), None),
+    "spatial_dropout_forward:mask_per_example": (
+        _fake("dropout", spatial_dropout_forward=_spatial_mask_per_example),
+        None,
+    ),
+    "spatial_dropout_forward:mask_per_channel": (
+        _fake("dropout", spatial_dropout_forward=_spatial_mask_per_channel),
+        None,
+    ),
+    "dropblock_mask:shared_by_channels": (_fake("dropout", dropblock_mask=_dropblock_mask_shared_by_channels), None),
     "spatial_dropout_forward": (
         _fake("dropout", spatial_dropout_forward=_spatial_per_pixel),
         reg_checks.SPATIAL_PER_PIXEL,
