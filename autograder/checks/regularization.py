@@ -6,7 +6,8 @@ mask differently), so their ``compare`` functions check what must hold for ANY c
 
 * the mask recovered from the outputs takes exactly the allowed values (0 or the inverted scale),
 * it has the right structure (one value per channel for SpatialDropout; a union of whole block_size squares
-  inside the map for DropBlock),
+  inside the map for DropBlock; one mask for the whole mini-batch for DropConnect) and no pattern repeated along
+  the examples or the channels/features (a smaller mask broadcast),
 * the measured drop rate is within 6 standard deviations of the exact expected rate (sample sizes chosen so
   that the wrong variants -- keep/drop swapped, wrong gamma -- are more than 10 sigma away), and
 * every backward equals dout times the mask of the student's OWN forward,
