@@ -117,20 +117,27 @@ def _transpose(rng):
 
 
 def _block(rng):
+    """Two blocks in every case: one that changes the channels (1x1 projection skip, params p_*) and one that
+    keeps them (identity skip, params i_*), so a mistake on either path shows on every seed."""
     c_in = int(rng.integers(1, 4))
-    c_out = c_in if rng.random() < 0.5 else c_in + 1
+    c_out = c_in + 1
     N, H = int(rng.integers(1, 3)), int(rng.integers(3, 6))
-    inp = {
+    return {
         "x": rng.standard_normal((N, c_in, H, H)),
         "dout": rng.standard_normal((N, c_out, H, H)),
         "p_W1": 0.5 * rng.standard_normal((c_out, c_in, 3, 3)),
         "p_b1": 0.1 * rng.standard_normal(c_out),
         "p_W2": 0.5 * rng.standard_normal((c_out, c_out, 3, 3)),
         "p_b2": 0.1 * rng.standard_normal(c_out),
+        "p_Ws": 0.5 * rng.standard_normal((c_out, c_in, 1, 1)),
+        "p_bs": 0.1 * rng.standard_normal(c_out),
+        "x_identity": rng.standard_normal((N, c_out, H, H)),
+        "dout_identity": rng.standard_normal((N, c_out, H, H)),
+        "i_W1": 0.5 * rng.standard_normal((c_out, c_out, 3, 3)),
+        "i_b1": 0.1 * rng.standard_normal(c_out),
+        "i_W2": 0.5 * rng.standard_normal((c_out, c_out, 3, 3)),
+        "i_b2": 0.1 * rng.standard_normal(c_out),
     }
-    if c_out != c_in:
-        inp.update(p_Ws=0.5 * rng.standard_normal((c_out, c_in, 1, 1)), p_bs=0.1 * rng.standard_normal(c_out))
-    return inp
 
 
 def _cnn(rng):
@@ -554,7 +561,7 @@ PARTS = (
         "residual_block_forward",
         _block,
         seeds=4,
-        description="residual block forward, identity or 1x1-projection skip",
+        description="residual block forward, identity and 1x1-projection skip",
         misconceptions=(
             _mistake(
                 "out matches relu(F(x)) + x: the skip is added BEFORE the last ReLU, out = relu(F(x) + x)",
@@ -569,8 +576,11 @@ PARTS = (
         "residual_block_backward",
         _block,
         seeds=4,
-        grads=("dx", "dW1", "db1", "dW2", "db2", "dWs", "dbs"),
-        description="residual block backward, including the skip path",
+        grads=(
+            ("dx", "dW1", "db1", "dW2", "db2", "dWs", "dbs")
+            + ("dx_identity", "dW1_identity", "db1_identity", "dW2_identity", "db2_identity")
+        ),
+        description="residual block backward, including the skip path (identity and projection)",
         misconceptions=(
             _mistake(
                 "dx misses the skip path: the gradient at the sum, relu'(...) * dout, also flows back through "

@@ -314,6 +314,21 @@ def _size_always_strict(n, f, pad=0, stride=1, dilation=1, strict=True):
     return span // stride + 1
 
 
+def _block_projection_without_bias(x, params):
+    """The 1x1 projection's bias bs left out of the skip (only a block that changes channels has one)."""
+    return blocks.residual_block_forward(x, {**params, "bs": np.zeros_like(params["bs"])} if "bs" in params else params)
+
+
+def _block_identity_skip_forgotten(x, params):
+    """The skip added only through a projection: a block that keeps its channels returns relu(F(x)), no + x."""
+    if "Ws" in params:
+        return blocks.residual_block_forward(x, params)
+    h, _ = conv.conv2d_forward(
+        np.maximum(conv.conv2d_forward(x, params["W1"], params["b1"], pad=1)[0], 0), params["W2"], params["b2"], pad=1
+    )
+    return np.maximum(h, 0), None
+
+
 def _conv_db_batch_mean(dout, cache):
     dx, dw, db = conv.conv2d_backward(dout, cache)
     return dx, dw, db / dout.shape[0]
@@ -333,11 +348,24 @@ def _transpose_conv_layout(x, w, b, stride=1, pad=0):
         (lambda: _pkg(conv=_wrap(conv, conv2d_backward=_conv_db_batch_mean)), "conv2d_backward"),
         (lambda: _pkg(conv=_wrap(conv, conv_transpose2d_forward=_transpose_conv_layout)), "conv_transpose2d"),
         (lambda: _pkg(conv=_wrap(conv, conv_output_size=_size_always_strict)), "conv_output_size"),
+        (
+            lambda: _pkg(blocks=_wrap(blocks, residual_block_forward=_block_projection_without_bias)),
+            "residual_block_forward",
+        ),
+        (lambda: _pkg(blocks=_wrap(blocks, residual_block_forward=_block_identity_skip_forgotten)), "residual_block_forward"),
     ],
-    ids=["im2col-position-major", "db-batch-mean", "transpose-weight-layout", "size-ignores-strict-false"],
+    ids=[
+        "im2col-position-major",
+        "db-batch-mean",
+        "transpose-weight-layout",
+        "size-ignores-strict-false",
+        "projection-without-bias",
+        "identity-skip-forgotten",
+    ],
 )
 def test_mistakes_that_a_single_example_or_channel_hides_lose_every_case(pkg, part):
-    """Every case has N >= 2 (and C_in, C_out >= 2 for the transposed convolution), so these lose the whole part."""
+    """Every case has N >= 2 (and C_in, C_out >= 2 for the transposed convolution), is also run with strict=False,
+    and has a residual block of each kind, so these lose the whole part on every seed."""
     score, reason = grade_module("08", pkg(), parts=[part])[part]
     assert score == 0, reason
 
