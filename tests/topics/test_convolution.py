@@ -352,7 +352,10 @@ def _transpose_conv_layout(x, w, b, stride=1, pad=0):
             lambda: _pkg(blocks=_wrap(blocks, residual_block_forward=_block_projection_without_bias)),
             "residual_block_forward",
         ),
-        (lambda: _pkg(blocks=_wrap(blocks, residual_block_forward=_block_identity_skip_forgotten)), "residual_block_forward"),
+        (
+            lambda: _pkg(blocks=_wrap(blocks, residual_block_forward=_block_identity_skip_forgotten)),
+            "residual_block_forward",
+        ),
     ],
     ids=[
         "im2col-position-major",
