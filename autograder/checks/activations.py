@@ -1,7 +1,8 @@
 """Hidden checks for topic 02 (activations): forward and backward are separate parts; PReLU's dalpha too.
 
 Every element-wise case holds exact zeros (the kink: the docstrings fix the slope at x = 0 to the left slope,
-as PyTorch does), saturated inputs (|x| ~ 10) and, for the sigmoid, |x| up to 1000. Maxout has a second case
+as PyTorch does), saturated inputs (|x| ~ 10) and, for the sigmoid and tanh forward, |x| up to 1000. Maxout has
+a second case
 of small integers where pieces tie exactly (the first tied piece wins, as ``np.argmax`` picks).
 """
 
@@ -103,6 +104,13 @@ def _sigmoid_nan_for_large_x(student, inputs) -> bool:
     return got.shape == big.shape and bool(np.all(np.isnan(got[big])))
 
 
+def _tanh_nan_for_large_x(student, inputs) -> bool:
+    """tanh from exponentials, (e^x - e^-x) / (e^x + e^-x): inf / inf = NaN for |x| > 710."""
+    got = np.asarray(student.get("tanh_extreme", ()), dtype=np.float64)
+    big = np.abs(np.asarray(inputs["x_extreme"])) > 710.0
+    return got.shape == big.shape and bool(np.all(np.isnan(got[big])))
+
+
 def _leaky_backward_relu_mask(dout, cache):
     return np.asarray(dout, dtype=np.float64) * (cache[0] > 0)
 
@@ -196,6 +204,12 @@ def _maxout_backward_every_tied_piece(dout, cache):
     return dz @ W.reshape(D, M * k).T, (x.T @ dz).reshape(D, M, k), dz.reshape(-1, M, k).sum(0)
 
 
+TANH_NAN = Misconception(
+    "tanh gives NaN for |x| > 710: (e^x - e^-x) / (e^x + e^-x) is inf / inf there; use np.tanh (or a formula "
+    "that exponentiates only -2|x|)",
+    "lecture 02, section 1",
+    detect=_tanh_nan_for_large_x,
+)
 SIGMOID_FROM_X = Misconception(
     "dx matches the sigmoid derivative applied to the input x instead of the forward's output s: "
     "dx = dout * s * (1 - s) with s = sigmoid(x), so cache s",
@@ -292,8 +306,8 @@ PARTS = (
         1,
         "sigmoid_tanh_forward",
         _elementwise,
-        description="sigmoid (stable for |x| = 1000) and tanh forward",
-        misconceptions=(SIGMOID_NAN,),
+        description="sigmoid and tanh forward (both for |x| up to 1000)",
+        misconceptions=(SIGMOID_NAN, TANH_NAN),
     ),
     Part(
         "sigmoid_backward",

@@ -58,8 +58,9 @@ def _logits(rng: np.random.Generator) -> dict:
 def _moderate_logits(rng: np.random.Generator) -> dict:
     inp = _logits(rng)
     inp["c"] = 1.5 * rng.standard_normal(inp["c"].shape)  # alpha away from 0, so alpha^(p-1) is tame
-    if rng.random() < 0.5:  # ... except one column with an underflowing logit: alpha exactly 0 there
-        inp["c"][0, -1] += 2500.0
+    # ... except one column with an underflowing logit, in every case: alpha exactly 0 there (the docstrings'
+    # edge; that one-hot column's dc is 0, so the other columns still carry every other check)
+    inp["c"][0, -1] += 2500.0
     return inp
 
 

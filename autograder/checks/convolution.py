@@ -40,8 +40,10 @@ def _fields(rng):
 
 def _conv(rng, dilation=None):
     """A convolution whose windows overlap (kernel 2 or 3 > stride): an adding col2im is needed. The probe also
-    runs it with stride = kernel (non-overlapping patches) and with the 1x1 corner of the kernel."""
-    N, C, F = int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 5))
+    runs it with stride = kernel (non-overlapping patches) and with the 1x1 corner of the kernel. At least two
+    examples: with N = 1 a db averaged over the batch, or im2col rows ordered by position before example, look
+    right."""
+    N, C, F = int(rng.integers(2, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 5))
     k = int(rng.integers(2, 4))
     d = int(rng.integers(1, 3)) if dilation is None else dilation
     s, p = int(rng.integers(1, k)), int(rng.integers(0, 3))
@@ -94,10 +96,12 @@ def _pool(rng):
 
 
 def _transpose(rng):
+    """At least two input and two output channels: with one of them 1, w read in the (C_out, C_in) layout of
+    conv2d holds the same numbers in the same order, and that mistake would pass."""
     N, C_in, C_out, k = (
         int(rng.integers(1, 3)),
-        int(rng.integers(1, 4)),
-        int(rng.integers(1, 4)),
+        int(rng.integers(2, 4)),
+        int(rng.integers(2, 4)),
         int(rng.integers(2, 4)),
     )
     s, p, H, W = int(rng.integers(1, 4)), int(rng.integers(0, 2)), int(rng.integers(2, 5)), int(rng.integers(2, 5))
@@ -113,20 +117,27 @@ def _transpose(rng):
 
 
 def _block(rng):
+    """Two blocks in every case: one that changes the channels (1x1 projection skip, params p_*) and one that
+    keeps them (identity skip, params i_*), so a mistake on either path shows on every seed."""
     c_in = int(rng.integers(1, 4))
-    c_out = c_in if rng.random() < 0.5 else c_in + 1
+    c_out = c_in + 1
     N, H = int(rng.integers(1, 3)), int(rng.integers(3, 6))
-    inp = {
+    return {
         "x": rng.standard_normal((N, c_in, H, H)),
         "dout": rng.standard_normal((N, c_out, H, H)),
         "p_W1": 0.5 * rng.standard_normal((c_out, c_in, 3, 3)),
         "p_b1": 0.1 * rng.standard_normal(c_out),
         "p_W2": 0.5 * rng.standard_normal((c_out, c_out, 3, 3)),
         "p_b2": 0.1 * rng.standard_normal(c_out),
+        "p_Ws": 0.5 * rng.standard_normal((c_out, c_in, 1, 1)),
+        "p_bs": 0.1 * rng.standard_normal(c_out),
+        "x_identity": rng.standard_normal((N, c_out, H, H)),
+        "dout_identity": rng.standard_normal((N, c_out, H, H)),
+        "i_W1": 0.5 * rng.standard_normal((c_out, c_out, 3, 3)),
+        "i_b1": 0.1 * rng.standard_normal(c_out),
+        "i_W2": 0.5 * rng.standard_normal((c_out, c_out, 3, 3)),
+        "i_b2": 0.1 * rng.standard_normal(c_out),
     }
-    if c_out != c_in:
-        inp.update(p_Ws=0.5 * rng.standard_normal((c_out, c_in, 1, 1)), p_bs=0.1 * rng.standard_normal(c_out))
-    return inp
 
 
 def _cnn(rng):
@@ -171,6 +182,12 @@ def _digits(rng):
 
 TARGET_ACCURACY = 0.85  # the reference reaches 0.90-0.95 over seeds; rounding differences cost < 1%
 
+# CPU seconds for the digits run (380 mini-batches of 32): the reference needs 0.4 s, a correct CS231n-style
+# naive convolution (four Python loops over N, F, Ho, Wo in forward and backward) with loop pooling about 90 s.
+# The part grades the network, not its speed: such a student must not time out, with room for a slower CPU
+# (tests/topics/test_convolution.py::test_a_four_loop_convolution_fits_the_digits_budget).
+DIGITS_CPU = 300.0
+
 
 def _accuracy(student: dict, reference: dict, inp: dict) -> tuple[float, str]:
     y_val = _digits_split()[3]  # the labels never enter the sandbox
@@ -189,6 +206,12 @@ def _floor_instead_of_refusing(n, f, pad=0, stride=1, dilation=1, strict=True):
     from deepkit import conv
 
     return conv.conv_output_size(n, f, pad, stride, dilation, strict=False)
+
+
+def _always_strict(n, f, pad=0, stride=1, dilation=1, strict=True):
+    from deepkit import conv
+
+    return conv.conv_output_size(n, f, pad, stride, dilation, strict=True)
 
 
 def _field_without_strides(kernels, strides=None, dilations=None):
@@ -370,12 +393,19 @@ PARTS = (
         "conv_output_size",
         _sizes,
         seeds=2,
-        description="(N - F + 2P) / S + 1 with dilation, refusing sizes that are not integers",
+        description="(N - F + 2P) / S + 1 with dilation, refusing sizes that are not integers (floored with "
+        "strict=False)",
         misconceptions=(
             _mistake(
                 "sizes that are not integers are floored instead of refused (strict=True must raise ValueError)",
                 SEC_SIZE,
                 {"conv.conv_output_size": _floor_instead_of_refusing},
+            ),
+            _mistake(
+                "strict=False still refuses sizes that are not integers: without strict the size is floored, as "
+                "PyTorch does",
+                SEC_SIZE,
+                {"conv.conv_output_size": _always_strict},
             ),
         ),
     ),
@@ -531,7 +561,7 @@ PARTS = (
         "residual_block_forward",
         _block,
         seeds=4,
-        description="residual block forward, identity or 1x1-projection skip",
+        description="residual block forward, identity and 1x1-projection skip",
         misconceptions=(
             _mistake(
                 "out matches relu(F(x)) + x: the skip is added BEFORE the last ReLU, out = relu(F(x) + x)",
@@ -546,8 +576,11 @@ PARTS = (
         "residual_block_backward",
         _block,
         seeds=4,
-        grads=("dx", "dW1", "db1", "dW2", "db2", "dWs", "dbs"),
-        description="residual block backward, including the skip path",
+        grads=(
+            ("dx", "dW1", "db1", "dW2", "db2", "dWs", "dbs")
+            + ("dx_identity", "dW1_identity", "db1_identity", "dW2_identity", "db2_identity")
+        ),
+        description="residual block backward, including the skip path (identity and projection)",
         misconceptions=(
             _mistake(
                 "dx misses the skip path: the gradient at the sum, relu'(...) * dout, also flows back through "
@@ -584,7 +617,7 @@ PARTS = (
         _digits,
         seeds=1,
         compare=_accuracy,
-        timeout=120.0,
+        timeout=DIGITS_CPU,
         description=f"your small CNN trained on digits reaches {TARGET_ACCURACY:.0%} validation accuracy",
     ),
 )

@@ -161,7 +161,9 @@ def check_moments(st: dict, dist: str, var: float, bound: float | None, what: st
     n = float(st["n"])
     mean, m2, m4, lo, hi = (float(st[k]) for k in ("mean", "m2", "m4", "min", "max"))
     kurt, kvar = KURTOSIS[dist]
-    if abs(mean) > SIGMAS * math.sqrt(var / n):
+    # the mean's band uses the larger of the expected and the sample variance: a sample far too WIDE has a mean
+    # far from 0 in units of the expected std, and must be told its variance is wrong, not its mean
+    if abs(mean) > SIGMAS * math.sqrt(max(var, m2 - mean * mean) / n):
         return f"{what}: sample mean is {abs(mean) / math.sqrt(var):.2g} standard deviations away from 0"
     if abs(m2 / var - 1.0) > SIGMAS * math.sqrt((kurt - 1.0) / n):
         return (

@@ -87,6 +87,7 @@ def _plateau_inputs(rng: np.random.Generator) -> dict:
     for i in np.flatnonzero(rng.random(k.size) < 0.3)[1:]:
         curve[i] = curve[:i].min()  # an exact tie with the best
     lr0 = float(rng.uniform(0.05, 1.0))
+    threshold_rel = float(rng.choice([0.01, 0.05]))
     return {
         "metrics": curve,
         "lr0": lr0,
@@ -94,6 +95,11 @@ def _plateau_inputs(rng: np.random.Generator) -> dict:
         "patience": int(rng.integers(1, 5)),
         "threshold": float(rng.choice([0.0, 1e-3])),
         "min_lr": float(lr0 * rng.choice([0.0, 0.01])),
+        # losses near 100 that fall by a tenth of the relative threshold per epoch: by the documented relative
+        # rule (metric < best * (1 - threshold)) no improvement for 9 epochs, so the rate is cut (patience <= 4);
+        # by an absolute threshold (metric < best - threshold) every epoch improves and the rate never moves
+        "threshold_rel": threshold_rel,
+        "metrics_rel": rng.uniform(80.0, 120.0) * (1 - threshold_rel / 10) ** np.arange(12),
     }
 
 
@@ -346,6 +352,16 @@ def _plateau_vs_previous(lr0, metrics, factor=0.1, patience=10, threshold=1e-4, 
     for m in metrics:
         bad = 0 if m < prev * (1 - threshold) else bad + 1  # compared with the last loss, not the best
         prev = m
+        if bad > patience:
+            lr, bad = max(lr * factor, min_lr), 0
+        lrs.append(lr)
+    return np.array(lrs)
+
+
+def _plateau_absolute_threshold(lr0, metrics, factor=0.1, patience=10, threshold=1e-4, min_lr=0.0):
+    lr, best, bad, lrs = lr0, np.inf, 0, [lr0]
+    for m in metrics:
+        best, bad = (m, 0) if m < best - threshold else (best, bad + 1)  # torch's threshold_mode="abs"
         if bad > patience:
             lr, bad = max(lr * factor, min_lr), 0
         lrs.append(lr)
@@ -653,6 +669,13 @@ PARTS = (
                 SEC_SCHEDULES,
                 "reduce_on_plateau",
                 _plateau_no_reset,
+            ),
+            _mistake(
+                "the threshold is absolute (metric < best - threshold): it is relative, an improvement must be "
+                "below best * (1 - threshold)",
+                SEC_SCHEDULES,
+                "reduce_on_plateau",
+                _plateau_absolute_threshold,
             ),
             _mistake(
                 "a loss EQUAL to the best is counted as an improvement: it must be strictly below "

@@ -6,7 +6,8 @@ mask differently), so their ``compare`` functions check what must hold for ANY c
 
 * the mask recovered from the outputs takes exactly the allowed values (0 or the inverted scale),
 * it has the right structure (one value per channel for SpatialDropout; a union of whole block_size squares
-  inside the map for DropBlock),
+  inside the map for DropBlock; one mask for the whole mini-batch for DropConnect) and no pattern repeated along
+  the examples or the channels/features (a smaller mask broadcast),
 * the measured drop rate is within 6 standard deviations of the exact expected rate (sample sizes chosen so
   that the wrong variants -- keep/drop swapped, wrong gamma -- are more than 10 sigma away), and
 * every backward equals dout times the mask of the student's OWN forward,
@@ -42,6 +43,17 @@ def _rate_ok(dropped: np.ndarray, expected: float, sigma: float, what: str) -> t
             f"({SIGMAS:.0f} standard deviations; is p_drop the probability of DROPPING?)"
         )
     return True, ""
+
+
+def _shared_along(dropped: np.ndarray, axes: dict[int, str], what: str, draws: str) -> str:
+    """'' unless the drop pattern is the same along one of ``axes`` (axis -> its name): a mask drawn with a
+    smaller shape and broadcast. For independent draws all equal along an axis of size >= 8 never happens."""
+    for axis, name in axes.items():
+        if dropped.shape[axis] > 1 and np.array_equal(
+            dropped, np.broadcast_to(dropped.take([0], axis=axis), dropped.shape)
+        ):
+            return f"{what}: every {name} has the same drop pattern (a mask drawn once and broadcast): {draws}"
+    return ""
 
 
 def _inverted_mask(out: np.ndarray, x: np.ndarray, p_drop: float, what: str) -> tuple[np.ndarray | None, str]:
@@ -148,6 +160,11 @@ def compare_dropout_forward(student, reference, inp):
     ok, why = _rate_ok(dropped, p, np.sqrt(p * (1 - p) / x.size), "dropout")
     if not ok:
         return 0.0, why
+    why = _shared_along(
+        dropped, {0: "example (row)", 1: "feature (column)"}, "dropout", "draw one Bernoulli per element"
+    )
+    if why:
+        return 0.0, why
     why = _edges(student, reference, ("out_p0", "out_p1"))
     return (0.0, why) if why else (1.0, "ok")
 
@@ -207,6 +224,14 @@ def compare_dropconnect_forward(student, reference, inp):
     ok, why = _rate_ok(dropped, p, np.sqrt(p * (1 - p) / w.size), "DropConnect")
     if not ok:
         return 0.0, why
+    repeated, why = student_array(student, "out_repeated", (8, w.shape[1]))
+    if repeated is None:
+        return 0.0, why
+    if not _close(repeated, np.broadcast_to(repeated[:1], repeated.shape)):
+        return 0.0, (
+            "DropConnect draws ONE weight mask for the whole mini-batch: the same example repeated 8 times must "
+            "give 8 equal rows (found a mask per example)"
+        )
     why = _edges(
         student,
         reference,
@@ -271,6 +296,14 @@ def compare_spatial_forward(student, reference, inp):
     per_channel = dropped.reshape(x.shape[0], x.shape[1], -1)
     if np.any(per_channel.min(axis=2) != per_channel.max(axis=2)):
         return 0.0, "SpatialDropout must keep or drop a whole (H, W) feature map at once (found a mixed channel)"
+    why = _shared_along(
+        per_channel[:, :, 0],
+        {0: "example", 1: "channel"},
+        "SpatialDropout",
+        "draw one Bernoulli per (example, channel), mask shape (N, C, 1, 1)",
+    )
+    if why:
+        return 0.0, why
     ok, why = _rate_ok(
         per_channel[:, :, 0],
         p,
@@ -324,6 +357,9 @@ def blocks_only(dropped: np.ndarray, bs: int) -> bool:
 def check_dropblock_dropped(dropped: np.ndarray, keep_prob: float, bs: int, what: str) -> tuple[float, str]:
     """Structure and rate of a DropBlock drop pattern (N, C, H, W) of booleans."""
     n, c, h, w = dropped.shape
+    why = _shared_along(dropped, {0: "example", 1: "channel"}, what, "draw an independent mask for every (N, C) map")
+    if why:
+        return 0.0, why
     if not blocks_only(dropped, bs):
         return 0.0, (
             f"{what}: the dropped units are not a union of whole {bs}x{bs} blocks inside the map "
@@ -413,13 +449,19 @@ def _schedule_inputs(rng):
 
 
 def _early_inputs(rng):
-    walk = np.round(np.cumsum(rng.normal(-0.04, 0.12, size=34)) + 2.0, 1)  # rounded: ties happen
+    """Metrics on a grid of 1/8 and min_delta a multiple of 1/16: ties with the best happen, and so do improvements
+    of exactly min_delta (not an improvement), with every sum and difference exact in float64, so that each way
+    of writing the rule (metric < best - min_delta, best - metric > min_delta, metric + min_delta < best) gives
+    the same answer. (On a 0.1 grid, 1.9 < 2.0 - 0.1 is False while 2.0 - 1.9 > 0.1 is True.)"""
+    walk = np.round(8 * (np.cumsum(rng.normal(-0.04, 0.12, size=34)) + 2.0)) / 8  # rounded: ties happen
     walk = np.r_[walk, np.full(6, walk.max())]  # a flat, worse tail: every sequence ends in a stop
+    min_delta = float(rng.choice([0.0, 0.0625, 0.125]))
+    walk[1] = walk[0] - min_delta  # better than the best (epoch 0) by exactly min_delta: NOT an improvement
     mode = "min" if rng.random() < 0.5 else "max"
     return {
         "metrics": walk if mode == "min" else -walk,
         "patience": int(rng.integers(1, 5)),
-        "min_delta": float(rng.choice([0.0, 0.05, 0.1])),
+        "min_delta": min_delta,
         "mode": mode,
     }
 
@@ -738,6 +780,35 @@ SCHEDULE_WITHOUT_CLAMP = Misconception(
     DROPBLOCK,
     {"dropout.keep_prob_schedule": _schedule_without_clamp},
 )
+
+
+def _ties_improve(_step):
+    def wrong(self, val_metric, params=None):
+        import copy
+
+        self.epoch += 1
+        value = float(val_metric)
+        if self.mode == "min":
+            improved = value <= self.best - self.min_delta
+        else:
+            improved = value >= self.best + self.min_delta
+        if improved:
+            self.best, self.best_epoch, self.best_params = value, self.epoch, copy.deepcopy(params)
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        self.stopped = self.num_bad_epochs >= self.patience
+        return self.stopped
+
+    return wrong
+
+
+TIES_IMPROVE = Misconception(
+    "an epoch better than the best by exactly min_delta (with min_delta 0: equal to the best) counted as an "
+    "improvement: it must beat the best by MORE than min_delta (metric < best - min_delta)",
+    EARLY,
+    {"early_stopping.EarlyStopping": _early_stopping(_ties_improve)},
+)
 OFF_BY_ONE = Misconception(
     "training stops one epoch late: stop when num_bad_epochs reaches patience (>=)",
     EARLY,
@@ -906,6 +977,6 @@ PARTS = (
         seeds=6,
         compare=compare_early_stopping,
         description="EarlyStopping.step: patience, min_delta, mode, best epoch and params",
-        misconceptions=(OFF_BY_ONE, KEEPS_A_REFERENCE),
+        misconceptions=(TIES_IMPROVE, OFF_BY_ONE, KEEPS_A_REFERENCE),
     ),
 )

@@ -3,7 +3,8 @@ label-smoothed variant and the two-layer net.
 
 Every case also exercises an edge the docstrings fix: scores near 1000 (a softmax without the max-shift
 overflows to NaN), a single example (N = 1), a 1-D row for softmax, exact zeros for ReLU (gradient 0 there), a
-true-class probability of exactly 0 for cross_entropy (clipped, loss ~708) and label smoothing at eps = 0 and 1.
+true-class probability of exactly 0 for cross_entropy (clipped, loss ~708), a true class 800 below its row's
+maximum for the losses (a loss taken as log(softmax) is infinite there) and label smoothing at eps = 0 and 1.
 """
 
 from __future__ import annotations
@@ -61,7 +62,11 @@ def _cross_entropy(rng: np.random.Generator) -> dict:
 def _softmax_loss(rng: np.random.Generator) -> dict:
     z = _scores(rng, 30.0)
     z[0] += 1000.0  # a row near 1000: overflow without the shift; its probabilities are moderate
-    return {"scores": z, "y": rng.integers(0, z.shape[1], size=z.shape[0])}
+    y = rng.integers(0, z.shape[1], size=z.shape[0])
+    # a row whose true class scores 800 below the row's maximum: its probability underflows to 0 in float64, so
+    # a loss taken as log(softmax(scores)) is infinite; the loss built on log_softmax is finite (~800 / N)
+    z[-1, y[-1]] = z[-1].max() - 800.0
+    return {"scores": z, "y": y}
 
 
 def _smoothed(rng: np.random.Generator) -> dict:
@@ -156,6 +161,18 @@ def _ce_all_pairs(probs, y):
 def _ce_unclipped(student, inputs) -> bool:
     loss = np.asarray(student.get("loss_zero", 0.0), dtype=np.float64)
     return loss.size == 1 and not np.isfinite(float(loss.reshape(())))
+
+
+def _loss_from_log_of_probs(*keys: str):
+    """detect: a loss key is infinite or NaN while every dscores key is finite: the loss was taken as
+    log(softmax(scores)), which is -inf where the true (or, smoothed, any) class's probability underflows."""
+
+    def detect(student, inputs) -> bool:
+        losses = [np.asarray(student.get(k, 0.0), dtype=np.float64) for k in keys if k.startswith("loss")]
+        grads = [np.asarray(student.get(k, np.nan), dtype=np.float64) for k in keys if k.startswith("dscores")]
+        return any(not np.all(np.isfinite(v)) for v in losses) and all(np.all(np.isfinite(g)) for g in grads)
+
+    return detect
 
 
 def _loss_summed(scores, y):
@@ -318,6 +335,18 @@ CE_UNCLIPPED = Misconception(
     "lecture 01, section 3",
     detect=_ce_unclipped,
 )
+LOSS_OF_PROBS = Misconception(
+    "the loss is infinite for the row whose true class scores 800 below its maximum: log(softmax(scores)) is "
+    "-inf where a probability underflows to 0; take the loss from log_softmax (the log-sum-exp)",
+    "lecture 01, section 4",
+    detect=_loss_from_log_of_probs("loss", "loss_single", "dscores", "dscores_single"),
+)
+SMOOTH_OF_PROBS = Misconception(
+    "the smoothed loss is infinite (or NaN): log(softmax(scores)) is -inf where a probability underflows to 0, "
+    "and eps / C of it counts for every class; take the loss from log_softmax (the log-sum-exp)",
+    "lecture 01, section 5",
+    detect=_loss_from_log_of_probs("loss_0", "loss_eps", "loss_1", "dscores_0", "dscores_eps", "dscores_1"),
+)
 LOSS_SUMMED = Misconception(
     "the loss is summed over the batch while dscores is the gradient of the MEAN: return the mean",
     "lecture 01, section 4",
@@ -434,8 +463,8 @@ PARTS = (
         "softmax_loss",
         _softmax_loss,
         grads=("dscores", "dscores_single"),
-        description="softmax loss (mean over N) and dscores = (p - onehot) / N",
-        misconceptions=(LOSS_SUMMED, LOSS_WRONG_SIGN, LOSS_UNSCALED),
+        description="softmax loss (mean over N, a true class far below the maximum) and dscores = (p - onehot) / N",
+        misconceptions=(LOSS_OF_PROBS, LOSS_SUMMED, LOSS_WRONG_SIGN, LOSS_UNSCALED),
     ),
     Part(
         "smoothed_softmax_loss",
@@ -444,7 +473,7 @@ PARTS = (
         _smoothed,
         grads=("dscores_0", "dscores_eps", "dscores_1"),
         description="label smoothing: targets (1 - eps) onehot + eps / C, dscores = (p - q) / N, eps = 0 and 1 too",
-        misconceptions=(SMOOTH_OTHER_CLASSES, SMOOTH_LOSS_ONLY, SMOOTH_NO_TRUE_SHARE, SMOOTH_UNSCALED),
+        misconceptions=(SMOOTH_OF_PROBS, SMOOTH_OTHER_CLASSES, SMOOTH_LOSS_ONLY, SMOOTH_NO_TRUE_SHARE, SMOOTH_UNSCALED),
     ),
     Part(
         "two_layer_loss",

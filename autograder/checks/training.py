@@ -121,6 +121,9 @@ def _solver_inputs(rng):
 def _initial_loss_inputs(rng):
     inp = _problem(rng)
     inp["reg"] = float(rng.uniform(1.0, 50.0))
+    # the batch has no example of the last class: C is the number of score columns (4), not max(y) + 1 or the
+    # number of distinct labels (3)
+    inp["y_train"] = inp["y_train"] % (inp["W"].shape[1] - 1)
     return inp
 
 
@@ -310,6 +313,23 @@ def _unbiased_std_fit(X_train, mode="feature", scale=True):
     return stats
 
 
+def _initial_loss_classes_from_labels(model, X, y):
+    from deepkit import solver
+
+    return {**solver.initial_loss_check(model, X, y), "expected": math.log(int(np.max(y)) + 1)}
+
+
+def _eps_added_std_fit(X_train, mode="feature", scale=True):
+    """The common (X - mean) / (std + 1e-8): every std shifted by 1e-8 instead of the floor on tiny ones."""
+    from deepkit import models
+
+    stats = models.fit_preprocess(X_train, mode, scale)
+    if scale:
+        axes = 0 if mode == "feature" else (0, 2, 3)
+        stats["std"] = np.asarray(X_train, dtype=np.float64).std(axis=axes) + 1e-8
+    return stats
+
+
 def _fit_whitening_with(centre=True, ddof=0, descending=True):
     def fit(X_train):
         X = np.asarray(X_train, dtype=np.float64)
@@ -387,6 +407,15 @@ def _end_epoch_without_decay(self):
 
     self.optim_config["lr"] /= self.lr_decay  # undo the decay step() applied
     solver.Solver._end_epoch(self)
+
+
+def _end_epoch_before_decay(self):
+    """_end_epoch() called before the decay: history["lr"] records the rate the epoch used, not the next one."""
+    from deepkit import solver
+
+    self.optim_config["lr"] /= self.lr_decay
+    solver.Solver._end_epoch(self)
+    self.optim_config["lr"] *= self.lr_decay
 
 
 def _step_with_gradient_ratio(self):
@@ -507,6 +536,12 @@ PARTS = (
                 SEC_PREP,
                 {"models.fit_preprocess": _unbiased_std_fit},
             ),
+            _mistake(
+                "the std matches std + 1e-8: keep the std exact and replace only the entries below STD_FLOOR "
+                "(constant features) by 1, as the docstring says",
+                SEC_PREP,
+                {"models.fit_preprocess": _eps_added_std_fit},
+            ),
         ),
     ),
     Part(
@@ -595,6 +630,12 @@ PARTS = (
                 {"solver.Solver": _solver_with(_end_epoch=_end_epoch_without_decay)},
             ),
             _mistake(
+                "history['lr'] holds each epoch's rate before its decay: multiply optim_config['lr'] by lr_decay "
+                "first, then call self._end_epoch() (it records the rate the next epoch will use)",
+                SEC_LOOP,
+                {"solver.Solver": _solver_with(_end_epoch=_end_epoch_before_decay)},
+            ),
+            _mistake(
                 "the ratios match ||dw|| / ||w|| (the raw gradient): use the actual update, ||w_new - w_old||",
                 SEC_MONITOR,
                 {"solver.Solver": _solver_with(step=_step_with_gradient_ratio)},
@@ -635,6 +676,12 @@ PARTS = (
                 "both losses include the penalty: set model.reg = 0 for the first one (and restore it)",
                 SEC_BABYSIT,
                 {"solver.initial_loss_check": _initial_loss_keeping_reg},
+            ),
+            _mistake(
+                "expected is log of the number of classes seen in y: C is the number of score columns (a batch "
+                "need not hold every class)",
+                SEC_BABYSIT,
+                {"solver.initial_loss_check": _initial_loss_classes_from_labels},
             ),
         ),
     ),

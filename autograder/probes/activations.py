@@ -53,6 +53,7 @@ def sigmoid_tanh_forward(dk, inp):
         "sigmoid": _forward_only(a, "sigmoid", inp["x"]),
         "sigmoid_extreme": _forward_only(a, "sigmoid", inp["x_extreme"]),
         "tanh": _forward_only(a, "tanh", inp["x"]),
+        "tanh_extreme": _forward_only(a, "tanh", inp["x_extreme"]),
     }
 
 

@@ -23,13 +23,17 @@ def _triple(result, name, what):
 
 
 def conv_output_size(dk, inp):
-    sizes = []
-    for n, f, p, s, d in inp["cases"]:
-        try:
-            sizes.append(int(dk.conv.conv_output_size(int(n), int(f), int(p), int(s), int(d), strict=True)))
-        except ValueError:
-            sizes.append(-1)  # refused: not an integer, or the filter does not fit
-    return {"sizes": np.array(sizes, dtype=np.float64)}
+    """Every case with strict=True (a size that is not an integer is refused) and strict=False (floored)."""
+    out = {}
+    for key, strict in (("sizes", True), ("sizes_floored", False)):
+        sizes = []
+        for n, f, p, s, d in inp["cases"]:
+            try:
+                sizes.append(int(dk.conv.conv_output_size(int(n), int(f), int(p), int(s), int(d), strict=strict)))
+            except ValueError:
+                sizes.append(-1)  # refused: not an integer (strict only), or the filter does not fit
+        out[key] = np.array(sizes, dtype=np.float64)
+    return out
 
 
 def receptive_field(dk, inp):
@@ -125,27 +129,37 @@ def conv_transpose2d(dk, inp):
     return {"out": np.asarray(out), "dx": np.asarray(dx), "dw": np.asarray(dw), "db": np.asarray(db)}
 
 
-def _block_params(inp):
-    return {k[2:]: v for k, v in inp.items() if k.startswith("p_")}
+def _block_params(inp, prefix="p_"):
+    return {k[len(prefix) :]: v for k, v in inp.items() if k.startswith(prefix)}
+
+
+def _blocks(inp):
+    """(tag, x, params, dout) of the case's two blocks: with a 1x1 projection skip and with an identity skip."""
+    return (
+        ("", inp["x"], _block_params(inp, "p_"), inp["dout"]),
+        ("_identity", inp["x_identity"], _block_params(inp, "i_"), inp["dout_identity"]),
+    )
 
 
 def residual_block_forward(dk, inp):
-    out, _ = _pair(
-        dk.blocks.residual_block_forward(inp["x"], _block_params(inp)), "residual_block_forward", "(out, cache)"
-    )
-    return {"out": np.asarray(out)}
+    out = {}
+    for tag, x, params, _ in _blocks(inp):
+        y, _ = _pair(dk.blocks.residual_block_forward(x, params), "residual_block_forward", "(out, cache)")
+        out["out" + tag] = np.asarray(y)
+    return out
 
 
 def residual_block_backward(dk, inp):
-    params = _block_params(inp)
-    _, cache = _pair(dk.blocks.residual_block_forward(inp["x"], params), "residual_block_forward", "(out, cache)")
-    dx, grads = _pair(dk.blocks.residual_block_backward(inp["dout"], cache), "residual_block_backward", "(dx, grads)")
-    if not isinstance(grads, dict):
-        raise TypeError(
-            f"residual_block_backward must return (dx, grads) with grads a dict, got {type(grads).__name__}"
-        )
-    out = {"dx": np.asarray(dx)}
-    out.update({f"d{k}": np.asarray(grads[k]) for k in params})
+    out = {}
+    for tag, x, params, dout in _blocks(inp):
+        _, cache = _pair(dk.blocks.residual_block_forward(x, params), "residual_block_forward", "(out, cache)")
+        dx, grads = _pair(dk.blocks.residual_block_backward(dout, cache), "residual_block_backward", "(dx, grads)")
+        if not isinstance(grads, dict):
+            raise TypeError(
+                f"residual_block_backward must return (dx, grads) with grads a dict, got {type(grads).__name__}"
+            )
+        out["dx" + tag] = np.asarray(dx)
+        out.update({f"d{k}{tag}": np.asarray(grads[k]) for k in params})
     return out
 
 

@@ -130,15 +130,20 @@ def warmup(dk, inp):
 
 
 def plateau(dk, inp):
-    """The learning rates after each epoch's validation loss, with the case's patience and with patience 0."""
+    """The learning rates after each epoch's validation loss, with the case's patience and with patience 0, and on
+    a slowly falling curve near 100 (the threshold is relative)."""
     out = {}
-    for key, patience in (("lrs", int(inp["patience"])), ("lrs_patience0", 0)):
+    for key, metrics, patience, threshold in (
+        ("lrs", "metrics", int(inp["patience"]), float(inp["threshold"])),
+        ("lrs_patience0", "metrics", 0, float(inp["threshold"])),
+        ("lrs_relative", "metrics_rel", int(inp["patience"]), float(inp["threshold_rel"])),
+    ):
         lrs = dk.optim.reduce_on_plateau(
             float(inp["lr0"]),
-            np.array(inp["metrics"], dtype=np.float64),
+            np.array(inp[metrics], dtype=np.float64),
             factor=float(inp["factor"]),
             patience=patience,
-            threshold=float(inp["threshold"]),
+            threshold=threshold,
             min_lr=float(inp["min_lr"]),
         )
         out[key] = np.asarray(lrs, dtype=np.float64)

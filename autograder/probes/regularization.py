@@ -103,7 +103,14 @@ def dropconnect_forward(dk, inp):
     small = (_edge(x), w[:3, :4], b[:4])
     p0, _ = _layer(dk, "dropconnect_forward", *small, 0.0, "train", _rng(inp))
     p1, _ = _layer(dk, "dropconnect_forward", *small, 1.0, "train", _rng(inp))
-    return {"out": _arr(out), "out_eval": _arr(ev), "out_p0": _arr(p0), "out_p1": _arr(p1)}
+    repeated, _ = _layer(dk, "dropconnect_forward", np.repeat(x[:1], 8, axis=0), w, b, p, "train", _rng(inp))
+    return {
+        "out": _arr(out),
+        "out_eval": _arr(ev),
+        "out_p0": _arr(p0),
+        "out_p1": _arr(p1),
+        "out_repeated": _arr(repeated),  # one example 8 times: one mask for the batch gives 8 equal rows
+    }
 
 
 def dropconnect_backward(dk, inp):

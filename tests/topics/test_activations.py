@@ -356,6 +356,23 @@ def _naive_sigmoid(x):
     return out, out
 
 
+def _tanh_from_exponentials(x):
+    """tanh written from its definition: inf / inf = NaN for |x| > 710."""
+    with np.errstate(all="ignore"):
+        out = (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))
+    return out, out
+
+
+def _prelu_dalpha_over_batch_only(dout, cache):
+    """dalpha summed over the batch axis only: the spatial positions sharing a channel's alpha are left out."""
+    x, alpha = cache
+    dx, _ = A.prelu_backward(dout, cache)
+    contrib = np.where(x > 0, 0.0, x * dout)
+    if np.ndim(alpha) == 0:
+        return dx, contrib.sum()
+    return dx, contrib.sum(axis=0).reshape(len(alpha), -1)[:, 0]
+
+
 def _forward_without_cache(x, slope=0.01):
     return A.leaky_relu_forward(x, slope)[0]
 
@@ -370,6 +387,8 @@ WRONG = {
         {"sigmoid_backward"},
     ),
     "naive sigmoid overflows": (dict(sigmoid_forward=_naive_sigmoid), {"sigmoid_tanh_forward"}),
+    "tanh from exponentials overflows": (dict(tanh_forward=_tanh_from_exponentials), {"sigmoid_tanh_forward"}),
+    "prelu dalpha over the batch only": (dict(prelu_backward=_prelu_dalpha_over_batch_only), {"prelu_dalpha"}),
     "tanh backward 1 - x^2": (
         dict(tanh_forward=_tanh_fwd_caching_x, tanh_backward=lambda d, x: d * (1 - x**2)),
         {"tanh_backward"},
@@ -419,6 +438,18 @@ def test_known_wrong_implementations_lose_exactly_their_parts(bug):
             assert score == 0, (part.name, reason)
         else:
             assert score == part.points, (part.name, reason)
+
+
+def test_tanh_from_exponentials_is_named_by_the_bank():
+    from autograder.checks.activations import TANH_NAN
+    from autograder.local import load_probes, make_cases, run_probe
+
+    _, reason = _grade(tanh_forward=_tanh_from_exponentials)["sigmoid_tanh_forward"]
+    assert reason.startswith(TANH_NAN.reason), reason
+    topic = load_topic("02")
+    part = next(p for p in topic.parts if p.name == "sigmoid_tanh_forward")
+    for inp in make_cases(part):
+        assert not TANH_NAN.detect(run_probe(load_probes(topic), part, dk, inp), inp)
 
 
 def test_naive_sigmoid_is_named_by_the_bank():

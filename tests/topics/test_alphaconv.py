@@ -212,6 +212,28 @@ def test_known_wrong_implementations_lose_their_parts(overrides, lost):
     assert set(got) == lost, got
 
 
+def _lp_unguarded(c, lam, p=0.5, temperature=1.0):
+    alpha = ac.mixing_weights(c, temperature)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return lam * float(np.sum(alpha**p)), ac.softmax_jvp(alpha, lam * p * alpha ** (p - 1)) / temperature
+
+
+def _softmax_jvp_unchecked(alpha, dalpha):
+    """A student's jvp without the reference's NaN check: the NaN of an unguarded penalty reaches dc."""
+    return alpha * (dalpha - np.sum(dalpha * alpha, axis=0, keepdims=True))
+
+
+@pytest.mark.parametrize("penalty", ["entropy_penalty", "lp_penalty"])
+def test_a_penalty_without_the_alpha_zero_guard_loses_every_case(penalty):
+    """Every sparsity case has a column with alpha exactly 0, so an unguarded log alpha or alpha^(p-1) loses the
+    whole part, not the half of the cases that happened to have one."""
+    wrong = {"entropy_penalty": _entropy_unguarded, "lp_penalty": _lp_unguarded}[penalty]
+    points, reason = grade_module("06", _broken(**{penalty: wrong, "softmax_jvp": _softmax_jvp_unchecked}))[
+        "sparsity_penalty"
+    ]
+    assert points == 0, reason
+
+
 def test_overflow_is_named_both_ways():
     """OVERFLOW is a detect() misconception (tests/test_misconceptions.py checks the replace() ones)."""
     points, reason = grade_module("06", _broken(mixing_weights=_softmax_without_max_shift), parts=["mixing_weights"])[
@@ -236,7 +258,7 @@ def test_every_hidden_case_exercises_the_edges():
     for name in ("mixing_weights", "softmax_jvp", "l1_alpha_penalty"):
         assert all(np.max(c["c"]) > 745 * 3 for c in make_cases(parts[name]))  # overflow without the max-shift
     assert all(c["T"] != 1.0 for name in parts for c in make_cases(parts[name]) if "T" in c)
-    assert any(np.max(c["c"]) > 745 * 3 for c in make_cases(parts["sparsity_penalty"]))  # alpha exactly 0
+    assert all(np.max(c["c"]) > 745 * 3 for c in make_cases(parts["sparsity_penalty"]))  # alpha exactly 0
     for case in make_cases(parts["l1_alpha_penalty"]):
         w = case["weights"]
         assert np.any(w == 0) and np.ptp(w) > 0  # unequal weights: a non-zero gradient to compute

@@ -299,6 +299,80 @@ def test_known_wrong_implementations_lose_their_parts(pkg, lost):
             assert score == points[name], f"{name} should pass: {reason}"
 
 
+def _im2col_position_major(x, kh, kw, stride=1, pad=0, dilation=1):
+    """Rows ordered by output position, then example (the transpose of the documented n-major order)."""
+    cols = conv.im2col(x, kh, kw, stride, pad, dilation)
+    n = x.shape[0]
+    return cols.reshape(n, -1, cols.shape[1]).transpose(1, 0, 2).reshape(cols.shape)
+
+
+def _size_always_strict(n, f, pad=0, stride=1, dilation=1, strict=True):
+    """strict ignored: a size that is not an integer is refused even with strict=False."""
+    span = n + 2 * pad - dilation * (f - 1) - 1
+    if span < 0 or span % stride:
+        raise ValueError("the filter does not tile the input")
+    return span // stride + 1
+
+
+def _block_projection_without_bias(x, params):
+    """The 1x1 projection's bias bs left out of the skip (only a block that changes channels has one)."""
+    return blocks.residual_block_forward(x, {**params, "bs": np.zeros_like(params["bs"])} if "bs" in params else params)
+
+
+def _block_identity_skip_forgotten(x, params):
+    """The skip added only through a projection: a block that keeps its channels returns relu(F(x)), no + x."""
+    if "Ws" in params:
+        return blocks.residual_block_forward(x, params)
+    h, _ = conv.conv2d_forward(
+        np.maximum(conv.conv2d_forward(x, params["W1"], params["b1"], pad=1)[0], 0), params["W2"], params["b2"], pad=1
+    )
+    return np.maximum(h, 0), None
+
+
+def _conv_db_batch_mean(dout, cache):
+    dx, dw, db = conv.conv2d_backward(dout, cache)
+    return dx, dw, db / dout.shape[0]
+
+
+def _transpose_conv_layout(x, w, b, stride=1, pad=0):
+    """w read as (C_out, C_in, kh, kw), conv2d's layout: its numbers regrouped into PyTorch's (C_in, C_out, ...)."""
+    c_in, c_out = w.shape[:2]
+    swapped = w.reshape(c_out, c_in, *w.shape[2:]).transpose(1, 0, 2, 3)
+    return conv.conv_transpose2d_forward(x, np.ascontiguousarray(swapped), b, stride, pad)
+
+
+@pytest.mark.parametrize(
+    "pkg,part",
+    [
+        (lambda: _pkg(conv=_wrap(conv, im2col=_im2col_position_major)), "im2col"),
+        (lambda: _pkg(conv=_wrap(conv, conv2d_backward=_conv_db_batch_mean)), "conv2d_backward"),
+        (lambda: _pkg(conv=_wrap(conv, conv_transpose2d_forward=_transpose_conv_layout)), "conv_transpose2d"),
+        (lambda: _pkg(conv=_wrap(conv, conv_output_size=_size_always_strict)), "conv_output_size"),
+        (
+            lambda: _pkg(blocks=_wrap(blocks, residual_block_forward=_block_projection_without_bias)),
+            "residual_block_forward",
+        ),
+        (
+            lambda: _pkg(blocks=_wrap(blocks, residual_block_forward=_block_identity_skip_forgotten)),
+            "residual_block_forward",
+        ),
+    ],
+    ids=[
+        "im2col-position-major",
+        "db-batch-mean",
+        "transpose-weight-layout",
+        "size-ignores-strict-false",
+        "projection-without-bias",
+        "identity-skip-forgotten",
+    ],
+)
+def test_mistakes_that_a_single_example_or_channel_hides_lose_every_case(pkg, part):
+    """Every case has N >= 2 (and C_in, C_out >= 2 for the transposed convolution), is also run with strict=False,
+    and has a residual block of each kind, so these lose the whole part on every seed."""
+    score, reason = grade_module("08", pkg(), parts=[part])[part]
+    assert score == 0, reason
+
+
 # ---- fairness: correct implementations written differently from the reference keep every point -----------------
 def _size_divmod(n, f, pad=0, stride=1, dilation=1, strict=True):
     q, r = divmod(n + 2 * pad - (dilation * (f - 1) + 1), stride)
@@ -500,10 +574,87 @@ def _small_cnn_einsum(params, X, y=None, reg=0.0):
     }
 
 
+def _conv_four_loops(x, w, b, stride=1, pad=0, dilation=1):
+    """The CS231n naive convolution: a Python loop over N, F, Ho and Wo, one window product per output."""
+    N, C, H, W = x.shape
+    F_, _, kh, kw = w.shape
+    Ho, Wo = _sizes(H, W, kh, stride, pad, dilation)
+    eh, ew = dilation * (kh - 1) + 1, dilation * (kw - 1) + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F_, Ho, Wo))
+    for n in range(N):
+        for f in range(F_):
+            for i in range(Ho):
+                for j in range(Wo):
+                    win = xp[n, :, i * stride : i * stride + eh : dilation, j * stride : j * stride + ew : dilation]
+                    out[n, f, i, j] = np.sum(win * w[f]) + b[f]
+    return out, (x, w, b, stride, pad, dilation)
+
+
+def _conv_backward_four_loops(dout, cache):
+    x, w, _, stride, pad, dilation = cache
+    N, C, H, W = x.shape
+    F_, _, kh, kw = w.shape
+    eh, ew = dilation * (kh - 1) + 1, dilation * (kw - 1) + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for n in range(N):
+        for f in range(F_):
+            for i in range(dout.shape[2]):
+                for j in range(dout.shape[3]):
+                    sl = (
+                        n,
+                        slice(None),
+                        slice(i * stride, i * stride + eh, dilation),
+                        slice(j * stride, j * stride + ew, dilation),
+                    )
+                    dw[f] += xp[sl] * dout[n, f, i, j]
+                    dxp[sl] += w[f] * dout[n, f, i, j]
+    return dxp[:, :, pad : pad + H, pad : pad + W], dw, dout.sum(axis=(0, 2, 3))
+
+
+def _small_cnn_four_loops(params, X, y=None, reg=0.0):
+    """The small CNN as a student writes it on top of the naive layers (four-loop conv, loop max-pooling)."""
+    layers, losses = dk.layers, dk.losses
+    h, c1 = _conv_four_loops(X, params["W1"], params["b1"], pad=1)
+    a, cr = layers.relu_forward(h)
+    p, cp = _maxpool_loops(a, 2)
+    scores, c2 = layers.affine_forward(p, params["W2"], params["b2"])
+    if y is None:
+        return scores
+    loss, ds = losses.softmax_loss(scores, y)
+    loss += 0.5 * reg * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
+    dp, dW2, db2 = layers.affine_backward(ds, c2)
+    _, dW1, db1 = _conv_backward_four_loops(layers.relu_backward(_maxpool_backward_loops(dp, cp), cr), c1)
+    return float(loss), {"W1": dW1 + reg * params["W1"], "b1": db1, "W2": dW2 + reg * params["W2"], "b2": db2}
+
+
+def test_a_four_loop_convolution_fits_the_digits_budget():
+    """cnn_digits grades the network, not its speed: the CPU the naive layers need for the part's 380 training
+    steps (measured on a few, extrapolated) is at most half the part's CPU limit (room for a slower CPU)."""
+    import time
+
+    from autograder.checks.convolution import DIGITS_CPU, _digits
+
+    part = next(p for p in load_topic("08").parts if p.name == "cnn_digits")
+    inp = _digits(np.random.default_rng(0))
+    steps = int(inp["epochs"]) * -(-len(inp["y_train"]) // 32)
+    params = blocks.init_small_cnn((1, 8, 8), 8, 10, rng=np.random.default_rng(0))
+    X, y = inp["X_train"][:32], inp["y_train"][:32]
+    start = time.process_time()
+    for _ in range(3):
+        _small_cnn_four_loops(params, X, y, reg=1e-4)
+    per_step = (time.process_time() - start) / 3
+    assert part.timeout == DIGITS_CPU and steps * per_step <= DIGITS_CPU / 2, (steps, per_step)
+
+
 ALTERNATIVES = {
     "sizes and fields": dict(conv=dict(conv_output_size=_size_divmod, receptive_field=_field_top_down)),
     "im2col with loops": dict(conv=dict(im2col=_im2col_loops)),
     "conv with loops": dict(conv=dict(conv2d_forward=_conv_loops, conv2d_backward=_conv_backward_loops)),
+    "conv with four loops (CS231n naive)": dict(
+        conv=dict(conv2d_forward=_conv_four_loops, conv2d_backward=_conv_backward_four_loops)
+    ),
     "pooling with loops": dict(
         pool=dict(
             maxpool_forward=_maxpool_loops,

@@ -385,6 +385,24 @@ def test_wrong_variant_loses_its_points(name, replace, must, may):
         assert scores[p][0] == 0, (name, p, scores[p])
 
 
+def _kaiming_slide_code(m):
+    """The slides' ReLU line, randn(fan_in, fan_out) / np.sqrt(2 / fan_in), whatever the nonlinearity."""
+
+    def kaiming_normal(shape, rng, mode="fan_in", nonlinearity="relu", a=0.0):
+        return rng.standard_normal(tuple(shape)) / math.sqrt(2.0 / m.compute_fans(shape)[0])
+
+    return kaiming_normal
+
+
+def test_a_far_too_wide_sample_is_told_its_variance_not_its_mean():
+    """A variance fan/2 instead of 2/fan puts the sample mean many EXPECTED stds from 0; the reason must still
+    be about the variance (the mean's band widens with the sample's own spread)."""
+    points, reason = grade_module("03", _fake(kaiming_normal=_kaiming_slide_code), parts=["kaiming_normal"], ref=dk)[
+        "kaiming_normal"
+    ]
+    assert points == 0 and "variance is" in reason and "mean" not in reason, reason
+
+
 def _xavier_sum_of_shape(m):
     """The source notes' TensorFlow helper: epsilon = sqrt(6 / np.sum(shape))."""
 

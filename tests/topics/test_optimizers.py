@@ -457,9 +457,70 @@ def _cosine_off_by_half(lr0, t, total, lr_min=0.0):
     return lr_min + (lr0 - lr_min) * np.cos(np.pi * np.minimum(t, total) / (2 * total))  # quarter period
 
 
+def _plateau_absolute(lr0, metrics, factor=0.1, patience=10, threshold=1e-4, min_lr=0.0):
+    """torch's threshold_mode="abs" written by a student: metric < best - threshold."""
+    lr, best, bad, lrs = float(lr0), float("inf"), 0, [float(lr0)]
+    for metric in metrics:
+        if metric < best - threshold:
+            best, bad = metric, 0
+        else:
+            bad += 1
+        if bad > patience:
+            lr, bad = max(lr * factor, min_lr), 0
+        lrs.append(lr)
+    return np.array(lrs)
+
+
+def _plateau_nan_margin(lr0, metrics, factor=0.1, patience=10, threshold=1e-4, min_lr=0.0):
+    """best - best * threshold with best = inf is NaN: the first epoch never improves."""
+    lr, best, bad, lrs = float(lr0), float("inf"), 0, [float(lr0)]
+    for metric in metrics:
+        if metric < best - best * threshold:
+            best, bad = metric, 0
+        else:
+            bad += 1
+        if bad > patience:
+            lr, bad = max(lr * factor, min_lr), 0
+        lrs.append(lr)
+    return np.array(lrs)
+
+
+def _adam_t_plus_one(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    """The bias corrections use t + 1 (one step ahead)."""
+    g = dw + weight_decay * w
+    t = int(state.get("t", 0)) + 1
+    m = beta1 * state.get("m", 0.0) + (1 - beta1) * g
+    v = beta2 * state.get("v", 0.0) + (1 - beta2) * g * g
+    step = lr * (m / (1 - beta1 ** (t + 1))) / (np.sqrt(v / (1 - beta2 ** (t + 1))) + eps)
+    return w - step, {"m": m, "v": v, "t": t}
+
+
+def _momentum_dampened(w, dw, state, lr=1e-2, momentum=0.9, weight_decay=0.0):
+    g = dw + weight_decay * w
+    v = momentum * state.get("v", 0.0) + (1 - momentum) * g
+    return w - lr * v, {"v": v}
+
+
+def _warmup_one_ahead(lr0, t, warmup, start_factor=0.1):
+    t = np.asarray(t)
+    rate = lr0 * (start_factor + (1 - start_factor) * np.minimum(t + 1, warmup) / warmup)
+    return float(rate) if rate.ndim == 0 else rate
+
+
+def _step_decay_ceil(lr0, t, step_size, gamma=0.1):
+    rate = lr0 * gamma ** np.ceil(np.asarray(t) / step_size)
+    return float(rate) if rate.ndim == 0 else rate
+
+
 @pytest.mark.parametrize(
     "part, func, fake",
     [
+        ("plateau", "reduce_on_plateau", _plateau_absolute),
+        ("plateau", "reduce_on_plateau", _plateau_nan_margin),
+        ("adam", "adam_step", _adam_t_plus_one),
+        ("sgd_momentum", "sgd_momentum_step", _momentum_dampened),
+        ("warmup", "linear_warmup", _warmup_one_ahead),
+        ("schedules", "step_decay", _step_decay_ceil),
         ("adam", "adam_step", _no_bias_adam),
         ("rmsprop", "rmsprop_step", _rmsprop_eps_inside),
         ("adagrad", "adagrad_step", _adagrad_reset),

@@ -506,6 +506,23 @@ class _OffByOne(E.EarlyStopping):
         return self.stopped
 
 
+class _TiesImprove(E.EarlyStopping):
+    """A student's own step with <= : an epoch equal to the best (min_delta 0) resets the count."""
+
+    def step(self, val_metric, params=None):
+        self.epoch += 1
+        better = (
+            val_metric <= self.best - self.min_delta if self.mode == "min" else val_metric >= self.best + self.min_delta
+        )
+        if better:
+            self.best, self.best_epoch, self.num_bad_epochs = float(val_metric), self.epoch, 0
+            self.best_params = copy.deepcopy(params)
+        else:
+            self.num_bad_epochs += 1
+        self.stopped = self.num_bad_epochs >= self.patience
+        return self.stopped
+
+
 class _NotACopy(E.EarlyStopping):
     def step(self, val_metric, params=None):
         stop = super().step(val_metric, params)
@@ -534,6 +551,47 @@ def _dc_not_inverted(x, w, b, p, mode, g):
         return D.dropconnect_forward(x, w, b, p, mode, g)
     m = _bernoulli_keep(w.shape, 1 - p, g)
     return x @ (w * m) + b, {"x": x, "w_eff": w * m, "scaled_mask": m}
+
+
+def _dropout_mask_per_feature(x, p, mode, g):
+    """One Bernoulli per feature, broadcast over the rows: every example drops the same units."""
+    if mode == "eval" or p == 0:
+        return x.copy(), None
+    keep = 1.0 - p
+    mask = (g.random(x.shape[1:]) < keep) / keep if keep > 0 else np.zeros(x.shape[1:])
+    return x * mask, np.broadcast_to(mask, x.shape)
+
+
+def _spatial_mask_per_example(x, p, mode, g):
+    """One Bernoulli per example, shared by all its channels (mask (N, 1, 1, 1))."""
+    if mode == "eval" or p == 0:
+        return x.copy(), None
+    keep = 1.0 - p
+    mask = (g.random((len(x), 1, 1, 1)) < keep) / keep if keep > 0 else np.zeros((len(x), 1, 1, 1))
+    return x * mask, np.broadcast_to(mask, x.shape)
+
+
+def _spatial_mask_per_channel(x, p, mode, g):
+    """One Bernoulli per channel, shared by the whole batch (mask (1, C, 1, 1))."""
+    if mode == "eval" or p == 0:
+        return x.copy(), None
+    keep = 1.0 - p
+    mask = (g.random((1, x.shape[1], 1, 1)) < keep) / keep if keep > 0 else np.zeros((1, x.shape[1], 1, 1))
+    return x * mask, np.broadcast_to(mask, x.shape)
+
+
+def _dropblock_mask_shared_by_channels(shape, kp, bs, g):
+    """One DropBlock mask per example, copied to every channel."""
+    return np.repeat(D.dropblock_mask((shape[0], 1, *shape[2:]), kp, bs, g), shape[1], axis=1)
+
+
+def _dc_mask_per_example(x, w, b, p, mode, g):
+    """A weight mask per EXAMPLE (N masks of w's shape) instead of one for the mini-batch."""
+    if mode == "eval" or p == 0:
+        return D.dropconnect_forward(x, w, b, p, mode, g)
+    keep = 1.0 - p
+    masks = (g.random((len(x), *w.shape)) < keep) / keep if keep > 0 else np.zeros((len(x), *w.shape))
+    return np.einsum("nd,ndm->nm", x, w * masks) + b, {"masks": masks}
 
 
 def _dc_backward_unmasked(dout, cache):
@@ -598,6 +656,17 @@ WRONG = {
         reg_checks.DROPCONNECT_MASKS_OUTPUTS,
     ),
     "dropconnect_backward": (_fake("dropout", dropconnect_backward=_dc_backward_unmasked), reg_checks.DW_UNMASKED),
+    "dropconnect_forward:mask_per_example": (_fake("dropout", dropconnect_forward=_dc_mask_per_example), None),
+    "dropout_forward:mask_per_feature": (_fake("dropout", dropout_forward=_dropout_mask_per_feature), None),
+    "spatial_dropout_forward:mask_per_example": (
+        _fake("dropout", spatial_dropout_forward=_spatial_mask_per_example),
+        None,
+    ),
+    "spatial_dropout_forward:mask_per_channel": (
+        _fake("dropout", spatial_dropout_forward=_spatial_mask_per_channel),
+        None,
+    ),
+    "dropblock_mask:shared_by_channels": (_fake("dropout", dropblock_mask=_dropblock_mask_shared_by_channels), None),
     "spatial_dropout_forward": (
         _fake("dropout", spatial_dropout_forward=_spatial_per_pixel),
         reg_checks.SPATIAL_PER_PIXEL,
@@ -622,6 +691,7 @@ WRONG = {
         reg_checks.SCHEDULE_WITHOUT_CLAMP,
     ),
     "early_stopping:off_by_one": (_fake("early_stopping", EarlyStopping=_OffByOne), reg_checks.OFF_BY_ONE),
+    "early_stopping:ties_improve": (_fake("early_stopping", EarlyStopping=_TiesImprove), reg_checks.TIES_IMPROVE),
     "early_stopping:not_a_copy": (_fake("early_stopping", EarlyStopping=_NotACopy), reg_checks.KEEPS_A_REFERENCE),
 }
 
@@ -774,6 +844,46 @@ class _CountingStopper(E.EarlyStopping):
             self.num_bad_epochs += 1
         self.stopped = not self.num_bad_epochs < self.patience
         return self.stopped
+
+
+class _GapStopper(_CountingStopper):
+    """The improvement written as a gap: best - metric > min_delta (metric - best for mode "max")."""
+
+    def step(self, val_metric, params=None):
+        gap = self.best - val_metric if self.mode == "min" else val_metric - self.best
+        self.epoch += 1
+        if gap > self.min_delta:
+            self.best, self.best_epoch, self.num_bad_epochs = float(val_metric), self.epoch, 0
+            self.best_params = copy.deepcopy(params)
+        else:
+            self.num_bad_epochs += 1
+        self.stopped = self.num_bad_epochs >= self.patience
+        return self.stopped
+
+
+class _SignedStopper(_CountingStopper):
+    """Keras's way: mode "max" as "min" on -metric, and the margin added to the metric: s*metric + min_delta <
+    s*best."""
+
+    def step(self, val_metric, params=None):
+        sign = 1.0 if self.mode == "min" else -1.0
+        self.epoch += 1
+        if sign * val_metric + self.min_delta < sign * self.best:
+            self.best, self.best_epoch, self.num_bad_epochs = float(val_metric), self.epoch, 0
+            self.best_params = copy.deepcopy(params)
+        else:
+            self.num_bad_epochs += 1
+        self.stopped = self.num_bad_epochs >= self.patience
+        return self.stopped
+
+
+@pytest.mark.parametrize("stopper", [_GapStopper, _SignedStopper], ids=["gap", "signed"])
+def test_every_way_of_writing_the_min_delta_rule_keeps_every_point(stopper):
+    """The cases' metrics and min_delta are exact binary fractions: no formulation of "better by more than
+    min_delta" is decided by rounding (on a 0.1 grid the gap form lost half the part)."""
+    fake = _fake("early_stopping", EarlyStopping=stopper)
+    points, reason = grade_module("05", fake, parts=["early_stopping"])["early_stopping"]
+    assert points == next(p.points for p in TOPIC.parts if p.name == "early_stopping"), reason
 
 
 def _loop_max_norm(w, c, axis=0):

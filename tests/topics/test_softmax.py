@@ -407,6 +407,17 @@ def _smoothed_plain_gradient(scores, y, eps=0.1):
     return F.smoothed_softmax_loss(scores, y, eps)[0], F.softmax_loss(scores, y)[1]
 
 
+def _ce_plus_small_eps(probs, y):
+    """log(p + 1e-12) instead of the documented clip to the smallest float64: a 0 gives 27.6, not 708."""
+    return float(-np.mean(np.log(probs[np.arange(len(y)), y] + 1e-12)))
+
+
+def _log_softmax_without_max(z):
+    """The shift applied inside the log-sum-exp but its m forgotten outside: z - log(sum(exp(z - m)))."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 def _affine_squeezed(x, w, b):
     """Squeezes the batch axis away: wrong for a single example."""
     out, cache = L.affine_forward(x, w, b)
@@ -444,6 +455,8 @@ WRONG = [
     ("affine_forward", dict(layers=_fake(L, "affine_forward", _affine_squeezed))),
     ("two_layer_loss", dict(nets=_fake(NETS, "two_layer_loss", _net_no_half))),
     ("two_layer_loss", dict(nets=_fake(NETS, "two_layer_loss", _net_reg_bias))),
+    ("cross_entropy", dict(losses=_fake(F, "cross_entropy", _ce_plus_small_eps))),
+    ("log_softmax", dict(losses=_fake(F, "log_softmax", _log_softmax_without_max))),
 ]
 
 
@@ -469,7 +482,30 @@ def _unclipped_ce(probs, y):
         return float(-np.mean(np.log(probs[np.arange(len(y)), y])))
 
 
+def _loss_of_probs(scores, y):
+    """The loss as -log(softmax(scores)[y]): -inf where the true class's probability underflows to 0."""
+    p = F.softmax(scores)
+    n = len(y)
+    with np.errstate(divide="ignore"):
+        loss = float(-np.log(p[np.arange(n), y]).mean())
+    dscores = p.copy()
+    dscores[np.arange(n), y] -= 1
+    return loss, dscores / n
+
+
+def _smoothed_of_probs(scores, y, eps=0.1):
+    n, c = scores.shape
+    p = F.softmax(scores)
+    q = np.full((n, c), eps / c)
+    q[np.arange(n), y] += 1 - eps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = float(-(q * np.log(p)).sum() / n)
+    return loss, (p - q) / n
+
+
 DETECTED = [
+    ("softmax_loss", "losses", "softmax_loss", _loss_of_probs, "LOSS_OF_PROBS"),
+    ("smoothed_softmax_loss", "losses", "smoothed_softmax_loss", _smoothed_of_probs, "SMOOTH_OF_PROBS"),
     ("softmax", "losses", "softmax", _unshifted_softmax, "SOFTMAX_UNSHIFTED"),
     ("log_softmax", "losses", "log_softmax", _unshifted_log_softmax, "LOG_SOFTMAX_UNSHIFTED"),
     ("log_softmax", "losses", "log_softmax", _log_of_softmax, "LOG_OF_SOFTMAX"),

@@ -544,7 +544,67 @@ def _unsorted_search(evaluate, space, num_trials, rng):
 
 
 SOLVER_PARTS = ("solver_step", "capstone")  # capstone runs the whole Solver too
+
+
+def _std_plus_eps_fit(X_train, mode="feature", scale=True):
+    """A student's (X - mean) / (std + 1e-8), the std kept in the stats with its eps."""
+    axes = 0 if mode == "feature" else (0, 2, 3)
+    mean = X_train.mean(axis=axes)
+    std = X_train.std(axis=axes) + 1e-8 if scale else np.ones_like(mean)
+    return {"mode": np.array(mode), "mean": mean, "std": std}
+
+
+def _eigvecs_as_rows(X_train):
+    stats = M.fit_whitening(X_train)
+    return {**stats, "eigvecs": stats["eigvecs"].T.copy()}
+
+
+def _pca_eps_outside_sqrt(X, stats, k=None, eps=1e-5, whiten=True):
+    k = X.shape[1] if k is None else k
+    rotated = (X - stats["mean"]) @ stats["eigvecs"][:, :k]
+    return rotated / (np.sqrt(stats["eigvals"][:k]) + eps) if whiten else rotated
+
+
+def _initial_loss_distinct_labels(model, X, y):
+    """C counted from the labels: log(len(np.unique(y))) instead of the number of score columns."""
+    return {**S.initial_loss_check(model, X, y), "expected": math.log(len(np.unique(y)))}
+
+
+class _EndEpochThenDecaySolver(S.Solver):
+    """A student's step that ends the epoch (recording history["lr"]) and only then decays the rate."""
+
+    def step(self):
+        X, y = self._next_batch()
+        self.model.train()
+        loss, grads = self.model.loss(X, y)
+        self.history["loss"].append(float(loss))
+        for name, w in self.model.params.items():
+            w_new, self.optim_states[name] = self.step_fn(w, grads[name], self.optim_states[name], **self.optim_config)
+            if name in self.history["ratios"]:
+                self.history["ratios"][name].append(S.update_weight_ratio(w, w_new))
+            self.model.params[name] = w_new
+        self.iteration += 1
+        if self.iteration % self.iters_per_epoch == 0:
+            self._end_epoch()
+            self.optim_config["lr"] *= self.lr_decay
+        return float(loss)
+
+
+def test_ending_the_epoch_before_the_decay_is_named():
+    pkg = types.SimpleNamespace(models=M, solver=_fake(S, Solver=_EndEpochThenDecaySolver))
+    points, reason = grade_module("09", pkg, parts=["solver_step"])["solver_step"]
+    assert points == 0 and "history['lr'] holds each epoch's rate before its decay" in reason, reason
+
+
 WRONG = [
+    (
+        "C from the labels",
+        {"solver": _fake(S, initial_loss_check=_initial_loss_distinct_labels)},
+        ("initial_loss_check",),
+    ),
+    ("std + 1e-8 instead of the floor", {"models": _fake(M, fit_preprocess=_std_plus_eps_fit)}, ("preprocess",)),
+    ("eigenvectors as rows", {"models": _fake(M, fit_whitening=_eigvecs_as_rows)}, ("whitening",)),
+    ("pca: eps outside the square root", {"models": _fake(M, pca_whiten=_pca_eps_outside_sqrt)}, ("whitening",)),
     (
         "leak: statistics from train + val + test",
         {"models": _fake(M, preprocess_split=_leaky_preprocess_split)},
@@ -791,6 +851,14 @@ def test_a_wrong_return_structure_is_named():
 def _ratio_unguarded(w_old, w_new):
     with np.errstate(all="ignore"):
         return float(np.linalg.norm(np.asarray(w_new) - w_old) / np.linalg.norm(w_old))  # 0 / 0 -> nan
+
+
+def test_std_plus_eps_is_named():
+    """Off by 1e-8 / std relative only: the reason names the mistake instead of a bare relative error of 1e-9."""
+    reason = grade_module(
+        "09", types.SimpleNamespace(models=_fake(M, fit_preprocess=_std_plus_eps_fit), solver=S), parts=["preprocess"]
+    )["preprocess"][1]
+    assert "the std matches std + 1e-8" in reason, reason
 
 
 def test_ratio_without_the_zero_weight_rule_loses_its_part():
