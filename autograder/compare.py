@@ -16,6 +16,9 @@ import numpy as np
 from autograder.spec import Misconception, Part
 
 _TINY = 1e-300
+# what an array of another dtype kind holds, as a reason names it (a dtype's own text is not shown: the field
+# names of a record dtype are free text)
+KIND_NAMES = {"O": "Python objects", "U": "text", "S": "bytes", "c": "complex numbers", "V": "records"}
 
 
 def rel_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -45,7 +48,7 @@ def student_array(student: dict, key: str, shape: tuple | None = None) -> tuple[
         except (TypeError, ValueError):
             return None, f"{key}: expected a numeric array, got {type(got).__name__}"
     if got.dtype.kind not in "biuf":
-        return None, f"{key}: expected real numbers, got dtype {got.dtype}"
+        return None, f"{key}: expected real numbers, got an array of {KIND_NAMES.get(got.dtype.kind, 'another type')}"
     if shape is not None and got.shape != tuple(shape):
         return None, f"{key}: shape {got.shape}, expected {tuple(shape)}"
     got = got.astype(np.float64, copy=False)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import shutil
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -288,14 +290,39 @@ def read_frames(frames: list[bytes]) -> tuple[list[dict], dict[int, list[tuple[d
                 records.append(rec)
         elif tag == b"C" and len(f) > 3:
             try:
-                with np.load(io.BytesIO(f[3:]), allow_pickle=False) as z:
-                    meta = json.loads(str(z["__meta__"]))
-                    arrays = {k: z[k] for k in z.files if k != "__meta__"}
+                meta, arrays = _plain_npz(f[3:])
             except Exception:  # noqa: BLE001 - garbage from the student's process
                 continue
             if isinstance(meta, dict):
                 cases.setdefault(int.from_bytes(f[1:3], "little"), []).append((meta, arrays))
     return records, cases
+
+
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _plain_npz(payload: bytes) -> tuple[object, dict[str, np.ndarray]]:
+    """A worker's npz as (meta, arrays), or ValueError unless it is what ``probe_runner.send_case`` writes: stored
+    (uncompressed) members, each holding no more than its header announces, a text ``__meta__`` and plain real
+    arrays. The student's code can write frames of its own on the worker's pipe: a compressed member would expand
+    a few hundred bytes into gigabytes here, and a record dtype's field names are free text."""
+    with zipfile.ZipFile(io.BytesIO(payload)) as zf:
+        for info in zf.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or info.file_size > len(payload):
+                raise ValueError("not a plain npz")
+            with zf.open(info) as member:
+                read_header = _NPY_HEADERS.get(np.lib.format.read_magic(member))
+                if read_header is None:
+                    raise ValueError("not an npy format np.save writes")
+                shape, _, dtype = read_header(member)
+            if math.prod(shape) * dtype.itemsize > info.file_size:
+                raise ValueError("an array larger than its member")
+    with np.load(io.BytesIO(payload), allow_pickle=False) as z:
+        meta = z["__meta__"]
+        arrays = {k: z[k] for k in z.files if k != "__meta__"}
+    if meta.dtype.kind != "U" or meta.ndim or any(a.dtype.kind not in "biuf" or a.dtype.names for a in arrays.values()):
+        raise ValueError("not the probe's frame")
+    return json.loads(str(meta)), arrays
 
 
 class Reasons:

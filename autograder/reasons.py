@@ -37,6 +37,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
+from autograder.compare import KIND_NAMES
 from autograder.course import Course
 
 MODULE_FILE = re.compile(r"lib/deepkit/([a-z_][a-z0-9_]*)\.py")
@@ -458,8 +459,7 @@ class Context:
             got = tuple(int(d) if isinstance(d, int) and 0 <= d < 10**6 else -1 for d in got[:8])
             return f"{out}: far too large (shape {got}), expected shape {shape}"
         if why == "dtype":
-            kinds = {"O": "Python objects", "U": "text", "S": "bytes", "c": "complex numbers", "V": "records"}
-            what = kinds.get(str(err.get("dtype_kind")), "another type")
+            what = KIND_NAMES.get(str(err.get("dtype_kind")), "another type")
             return f"{out}: expected real numbers, got an array of {what}"
         if why == "type":
             return f"{out}: expected an array of numbers (shape {shape}), got another kind of object"
