@@ -42,6 +42,7 @@ LECTURES = [ROOT / t.lecture for t in TOPICS]
 SHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") else "build") / "screenshots"
 LATENCY_JSON = results_dir() / "widget_latency.json"  # bench/results/ only with UPDATE_RESULTS=1
 GOAL_MS = 150.0  # the course's target for a redraw (reported, not asserted)
+MIN_SAMPLES = 6  # latency samples per explorer at least (a median of 2 says little)
 SANITY_MS = 5000.0  # asserted: a control that takes longer than this to redraw is broken
 RUN_TIMEOUT = 240.0  # Run All Cells of one lecture, on a loaded machine
 # LATENCY_BUSY_CORE=1 (make widget-latency): a spinning process keeps one core busy while the latencies are
@@ -175,7 +176,8 @@ def _exercise_explorer(page, explorer, index: int, name: str) -> dict:
     unknown = [c.label for c in ctrls if c.kind == "other"]
     assert not unknown, f"{name}: controls of an unknown kind: {unknown}"
     samples, renders, failures = [], [], []
-    for control in ctrls:
+    rounds = -(-MIN_SAMPLES // (2 * len(ctrls)))  # an explorer with one control is moved back and forth more
+    for control in [c for _ in range(rounds) for c in ctrls]:
         for forward in (True, False):
             what = f"{name}: {control.kind} {control.label!r} ({'forward' if forward else 'back'})"
             count0, digest0 = bu.redraw_count(explorer), bu.plot_digest(page, index)  # count: None if the

@@ -433,6 +433,31 @@ def test_dashboard_redraws_and_stop_button_stops_training():
     assert dash.explorer.redraws == n + 1
 
 
+def test_dashboard_smoothing_redraws_only_its_line_and_is_pixel_exact():
+    """After training, the smoothing slider redraws the smoothed loss alone on the saved frame (BlitExplorer):
+    the image equals a full draw, and a chunk of training (new data) is a new frame."""
+    import io
+
+    from PIL import Image
+
+    from deepkit.viz import base
+    from deepkit.viz.training import explorer
+
+    def pixels(png):
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+    d = _digits(100, 30)
+    s = S.Solver(M.MLP(64, (16,), 10, seed=0), d, "adam", {"lr": 1e-3}, batch_size=10, num_epochs=3)
+    dash = explorer(s, every=10)
+    dash.run()
+    e = dash.explorer
+    frames = set(e._backgrounds)
+    for k in (5, 1, 40):
+        e.controls["smooth"].value = k
+        np.testing.assert_array_equal(pixels(e.image.value), pixels(base.png_bytes(e.draw())), err_msg=str(k))
+    assert set(e._backgrounds) == frames and len(frames) == 1  # the slider reused the last training frame
+
+
 def test_dashboard_start_runs_in_background_and_stops():
     from deepkit.viz.training import Dashboard
 
