@@ -3,6 +3,7 @@ computes the reference outputs in-process and compares (``autograder.compare``).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -89,15 +90,21 @@ def wrong_outputs(course: Course, topic: TopicChecks, part_name: str, case: int)
         return _WRONG_CACHE[(*key, part_name, case)]
 
 
+@functools.lru_cache(maxsize=64)
+def _probe_functions(src: str) -> dict[str, str]:
+    """Function name -> its source, for a probe module's source (parsed once per source, not per submission)."""
+    import ast
+
+    lines = src.splitlines(keepends=True)
+    tree = ast.parse(src)
+    return {n.name: "".join(lines[n.lineno - 1 : n.end_lineno]) for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
 def modules_used(course: Course, topic: TopicChecks) -> dict[str, list[str]]:
     """Part name -> the topic modules its probe touches (``dk.<module>.`` in the probe's source)."""
-    import ast
     import re
 
-    src = course.probe_source(topic)
-    funcs = {
-        n.name: ast.get_source_segment(src, n) or "" for n in ast.parse(src).body if isinstance(n, ast.FunctionDef)
-    }
+    funcs = _probe_functions(course.probe_source(topic))
     out = {}
     for part in topic.parts:
         names = set(re.findall(r"\bdk\.(\w+)", funcs.get(part.probe, "")))

@@ -18,6 +18,7 @@ def results_dir() -> Path:
 
 
 def results_file(name: str) -> Path:
-    """The newest copy of a results file to read: build/results if a test run wrote one, else bench/results."""
-    fresh = ROOT / "build" / "results" / name
-    return fresh if fresh.is_file() else COMMITTED_RESULTS / name
+    """The newer copy of a results file to read: build/results (a test run's) or bench/results (``make bench``,
+    ``make widget-latency``), by modification time; bench/results when neither exists."""
+    copies = [p for p in (ROOT / "build" / "results" / name, COMMITTED_RESULTS / name) if p.is_file()]
+    return max(copies, key=lambda p: p.stat().st_mtime, default=COMMITTED_RESULTS / name)

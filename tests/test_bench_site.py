@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -302,3 +303,22 @@ def test_site_math_is_typeset_offline(built_site):
     assert failed == [], f"files the page could not load: {failed[:5]}"
     assert typeset >= 10 and jax >= 10 and errors == 0, (typeset, jax, errors)
     assert not raw, "TeX source left untypeset on the page"
+
+
+def test_results_file_reads_the_newer_copy(tmp_path, monkeypatch):
+    """A test run's build/results copy and make bench's bench/results copy: the newer one is read (a stale test
+    copy once hid a fresh make widget-latency run from make bench)."""
+    import bench
+
+    committed = tmp_path / "bench" / "results"
+    fresh = tmp_path / "build" / "results"
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    monkeypatch.setattr(bench, "COMMITTED_RESULTS", committed)
+    assert bench.results_file("x.json") == committed / "x.json"  # neither: where make bench writes
+    for d in (committed, fresh):
+        d.mkdir(parents=True)
+        (d / "x.json").write_text("{}")
+    os.utime(fresh / "x.json", (1_000, 1_000))
+    assert bench.results_file("x.json") == committed / "x.json"
+    os.utime(committed / "x.json", (500, 500))
+    assert bench.results_file("x.json") == fresh / "x.json"
