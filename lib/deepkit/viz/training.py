@@ -24,7 +24,7 @@ import ipywidgets as W
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
-from deepkit.viz.base import Explorer
+from deepkit.viz.base import BlitExplorer
 
 _SCI = FuncFormatter(lambda v, _: f"{v:.0e}")
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
@@ -67,8 +67,10 @@ class Dashboard:
             continuous_update=False,
             style={"description_width": "initial"},
         )
-        self.explorer = Explorer(
-            {"smooth": smooth}, setup=self._setup, update=self._update, figsize=figsize, title=title
+        # blitted: moving the smoothing slider redraws the smoothed loss alone on the saved frame; a chunk of
+        # training (new data everywhere) is a new frame, drawn in full; only the latest frame is worth keeping
+        self.explorer = BlitExplorer(
+            {"smooth": smooth}, setup=self._setup, update=self._update, keep=1, figsize=figsize, title=title
         )
         self.widget = W.VBox([W.HBox([self.progress, self.stop_button]), self.explorer.widget])
         self.task: asyncio.Task | None = None
@@ -158,7 +160,9 @@ class Dashboard:
             r.legend(fontsize=7, loc="upper right", ncol=2)
         for a in (ax[0, 0], ax[0, 1], ax[1, 1]):
             a.yaxis.set_major_locator(MaxNLocator(4))
-        return {"axes": ax, "raw": raw, "smooth": smooth, "train": train, "val": val, "ratios": ratios, "act": {}}
+        state = {"axes": ax, "raw": raw, "smooth": smooth, "train": train, "val": val, "ratios": ratios, "act": {}}
+        state["dynamic"] = [smooth]  # what the slider changes; inside the raw loss's range, so the axes stay put
+        return state
 
     def _update(self, st: dict, smooth: int) -> str:
         h, ax = self.solver.history, st["axes"]
@@ -188,6 +192,7 @@ class Dashboard:
         if np.isfinite(low):
             ax[1, 0].set_xlim(-0.5, max(loss.size, 1))
             ax[1, 0].set_ylim(min(low, 1e-4) / 2, max(high, 1e-2) * 2)
+        st["frame"] = (self.solver.iteration, loss.size, epochs.size, len(self.act_iters))  # the data drawn
         last = f"loss {loss[-1]:.3f}" if loss.size else "not started"
         return f"iteration {self.solver.iteration} / {self.solver.num_iterations}, {last}"
 
