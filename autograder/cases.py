@@ -136,16 +136,15 @@ def _kind(value) -> str:
     return "array"  # lists and tuples of numbers: stored as arrays
 
 
-def unread_placeholder(value) -> np.ndarray:
+def unread_placeholder(shape: tuple, dtype) -> np.ndarray:
     """What the edition holds of an output its compare never reads: zeros of its shape and dtype, in no memory (a
     read-only broadcast). The shape still matters: the sandbox bounds each output's size by the reference's."""
-    value = np.asarray(value)
-    return np.broadcast_to(np.zeros((), dtype=value.dtype), value.shape)
+    return np.broadcast_to(np.zeros((), dtype=dtype), shape)
 
 
 def _restore(array: np.ndarray, kind: str):
     if kind == "unread":  # stored as an empty array of shape (0, *shape): no data, the shape in the header
-        return unread_placeholder(np.zeros(array.shape[1:], dtype=array.dtype))
+        return unread_placeholder(array.shape[1:], array.dtype)
     if kind == "scalar":
         return array.item()
     if kind == "str":

@@ -339,8 +339,8 @@ def leaked_lines(rel: str, text: str, secrets: dict[str, str], allowed: set) -> 
 
 def edition_problems(out: Path, root: Path, released: tuple[Topic, ...]) -> list[str]:
     """What the edition must not contain: reference or source trees, another topic's checks, reference-only code
-        of a released topic (any file, lecture outputs included; ``allowed_lines`` excepted), solution or hidden-test
-        markers, the term secret (in any file, data included), an import of a course module the edition does not ship
+    of a released topic (any file, lecture outputs included; ``allowed_lines`` excepted), solution or hidden-test
+    markers, the term secret (in any file, data included), an import of a course module the edition does not ship
     (``import_problems``). Empty list: clean."""
     from autograder.cases import MissingTermSecret, term_secret
 

@@ -128,7 +128,10 @@ def _variants(reference: dict, wrong: list) -> list[dict]:
 def _stored(outputs: dict, read: frozenset[str] | None) -> dict:
     """Outputs as the edition stores them (``cases.write_public``: only the values the compare reads, of the others
     zeros of their shape)."""
-    return {k: v if read is None or k in read else unread_placeholder(v) for k, v in outputs.items()}
+    return {
+        k: v if read is None or k in read else unread_placeholder(np.shape(v), np.asarray(v).dtype)
+        for k, v in outputs.items()
+    }
 
 
 def _verdicts(module, cases: dict, wrong: dict, recorder: Recorder | None = None, stored: dict | None = None):

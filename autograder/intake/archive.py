@@ -30,6 +30,12 @@ QUIET = {"__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git", ".DS_Store", "
 OTHER_ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".rar", ".7z", ".gz", ".bz2", ".xz")
 
 
+def is_litter(name: str) -> bool:
+    """A file or folder name written by an operating system or a tool, never by the student: the ``QUIET`` folders
+    and files, and ``._<name>`` (macOS resource forks)."""
+    return name in QUIET or name.startswith("._")
+
+
 class Unreadable(Exception):
     """A corrupt, encrypted or unreadable upload (or part of one that is needed)."""
 
@@ -246,7 +252,7 @@ def scan(nodes: Iterable[Node], budget: Budget, modules: Iterable[str], found: F
         parts = PurePosixPath(node.path).parts
         if not parts:
             continue
-        if any(p in QUIET for p in parts) or parts[-1].startswith("._"):
+        if any(p in QUIET for p in parts[:-1]) or is_litter(parts[-1]):
             found.litter += node.kind != "dir"
             continue
         budget.count_files()

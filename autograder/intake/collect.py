@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 
 import autograder.lms as lms
 from autograder.course import Course
-from autograder.intake.archive import QUIET, Budget, Found, Item, OverBudget, Unreadable, scan
+from autograder.intake.archive import Budget, Found, Item, OverBudget, Unreadable, is_litter, scan
 from autograder.intake.record import load_record, record_path
 from autograder.policy import Policy, assess, parse_time
 from autograder.safetext import cell, clean
@@ -213,10 +213,11 @@ def read_times(path: Path, tz) -> dict[str, datetime]:
     return out
 
 
-def is_litter(name: str) -> bool:
-    """A top-level entry an operating system or tool adds when a download is unzipped and zipped again
-    (``__MACOSX/``, ``._<name>`` resource forks, ``.DS_Store``, ``Thumbs.db``, caches)."""
-    return name in QUIET or name.startswith("._") or name in ("Thumbs.db", "desktop.ini")
+def is_download_litter(name: str) -> bool:
+    """A top-level entry an operating system or tool adds when a download is unzipped and zipped again: what
+    ``archive.is_litter`` names (``__MACOSX/``, ``._<name>``, ``.DS_Store``, caches) and Windows' ``Thumbs.db``,
+    ``desktop.ini``."""
+    return is_litter(name) or name in ("Thumbs.db", "desktop.ini")
 
 
 def _claimed_by_named_lms(entry, assignment: str) -> bool:
@@ -246,7 +247,7 @@ def collect(
         dl.unwrap(lambda e: _claimed_by_named_lms(e, assignment))
         entries, litter = [], []
         for e in dl.entries():
-            (litter if is_litter(e.name) else entries).append(e)
+            (litter if is_download_litter(e.name) else entries).append(e)
         if not entries:
             raise SystemExit(f"{source}: the download holds no submissions")
         if lms_name:
